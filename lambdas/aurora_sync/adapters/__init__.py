@@ -1,0 +1,1 @@
+"""Thin adapters over AWS, Vault, PostgreSQL and Snowflake that raise the errors of aurora_sync.errors."""

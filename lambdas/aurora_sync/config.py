@@ -1,0 +1,169 @@
+"""The table list (SSM `/aurora-snowflake-sync/tables`, written by Terraform from tables.json)
+and the per-table operational override. Parsed once per invocation, rejected whole on any error:
+exporting half a config would hide the broken entry until someone notices a stale table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aurora_sync.errors import ConfigError
+from aurora_sync.identifiers import validate_identifier
+from aurora_sync.validation import describe
+
+# A Snowflake column type as written in tables.json: NUMBER(38,0), VARCHAR, TIMESTAMP_TZ(6), ...
+SNOWFLAKE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*( ?\(\s*\d+\s*(,\s*\d+\s*)?\))?$", re.IGNORECASE)
+MAX_LOOKBACK_SECONDS = 7 * 24 * 3600
+
+
+class ColumnSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_identifier(value, "column name")
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if not SNOWFLAKE_TYPE_PATTERN.fullmatch(value.strip()):
+            raise ValueError(f"{value!r} is not a Snowflake type such as NUMBER(38,0) or TIMESTAMP_TZ")
+        return value.strip().upper()
+
+
+Identifier = Annotated[str, Field(min_length=1)]
+
+
+class TableConfig(BaseModel):
+    """One entry of tables.json (DESIGN.md §3)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table_name: str
+    watermark_col: Identifier
+    primary_keys: list[Identifier] = Field(min_length=1)
+    columns: list[ColumnSpec] = Field(min_length=1)
+    soft_delete_col: str | None = None
+    lookback_seconds: int = Field(default=0, ge=0, le=MAX_LOOKBACK_SECONDS)
+    freshness_sla_minutes: int = Field(default=120, gt=0)
+    target_table: str | None = None
+    full_refresh: bool = False
+
+    @field_validator("table_name")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        parts = value.split(".")
+        if len(parts) != 2:
+            raise ValueError(f"{value!r} must be schema.table")
+        for part in parts:
+            validate_identifier(part, "table_name part")
+        return value
+
+    @field_validator("watermark_col", "soft_delete_col", "target_table")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        return None if value is None else validate_identifier(value)
+
+    @field_validator("primary_keys")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            validate_identifier(key, "primary key")
+        if len({k.lower() for k in value}) != len(value):
+            raise ValueError("primary key listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _columns_cover_references(self) -> TableConfig:
+        names = [c.name.lower() for c in self.columns]
+        if len(set(names)) != len(names):
+            # Snowflake folds to upper case: id and ID would be the same column there.
+            raise ValueError("columns: two columns share a name (case-insensitively)")
+        referenced = [("watermark_col", self.watermark_col), *(("primary_keys", k) for k in self.primary_keys)]
+        if self.soft_delete_col:
+            referenced.append(("soft_delete_col", self.soft_delete_col))
+        for field, name in referenced:
+            if name.lower() not in names:
+                raise ValueError(f"{field}: {name!r} is not in columns")
+        return self
+
+    @property
+    def schema_name(self) -> str:
+        return self.table_name.split(".")[0]
+
+    @property
+    def relation(self) -> str:
+        return self.table_name.split(".")[1]
+
+    @property
+    def snowflake_table(self) -> str:
+        return (self.target_table or self.relation).upper()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class TablesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tables: list[TableConfig]
+
+    @model_validator(mode="after")
+    def _unique(self) -> TablesConfig:
+        seen: set[str] = set()
+        targets: set[str] = set()
+        for i, table in enumerate(self.tables):
+            if table.table_name in seen:
+                raise ValueError(f"tables[{i}].table_name: {table.table_name!r} is listed twice")
+            if table.snowflake_table in targets:
+                raise ValueError(f"tables[{i}]: Snowflake table {table.snowflake_table!r} is used twice")
+            seen.add(table.table_name)
+            targets.add(table.snowflake_table)
+        return self
+
+    def get(self, table_name: str) -> TableConfig | None:
+        return next((t for t in self.tables if t.table_name == table_name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [t.table_name for t in self.tables]
+
+
+class Override(BaseModel):
+    """`/aurora-snowflake-sync/overrides/<schema.table>`: set by on-call, deleted by the exporter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    full_refresh: bool = False
+
+
+def parse_tables(raw: str, source: str) -> TablesConfig:
+    """Parse the SSM parameter value (a JSON array of TableConfig entries)."""
+    try:
+        data: Any = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(source, "(value)", f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+    if not isinstance(data, list):
+        raise ConfigError(source, "(value)", f"expected a JSON array of tables, got {type(data).__name__}")
+    try:
+        return TablesConfig.model_validate({"tables": data})
+    except ValidationError as exc:
+        field, problems = describe(exc)
+        raise ConfigError(source, field, problems) from None
+
+
+def parse_override(raw: str, source: str) -> Override:
+    try:
+        return Override.model_validate_json(raw)
+    except ValidationError as exc:
+        field, problems = describe(exc)
+        raise ConfigError(source, field, problems) from None

@@ -1,0 +1,55 @@
+"""Typed errors at every boundary.
+
+Retries (Step Functions, the Lambda service, on-call re-running a window) only help when the
+cause can go away by itself, so every error the domain raises says which kind it is.
+"""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    transient: bool = False
+
+
+class TransientError(SyncError):
+    """May succeed if tried again: a connection reset, a throttle, a 5xx, a lock timeout."""
+
+    transient = True
+
+
+class TerminalError(SyncError):
+    """Will fail the same way again until someone changes config, code, grants or data."""
+
+
+class ConfigError(TerminalError):
+    """Configuration (environment, SSM parameter, override) is invalid; the message names the field."""
+
+    def __init__(self, source: str, field: str, problem: str) -> None:
+        self.source = source
+        self.field = field
+        self.problem = problem
+        detail = problem if problem.startswith(f"{field}:") else f"{field}: {problem}"
+        super().__init__(f"{source}: {detail}")
+
+
+class PayloadError(TerminalError):
+    """An invocation payload is invalid; raised before any side effect, naming the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"invalid payload: {field}: {problem}")
+
+
+class SchemaDriftError(TerminalError):
+    """A configured column no longer exists in Aurora: exporting would shift every CSV column."""
+
+
+class CredentialsError(TerminalError):
+    """Credentials could not be obtained (denied, malformed secret, no fallback configured)."""
+
+
+class VaultUnreachableError(TransientError):
+    """Vault did not answer (connection error, timeout, 5xx): the only case that allows the KMS fallback."""
