@@ -1,0 +1,190 @@
+"""S3: bounded-memory multipart uploads, server-side copies, manifests.
+
+Data never becomes visible under a table prefix until it is complete: a streamed upload is one
+multipart upload completed only after the last byte (aborted on any failure), and an Aurora export
+is copied in from a prefix no pipe watches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from aurora_sync.adapters.aws_errors import classify
+from aurora_sync.observability import logger
+
+MIB = 1024 * 1024
+MIN_PART_BYTES = 5 * MIB  # S3's minimum for every part but the last
+MAX_COPY_PART_BYTES = 1024 * MIB  # ranged UploadPartCopy; a single CopyObject stops at 5 GiB
+
+
+class MultipartWriter:
+    """A write-only file object: buffers one part (part_bytes) at a time, so peak memory is about
+    one part no matter how big the export. Small results go up as one PutObject on close."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, part_bytes: int, content_type: str = "text/csv") -> None:
+        if part_bytes < MIN_PART_BYTES:
+            raise ValueError(f"part size {part_bytes} is below S3's minimum of {MIN_PART_BYTES}")
+        self._s3, self.bucket, self.key = s3, bucket, key
+        self._part_bytes = part_bytes
+        self._content_type = content_type
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self._upload_id: str | None = None
+        self.bytes_written = 0
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._buffer += data
+        self.bytes_written += len(data)
+        if len(self._buffer) >= self._part_bytes:
+            self._flush_part()
+        return len(data)
+
+    def _call(self, action: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._s3, action)(Bucket=self.bucket, Key=self.key, **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"s3:{action} s3://{self.bucket}/{self.key}") from exc
+
+    def _flush_part(self) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._call("create_multipart_upload", ContentType=self._content_type)["UploadId"]
+        number = len(self._parts) + 1
+        body = bytes(self._buffer)
+        self._buffer.clear()
+        response = self._call("upload_part", UploadId=self._upload_id, PartNumber=number, Body=body)
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+
+    def copy_range(self, source_key: str, start: int, end: int) -> None:
+        """Append bytes [start, end] of another object in the bucket as the next part, server-side."""
+        if self._buffer:
+            if len(self._buffer) < MIN_PART_BYTES:
+                raise ValueError("buffered data is below S3's part minimum; write more before copying")
+            self._flush_part()
+        if self._upload_id is None:
+            self._upload_id = self._call("create_multipart_upload", ContentType=self._content_type)["UploadId"]
+        number = len(self._parts) + 1
+        response = self._call(
+            "upload_part_copy",
+            UploadId=self._upload_id,
+            PartNumber=number,
+            CopySource={"Bucket": self.bucket, "Key": source_key},
+            CopySourceRange=f"bytes={start}-{end}",
+        )
+        self._parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+
+    def commit(self) -> None:
+        """Make the object visible: the only step after which readers can see any of it."""
+        if self._upload_id is None:
+            self._call("put_object", Body=bytes(self._buffer), ContentType=self._content_type)
+        else:
+            if self._buffer:
+                self._flush_part()
+            self._call(
+                "complete_multipart_upload",
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        self._buffer = bytearray()
+        self.closed = True
+
+    def abort(self) -> None:
+        """Discard everything written; nothing becomes visible. Safe to call more than once."""
+        self._buffer = bytearray()
+        self.closed = True
+        if self._upload_id is not None:
+            upload_id, self._upload_id = self._upload_id, None
+            try:
+                self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+            except (ClientError, BotoCoreError):
+                # The bucket's lifecycle rule aborts incomplete uploads; the object never existed.
+                logger.warning("abort of multipart upload failed", extra={"key": self.key})
+
+
+class ObjectStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def writer(self, key: str, part_bytes: int) -> MultipartWriter:
+        return MultipartWriter(self._s3, self.bucket, key, part_bytes)
+
+    def put_json(self, key: str, body: str) -> None:
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/json")
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"s3:PutObject s3://{self.bucket}/{key}") from exc
+
+    def list(self, prefix: str) -> dict[str, int]:
+        """Keys under prefix with their sizes."""
+        found: dict[str, int] = {}
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    found[item["Key"]] = int(item["Size"])
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"s3:ListObjectsV2 s3://{self.bucket}/{prefix}") from exc
+        return found
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes [start, end] inclusive."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")["Body"]
+            return bytes(body.read())
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            try:
+                response = self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc, f"s3:DeleteObjects in s3://{self.bucket}") from exc
+            if response.get("Errors"):
+                failed = ", ".join(e["Key"] for e in response["Errors"])
+                raise classify(RuntimeError(f"could not delete {failed}"), "s3:DeleteObjects")
+
+    def copy(self, source_key: str, target_key: str, size: int, prefix: bytes = b"") -> int:
+        """Server-side copy of source to target, optionally starting with `prefix` bytes (a CSV header
+        an Aurora `_partN` file lacks). Returns the target's size. Data passes through Lambda only for
+        the prefix's first part (at most MIN_PART_BYTES)."""
+        if not prefix and size <= MAX_COPY_PART_BYTES:
+            try:
+                self._s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=target_key,
+                    CopySource={"Bucket": self.bucket, "Key": source_key},
+                    ContentType="text/csv",
+                    MetadataDirective="REPLACE",
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc, f"s3:CopyObject {source_key} -> {target_key}") from exc
+            return size
+        if prefix and len(prefix) + size < MIN_PART_BYTES:
+            data = prefix + (self.read_range(source_key, 0, size - 1) if size else b"")
+            writer = self.writer(target_key, MIN_PART_BYTES)
+            writer.write(data)
+            writer.commit()
+            return len(data)
+        return self._multipart_copy(source_key, target_key, size, prefix)
+
+    def _multipart_copy(self, source_key: str, target_key: str, size: int, prefix: bytes) -> int:
+        writer = self.writer(target_key, MIN_PART_BYTES)
+        try:
+            offset = 0
+            if prefix:
+                # First part: the prefix plus enough source bytes to reach S3's part minimum.
+                offset = MIN_PART_BYTES - len(prefix)
+                writer.write(prefix + self.read_range(source_key, 0, offset - 1))
+            while offset < size:
+                end = min(offset + MAX_COPY_PART_BYTES, size) - 1
+                writer.copy_range(source_key, offset, end)
+                offset = end + 1
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        return len(prefix) + size

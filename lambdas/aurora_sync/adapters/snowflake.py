@@ -1,0 +1,126 @@
+"""Snowflake through snowflake-connector-python: the FINAL watermark (exporter), history (reconciler).
+
+Sessions pin TIMEZONE to UTC and carry a QUERY_TAG with the run id, so every query this system
+runs can be found in QUERY_HISTORY by the run that issued it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aurora_sync.errors import SyncError, TerminalError, TransientError
+from aurora_sync.identifiers import quote_sf
+from aurora_sync.timeutil import as_utc
+
+# Connector errnos that mean "try again": network, timeouts, service-side hiccups.
+TRANSIENT_ERRNOS = frozenset({250001, 250003, 251005, 251006, 251011, 251012, 390114})
+OBJECT_MISSING_ERRNOS = frozenset({2003, 2043})
+
+
+class SnowflakeQueryError(TerminalError):
+    """A terminal Snowflake error, keeping the connector's errno for callers that branch on it."""
+
+    def __init__(self, message: str, errno: int) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+def classify_snowflake(exc: Exception, action: str) -> SyncError:
+    from snowflake.connector import errors as sf_errors
+
+    errno = int(getattr(exc, "errno", 0) or 0)
+    sqlstate = str(getattr(exc, "sqlstate", "") or "")
+    message = str(getattr(exc, "msg", "") or exc)
+    detail = f"{action} failed: Snowflake error {errno} ({sqlstate}): {message}"
+    if errno in TRANSIENT_ERRNOS or sqlstate.startswith("08"):
+        return TransientError(detail)
+    if isinstance(exc, sf_errors.OperationalError | sf_errors.InterfaceError) and errno not in {390100, 390144}:
+        return TransientError(detail)
+    if isinstance(exc, OSError | TimeoutError):
+        return TransientError(f"{action} failed: {exc}")
+    return SnowflakeQueryError(detail, errno)
+
+
+class Snowflake:
+    def __init__(self, connect_kwargs: dict[str, Any]) -> None:
+        self._kwargs = connect_kwargs
+        self._conn: Any = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        *,
+        user: str,
+        password: str | None,
+        private_key_der: bytes | None,
+        query_tag: str,
+    ) -> Snowflake:
+        kwargs: dict[str, Any] = {
+            "account": settings.account,
+            "user": user,
+            "database": settings.database,
+            "login_timeout": settings.login_timeout_seconds,
+            "network_timeout": settings.login_timeout_seconds * 4,
+            "session_parameters": {"TIMEZONE": "UTC", "QUERY_TAG": query_tag},
+            "client_session_keep_alive": False,
+        }
+        if private_key_der is not None:
+            kwargs["private_key"] = private_key_der
+        elif password is not None:
+            kwargs["password"] = password
+        else:
+            raise TerminalError("Snowflake credentials have neither private_key nor password")
+        for name in ("warehouse", "role", "host", "port", "protocol"):
+            value = getattr(settings, name)
+            if value is not None:
+                kwargs[name] = value
+        return cls(kwargs)
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            import snowflake.connector  # heavy import: only when Snowflake is actually used
+
+            try:
+                self._conn = snowflake.connector.connect(**self._kwargs)
+            except Exception as exc:
+                raise classify_snowflake(exc, f"connect to Snowflake account {self._kwargs['account']}") from exc
+        return self._conn
+
+    def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        from snowflake.connector import errors as sf_errors
+
+        try:
+            with self._connection().cursor() as cursor:
+                cursor.execute(sql, params)
+                return list(cursor.fetchall())
+        except (sf_errors.Error, OSError) as exc:
+            raise classify_snowflake(exc, action) from exc
+
+    def max_watermark(self, schema: str, table: str, column: str) -> datetime | None:
+        relation = quote_sf(schema, table)
+        sql = f"SELECT MAX({quote_sf(column)}) FROM {relation}"
+        try:
+            rows = self.query(sql, f"read MAX({column}) from {schema}.{table}")
+        except SnowflakeQueryError as exc:
+            if exc.errno in OBJECT_MISSING_ERRNOS:
+                raise TerminalError(
+                    f"{schema}.{table} does not exist in Snowflake (or the role cannot see it): "
+                    "apply the Snowflake Terraform before exporting"
+                ) from exc
+            raise
+        value = rows[0][0] if rows else None
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TerminalError(f"{schema}.{table}.{column} is not a timestamp in Snowflake (got {value!r})")
+        return as_utc(value)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken session must not mask the real error
+                pass

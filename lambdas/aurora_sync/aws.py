@@ -1,0 +1,20 @@
+"""One lazy boto3 client factory per cold start, with an explicit region (never a silent default).
+
+boto3 honours AWS_ENDPOINT_URL by itself, which is how tests point every client at moto.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=60)
+
+
+@cache
+def client(service: str, region: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]

@@ -1,0 +1,120 @@
+"""The three invocation shapes the exporter accepts (DESIGN.md §4), turned into export windows.
+
+Everything here is checked before any SQL runs: a typo in a hand-written payload at 3 a.m. must
+come back as an error naming the field, not as a silently different export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aurora_sync.config import TablesConfig
+from aurora_sync.errors import PayloadError
+from aurora_sync.timeutil import iso, parse_instant
+from aurora_sync.validation import describe
+
+MAX_CHUNKS = 1000
+
+
+@dataclass(frozen=True)
+class ExportWindow:
+    """One unit of export work. start/end None means: derive from the FINAL watermark / safe bound."""
+
+    table: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @property
+    def is_manual(self) -> bool:
+        return self.start is not None
+
+    def payload(self) -> dict[str, Any]:
+        """The payload that re-runs exactly this window (reported when time runs out)."""
+        if self.start is None or self.end is None:
+            return {"tables": [self.table]}
+        return {"tables": [self.table], "start": iso(self.start), "end": iso(self.end)}
+
+
+class _Range(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: str | None = None
+    end: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _time(cls, value: object, info: Any) -> str | None:
+        if value is None:
+            return None
+        parse_instant(value, info.field_name)  # raises ValueError naming the field
+        return str(value)
+
+
+class ManualPayload(_Range):
+    tables: list[str] | None = Field(default=None, min_length=1)
+    chunk_minutes: int | None = Field(default=None, gt=0)
+
+
+class ItemPayload(_Range):
+    table: str
+
+
+def _is_scheduled(event: dict[str, Any]) -> bool:
+    return (
+        event.get("detail-type") == "Scheduled Event"
+        or event.get("source") in {"aws.events", "aws.scheduler"}
+        or event == {}
+    )
+
+
+def parse_event(event: object, tables: TablesConfig, max_range: timedelta) -> list[ExportWindow]:
+    """Return the windows to export, in order; raise PayloadError on anything malformed."""
+    if not isinstance(event, dict):
+        raise PayloadError("(event)", f"expected a JSON object, got {type(event).__name__}")
+    if _is_scheduled(event):
+        return [ExportWindow(t) for t in tables.names]
+    try:
+        if "table" in event:
+            item = ItemPayload.model_validate(event)
+            names, chunk = [item.table], None
+            rng: _Range = item
+        else:
+            manual = ManualPayload.model_validate(event)
+            names, chunk, rng = manual.tables or tables.names, manual.chunk_minutes, manual
+    except ValidationError as exc:
+        field, problems = describe(exc)
+        raise PayloadError(field, problems) from None
+    for i, name in enumerate(names):
+        if tables.get(name) is None:
+            where = "table" if "table" in event else f"tables[{i}]"
+            raise PayloadError(where, f"unknown table {name!r}; configured: {', '.join(tables.names)}")
+    if len(set(names)) != len(names):
+        raise PayloadError("tables", "a table is listed twice")
+    if rng.start is None and rng.end is None:
+        if chunk is not None:
+            raise PayloadError("chunk_minutes", "only applies to a start/end range")
+        return [ExportWindow(n) for n in names]
+    if rng.start is None or rng.end is None:
+        raise PayloadError("end" if rng.end is None else "start", "start and end must be given together")
+    start, end = parse_instant(rng.start, "start"), parse_instant(rng.end, "end")
+    if start >= end:
+        raise PayloadError("start", f"start {iso(start)} must be before end {iso(end)}")
+    if end - start > max_range:
+        hours = max_range.total_seconds() / 3600
+        raise PayloadError("end", f"range {end - start} is wider than the maximum of {hours:g} hours")
+    return [ExportWindow(n, s, e) for n in names for s, e in split_range(start, end, chunk)]
+
+
+def split_range(start: datetime, end: datetime, chunk_minutes: int | None) -> list[tuple[datetime, datetime]]:
+    """Contiguous (start, end] chunks covering the range exactly: no gap, no overlap."""
+    if chunk_minutes is None:
+        return [(start, end)]
+    step = timedelta(minutes=chunk_minutes)
+    count = -(-(end - start) // step)
+    if count > MAX_CHUNKS:
+        raise PayloadError("chunk_minutes", f"{count} chunks is more than {MAX_CHUNKS}; use larger chunks")
+    return [(start + i * step, min(start + (i + 1) * step, end)) for i in range(count)]

@@ -1,0 +1,388 @@
+"""The exporter's domain logic: for each window, fix the bounds, export, publish, write the manifest.
+
+Ordering is the safety argument: data becomes visible under the table prefix only when complete,
+the manifest is written after the data, and the override is deleted only after both.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from aurora_sync.adapters.postgres import Aurora, SafeBound
+from aurora_sync.adapters.s3 import MIB, ObjectStore
+from aurora_sync.adapters.snowflake import Snowflake
+from aurora_sync.adapters.ssm import ParameterStore
+from aurora_sync.alerts import Alert, AlertPublisher, Severity
+from aurora_sync.config import TableConfig, TablesConfig
+from aurora_sync.errors import SchemaDriftError, SyncError, TerminalError
+from aurora_sync.events import ExportWindow
+from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header
+from aurora_sync.layout import data_key, manifest_key, temp_key, temp_part_number
+from aurora_sync.manifest import Manifest, ManifestFile
+from aurora_sync.observability import METRICS_NAMESPACE, logger
+from aurora_sync.settings import ExporterSettings, ExportMode
+from aurora_sync.timeutil import EPOCH, iso
+
+WATERMARK_TYPES = frozenset({"timestamp", "timestamptz"})
+STATEMENT_TIMEOUT_MARGIN_MS = 15_000
+
+
+@dataclass
+class TableResult:
+    table: str
+    status: str  # exported | empty | failed
+    rows: int = 0
+    files: list[str] = field(default_factory=list)
+    lower: str | None = None
+    upper: str | None = None
+    error: str | None = None
+    retryable: bool | None = None
+    export_id: str | None = None
+    manifest: str | None = None
+    rerun: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    tables: list[TableResult] = field(default_factory=list)
+    remaining: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[TableResult]:
+        return [t for t in self.tables if t.status == "failed"]
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"run_id": self.run_id, "tables": [t.as_dict() for t in self.tables]}
+        if self.remaining:
+            result["remaining"] = self.remaining
+        return result
+
+
+@dataclass(frozen=True)
+class Published:
+    files: list[ManifestFile]
+    rows: int
+
+
+class ExportService:
+    def __init__(
+        self,
+        *,
+        settings: ExporterSettings,
+        tables: TablesConfig,
+        parameters: ParameterStore,
+        store: ObjectStore,
+        open_aurora: Callable[[], Aurora],
+        open_snowflake: Callable[[], Snowflake],
+        alerts: AlertPublisher,
+        remaining_ms: Callable[[], int],
+        run_id: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._tables = tables
+        self._parameters = parameters
+        self._store = store
+        self._open_aurora = open_aurora
+        self._open_snowflake = open_snowflake
+        self._alerts = alerts
+        self._remaining_ms = remaining_ms
+        self._clock = clock
+        self.run_id = run_id
+        self._started = clock()
+        self._aurora: Aurora | None = None
+        self._snowflake: Snowflake | None = None
+        self._bound: SafeBound | None = None
+
+    # -- lazily opened, shared across the invocation's tables -------------------------------
+    def aurora(self) -> Aurora:
+        if self._aurora is None:
+            self._aurora = self._open_aurora()
+        return self._aurora
+
+    def snowflake(self) -> Snowflake:
+        if self._snowflake is None:
+            self._snowflake = self._open_snowflake()
+        return self._snowflake
+
+    def bound(self) -> SafeBound:
+        """Fixed once per invocation: later tables reuse it, which is always still safe."""
+        if self._bound is None:
+            self._bound = self.aurora().safe_bound()
+            blocker = self._bound.held_back_by
+            if blocker is not None:
+                held = self._bound.db_now - self._bound.upper
+                log = logger.warning if held > timedelta(minutes=5) else logger.info
+                log(
+                    "export upper bound held back by an open transaction",
+                    extra={
+                        "pid": blocker.pid,
+                        "xact_start": iso(blocker.xact_start),
+                        "held_back_seconds": round(held.total_seconds(), 3),
+                        "usename": blocker.usename,
+                        "application_name": blocker.application_name,
+                        "state": blocker.state,
+                    },
+                )
+        return self._bound
+
+    def close(self) -> None:
+        for adapter in (self._aurora, self._snowflake):
+            if adapter is not None:
+                adapter.close()
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self, windows: list[ExportWindow]) -> RunResult:
+        result = RunResult(self.run_id)
+        budget_ms = self._settings.min_remaining_seconds * 1000
+        for window in windows:
+            if self._remaining_ms() < budget_ms:
+                result.remaining.append(window.payload())
+                continue
+            result.tables.append(self._export_guarded(window))
+        if result.remaining:
+            logger.warning(
+                "time budget reached: windows left for a re-run",
+                extra={"remaining": result.remaining, "min_remaining_seconds": self._settings.min_remaining_seconds},
+            )
+        return result
+
+    def _export_guarded(self, window: ExportWindow) -> TableResult:
+        started = time.monotonic()
+        try:
+            outcome = self.export_window(window)
+        except SyncError as exc:
+            outcome = TableResult(window.table, "failed", error=str(exc), retryable=exc.transient)
+            logger.error(
+                "Export failed",
+                extra={"table": window.table, "error": str(exc), "retryable": exc.transient},
+            )
+        except Exception as exc:  # an unexpected bug must not stop the other tables
+            outcome = TableResult(window.table, "failed", error=f"{type(exc).__name__}: {exc}", retryable=False)
+            logger.exception("Export failed with an unexpected error", extra={"table": window.table})
+        if outcome.status == "failed":
+            outcome.rerun = window.payload()
+        self._emit(window.table, outcome, time.monotonic() - started)
+        return outcome
+
+    def _emit(self, table: str, outcome: TableResult, seconds: float) -> None:
+        def put(name: str, unit: MetricUnit, value: float) -> None:
+            with single_metric(name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE) as metric:
+                metric.add_dimension(name="table", value=table)
+
+        put("ExportedRows", MetricUnit.Count, outcome.rows)
+        put("ExportDuration", MetricUnit.Seconds, seconds)
+        put("ExportFailed", MetricUnit.Count, 1 if outcome.status == "failed" else 0)
+
+    def export_window(self, window: ExportWindow) -> TableResult:
+        table = self._tables.get(window.table)
+        if table is None:  # parse_event already rejects unknown tables; config may change between
+            raise TerminalError(f"table {window.table!r} is not configured")
+        override = None if window.is_manual else self._parameters.load_override(table.table_name)
+        full_refresh = not window.is_manual and (table.full_refresh or bool(override and override.full_refresh))
+        aurora = self.aurora()
+        self._check_schema(table, aurora)
+        bound = self.bound()
+        lower, upper = self._bounds(table, window, bound, full_refresh)
+        if lower is not None and lower >= upper:
+            logger.info("nothing to export: window is empty", extra={"table": table.table_name,
+                        "lower": iso(lower), "upper": iso(upper)})
+            return TableResult(table.table_name, "empty", lower=iso(lower), upper=iso(upper))
+
+        query = build_export_query(table, lower, upper)
+        export_id = str(uuid.uuid4())
+        logger.info(
+            "export query",
+            extra={"table": table.table_name, "export_id": export_id, "query": query.text,
+                   "query_sha256": query.sha256, "mode": str(self._settings.export_mode),
+                   "full_refresh": full_refresh},
+        )
+        started_at = self._clock()
+        aurora.set_statement_timeout(max(1000, self._remaining_ms() - STATEMENT_TIMEOUT_MARGIN_MS))
+        replay = ExportWindow(table.table_name, lower or EPOCH, upper).payload()
+        published = self._export(table, query, export_id, replay)
+        manifest = Manifest(
+            run_id=self.run_id,
+            export_id=export_id,
+            table=table.table_name,
+            files=published.files,
+            rows=published.rows,
+            lower=None if lower is None else iso(lower),
+            upper=iso(upper),
+            mode=str(self._settings.export_mode),
+            started_at=iso(started_at),
+            finished_at=iso(self._clock()),
+            query_sha256=query.sha256,
+            full_refresh=full_refresh,
+        )
+        key = manifest_key(table.table_name, self._started, export_id)
+        self._store.put_json(key, manifest.to_json())
+        if override is not None and override.full_refresh:
+            self._parameters.delete_override(table.table_name)
+            logger.info("full_refresh override consumed and deleted", extra={"table": table.table_name})
+        status = "exported" if published.rows else "empty"
+        logger.info(
+            "export finished",
+            extra={"table": table.table_name, "status": status, "rows": published.rows,
+                   "keys": [f.key for f in published.files], "manifest": key,
+                   "bytes": sum(f.bytes for f in published.files)},
+        )
+        return TableResult(
+            table.table_name, status, rows=published.rows, files=[f.key for f in published.files],
+            lower=manifest.lower, upper=manifest.upper, export_id=export_id, manifest=key,
+        )
+
+    def _bounds(
+        self, table: TableConfig, window: ExportWindow, bound: SafeBound, full_refresh: bool
+    ) -> tuple[datetime | None, datetime]:
+        if window.start is not None and window.end is not None:
+            if window.end > bound.upper:
+                logger.warning(
+                    "manual window end is past the commit-safe bound; exporting up to the bound",
+                    extra={"table": table.table_name, "end": iso(window.end), "bound": iso(bound.upper)},
+                )
+            return window.start, min(window.end, bound.upper)
+        if full_refresh:
+            return None, bound.upper
+        final_max = self.snowflake().max_watermark("FINAL", table.snowflake_table, table.watermark_col)
+        lag = bound.db_now - (final_max or EPOCH)
+        with single_metric(name="WatermarkLag", unit=MetricUnit.Seconds, value=lag.total_seconds(),
+                           namespace=METRICS_NAMESPACE) as metric:
+            metric.add_dimension(name="table", value=table.table_name)
+        lower = (final_max or EPOCH) - timedelta(seconds=table.lookback_seconds)
+        logger.info(
+            "lower bound from FINAL",
+            extra={"table": table.table_name, "final_max": None if final_max is None else iso(final_max),
+                   "lookback_seconds": table.lookback_seconds, "lower": iso(lower)},
+        )
+        return lower, bound.upper
+
+    def _check_schema(self, table: TableConfig, aurora: Aurora) -> None:
+        actual = aurora.columns(table.schema_name, table.relation)
+        if not actual:
+            raise TerminalError(f"table {table.table_name} does not exist in Aurora (or is not visible)")
+        missing = [c for c in table.column_names if c not in actual]
+        if missing:
+            raise SchemaDriftError(
+                f"{table.table_name}: configured column(s) {', '.join(missing)} no longer exist in Aurora; "
+                "update tables.json (and the Snowflake tables) before exporting"
+            )
+        wm_type = actual[table.watermark_col]
+        if wm_type not in WATERMARK_TYPES:
+            raise TerminalError(
+                f"{table.table_name}.{table.watermark_col} is {wm_type}, not timestamp/timestamptz"
+            )
+        extra = [c for c in actual if c not in set(table.column_names)]
+        if extra:
+            logger.warning("schema drift: Aurora has columns the config lacks",
+                           extra={"table": table.table_name, "columns": extra})
+            self._alerts.publish(
+                Alert(
+                    severity=Severity.P3,
+                    check="schema_drift",
+                    table=table.table_name,
+                    summary=f"Aurora has {len(extra)} column(s) not in tables.json; they are not exported",
+                    details={"unexported_columns": extra},
+                    run_id=self.run_id,
+                    runbook_anchor="schema-mismatch",
+                )
+            )
+
+    # -- the two export modes ------------------------------------------------------------------
+    def _export(self, table: TableConfig, query: ExportQuery, export_id: str, replay: dict[str, Any]) -> Published:
+        if self._settings.export_mode is ExportMode.COPY_STREAM:
+            return self._copy_stream(table, query, export_id)
+        return self._aurora_s3(table, query, export_id, replay)
+
+    def _copy_stream(self, table: TableConfig, query: ExportQuery, export_id: str) -> Published:
+        key = data_key(table.table_name, self._started, export_id)
+        writer = self._store.writer(key, self._settings.multipart_chunk_mib * MIB)
+        try:
+            rows = self.aurora().copy_out(query.text, writer)
+            if rows == 0:
+                writer.abort()
+                return Published([], 0)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        return Published([ManifestFile(key, rows, writer.bytes_written)], rows)
+
+    def _aurora_s3(
+        self, table: TableConfig, query: ExportQuery, export_id: str, replay: dict[str, Any]
+    ) -> Published:
+        temp = temp_key(self._settings.temp_prefix, table.table_name, export_id)
+        try:
+            result = self.aurora().export_to_s3(query.text, self._store.bucket, temp, self._settings.aws_region)
+            if result.rows == 0:
+                return Published([], 0)
+            parts = self._temp_parts(temp, result.files, result.bytes)
+            return Published(self._publish(table, export_id, parts, result.rows, replay), result.rows)
+        finally:
+            self._discard_temp(temp)
+
+    def _temp_parts(self, temp: str, files: int, size: int) -> list[tuple[int, str, int]]:
+        found = sorted(
+            (number, key, object_size)
+            for key, object_size in self._store.list(temp).items()
+            if (number := temp_part_number(temp, key)) is not None
+        )
+        if [n for n, _, _ in found] != list(range(1, files + 1)) or sum(s for _, _, s in found) != size:
+            raise TerminalError(
+                f"Aurora reported {files} file(s) / {size} bytes under s3://{self._store.bucket}/{temp} but "
+                f"found {[(k, s) for _, k, s in found]}; nothing was published"
+            )
+        return found
+
+    def _publish(
+        self,
+        table: TableConfig,
+        export_id: str,
+        parts: list[tuple[int, str, int]],
+        rows: int,
+        replay: dict[str, Any],
+    ) -> list[ManifestFile]:
+        """Copy complete temp parts into the table prefix, each starting with the CSV header."""
+        header = csv_header(table)
+        published: list[ManifestFile] = []
+        try:
+            for number, key, size in parts:
+                target = data_key(table.table_name, self._started, export_id, number)
+                starts_with_header = size >= len(header) and self._store.read_range(key, 0, len(header) - 1) == header
+                written = self._store.copy(key, target, size, prefix=b"" if starts_with_header else header)
+                published.append(ManifestFile(target, rows if len(parts) == 1 else None, written))
+        except SyncError as exc:
+            keys = [f.key for f in published]
+            if not keys:
+                raise
+            # Snowpipe may have loaded those parts already, and FINAL's watermark with them: the
+            # scheduled run alone might then skip this window's other rows. Say exactly what to run.
+            logger.error("publishing a split export failed midway; removing the parts already published",
+                         extra={"table": table.table_name, "published": keys, "replay": replay})
+            self._store.delete(keys)
+            raise TerminalError(
+                f"{exc}; parts {keys} were published then removed; re-export this window by invoking the "
+                f"exporter with {json.dumps(replay)}"
+            ) from exc
+        return published
+
+    def _discard_temp(self, temp: str) -> None:
+        try:
+            leftovers = list(self._store.list(temp))
+            if leftovers:
+                self._store.delete(leftovers)
+        except SyncError as exc:
+            # Only the temp prefix: no pipe watches it and a lifecycle rule expires it.
+            logger.warning("could not delete temporary export objects", extra={"prefix": temp, "error": str(exc)})

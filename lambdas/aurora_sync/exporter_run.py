@@ -1,0 +1,108 @@
+"""Composition root of the exporter: settings -> adapters -> ExportService, and the run's outcome.
+
+Kept apart from handler.py so the handler stays one screen and tests can run a whole invocation
+in-process against the local stack.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from aurora_sync import aws
+from aurora_sync.adapters.postgres import Aurora
+from aurora_sync.adapters.s3 import ObjectStore
+from aurora_sync.adapters.snowflake import Snowflake
+from aurora_sync.adapters.ssm import ParameterStore
+from aurora_sync.alerts import AlertPublisher
+from aurora_sync.credentials import CredentialProvider, fallback_alert
+from aurora_sync.errors import TerminalError, TransientError
+from aurora_sync.events import parse_event
+from aurora_sync.exporter import ExportService, RunResult
+from aurora_sync.observability import logger, metrics
+from aurora_sync.settings import ExporterSettings, load_exporter_settings
+
+
+class ExportRunFailed(TerminalError):
+    """At least one table failed terminally; the message is the run result (JSON)."""
+
+
+class ExportRunRetryable(TransientError):
+    """Every failed table failed transiently; Step Functions retries this error type."""
+
+
+def run_exporter(event: Any, context: Any, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    settings = load_exporter_settings(environ)
+    run_id = str(uuid.uuid4())
+    logger.set_correlation_id(run_id)
+    region = settings.aws_region
+    parameters = ParameterStore(aws.client("ssm", region), settings.tables_parameter, settings.overrides_path)
+    tables = parameters.load_tables()
+    windows = parse_event(event, tables, timedelta(hours=settings.max_range_hours))
+    logger.info("exporter invoked", extra={"run_id": run_id, "windows": [w.payload() for w in windows]})
+
+    alerts = AlertPublisher(aws.client("sns", region), settings.alert_topic_arn)
+
+    def on_fallback(kind: str, reason: str) -> None:
+        metrics.add_metric(name="CredentialsFallback", unit=MetricUnit.Count, value=1)
+        alerts.publish(fallback_alert(kind, reason, run_id))
+
+    credentials = CredentialProvider(settings, on_fallback=on_fallback)
+    service = ExportService(
+        settings=settings,
+        tables=tables,
+        parameters=parameters,
+        store=ObjectStore(aws.client("s3", region), settings.export_bucket),
+        open_aurora=lambda: _open_aurora(settings, credentials, run_id),
+        open_snowflake=lambda: _open_snowflake(settings, credentials, run_id),
+        alerts=alerts,
+        remaining_ms=context.get_remaining_time_in_millis,
+        run_id=run_id,
+    )
+    try:
+        result = service.run(windows)
+    finally:
+        service.close()
+    return _outcome(result)
+
+
+def _open_aurora(settings: ExporterSettings, credentials: CredentialProvider, run_id: str) -> Aurora:
+    db = settings.database
+    creds = credentials.database()
+    return Aurora(
+        db.host,
+        db.port,
+        db.name,
+        creds.user,
+        creds.password,
+        use_ssl=db.ssl,
+        timeout_seconds=db.connect_timeout_seconds,
+        application_name=f"aurora-snowflake-sync exporter {run_id}"[:63],
+    )
+
+
+def _open_snowflake(settings: ExporterSettings, credentials: CredentialProvider, run_id: str) -> Snowflake:
+    creds = credentials.snowflake()
+    return Snowflake.from_settings(
+        settings.snowflake,
+        user=creds.user,
+        password=creds.password,
+        private_key_der=creds.private_key_der,
+        query_tag=f"aurora-snowflake-sync:exporter:{run_id}",
+    )
+
+
+def _outcome(result: RunResult) -> dict[str, Any]:
+    body = result.as_dict()
+    logger.info("exporter result", extra={"result": body})
+    failed = result.failed
+    if not failed:
+        return body
+    message = json.dumps(body, default=str)
+    if all(t.retryable for t in failed):
+        raise ExportRunRetryable(message)
+    raise ExportRunFailed(message)

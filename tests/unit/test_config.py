@@ -1,0 +1,69 @@
+"""Table configuration: the SSM parameter is validated whole, errors name the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from aurora_sync.config import parse_override, parse_tables
+from aurora_sync.errors import ConfigError
+
+GOOD: dict[str, Any] = {
+    "table_name": "public.orders",
+    "watermark_col": "updated_at",
+    "primary_keys": ["id"],
+    "columns": [{"name": "id", "type": "NUMBER(38,0)"}, {"name": "updated_at", "type": "TIMESTAMP_TZ"}],
+}
+
+
+def with_(**changes: Any) -> str:
+    entry = copy.deepcopy(GOOD)
+    entry.update(changes)
+    return json.dumps([entry])
+
+
+def test_minimal_entry_gets_documented_defaults() -> None:
+    table = parse_tables(with_(), "p").tables[0]
+    assert (table.lookback_seconds, table.freshness_sla_minutes, table.full_refresh) == (0, 120, False)
+    assert table.snowflake_table == "ORDERS"
+
+
+def test_target_table_overrides_snowflake_name() -> None:
+    assert parse_tables(with_(target_table="orders_v2"), "p").tables[0].snowflake_table == "ORDERS_V2"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ("{not json", "(value)"),
+        ('{"table_name": "x"}', "(value)"),
+        (with_(table_name="orders"), "[0].table_name"),
+        (with_(table_name="public.orders; drop table x"), "[0].table_name"),
+        (with_(table_name='public."orders"'), "[0].table_name"),
+        (with_(watermark_col="updated_at--"), "[0].watermark_col"),
+        (with_(watermark_col="created_at"), "[0]"),
+        (with_(primary_keys=[]), "[0].primary_keys"),
+        (with_(primary_keys=["nope"]), "[0]"),
+        (with_(columns=[{"name": "id", "type": "NUMBER; drop"}]), "[0].columns[0].type"),
+        (with_(columns=[{"name": "a b", "type": "VARCHAR"}]), "[0].columns[0].name"),
+        (with_(lookback_seconds=-1), "[0].lookback_seconds"),
+        (with_(watermark_column="updated_at"), "[0].watermark_column"),
+        (json.dumps([GOOD, GOOD]), "tables[1].table_name"),
+    ],
+)
+def test_bad_entry_is_rejected_naming_the_field(raw: str, field: str) -> None:
+    # GIVEN a malformed parameter WHEN parsed THEN ConfigError names the parameter and the field
+    with pytest.raises(ConfigError) as caught:
+        parse_tables(raw, "/aurora-snowflake-sync/tables")
+    assert str(caught.value).startswith("/aurora-snowflake-sync/tables: ")
+    assert field in caught.value.field or field in str(caught.value), str(caught.value)
+
+
+def test_override_accepts_full_refresh_and_rejects_typos() -> None:
+    assert parse_override('{"full_refresh": true}', "o").full_refresh is True
+    with pytest.raises(ConfigError) as caught:
+        parse_override('{"full_refesh": true}', "o")
+    assert "full_refesh" in str(caught.value)

@@ -1,0 +1,98 @@
+"""Exporter payload contract: every file in events/ is exercised here."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aurora_sync.config import parse_tables
+from aurora_sync.errors import PayloadError
+from aurora_sync.events import ExportWindow, parse_event, split_range
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events" / "exporter"
+TABLES = parse_tables((ROOT / "terraform/envs/dev/tables.json").read_text(), "tables.json")
+MAX_RANGE = timedelta(hours=168)
+
+
+def load(name: str) -> object:
+    return json.loads((EVENTS / name).read_text())
+
+
+def t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_scheduled_event_exports_every_table_incrementally() -> None:
+    # GIVEN the EventBridge scheduled event WHEN parsed THEN one incremental window per table
+    windows = parse_event(load("scheduled.json"), TABLES, MAX_RANGE)
+    assert windows == [ExportWindow("public.orders"), ExportWindow("public.customers")]
+
+
+def test_empty_scheduler_payload_is_a_scheduled_run() -> None:
+    assert parse_event({}, TABLES, MAX_RANGE) == [ExportWindow(n) for n in TABLES.names]
+
+
+def test_manual_range_is_one_window_with_exact_bounds() -> None:
+    windows = parse_event(load("manual-range.json"), TABLES, MAX_RANGE)
+    assert windows == [ExportWindow("public.orders", t("2026-11-20T00:00:00"), t("2026-11-20T06:00:00"))]
+
+
+def test_chunked_range_covers_range_exactly_for_each_table() -> None:
+    # GIVEN a 6 hour range in 60 minute chunks for two tables
+    windows = parse_event(load("manual-range-chunked.json"), TABLES, MAX_RANGE)
+    # THEN 6 contiguous chunks per table, in table order
+    assert len(windows) == 12
+    orders = [w for w in windows if w.table == "public.orders"]
+    assert orders[0].start == t("2026-11-20T00:00:00") and orders[-1].end == t("2026-11-20T06:00:00")
+    assert all(a.end == b.start for a, b in zip(orders, orders[1:], strict=False))
+
+
+def test_table_list_without_range_is_incremental_for_those_tables() -> None:
+    assert parse_event(load("manual-incremental-one-table.json"), TABLES, MAX_RANGE) == [
+        ExportWindow("public.customers")
+    ]
+
+
+def test_step_functions_item_is_one_chunk() -> None:
+    windows = parse_event(load("stepfunctions-item.json"), TABLES, MAX_RANGE)
+    assert windows == [ExportWindow("public.orders", t("2026-11-20T00:00:00"), t("2026-11-20T01:00:00"))]
+
+
+def test_window_payload_round_trips_to_the_same_window() -> None:
+    # GIVEN a window left over when time ran out WHEN its re-run payload is parsed THEN same window
+    window = ExportWindow("public.orders", t("2026-11-20T00:00:00"), t("2026-11-20T01:00:00"))
+    assert parse_event(window.payload(), TABLES, MAX_RANGE) == [window]
+
+
+EXPECTED = json.loads((EVENTS / "invalid" / "EXPECTED.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_invalid_payload_is_rejected_naming_the_field(name: str) -> None:
+    # GIVEN a malformed payload WHEN parsed THEN PayloadError names the offending field
+    with pytest.raises(PayloadError) as caught:
+        parse_event(load(f"invalid/{name}"), TABLES, MAX_RANGE)
+    assert caught.value.field == EXPECTED[name], str(caught.value)
+
+
+def test_every_invalid_sample_has_an_expectation() -> None:
+    files = {p.name for p in (EVENTS / "invalid").glob("*.json")} - {"EXPECTED.json"}
+    assert files == set(EXPECTED)
+
+
+def test_split_range_last_chunk_is_shortened_to_the_end() -> None:
+    chunks = split_range(t("2026-11-20T00:00:00"), t("2026-11-20T02:30:00"), 60)
+    assert chunks[-1] == (t("2026-11-20T02:00:00"), t("2026-11-20T02:30:00"))
+    assert len(chunks) == 3
+
+
+def test_too_many_chunks_is_rejected() -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_event(
+            {"start": "2026-11-01T00:00:00Z", "end": "2026-11-07T00:00:00Z", "chunk_minutes": 1}, TABLES, MAX_RANGE
+        )
+    assert caught.value.field == "chunk_minutes"

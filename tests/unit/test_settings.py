@@ -1,0 +1,51 @@
+"""Environment contract: every missing or bad variable named at once, secrets never echoed."""
+
+from __future__ import annotations
+
+import pytest
+
+from aurora_sync.errors import ConfigError
+from aurora_sync.settings import ExportMode, load_exporter_settings
+
+MINIMAL = {
+    "EXPORT_BUCKET": "b",
+    "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+    "DB_HOST": "aurora.example",
+    "DB_NAME": "app",
+    "VAULT_ADDR": "https://vault.example:8200",
+    "SNOWFLAKE_ACCOUNT": "acme-xy12345",
+    "SNOWFLAKE_DATABASE": "ANALYTICS",
+}
+
+
+def test_minimal_environment_gets_documented_defaults() -> None:
+    settings = load_exporter_settings(MINIMAL)
+    assert settings.tables_parameter == "/aurora-snowflake-sync/tables"
+    assert settings.overrides_path == "/aurora-snowflake-sync/overrides/"
+    assert settings.export_mode is ExportMode.AURORA_S3
+    assert settings.database.port == 5432
+    assert settings.vault.auth_method == "aws"
+
+
+def test_missing_variables_are_all_named() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings({"DB_PORT": "x"})
+    message = str(caught.value)
+    for name in ("EXPORT_BUCKET", "ALERT_TOPIC_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "VAULT_ADDR",
+                 "SNOWFLAKE_ACCOUNT", "SNOWFLAKE_DATABASE"):
+        assert name in message
+
+
+def test_bad_export_mode_is_named() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings({**MINIMAL, "EXPORT_MODE": "fast"})
+    assert caught.value.field == "EXPORT_MODE"
+
+
+def test_secret_values_never_appear_in_errors() -> None:
+    env = {**MINIMAL, "VAULT_TOKEN": "s.super-secret-token", "DB_PORT": "nope"}
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings(env)
+    assert "super-secret" not in str(caught.value)
+    settings = load_exporter_settings({**MINIMAL, "VAULT_TOKEN": "s.super-secret-token"})
+    assert "super-secret" not in repr(settings)
