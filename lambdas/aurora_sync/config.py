@@ -87,7 +87,10 @@ class TableConfig(BaseModel):
         if len(set(names)) != len(names):
             # Snowflake folds to upper case: id and ID would be the same column there.
             raise ValueError("columns: two columns share a name (case-insensitively)")
-        referenced = [("watermark_col", self.watermark_col), *(("primary_keys", k) for k in self.primary_keys)]
+        referenced = [
+            ("watermark_col", self.watermark_col),
+            *(("primary_keys", k) for k in self.primary_keys),
+        ]
         if self.soft_delete_col:
             referenced.append(("soft_delete_col", self.soft_delete_col))
         for field, name in referenced:
@@ -151,7 +154,8 @@ def parse_tables(raw: str, source: str) -> TablesConfig:
     try:
         data: Any = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(source, "(value)", f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+        problem = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        raise ConfigError(source, "(value)", problem) from None
     if not isinstance(data, list):
         raise ConfigError(source, "(value)", f"expected a JSON array of tables, got {type(data).__name__}")
     try:

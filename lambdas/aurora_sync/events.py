@@ -77,23 +77,7 @@ def parse_event(event: object, tables: TablesConfig, max_range: timedelta) -> li
         raise PayloadError("(event)", f"expected a JSON object, got {type(event).__name__}")
     if _is_scheduled(event):
         return [ExportWindow(t) for t in tables.names]
-    try:
-        if "table" in event:
-            item = ItemPayload.model_validate(event)
-            names, chunk = [item.table], None
-            rng: _Range = item
-        else:
-            manual = ManualPayload.model_validate(event)
-            names, chunk, rng = manual.tables or tables.names, manual.chunk_minutes, manual
-    except ValidationError as exc:
-        field, problems = describe(exc)
-        raise PayloadError(field, problems) from None
-    for i, name in enumerate(names):
-        if tables.get(name) is None:
-            where = "table" if "table" in event else f"tables[{i}]"
-            raise PayloadError(where, f"unknown table {name!r}; configured: {', '.join(tables.names)}")
-    if len(set(names)) != len(names):
-        raise PayloadError("tables", "a table is listed twice")
+    names, chunk, rng = _validate(event, tables)
     if rng.start is None and rng.end is None:
         if chunk is not None:
             raise PayloadError("chunk_minutes", "only applies to a start/end range")
@@ -107,6 +91,28 @@ def parse_event(event: object, tables: TablesConfig, max_range: timedelta) -> li
         hours = max_range.total_seconds() / 3600
         raise PayloadError("end", f"range {end - start} is wider than the maximum of {hours:g} hours")
     return [ExportWindow(n, s, e) for n in names for s, e in split_range(start, end, chunk)]
+
+
+def _validate(event: dict[str, Any], tables: TablesConfig) -> tuple[list[str], int | None, _Range]:
+    """Shape-check a manual or Step Functions payload and resolve its table names."""
+    rng: _Range
+    try:
+        if "table" in event:
+            item = ItemPayload.model_validate(event)
+            names, chunk, rng = [item.table], None, item
+        else:
+            manual = ManualPayload.model_validate(event)
+            names, chunk, rng = manual.tables or tables.names, manual.chunk_minutes, manual
+    except ValidationError as exc:
+        field, problems = describe(exc)
+        raise PayloadError(field, problems) from None
+    for i, name in enumerate(names):
+        if tables.get(name) is None:
+            where = "table" if "table" in event else f"tables[{i}]"
+            raise PayloadError(where, f"unknown table {name!r}; configured: {', '.join(tables.names)}")
+    if len(set(names)) != len(names):
+        raise PayloadError("tables", "a table is listed twice")
+    return names, chunk, rng
 
 
 def split_range(start: datetime, end: datetime, chunk_minutes: int | None) -> list[tuple[datetime, datetime]]:

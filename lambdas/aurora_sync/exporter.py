@@ -155,7 +155,10 @@ class ExportService:
         if result.remaining:
             logger.warning(
                 "time budget reached: windows left for a re-run",
-                extra={"remaining": result.remaining, "min_remaining_seconds": self._settings.min_remaining_seconds},
+                extra={
+                    "remaining": result.remaining,
+                    "min_remaining_seconds": self._settings.min_remaining_seconds,
+                },
             )
         return result
 
@@ -170,7 +173,9 @@ class ExportService:
                 extra={"table": window.table, "error": str(exc), "retryable": exc.transient},
             )
         except Exception as exc:  # an unexpected bug must not stop the other tables
-            outcome = TableResult(window.table, "failed", error=f"{type(exc).__name__}: {exc}", retryable=False)
+            outcome = TableResult(
+                window.table, "failed", error=f"{type(exc).__name__}: {exc}", retryable=False
+            )
             logger.exception("Export failed with an unexpected error", extra={"table": window.table})
         if outcome.status == "failed":
             outcome.rerun = window.payload()
@@ -191,23 +196,32 @@ class ExportService:
         if table is None:  # parse_event already rejects unknown tables; config may change between
             raise TerminalError(f"table {window.table!r} is not configured")
         override = None if window.is_manual else self._parameters.load_override(table.table_name)
-        full_refresh = not window.is_manual and (table.full_refresh or bool(override and override.full_refresh))
+        full_refresh = not window.is_manual and (
+            table.full_refresh or bool(override and override.full_refresh)
+        )
         aurora = self.aurora()
         self._check_schema(table, aurora)
         bound = self.bound()
         lower, upper = self._bounds(table, window, bound, full_refresh)
         if lower is not None and lower >= upper:
-            logger.info("nothing to export: window is empty", extra={"table": table.table_name,
-                        "lower": iso(lower), "upper": iso(upper)})
+            logger.info(
+                "nothing to export: window is empty",
+                extra={"table": table.table_name, "lower": iso(lower), "upper": iso(upper)},
+            )
             return TableResult(table.table_name, "empty", lower=iso(lower), upper=iso(upper))
 
         query = build_export_query(table, lower, upper)
         export_id = str(uuid.uuid4())
         logger.info(
             "export query",
-            extra={"table": table.table_name, "export_id": export_id, "query": query.text,
-                   "query_sha256": query.sha256, "mode": str(self._settings.export_mode),
-                   "full_refresh": full_refresh},
+            extra={
+                "table": table.table_name,
+                "export_id": export_id,
+                "query": query.text,
+                "query_sha256": query.sha256,
+                "mode": str(self._settings.export_mode),
+                "full_refresh": full_refresh,
+            },
         )
         started_at = self._clock()
         aurora.set_statement_timeout(max(1000, self._remaining_ms() - STATEMENT_TIMEOUT_MARGIN_MS))
@@ -235,13 +249,24 @@ class ExportService:
         status = "exported" if published.rows else "empty"
         logger.info(
             "export finished",
-            extra={"table": table.table_name, "status": status, "rows": published.rows,
-                   "keys": [f.key for f in published.files], "manifest": key,
-                   "bytes": sum(f.bytes for f in published.files)},
+            extra={
+                "table": table.table_name,
+                "status": status,
+                "rows": published.rows,
+                "keys": [f.key for f in published.files],
+                "manifest": key,
+                "bytes": sum(f.bytes for f in published.files),
+            },
         )
         return TableResult(
-            table.table_name, status, rows=published.rows, files=[f.key for f in published.files],
-            lower=manifest.lower, upper=manifest.upper, export_id=export_id, manifest=key,
+            table.table_name,
+            status,
+            rows=published.rows,
+            files=[f.key for f in published.files],
+            lower=manifest.lower,
+            upper=manifest.upper,
+            export_id=export_id,
+            manifest=key,
         )
 
     def _bounds(
@@ -258,14 +283,22 @@ class ExportService:
             return None, bound.upper
         final_max = self.snowflake().max_watermark("FINAL", table.snowflake_table, table.watermark_col)
         lag = bound.db_now - (final_max or EPOCH)
-        with single_metric(name="WatermarkLag", unit=MetricUnit.Seconds, value=lag.total_seconds(),
-                           namespace=METRICS_NAMESPACE) as metric:
+        with single_metric(
+            name="WatermarkLag",
+            unit=MetricUnit.Seconds,
+            value=lag.total_seconds(),
+            namespace=METRICS_NAMESPACE,
+        ) as metric:
             metric.add_dimension(name="table", value=table.table_name)
         lower = (final_max or EPOCH) - timedelta(seconds=table.lookback_seconds)
         logger.info(
             "lower bound from FINAL",
-            extra={"table": table.table_name, "final_max": None if final_max is None else iso(final_max),
-                   "lookback_seconds": table.lookback_seconds, "lower": iso(lower)},
+            extra={
+                "table": table.table_name,
+                "final_max": None if final_max is None else iso(final_max),
+                "lookback_seconds": table.lookback_seconds,
+                "lower": iso(lower),
+            },
         )
         return lower, bound.upper
 
@@ -286,8 +319,10 @@ class ExportService:
             )
         extra = [c for c in actual if c not in set(table.column_names)]
         if extra:
-            logger.warning("schema drift: Aurora has columns the config lacks",
-                           extra={"table": table.table_name, "columns": extra})
+            logger.warning(
+                "schema drift: Aurora has columns the config lacks",
+                extra={"table": table.table_name, "columns": extra},
+            )
             self._alerts.publish(
                 Alert(
                     severity=Severity.P3,
@@ -301,7 +336,9 @@ class ExportService:
             )
 
     # -- the two export modes ------------------------------------------------------------------
-    def _export(self, table: TableConfig, query: ExportQuery, export_id: str, replay: dict[str, Any]) -> Published:
+    def _export(
+        self, table: TableConfig, query: ExportQuery, export_id: str, replay: dict[str, Any]
+    ) -> Published:
         if self._settings.export_mode is ExportMode.COPY_STREAM:
             return self._copy_stream(table, query, export_id)
         return self._aurora_s3(table, query, export_id, replay)
@@ -325,7 +362,9 @@ class ExportService:
     ) -> Published:
         temp = temp_key(self._settings.temp_prefix, table.table_name, export_id)
         try:
-            result = self.aurora().export_to_s3(query.text, self._store.bucket, temp, self._settings.aws_region)
+            result = self.aurora().export_to_s3(
+                query.text, self._store.bucket, temp, self._settings.aws_region
+            )
             if result.rows == 0:
                 return Published([], 0)
             parts = self._temp_parts(temp, result.files, result.bytes)
@@ -336,7 +375,7 @@ class ExportService:
     def _temp_parts(self, temp: str, files: int, size: int) -> list[tuple[int, str, int]]:
         found = sorted(
             (number, key, object_size)
-            for key, object_size in self._store.list(temp).items()
+            for key, object_size in self._store.sizes(temp).items()
             if (number := temp_part_number(temp, key)) is not None
         )
         if [n for n, _, _ in found] != list(range(1, files + 1)) or sum(s for _, _, s in found) != size:
@@ -360,7 +399,9 @@ class ExportService:
         try:
             for number, key, size in parts:
                 target = data_key(table.table_name, self._started, export_id, number)
-                starts_with_header = size >= len(header) and self._store.read_range(key, 0, len(header) - 1) == header
+                starts_with_header = (
+                    size >= len(header) and self._store.read_range(key, 0, len(header) - 1) == header
+                )
                 written = self._store.copy(key, target, size, prefix=b"" if starts_with_header else header)
                 published.append(ManifestFile(target, rows if len(parts) == 1 else None, written))
         except SyncError as exc:
@@ -369,8 +410,10 @@ class ExportService:
                 raise
             # Snowpipe may have loaded those parts already, and FINAL's watermark with them: the
             # scheduled run alone might then skip this window's other rows. Say exactly what to run.
-            logger.error("publishing a split export failed midway; removing the parts already published",
-                         extra={"table": table.table_name, "published": keys, "replay": replay})
+            logger.error(
+                "publishing a split export failed midway; removing the parts already published",
+                extra={"table": table.table_name, "published": keys, "replay": replay},
+            )
             self._store.delete(keys)
             raise TerminalError(
                 f"{exc}; parts {keys} were published then removed; re-export this window by invoking the "
@@ -380,9 +423,11 @@ class ExportService:
 
     def _discard_temp(self, temp: str) -> None:
         try:
-            leftovers = list(self._store.list(temp))
+            leftovers = list(self._store.sizes(temp))
             if leftovers:
                 self._store.delete(leftovers)
         except SyncError as exc:
             # Only the temp prefix: no pipe watches it and a lifecycle rule expires it.
-            logger.warning("could not delete temporary export objects", extra={"prefix": temp, "error": str(exc)})
+            logger.warning(
+                "could not delete temporary export objects", extra={"prefix": temp, "error": str(exc)}
+            )

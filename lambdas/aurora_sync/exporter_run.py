@@ -35,8 +35,8 @@ class ExportRunRetryable(TransientError):
     """Every failed table failed transiently; Step Functions retries this error type."""
 
 
-def run_exporter(event: Any, context: Any, environ: dict[str, str] | None = None) -> dict[str, Any]:
-    settings = load_exporter_settings(environ)
+def run_exporter(event: Any, context: Any) -> dict[str, Any]:
+    settings = load_exporter_settings()
     run_id = str(uuid.uuid4())
     logger.set_correlation_id(run_id)
     region = settings.aws_region

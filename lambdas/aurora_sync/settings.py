@@ -111,7 +111,11 @@ def load_exporter_settings(environ: Mapping[str, str] | None = None) -> Exporter
     env = dict(os.environ if environ is None else environ)
     parts: dict[str, BaseModel] = {}
     problems: list[tuple[str, str]] = []
-    for key, model in (("database", DatabaseSettings), ("vault", VaultSettings), ("snowflake", SnowflakeSettings)):
+    for key, model in (
+        ("database", DatabaseSettings),
+        ("vault", VaultSettings),
+        ("snowflake", SnowflakeSettings),
+    ):
         try:
             parts[key] = model.model_validate(env)
         except ValidationError as exc:
@@ -121,7 +125,9 @@ def load_exporter_settings(environ: Mapping[str, str] | None = None) -> Exporter
             return ExporterSettings.model_validate({**env, **parts})
         ExporterSettings.model_validate({**env, **{k: None for k in ("database", "vault", "snowflake")}})
     except ValidationError as exc:
-        own = [e for e in exc.errors(include_url=False) if e["loc"][0] not in ("database", "vault", "snowflake")]
+        own = [
+            e for e in exc.errors(include_url=False) if e["loc"][0] not in ("database", "vault", "snowflake")
+        ]
         if own:
             problems.insert(0, describe_errors(own))
     raise ConfigError("environment", problems[0][0], "; ".join(p for _, p in problems))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_chunked_range_covers_range_exactly_for_each_table() -> None:
     assert len(windows) == 12
     orders = [w for w in windows if w.table == "public.orders"]
     assert orders[0].start == t("2026-11-20T00:00:00") and orders[-1].end == t("2026-11-20T06:00:00")
-    assert all(a.end == b.start for a, b in zip(orders, orders[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(orders))
 
 
 def test_table_list_without_range_is_incremental_for_those_tables() -> None:
@@ -93,6 +94,8 @@ def test_split_range_last_chunk_is_shortened_to_the_end() -> None:
 def test_too_many_chunks_is_rejected() -> None:
     with pytest.raises(PayloadError) as caught:
         parse_event(
-            {"start": "2026-11-01T00:00:00Z", "end": "2026-11-07T00:00:00Z", "chunk_minutes": 1}, TABLES, MAX_RANGE
+            {"start": "2026-11-01T00:00:00Z", "end": "2026-11-07T00:00:00Z", "chunk_minutes": 1},
+            TABLES,
+            MAX_RANGE,
         )
     assert caught.value.field == "chunk_minutes"

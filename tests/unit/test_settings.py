@@ -31,8 +31,16 @@ def test_missing_variables_are_all_named() -> None:
     with pytest.raises(ConfigError) as caught:
         load_exporter_settings({"DB_PORT": "x"})
     message = str(caught.value)
-    for name in ("EXPORT_BUCKET", "ALERT_TOPIC_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "VAULT_ADDR",
-                 "SNOWFLAKE_ACCOUNT", "SNOWFLAKE_DATABASE"):
+    for name in (
+        "EXPORT_BUCKET",
+        "ALERT_TOPIC_ARN",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "VAULT_ADDR",
+        "SNOWFLAKE_ACCOUNT",
+        "SNOWFLAKE_DATABASE",
+    ):
         assert name in message
 
 

@@ -17,6 +17,10 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
 from aurora_sync.errors import CredentialsError, TransientError
 
 FUNCTION_NAME_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"
@@ -40,9 +44,6 @@ class KmsClient(Protocol):
 
 def default_kms_client() -> KmsClient:
     """A KMS client for the function's region (``AWS_REGION``; ``AWS_ENDPOINT_URL`` when set)."""
-    import boto3
-    from botocore.config import Config
-
     config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
     return cast("KmsClient", boto3.client("kms", config=config))
 
@@ -80,7 +81,9 @@ class KmsDecryptor:
         if not blob:
             raise CredentialsError(f"{variable} is empty")
         context = lambda_encryption_context(self._function_name)
-        response = self._call(variable, lambda client: client.decrypt(CiphertextBlob=blob, EncryptionContext=context))
+        response = self._call(
+            variable, lambda client: client.decrypt(CiphertextBlob=blob, EncryptionContext=context)
+        )
         plaintext = response.get("Plaintext")
         if not isinstance(plaintext, bytes | bytearray):
             raise CredentialsError(f"KMS decrypt of {variable} returned no plaintext")
@@ -94,8 +97,6 @@ class KmsDecryptor:
             raise CredentialsError(f"{variable} does not decrypt to UTF-8 text") from None
 
     def _call(self, variable: str, operation: Callable[[KmsClient], Mapping[str, Any]]) -> Mapping[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
-
         try:
             if self._client is None:
                 self._client = self._client_factory()
@@ -107,9 +108,10 @@ class KmsDecryptor:
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             if code in _TRANSIENT_CODES or status >= 500:
                 raise TransientError(f"KMS decrypt of {variable} failed: {code} (retryable)") from exc
-            raise CredentialsError(f"KMS decrypt of {variable} failed: {code}{_hint(code)}: {detail}") from exc
+            message = f"KMS decrypt of {variable} failed: {code}{_hint(code)}: {detail}"
+            raise CredentialsError(message) from exc
         except NoRegionError:
-            raise CredentialsError(f"KMS decrypt of {variable}: no AWS region configured (AWS_REGION)") from None
+            raise CredentialsError(f"KMS decrypt of {variable}: no AWS region (AWS_REGION) is set") from None
         except BotoCoreError as exc:
             raise TransientError(f"KMS decrypt of {variable} failed: {type(exc).__name__}") from exc
 

@@ -5,6 +5,7 @@ The session is pinned to UTC so timestamptz values in the CSV and the rendered b
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,10 +152,8 @@ class Aurora:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(InterfaceError, OSError):
                 conn.close()
-            except (InterfaceError, OSError):
-                pass
 
     def set_statement_timeout(self, milliseconds: int) -> None:
         self.run(f"SET statement_timeout = {int(milliseconds)}", "set statement_timeout")

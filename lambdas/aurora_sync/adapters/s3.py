@@ -23,7 +23,9 @@ class MultipartWriter:
     """A write-only file object: buffers one part (part_bytes) at a time, so peak memory is about
     one part no matter how big the export. Small results go up as one PutObject on close."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, part_bytes: int, content_type: str = "text/csv") -> None:
+    def __init__(
+        self, s3: Any, bucket: str, key: str, part_bytes: int, content_type: str = "text/csv"
+    ) -> None:
         if part_bytes < MIN_PART_BYTES:
             raise ValueError(f"part size {part_bytes} is below S3's minimum of {MIN_PART_BYTES}")
         self._s3, self.bucket, self.key = s3, bucket, key
@@ -50,7 +52,9 @@ class MultipartWriter:
 
     def _flush_part(self) -> None:
         if self._upload_id is None:
-            self._upload_id = self._call("create_multipart_upload", ContentType=self._content_type)["UploadId"]
+            self._upload_id = self._call("create_multipart_upload", ContentType=self._content_type)[
+                "UploadId"
+            ]
         number = len(self._parts) + 1
         body = bytes(self._buffer)
         self._buffer.clear()
@@ -64,7 +68,9 @@ class MultipartWriter:
                 raise ValueError("buffered data is below S3's part minimum; write more before copying")
             self._flush_part()
         if self._upload_id is None:
-            self._upload_id = self._call("create_multipart_upload", ContentType=self._content_type)["UploadId"]
+            self._upload_id = self._call("create_multipart_upload", ContentType=self._content_type)[
+                "UploadId"
+            ]
         number = len(self._parts) + 1
         response = self._call(
             "upload_part_copy",
@@ -113,11 +119,13 @@ class ObjectStore:
 
     def put_json(self, key: str, body: str) -> None:
         try:
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/json")
+            self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/json"
+            )
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, f"s3:PutObject s3://{self.bucket}/{key}") from exc
 
-    def list(self, prefix: str) -> dict[str, int]:
+    def sizes(self, prefix: str) -> dict[str, int]:
         """Keys under prefix with their sizes."""
         found: dict[str, int] = {}
         try:
@@ -140,7 +148,9 @@ class ObjectStore:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             try:
-                response = self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+                response = self._s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
             except (ClientError, BotoCoreError) as exc:
                 raise classify(exc, f"s3:DeleteObjects in s3://{self.bucket}") from exc
             if response.get("Errors"):

@@ -6,6 +6,7 @@ runs can be found in QUERY_HISTORY by the run that issued it.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,10 @@ def classify_snowflake(exc: Exception, action: str) -> SyncError:
     detail = f"{action} failed: Snowflake error {errno} ({sqlstate}): {message}"
     if errno in TRANSIENT_ERRNOS or sqlstate.startswith("08"):
         return TransientError(detail)
-    if isinstance(exc, sf_errors.OperationalError | sf_errors.InterfaceError) and errno not in {390100, 390144}:
+    if isinstance(exc, sf_errors.OperationalError | sf_errors.InterfaceError) and errno not in {
+        390100,
+        390144,
+    }:
         return TransientError(detail)
     if isinstance(exc, OSError | TimeoutError):
         return TransientError(f"{action} failed: {exc}")
@@ -85,7 +89,9 @@ class Snowflake:
             try:
                 self._conn = snowflake.connector.connect(**self._kwargs)
             except Exception as exc:
-                raise classify_snowflake(exc, f"connect to Snowflake account {self._kwargs['account']}") from exc
+                raise classify_snowflake(
+                    exc, f"connect to Snowflake account {self._kwargs['account']}"
+                ) from exc
         return self._conn
 
     def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
@@ -120,7 +126,5 @@ class Snowflake:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken session must not mask the real error
-                pass

@@ -23,7 +23,9 @@ class ParameterStore:
     def load_tables(self) -> TablesConfig:
         raw = self._get(self._tables_parameter)
         if raw is None:
-            raise ConfigError(self._tables_parameter, "(parameter)", "does not exist; terraform apply writes it")
+            raise ConfigError(
+                self._tables_parameter, "(parameter)", "does not exist; terraform apply writes it"
+            )
         return parse_tables(raw, self._tables_parameter)
 
     def load_override(self, table: str) -> Override | None:

@@ -22,10 +22,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+import boto3
 import hvac
 import hvac.adapters
 import hvac.exceptions
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
 from aurora_sync.errors import CredentialsError, SyncError, VaultUnreachableError
@@ -111,10 +114,12 @@ class VaultReader(Protocol):
 
 
 def build_hvac_client(settings: VaultSettings) -> hvac.Client:
-    """An unauthenticated client; nothing is sent until the first request."""
+    """An unauthenticated client; nothing is sent until the first request. ``token=""`` keeps hvac
+    from picking up VAULT_TOKEN or ~/.vault-token by itself: the login decides the token.
+    (hvac still honours VAULT_CACERT / VAULT_CAPATH for the TLS trust store.)"""
     return hvac.Client(
         url=settings.addr,
-        token=None,
+        token="",
         timeout=settings.timeout_seconds,
         namespace=settings.namespace,
         adapter=_StatusAdapter,
@@ -123,8 +128,6 @@ def build_hvac_client(settings: VaultSettings) -> hvac.Client:
 
 def lambda_aws_credentials() -> ReadOnlyCredentials | None:
     """The function's own credentials (the execution role's, from the Lambda environment)."""
-    import boto3
-
     credentials = boto3.Session().get_credentials()
     return None if credentials is None else credentials.get_frozen_credentials()
 
@@ -142,9 +145,6 @@ def iam_login_payload(
     sent: Vault replays it to STS and learns who signed it. The optional server-ID header is
     signed too, so the request cannot be replayed against another Vault.
     """
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
     if sts_region:
         url, region = f"https://sts.{sts_region}.amazonaws.com/", sts_region
     else:
@@ -183,7 +183,7 @@ class VaultAdapter:
         client_factory: Callable[[], hvac.Client] | None = None,
         aws_credentials: AwsCredentialsSource = lambda_aws_credentials,
         clock: Clock = utc_now,
-        token_margin: timedelta = timedelta(minutes=5),
+        token_margin: timedelta = timedelta(minutes=15),
         sts_region: str | None = None,
     ) -> None:
         self._settings = settings
@@ -299,7 +299,8 @@ class VaultAdapter:
         ttl = auth.get("lease_duration")
         if isinstance(ttl, int) and ttl > 0:
             self._token_expires_at = now + timedelta(seconds=ttl)
-            self._token_refresh_at = self._token_expires_at - min(self._token_margin, timedelta(seconds=ttl / 4))
+            margin = min(self._token_margin, timedelta(seconds=ttl / 4))
+            self._token_refresh_at = self._token_expires_at - margin
         else:
             self._token_refresh_at = self._token_expires_at = None
         self._logged_in = True
@@ -346,7 +347,8 @@ class VaultAdapter:
 
     def _mapped(self, exc: Exception, action: str) -> Exception:
         """The typed error for ``exc``; anything unrecognised is returned as is (a bug, not Vault)."""
-        mapped = map_vault_error(exc, action, addr=self._settings.addr, timeout=self._settings.timeout_seconds)
+        settings = self._settings
+        mapped = map_vault_error(exc, action, addr=settings.addr, timeout=settings.timeout_seconds)
         if mapped is None or mapped is exc:
             return exc
         return type(mapped)(self._redact(str(mapped)))
@@ -359,19 +361,30 @@ class VaultAdapter:
 
 
 def map_vault_error(exc: BaseException, action: str, *, addr: str, timeout: float) -> SyncError | None:
-    """Sort an hvac/requests failure into unreachable (transient) or credentials (terminal)."""
+    """Sort an hvac/requests failure into unreachable (transient) or credentials (terminal);
+    None for anything else (a bug in the caller, not a Vault answer)."""
     if isinstance(exc, SyncError):
         return exc
+    if isinstance(exc, requests.exceptions.RequestException):
+        return _map_transport(exc, action, addr=addr, timeout=timeout)
+    if isinstance(exc, hvac.exceptions.VaultError):
+        return _map_status(exc, action)
+    return None
+
+
+def _map_transport(
+    exc: requests.exceptions.RequestException, action: str, *, addr: str, timeout: float
+) -> SyncError:
     if isinstance(exc, requests.exceptions.Timeout):
         return VaultUnreachableError(f"Vault {action} timed out after {timeout:g}s ({addr})")
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return VaultUnreachableError(f"Vault {action} failed: cannot connect to {addr} ({type(exc).__name__})")
+        return VaultUnreachableError(f"Vault {action}: cannot connect to {addr} ({type(exc).__name__})")
     if isinstance(exc, requests.exceptions.JSONDecodeError):
         return VaultUnreachableError(f"Vault {action}: {addr} answered with a non-JSON body (a proxy?)")
-    if isinstance(exc, requests.exceptions.RequestException):
-        return CredentialsError(f"Vault {action}: request to {addr} is invalid ({type(exc).__name__})")
-    if not isinstance(exc, hvac.exceptions.VaultError):
-        return None
+    return CredentialsError(f"Vault {action}: request to {addr} is invalid ({type(exc).__name__})")
+
+
+def _map_status(exc: hvac.exceptions.VaultError, action: str) -> SyncError:
     status = getattr(exc, "status_code", None) or _STATUS_OF_ERROR.get(type(exc))
     reason = _vault_reason(exc)
     if status is not None and (status >= 500 or status in _UNAVAILABLE_STATUSES):

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Make this machine ready for `make test` / `make demo`, from a fresh Debian box with only
+# python3, pip, npm and apt-get. Idempotent and quick when nothing changed, so every make target runs it.
+#   1. PostgreSQL server binaries (the local stack runs initdb/pg_ctl from /usr/lib/postgresql/*/bin).
+#   2. .venv with Python 3.11 and requirements-dev.lock, reinstalled only when the lock changes.
+# Quiet on success; on failure it prints the failing step's output and exits non-zero.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+VENV=.venv
+STAMP="$VENV/.bootstrap-stamp"
+LOCK=requirements-dev.lock
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+say() { echo "bootstrap: $*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# Run a command with its output kept aside; show it only when the command fails.
+quietly() {
+  local log rc=0
+  log=$(mktemp)
+  "$@" >"$log" 2>&1 || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    say "FAILED ($rc): $*"
+    tail -n 60 "$log" >&2
+    rm -f "$log"
+    exit "$rc"
+  fi
+  rm -f "$log"
+}
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"
+  elif command -v sudo >/dev/null; then sudo -n "$@"
+  else die "need root (or sudo) to run: $*"
+  fi
+}
+
+# --- 1. PostgreSQL server ---------------------------------------------------------------------------
+
+have_pg_server() { compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null; }
+
+# Debian's package creates and starts a "main" cluster; the tests start their own, so that one must
+# neither run now nor come back at boot.
+stop_debian_clusters() {
+  local version name
+  if command -v pg_lsclusters >/dev/null; then
+    while read -r version name _; do
+      [[ -n $version ]] || continue
+      as_root pg_ctlcluster "$version" "$name" stop 2>/dev/null || true
+      [[ -f /etc/postgresql/$version/$name/start.conf ]] &&
+        echo manual | as_root tee "/etc/postgresql/$version/$name/start.conf" >/dev/null
+    done < <(pg_lsclusters --no-header 2>/dev/null || true)
+  fi
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    as_root systemctl disable --now postgresql >/dev/null 2>&1 || true
+  fi
+}
+
+install_pg_server() {
+  say "installing PostgreSQL server (apt-get)"
+  # policy-rc.d exit 101 tells Debian maintainer scripts not to start services during the install.
+  local policy=/usr/sbin/policy-rc.d added_policy=""
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    added_policy=1
+  fi
+  local rc=0
+  (quietly as_root apt-get update -qq && quietly as_root apt-get install -y -qq --no-install-recommends postgresql) || rc=$?
+  [[ -n $added_policy ]] && as_root rm -f "$policy"
+  [[ $rc -eq 0 ]] || exit "$rc"
+  stop_debian_clusters
+  have_pg_server || die "postgresql installed but no /usr/lib/postgresql/*/bin/pg_ctl found"
+}
+
+have_pg_server || install_pg_server
+
+# --- 2. Python venv ---------------------------------------------------------------------------------
+
+# The base interpreter must be one the `postgres` OS user can execute too: COPY ... TO PROGRAM in the
+# test stack runs .venv/bin/python as that user, and a venv only links to its base (pyenv installs
+# under /root are unreachable for other users). Debian's own /usr/bin/python3.11 is, so it comes first.
+pick_python() {
+  local candidate
+  for candidate in "${PYTHON:-}" /usr/bin/python3.11 python3.11 python3; do
+    [[ -n $candidate ]] && command -v "$candidate" >/dev/null || continue
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return
+    fi
+  done
+  die "no Python 3.11 found (tried \$PYTHON, /usr/bin/python3.11, python3.11, python3)"
+}
+
+PY=$(pick_python)
+PY_REAL=$(readlink -f "$PY")
+want="python=$PY_REAL lock=$(sha256sum "$LOCK" | cut -d' ' -f1)"
+
+if [[ -f $STAMP && $(<"$STAMP") == "$want" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
+  exit 0
+fi
+
+# Debian ships venv/ensurepip separately from python3.
+if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+  say "installing python3.11-venv (apt-get)"
+  quietly as_root apt-get update -qq
+  quietly as_root apt-get install -y -qq python3.11-venv
+fi
+
+# A venv built on another interpreter (or half-built) is replaced, not patched.
+if [[ -d $VENV ]] && ! grep -qxF "executable = $PY_REAL" "$VENV/pyvenv.cfg" 2>/dev/null; then
+  say "recreating $VENV on $PY_REAL"
+  rm -rf "$VENV"
+fi
+if [[ ! -x $VENV/bin/python ]]; then
+  say "creating $VENV ($($PY -V 2>&1))"
+  quietly "$PY" -m venv "$VENV"
+fi
+
+say "installing $LOCK into $VENV"
+quietly "$VENV/bin/python" -m pip install -q --upgrade pip
+quietly "$VENV/bin/python" -m pip install -q -r "$LOCK"
+echo "$want" >"$STAMP"
+
+if [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1 &&
+  ! runuser -u postgres -- "$PWD/$VENV/bin/python" -c '' 2>/dev/null; then
+  say "WARNING: user postgres cannot run $PWD/$VENV/bin/python (a parent directory is not" \
+    "world-executable); tests whose PostgreSQL runs Python via COPY ... TO PROGRAM will fail"
+fi
+say "ready"

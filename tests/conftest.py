@@ -1,0 +1,172 @@
+"""Suite-wide wiring: tier markers by directory, safety rails, and the lazily started local stack.
+
+- Every test is marked by its directory (tests/unit -> unit, ...), so `pytest -m unit` selects a tier
+  without anyone remembering to decorate tests.
+- Unit tests cannot open network connections: a test that needs a server belongs in integration.
+- Every test runs with dummy AWS credentials and no profile or endpoint from the caller's shell, so
+  nothing can ever reach a real AWS account.
+- The servers are session fixtures: started on first use (unit runs start none), stopped at session end
+  even when tests fail, and by atexit if the run is interrupted.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+import pytest
+
+from tests.support import NetworkBlockedError
+from tests.support.lambda_context import LambdaContext
+from tests.support.stack import FakeSnowServer, MotoServer, OpenBaoServer, PostgresServer
+
+TESTS_DIR = Path(__file__).resolve().parent
+TIERS = ("unit", "integration", "e2e", "infra")
+
+# Anything from the caller's shell that could route boto3 to a real account or another endpoint.
+_AWS_ENV_REMOVED = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Markers and interruption
+# --------------------------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the tier named by its first directory under tests/."""
+    for item in items:
+        try:
+            tier = item.path.resolve().relative_to(TESTS_DIR).parts[0]
+        except ValueError:
+            continue
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Turn SIGTERM (CI timeouts, `kill`) into KeyboardInterrupt so fixtures and atexit stop servers."""
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+# --------------------------------------------------------------------------------------------------
+# Safety rails for every test
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _dummy_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Dummy credentials and region; no profile, config file or endpoint from the developer's shell."""
+    for name in _AWS_ENV_REMOVED:
+        monkeypatch.delenv(name, raising=False)
+    missing = tmp_path_factory.getbasetemp() / "no-aws-config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(missing))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(missing))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    # No EC2 instance-metadata probing if something still looks for credentials.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def _is_local(sock: socket.socket) -> bool:
+    return sock.family == socket.AF_UNIX
+
+
+def _blocked(what: str, target: object) -> NetworkBlockedError:
+    return NetworkBlockedError(
+        f"unit tests must not use the network ({what} {target!r}); "
+        "use an in-memory fake, or move the test to tests/integration"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _block_network_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests run without sockets so they stay fast and cannot depend on a server by accident."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def guarded_connect(self: socket.socket, address: Any) -> None:
+        if not _is_local(self):
+            raise _blocked("connect to", address)
+        real_connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
+        if not _is_local(self):
+            raise _blocked("connect to", address)
+        return real_connect_ex(self, address)
+
+    def guarded_create_connection(address: Any, *args: Any, **kwargs: Any) -> NoReturn:
+        raise _blocked("create_connection to", address)
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> NoReturn:
+        raise _blocked("getaddrinfo for", host)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    monkeypatch.setattr(socket, "create_connection", guarded_create_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+
+
+# --------------------------------------------------------------------------------------------------
+# The local stack (session-wide, started on first use)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster with password auth on 127.0.0.1; isolate tests with `create_database()`."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """A moto server; `moto.client("s3")`, `moto.env`, `moto.reset()`."""
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def bao() -> Iterator[OpenBaoServer]:
+    """An OpenBao dev server (KV v2 at secret/); `bao.client()` is an authenticated hvac.Client."""
+    with OpenBaoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fakesnow_server() -> Iterator[FakeSnowServer]:
+    """A fakesnow server; `fakesnow_server.connect("DB", "SCHEMA")` is a real snowflake connection."""
+    with FakeSnowServer() as server:
+        yield server
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    """A fresh fake Lambda context with the full 15-minute budget."""
+    return LambdaContext()

@@ -1,0 +1,135 @@
+"""Type fidelity: values reach the CSV exactly as PostgreSQL writes them, in both export modes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.pipeline import Pipeline, parse_pg_csv
+
+TYPED_DDL = """
+CREATE TABLE public.typed (
+    id integer PRIMARY KEY,
+    txt text, vc varchar(20), num numeric(38,10), big bigint, dbl double precision,
+    flag boolean, js json, jsb jsonb, d date, ts timestamp, tstz timestamptz, uid uuid, arr text[],
+    updated_at timestamptz NOT NULL
+)
+"""
+TYPED_ROWS = """
+INSERT INTO public.typed VALUES
+ (1, NULL, '', 12345678901234567890.0123456789, 9223372036854775807, 1.0000000000000002,
+  true, '{"a": [1, "x,y"]}', '{"b": "quote\\"d"}', '2026-02-28', '2026-11-20 01:02:03.456789',
+  '2026-11-20 01:02:03.456789+05:30', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ARRAY['a','b,c'],
+  '2026-11-20 00:00:01+00'),
+ (2, E'line1\\nline2\\r\\nline3', 'comma, here', -0.0000000001, -1, 'NaN', false, 'null', '[]',
+  '0001-01-01', '1970-01-01 00:00:00', '1970-01-01 00:00:00+00', NULL, '{}', '2026-11-20 00:00:02+00'),
+ (3, 'say "hi"', 'ünïcødé ✓ 日本', 0, 0, '-Infinity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  '2026-11-20 00:00:03+00'),
+ (4, '""', ',', NULL, NULL, NULL, true, '"s"', '{"k": null}', NULL, NULL, NULL, NULL, ARRAY[NULL,'x'],
+  '2026-11-20 00:00:04+00')
+"""
+TYPED_COLUMNS = [
+    ("id", "NUMBER(38,0)"),
+    ("txt", "VARCHAR"),
+    ("vc", "VARCHAR"),
+    ("num", "NUMBER(38,10)"),
+    ("big", "NUMBER(38,0)"),
+    ("dbl", "FLOAT"),
+    ("flag", "BOOLEAN"),
+    ("js", "VARIANT"),
+    ("jsb", "VARIANT"),
+    ("d", "DATE"),
+    ("ts", "TIMESTAMP_NTZ(6)"),
+    ("tstz", "TIMESTAMP_TZ(6)"),
+    ("uid", "VARCHAR"),
+    ("arr", "VARCHAR"),
+    ("updated_at", "TIMESTAMP_TZ(6)"),
+]
+
+
+@pytest.fixture(params=["copy_stream", "aurora_s3"])
+def typed(request: Any, pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
+    p = Pipeline(pg_server, moto, bao, fakesnow_server, export_mode=request.param)
+    p.tables = [
+        {
+            "table_name": "public.typed",
+            "watermark_col": "updated_at",
+            "primary_keys": ["id"],
+            "columns": [{"name": n, "type": t} for n, t in TYPED_COLUMNS],
+        }
+    ]
+    p.put_tables()
+    admin = p.admin()
+    try:
+        admin.run(TYPED_DDL)
+        admin.run(TYPED_ROWS)
+        admin.run(f"GRANT SELECT ON public.typed TO {p.db_user}")
+        if request.param == "aurora_s3":
+            from tests.support.aws_s3_fake import install_aws_s3_fake
+
+            install_aws_s3_fake(admin, endpoint_url=moto.endpoint_url, max_file_bytes=6 * 1024**3)
+            admin.run(f"GRANT USAGE ON SCHEMA aws_s3, aws_commons TO {p.db_user}")
+            admin.run(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA aws_s3, aws_commons TO {p.db_user}")
+    finally:
+        admin.close()
+    p._setup_snowflake()
+    return p
+
+
+def psql_copy(p: Pipeline, query: str) -> bytes:
+    """What PostgreSQL itself writes for the query (psql, session in UTC)."""
+    env = {**os.environ, "PGPASSWORD": p.pg.password, "PGTZ": "UTC"}
+    psql = Path(p.pg.bin_dir) / "psql"
+    return subprocess.run(
+        [
+            str(psql),
+            "-h",
+            p.pg.host,
+            "-p",
+            str(p.pg.port),
+            "-U",
+            p.pg.user,
+            "-d",
+            p.db_name,
+            "-X",
+            "-q",
+            "-c",
+            f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
+def test_csv_is_byte_identical_to_postgres_copy_and_keeps_null_apart_from_empty(typed: Pipeline) -> None:
+    # WHEN the exporter runs a scheduled export of the typed table
+    result = typed.run({})
+    assert result["tables"][0]["status"] == "exported", result
+    assert result["tables"][0]["rows"] == 4
+    [manifest] = typed.manifests("public.typed")
+    [entry] = manifest["files"]
+    body = typed.read(entry["key"])
+
+    # THEN the bytes are exactly what PostgreSQL's own COPY writes for the same columns
+    cols = ", ".join(f'"{n}"' for n, _ in TYPED_COLUMNS)
+    assert body == psql_copy(typed, f"SELECT {cols} FROM public.typed WHERE updated_at <= now()")
+
+    # AND the CSV distinguishes NULL from '', and keeps quotes, commas, newlines and unicode
+    rows = {r["id"]: r for r in parse_pg_csv(body)}
+    assert rows["1"]["txt"] is None and rows["1"]["vc"] == ""
+    assert rows["2"]["txt"] == "line1\nline2\r\nline3" and rows["2"]["vc"] == "comma, here"
+    assert rows["3"]["txt"] == 'say "hi"' and rows["3"]["vc"] == "ünïcødé ✓ 日本"
+    assert rows["4"]["txt"] == '""' and rows["4"]["vc"] == ","
+    assert rows["1"]["num"] == "12345678901234567890.0123456789"
+    assert rows["1"]["big"] == "9223372036854775807"
+    assert rows["1"]["dbl"] == "1.0000000000000002"
+    assert rows["1"]["flag"] == "t" and rows["2"]["flag"] == "f" and rows["3"]["flag"] is None
+    assert rows["1"]["js"] == '{"a": [1, "x,y"]}' and rows["1"]["jsb"] == '{"b": "quote\\"d"}'
+    assert rows["1"]["tstz"] == "2026-11-19 19:32:03.456789+00"  # the same instant, rendered in UTC
+    assert rows["1"]["ts"] == "2026-11-20 01:02:03.456789"
+    assert rows["4"]["arr"] == "{NULL,x}"

@@ -1,0 +1,167 @@
+"""Bad configuration, payloads and environment are rejected before any side effect."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from aurora_sync.errors import ConfigError, PayloadError
+from aurora_sync.exporter_run import ExportRunFailed
+from tests.support.logs import rendered_logs
+from tests.support.pipeline import Pipeline
+
+
+@pytest.fixture
+def pipeline(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
+    p = Pipeline(pg_server, moto, bao, fakesnow_server)
+    admin = p.admin()
+    admin.run("INSERT INTO public.orders (id, status) VALUES (1, 'x')")
+    admin.close()
+    return p
+
+
+def export_sessions(p: Pipeline) -> int:
+    admin = p.admin()
+    try:
+        return int(admin.run("SELECT count(*) FROM pg_stat_activity WHERE usename = :u", u=p.db_user)[0][0])
+    finally:
+        admin.close()
+
+
+def assert_no_side_effects(p: Pipeline) -> None:
+    assert p.object_keys() == [], "nothing may be written to S3"
+    assert list(p.alerts()) == [], "nothing may be paged"
+    assert export_sessions(p) == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ("[{broken", "(value)"),
+        ('{"table_name": "public.orders"}', "(value)"),
+        (
+            json.dumps(
+                [
+                    {
+                        "table_name": "public.orders; drop table x",
+                        "watermark_col": "updated_at",
+                        "primary_keys": ["id"],
+                        "columns": [{"name": "id", "type": "NUMBER"}],
+                    }
+                ]
+            ),
+            "table_name",
+        ),
+        (
+            json.dumps(
+                [
+                    {
+                        "table_name": "public.orders",
+                        "watermark_col": 'updated_at"--',
+                        "primary_keys": ["id"],
+                        "columns": [{"name": "id", "type": "NUMBER"}],
+                    }
+                ]
+            ),
+            "watermark_col",
+        ),
+    ],
+)
+def test_malformed_table_parameter_fails_before_any_export(pipeline: Pipeline, raw: str, field: str) -> None:
+    # GIVEN a malformed /tables parameter WHEN the exporter runs THEN ConfigError names it, nothing happens
+    pipeline.put_tables(raw)
+    with pytest.raises(ConfigError) as caught:
+        pipeline.run({})
+    assert pipeline.tables_parameter in str(caught.value) and field in str(caught.value)
+    assert_no_side_effects(pipeline)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (
+            {"tables": ["public.nope"], "start": "2026-11-20T00:00:00Z", "end": "2026-11-20T01:00:00Z"},
+            "tables[0]",
+        ),
+        ({"tables": ["public.orders'; drop table x; --"]}, "tables[0]"),
+        (
+            {"tables": ["public.orders"], "start": "2026-11-20T01:00:00Z", "end": "2026-11-20T00:00:00Z"},
+            "start",
+        ),
+        ({"tables": ["public.orders"], "start": "noon", "end": "2026-11-20T00:00:00Z"}, "start"),
+        (
+            {"tables": ["public.orders"], "start": "2025-01-01T00:00:00Z", "end": "2026-11-20T00:00:00Z"},
+            "end",
+        ),
+    ],
+)
+def test_bad_payload_fails_before_any_export(pipeline: Pipeline, event: dict[str, Any], field: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        pipeline.run(event)
+    assert caught.value.field == field
+    assert_no_side_effects(pipeline)
+
+
+@pytest.mark.parametrize("missing", ["EXPORT_BUCKET", "DB_HOST", "VAULT_ADDR", "SNOWFLAKE_ACCOUNT"])
+def test_missing_environment_variable_is_named(pipeline: Pipeline, missing: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        pipeline.run({}, **{missing: ""})
+    assert missing in str(caught.value)
+    assert_no_side_effects(pipeline)
+
+
+def test_configured_column_dropped_in_aurora_fails_only_that_table(pipeline: Pipeline) -> None:
+    # GIVEN a configured column that Aurora no longer has
+    admin = pipeline.admin()
+    admin.run("ALTER TABLE public.customers DROP COLUMN email")
+    admin.close()
+    # WHEN the scheduled run exports THEN customers fails with a clear error, orders still exports
+    with pytest.raises(ExportRunFailed) as caught:
+        pipeline.run({})
+    result = json.loads(str(caught.value))
+    by_table = {t["table"]: t for t in result["tables"]}
+    assert by_table["public.orders"]["status"] == "exported"
+    assert by_table["public.customers"]["status"] == "failed"
+    assert (
+        "email" in by_table["public.customers"]["error"]
+        and "no longer exist" in by_table["public.customers"]["error"]
+    )
+    assert not any(k.startswith("public.customers/") for k in pipeline.object_keys())
+
+
+def test_extra_aurora_column_exports_configured_columns_and_alerts_p3(pipeline: Pipeline) -> None:
+    # GIVEN Aurora gained a column that tables.json does not list
+    admin = pipeline.admin()
+    admin.run("ALTER TABLE public.orders ADD COLUMN coupon text DEFAULT 'X'")
+    admin.close()
+    # WHEN the exporter runs
+    result = pipeline.run({})
+    # THEN the configured columns are exported and one P3 schema-drift alert names the new column
+    assert result["tables"][0]["status"] == "exported"
+    header = pipeline.read(result["tables"][0]["files"][0]).split(b"\n", 1)[0]
+    assert header == b"id,customer_id,status,amount,is_deleted,updated_at"
+    alerts = [a for a in pipeline.alerts() if a["check"] == "schema_drift"]
+    assert len(alerts) == 1 and alerts[0]["severity"] == "P3"
+    assert alerts[0]["details"]["unexported_columns"] == ["coupon"]
+
+
+def test_secrets_never_reach_logs(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a normal run and a failing one WHEN their logs are captured THEN no secret appears
+    caplog.set_level(logging.DEBUG)
+    pipeline.run({})
+    with pytest.raises(Exception):  # noqa: B017 - any failure; we only inspect what was logged
+        pipeline.run({}, DB_NAME="does_not_exist")
+    logs = rendered_logs(caplog, capsys)
+    assert "export query" in logs  # the logs we inspect are really there
+    for secret in (
+        pipeline.db_password,
+        pipeline.bao.root_token,
+        pipeline.snowflake_password,
+        pipeline.pg.password,
+    ):
+        assert secret not in logs

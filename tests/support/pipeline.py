@@ -1,0 +1,270 @@
+"""Provision one isolated copy of the pipeline's surroundings on the local stack.
+
+Each `Pipeline` gets its own Aurora database and export user, bucket, SSM parameter names, SNS
+topic (with an SQS queue subscribed, so tests can read what was paged), Vault secrets and Snowflake
+database, so tests never see each other's state and need no reset between them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_TABLES = json.loads((ROOT / "terraform/envs/dev/tables.json").read_text())
+
+AURORA_DDL = """
+CREATE TABLE public.orders (
+    id bigint PRIMARY KEY,
+    customer_id bigint,
+    status text,
+    amount numeric(12,2),
+    is_deleted boolean NOT NULL DEFAULT false,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX orders_updated_at ON public.orders (updated_at);
+CREATE TABLE public.customers (
+    id bigint PRIMARY KEY,
+    email text,
+    name text,
+    updated_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC')
+);
+"""
+
+
+@dataclass
+class Pipeline:
+    pg: Any
+    moto: Any
+    bao: Any
+    snow: Any
+    tables: list[dict[str, Any]] = field(default_factory=lambda: json.loads(json.dumps(DEV_TABLES)))
+    export_mode: str = "copy_stream"
+    name: str = field(default_factory=lambda: "t" + uuid.uuid4().hex[:10])
+
+    def __post_init__(self) -> None:
+        self.db_name = self.pg.create_database(self.name)
+        self.db_user = f"exporter_{self.name}"
+        self.db_password = secrets.token_urlsafe(16)
+        self.bucket = f"exports-{self.name}"
+        self.tables_parameter = f"/{self.name}/tables"
+        self.overrides_path = f"/{self.name}/overrides/"
+        self.snowflake_database = self.name.upper()
+        self.snowflake_password = secrets.token_urlsafe(16)
+        self.s3 = self.moto.client("s3")
+        self.ssm = self.moto.client("ssm")
+        self.sns = self.moto.client("sns")
+        self.sqs = self.moto.client("sqs")
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.topic_arn = self.sns.create_topic(Name=f"alerts-{self.name}")["TopicArn"]
+        queue_url = self.sqs.create_queue(QueueName=f"alerts-{self.name}")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.sns.subscribe(
+            TopicArn=self.topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        self.alert_queue_url = queue_url
+        self.put_tables()
+        self._setup_aurora()
+        self._setup_vault()
+        self._setup_snowflake()
+
+    # -- setup -----------------------------------------------------------------------------------
+    def _setup_aurora(self) -> None:
+        admin = self.admin()
+        try:
+            for statement in AURORA_DDL.split(";"):
+                if statement.strip():
+                    admin.run(statement)
+            admin.run(f"CREATE ROLE {self.db_user} LOGIN PASSWORD '{self.db_password}'")
+            admin.run(f"GRANT USAGE ON SCHEMA public TO {self.db_user}")
+            admin.run(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {self.db_user}")
+            admin.run(f"GRANT pg_read_all_stats TO {self.db_user}")
+        finally:
+            admin.close()
+
+    def _setup_vault(self) -> None:
+        client = self.bao.client()
+        client.secrets.kv.v2.create_or_update_secret(
+            path=f"{self.name}/aurora", secret={"username": self.db_user, "password": self.db_password}
+        )
+        client.secrets.kv.v2.create_or_update_secret(
+            path=f"{self.name}/snowflake", secret={"user": "exporter", "password": self.snowflake_password}
+        )
+
+    def _setup_snowflake(self) -> None:
+        conn = self.snow.connect(self.snowflake_database)
+        try:
+            cur = conn.cursor()
+            cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.snowflake_database}"."FINAL"')
+            for table in self.tables:
+                name = (table.get("target_table") or table["table_name"].split(".")[1]).upper()
+                cols = ", ".join(f'"{c["name"].upper()}" {c["type"]}' for c in table["columns"])
+                cur.execute(
+                    f'CREATE TABLE IF NOT EXISTS "{self.snowflake_database}"."FINAL"."{name}" ({cols})'
+                )
+        finally:
+            conn.close()
+
+    def put_tables(self, raw: str | None = None) -> None:
+        value = raw if raw is not None else json.dumps(self.tables)
+        self.ssm.put_parameter(Name=self.tables_parameter, Value=value, Type="String", Overwrite=True)
+
+    # -- handles ---------------------------------------------------------------------------------
+    def admin(self) -> Any:
+        return self.pg.connect(dbname=self.db_name)
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            **self.moto.env,
+            "AWS_LAMBDA_FUNCTION_NAME": "aurora-snowflake-sync-exporter",
+            "TABLES_PARAMETER": self.tables_parameter,
+            "OVERRIDES_PATH": self.overrides_path,
+            "EXPORT_BUCKET": self.bucket,
+            "EXPORT_MODE": self.export_mode,
+            "ALERT_TOPIC_ARN": self.topic_arn,
+            "DB_HOST": self.pg.host,
+            "DB_PORT": str(self.pg.port),
+            "DB_NAME": self.db_name,
+            "DB_SSL": "false",
+            "VAULT_ADDR": self.bao.addr,
+            "VAULT_AUTH_METHOD": "token",
+            "VAULT_TOKEN": self.bao.root_token,
+            "VAULT_SECRET_PATH": f"{self.name}/aurora",
+            "VAULT_SNOWFLAKE_SECRET_PATH": f"{self.name}/snowflake",
+            "SNOWFLAKE_ACCOUNT": "fakesnow",
+            "SNOWFLAKE_DATABASE": self.snowflake_database,
+            "SNOWFLAKE_HOST": self.snow.host,
+            "SNOWFLAKE_PORT": str(self.snow.port),
+            "SNOWFLAKE_PROTOCOL": "http",
+            "MIN_REMAINING_SECONDS": "5",
+        }
+        env.update(overrides)
+        return env
+
+    def run(self, event: Any = None, context: Any = None, **env_overrides: str) -> dict[str, Any]:
+        """Invoke the exporter in-process with this pipeline's environment (boto3 reads os.environ)."""
+        from aurora_sync.exporter_run import run_exporter
+        from tests.support.lambda_context import LambdaContext
+
+        saved = dict(os.environ)
+        os.environ.update(self.env(**env_overrides))
+        try:
+            return run_exporter({} if event is None else event, context or LambdaContext())
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    # -- reading results back --------------------------------------------------------------------
+    def object_keys(self, prefix: str = "") -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def manifests(self, table: str | None = None) -> list[dict[str, Any]]:
+        prefix = "_manifests/" + (f"{table}/" if table else "")
+        return [json.loads(self.read(k)) for k in self.object_keys(prefix)]
+
+    def exported_rows(self, table: str) -> list[dict[str, str | None]]:
+        """Every row of every data file its manifests name (NULL = unquoted empty field -> None)."""
+        rows: list[dict[str, str | None]] = []
+        for manifest in self.manifests(table):
+            for entry in manifest["files"]:
+                rows.extend(parse_pg_csv(self.read(entry["key"])))
+        return rows
+
+    def alerts(self) -> Iterator[dict[str, Any]]:
+        while True:
+            got = self.sqs.receive_message(
+                QueueUrl=self.alert_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages = got.get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                self.sqs.delete_message(QueueUrl=self.alert_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                yield json.loads(message["Body"])
+
+    def merge_into_final(self, table: str) -> None:
+        """Stand-in for Snowpipe + the MERGE task (issue 3 builds the real local runner): upsert the
+        exported rows' keys and watermarks into FINAL, latest watermark wins."""
+        spec = next(t for t in self.tables if t["table_name"] == table)
+        name = (spec.get("target_table") or table.split(".")[1]).upper()
+        pk, wm = spec["primary_keys"][0], spec["watermark_col"]
+        latest: dict[str, str] = {}
+        for row in self.exported_rows(table):
+            key, value = row[pk], row[wm]
+            assert key is not None and value is not None
+            if key not in latest or value > latest[key]:
+                latest[key] = value
+        conn = self.snow.connect(self.snowflake_database)
+        try:
+            cur = conn.cursor()
+            relation = f'"{self.snowflake_database}"."FINAL"."{name}"'
+            cur.execute(f"DELETE FROM {relation}")
+            if latest:
+                values = ", ".join(["(%s, %s)"] * len(latest))
+                params = [x for item in latest.items() for x in item]
+                cur.execute(
+                    f'INSERT INTO {relation} ("{pk.upper()}", "{wm.upper()}") VALUES {values}', params
+                )
+        finally:
+            conn.close()
+
+
+def parse_pg_csv(data: bytes) -> list[dict[str, str | None]]:
+    """Parse PostgreSQL CSV keeping NULL (unquoted empty) apart from '' (quoted empty)."""
+    text = data.decode()
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = next(reader)
+    raw_fields = _raw_field_starts(text)
+    rows: list[dict[str, str | None]] = []
+    for values, raws in zip(reader, raw_fields[1:], strict=True):
+        rows.append(
+            {h: (None if v == "" and not r else v) for h, v, r in zip(header, values, raws, strict=True)}
+        )
+    return rows
+
+
+def _raw_field_starts(text: str) -> list[list[bool]]:
+    """For each record, whether each field was quoted (a quoted empty field is '', unquoted is NULL)."""
+    records: list[list[bool]] = []
+    current: list[bool] = []
+    i, n, at_field_start = 0, len(text), True
+    while i < n:
+        ch = text[i]
+        if at_field_start:
+            current.append(ch == '"')
+            at_field_start = False
+        if ch == '"':
+            i += 1
+            while i < n:
+                if text[i] == '"' and i + 1 < n and text[i + 1] == '"':
+                    i += 2
+                    continue
+                if text[i] == '"':
+                    break
+                i += 1
+        elif ch == ",":
+            at_field_start = True
+        elif ch == "\n":
+            records.append(current)
+            current, at_field_start = [], True
+        i += 1
+    if current:
+        records.append(current)
+    return records
