@@ -44,10 +44,10 @@ format: venv
 	$(BIN)/ruff format .
 
 demo: venv
-	$(BIN)/python -m scripts.demo
+	PYTHONPATH=lambdas:. $(BIN)/python -m scripts.demo
 
 bench: venv
-	$(BIN)/python -m bench.run
+	PYTHONPATH=lambdas:. $(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -290,7 +290,8 @@ class ExportService:
             namespace=METRICS_NAMESPACE,
         ) as metric:
             metric.add_dimension(name="table", value=table.table_name)
-        lower = (final_max or EPOCH) - timedelta(seconds=table.lookback_seconds)
+        # Empty FINAL: a full backfill from the epoch; the overlap applies only below a real watermark.
+        lower = EPOCH if final_max is None else final_max - timedelta(seconds=table.lookback_seconds)
         logger.info(
             "lower bound from FINAL",
             extra={
