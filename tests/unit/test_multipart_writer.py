@@ -1,0 +1,74 @@
+"""MultipartWriter: bounded memory, nothing visible until commit, nothing left after abort."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aurora_sync.adapters.s3 import MIN_PART_BYTES, MultipartWriter
+
+
+class FakeS3:
+    """In-memory S3 that keeps uploads apart from visible objects, as S3 does."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.uploads: dict[str, dict[int, bytes]] = {}
+        self.aborted: list[str] = []
+
+    def create_multipart_upload(self, Bucket: str, Key: str, **_: Any) -> dict[str, str]:
+        upload_id = f"u{len(self.uploads)}"
+        self.uploads[upload_id] = {}
+        return {"UploadId": upload_id}
+
+    def upload_part(
+        self, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: bytes
+    ) -> dict[str, str]:
+        self.uploads[UploadId][PartNumber] = Body
+        return {"ETag": f"e{PartNumber}"}
+
+    def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str, MultipartUpload: Any) -> None:
+        parts = self.uploads.pop(UploadId)
+        self.objects[Key] = b"".join(parts[p["PartNumber"]] for p in MultipartUpload["Parts"])
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, **_: Any) -> None:
+        self.objects[Key] = Body
+
+    def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> None:
+        self.uploads.pop(UploadId)
+        self.aborted.append(UploadId)
+
+
+def test_large_stream_is_uploaded_in_parts_and_visible_only_after_commit() -> None:
+    s3 = FakeS3()
+    writer = MultipartWriter(s3, "b", "k.csv", MIN_PART_BYTES)
+    row = b"x" * 999 + b"\n"
+    for _ in range(12_000):  # ~12 MB: two full parts and a tail
+        writer.write(row)
+        assert len(writer._buffer) < MIN_PART_BYTES  # memory stays bounded by one part
+    assert "k.csv" not in s3.objects
+    writer.commit()
+    assert s3.objects["k.csv"] == row * 12_000 and writer.bytes_written == 12_000_000
+
+
+def test_small_result_is_one_put() -> None:
+    s3 = FakeS3()
+    writer = MultipartWriter(s3, "b", "k.csv", MIN_PART_BYTES)
+    writer.write(b"id\n1\n")
+    writer.commit()
+    assert s3.objects == {"k.csv": b"id\n1\n"} and s3.uploads == {}
+
+
+def test_abort_after_parts_leaves_no_object_and_no_upload() -> None:
+    s3 = FakeS3()
+    writer = MultipartWriter(s3, "b", "k.csv", MIN_PART_BYTES)
+    writer.write(b"y" * (MIN_PART_BYTES + 10))
+    writer.abort()
+    writer.abort()  # idempotent
+    assert s3.objects == {} and s3.uploads == {} and s3.aborted == ["u0"]
+
+
+def test_part_size_below_s3_minimum_is_refused() -> None:
+    with pytest.raises(ValueError, match="minimum"):
+        MultipartWriter(FakeS3(), "b", "k", MIN_PART_BYTES - 1)
