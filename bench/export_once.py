@@ -1,0 +1,50 @@
+"""Child process: one real exporter invocation, in-process, with a manual time-range payload.
+
+Spec (JSON file): {"env": {...}, "event": {...}, "result": path, "profile": path | null}. The
+environment is applied before the exporter is imported, exactly as Lambda would provide it; the timed
+section is the `run_exporter` call (settings, SSM, Vault, connect, schema check, COPY, upload, manifest).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from bench.child import load_spec, write_result
+
+
+def main() -> None:
+    spec = load_spec()
+    os.environ.update(spec["env"])
+
+    from aurora_sync.exporter_run import run_exporter
+    from tests.support.lambda_context import LambdaContext
+
+    context = LambdaContext(function_name="aurora-snowflake-sync-exporter")
+    profile_path: str | None = spec.get("profile")
+    started = time.perf_counter()
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        body: dict[str, Any] = profiler.runcall(run_exporter, spec["event"], context)
+        profiler.dump_stats(profile_path)
+    else:
+        body = run_exporter(spec["event"], context)
+    seconds = time.perf_counter() - started
+    table = body["tables"][0]
+    write_result(
+        spec,
+        {
+            "seconds": seconds,
+            "rows": table.get("rows", 0),
+            "keys": table.get("files", []),
+            "manifest": table.get("manifest"),
+            "status": table.get("status"),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
