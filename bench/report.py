@@ -14,6 +14,7 @@ LABELS = {
     "baseline": "baseline (psql | boto3 upload_fileobj)",
     "psycopg": "psycopg 3 -> MultipartWriter",
 }
+MD_LABELS = {k: v.replace("|", "\\|") for k, v in LABELS.items()}
 THROUGHPUT_GOAL = 0.7
 RSS_GOAL_MIB = 128
 START_MARKER = "<!-- bench:start -->"
@@ -33,6 +34,7 @@ class Summary:
     peak_rss_max_mib: float  # highest over the repetitions
     bytes: int
     extra_rss_mib: float | None  # baseline: psql's own peak RSS
+    cpu_s: dict[str, float]  # median CPU seconds: client (psql + uploader for the baseline), postgres, moto
 
     @property
     def rows_per_s(self) -> float:
@@ -62,6 +64,7 @@ def summarize(samples: list[Sample]) -> dict[tuple[int, str], Summary]:
             peak_rss_max_mib=max(s.peak_rss_kib for s in group) / MIB_KIB,
             bytes=group[0].bytes,
             extra_rss_mib=statistics.median(psql) / MIB_KIB if psql else None,
+            cpu_s={k: statistics.median(s.cpu_s.get(k, 0.0) for s in group) for k in group[0].cpu_s},
         )
     return out
 
@@ -100,6 +103,10 @@ def ratios(summaries: dict[tuple[int, str], Summary], size: int) -> Ratios:
     )
 
 
+def _cpu(s: Summary) -> str:
+    return " / ".join(f"{s.cpu_s.get(k, 0.0):.1f}" for k in ("client", "postgres", "moto"))
+
+
 def _fmt_size(size: int) -> str:
     return f"{size / 1_000_000:g}M" if size >= 1_000_000 else f"{size / 1000:g}k"
 
@@ -107,7 +114,7 @@ def _fmt_size(size: int) -> str:
 def text_table(summaries: dict[tuple[int, str], Summary], sizes: list[int]) -> str:
     head = (
         f"{'rows':>6} {'variant':<40} {'reps':>4} {'median s':>9} {'(min-max)':>15} {'process s':>9} "
-        f"{'rows/s':>10} {'vs base':>7} {'peak RSS MiB':>12}"
+        f"{'rows/s':>10} {'vs base':>7} {'peak RSS MiB':>16} {'CPU s cli/pg/moto':>18}"
     )
     lines = [head, "-" * len(head)]
     for size in sizes:
@@ -120,7 +127,7 @@ def text_table(summaries: dict[tuple[int, str], Summary], sizes: list[int]) -> s
             lines.append(
                 f"{_fmt_size(size):>6} {LABELS[variant]:<40} {s.reps:>4} {s.seconds:>9.2f} "
                 f"{f'({s.seconds_range[0]:.2f}-{s.seconds_range[1]:.2f})':>15} {s.process_s:>9.2f} "
-                f"{s.rows_per_s:>10,.0f} {s.rows_per_s / base.rows_per_s:>6.2f}x {rss:>12}"
+                f"{s.rows_per_s:>10,.0f} {s.rows_per_s / base.rows_per_s:>6.2f}x {rss:>16} {_cpu(s):>18}"
             )
     return "\n".join(lines)
 
@@ -156,8 +163,9 @@ def markdown_section(
         "**Absolute figures** (median of the repetitions; rows/s and MB/s from the median time; peak RSS "
         "is the highest VmHWM over the repetitions, median in brackets):",
         "",
-        "| rows | variant | reps | median s (min-max) | spawn-to-exit s | rows/s | MB/s | peak RSS MiB |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| rows | variant | reps | median s (min-max) | spawn-to-exit s | rows/s | MB/s | peak RSS MiB "
+        "| CPU s client / postgres / moto |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in sizes:
         for variant in VARIANTS:
@@ -166,9 +174,10 @@ def markdown_section(
             if s.extra_rss_mib is not None:
                 rss += f"; psql {s.extra_rss_mib:.0f}"
             out.append(
-                f"| {size:,} | {LABELS[variant]} | {s.reps} "
+                f"| {size:,} | {MD_LABELS[variant]} | {s.reps} "
                 f"| {s.seconds:.2f} ({s.seconds_range[0]:.2f}-{s.seconds_range[1]:.2f}) "
-                f"| {s.process_s:.2f} | {s.rows_per_s:,.0f} | {s.bytes / s.seconds / 1e6:.0f} | {rss} |"
+                f"| {s.process_s:.2f} | {s.rows_per_s:,.0f} | {s.bytes / s.seconds / 1e6:.0f} | {rss} "
+                f"| {_cpu(s)} |"
             )
     out += ["", "**Output check** (first repetition of each size):", ""]
     out += [f"- {line}" for line in verification]

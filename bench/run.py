@@ -54,6 +54,7 @@ from bench.report import (
 
 DEFAULT_SIZES = (1_000_000, 5_000_000)
 LARGE = 2_000_000
+SETTLE_S = 0.3
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
 DECISION_DRAFT = ROOT / "bench" / "DECISION_DRAFT.md"
 
@@ -85,19 +86,29 @@ How:
      blocks into the same `MultipartWriter` with the same part size. Timed from connect to the
      completed upload.
 - Each variant runs N times per size (N in the table), the order rotated between repetitions; the
-  figures are medians. "spawn-to-exit" ratios time every variant from process spawn to exit,
-  interpreter start-up and imports included.
+  figures are medians. The headline ratio is the exporter's rows/s over its `run_exporter` call
+  (what a warm Lambda pays) against the baseline's spawn-to-exit rows/s (psql and the uploader start
+  in parallel, so the baseline has no separate start-up to leave out). The "spawn-to-exit" ratios
+  time every variant from process spawn to exit, interpreter start-up and imports included (a cold
+  start's extra ~0.8 s for the exporter).
 - Peak RSS is `VmHWM` from `/proc/<pid>/status`: read by each Python process (exporter child, psycopg
   child, baseline uploader) as its last act, and for psql polled by the runner while psql streams.
   `ru_maxrss` (`os.wait4()` / `getrusage(RUSAGE_CHILDREN)`) is not used: Linux folds the high-water
   mark of the pre-exec address space into it, so a child forked from the ~150 MiB runner reports at
   least the runner's peak (every variant, and `/bin/true`, read 154 MiB). The goal compares the
   exporter's peak with 128 MiB; a Lambda's own runtime adds a few MiB on top.
+- CPU seconds per variant: the client's from `wait4()` (exact per child, psql + uploader for the
+  baseline), PostgreSQL's as the growth of the postmaster's reaped-children CPU (the backend that ran
+  the COPY), moto's as the growth of its process CPU. On two cores wall time cannot drop below half
+  their sum, which is why a client's own CPU matters here even though PostgreSQL bounds the read side.
 - The first repetition of each size is checked: every variant's object has the same size and SHA-256
   and holds N rows (line count minus the header; no generated field contains a newline), and the
   exporter's manifest names N rows and the same query SHA-256.
-- S3 is moto on loopback, a Python server on the same two cores: it costs every variant the same
-  work per byte and caps all three, so the ratios understate differences between the clients.
+- S3 is moto on loopback, a Python server on the same two cores as PostgreSQL and the client. Alone
+  it spends 2.0-2.9 CPU-s per 267 MB whatever the upload pattern (part size, threads), and its
+  `CompleteMultipartUpload` copies the whole object, which every variant pays; under contention its
+  CPU per run varies (see the CPU column). It caps all three variants, so the ratios understate
+  differences between the clients.
 """
 
 DECISION_HEADER = """# Draft for docs/decisions.md: pg8000 vs psycopg 3 for the streaming path
@@ -156,6 +167,8 @@ class Bench:
 
     # -- the three variants ------------------------------------------------------------------------
     def _servers_cpu(self) -> dict[str, float]:
+        # A backend exits (and is reaped into the postmaster's CPU) a moment after its client leaves.
+        time.sleep(SETTLE_S)
         return {"postgres": process_cpu_s(self.pg.pid), "moto": process_cpu_s(self.pipeline.moto.pid)}
 
     def _sample(
@@ -341,6 +354,7 @@ def machine_info(pg: Any) -> dict[str, str]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": str(len(os.sched_getaffinity(0))),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "CPU": cpu,
         "RAM": mem,
         "Python": platform.python_version(),
@@ -482,9 +496,9 @@ def main(argv: list[str] | None = None) -> int:
         ok = not bench.problems
         return 0 if ok else 1
     finally:
-        for server in reversed(servers):
+        for running in reversed(servers):
             with contextlib.suppress(Exception):
-                server.stop()
+                running.stop()
         if ok and not args.profile:
             shutil.rmtree(workdir, ignore_errors=True)
         elif not ok:
