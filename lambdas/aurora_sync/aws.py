@@ -14,7 +14,13 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeou
 
 
 @cache
-def client(service: str, region: str) -> Any:
+def _session() -> Any:
+    """One botocore session per container: each extra Session costs ~5 MiB of loaded models."""
     import boto3
 
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session()
+
+
+@cache
+def client(service: str, region: str) -> Any:
+    return _session().client(service, region_name=region, config=_CONFIG)

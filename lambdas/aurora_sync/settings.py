@@ -95,7 +95,7 @@ class ExporterSettings(BaseModel):
     min_remaining_seconds: int = Field(default=60, ge=0, alias="MIN_REMAINING_SECONDS")
     # Where aurora_s3 exports land before they are complete; no pipe watches it.
     temp_prefix: NonEmpty = Field(default="_incoming/", alias="EXPORT_TEMP_PREFIX")
-    multipart_chunk_mib: int = Field(default=16, ge=5, le=512, alias="EXPORT_PART_MIB")
+    multipart_chunk_mib: int = Field(default=8, ge=5, le=512, alias="EXPORT_PART_MIB")
     database: DatabaseSettings
     vault: VaultSettings
     snowflake: SnowflakeSettings

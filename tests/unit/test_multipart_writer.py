@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from aurora_sync.adapters.s3 import MIN_PART_BYTES, MultipartWriter
+from aurora_sync.errors import TransientError
 
 
 class FakeS3:
@@ -72,3 +73,26 @@ def test_abort_after_parts_leaves_no_object_and_no_upload() -> None:
 def test_part_size_below_s3_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="minimum"):
         MultipartWriter(FakeS3(), "b", "k", MIN_PART_BYTES - 1)
+
+
+class FailingS3(FakeS3):
+    def upload_part(
+        self, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: bytes
+    ) -> dict[str, str]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError(
+            {"Error": {"Code": "SlowDown", "Message": "reduce your request rate"}}, "UploadPart"
+        )
+
+
+def test_background_upload_failure_surfaces_in_the_caller_and_abort_cleans_up() -> None:
+    # GIVEN S3 rejects every part upload (which runs on the background thread)
+    s3 = FailingS3()
+    writer = MultipartWriter(s3, "b", "k.csv", MIN_PART_BYTES)
+    writer.write(b"z" * (MIN_PART_BYTES + 1))
+    # WHEN the stream is committed THEN the error is raised here, typed as transient
+    with pytest.raises(TransientError, match="SlowDown"):
+        writer.commit()
+    writer.abort()
+    assert s3.objects == {} and s3.uploads == {} and s3.aborted == ["u0"]

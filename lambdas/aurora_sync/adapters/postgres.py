@@ -143,6 +143,10 @@ class Aurora:
             if error.transient:
                 self.close()  # the next table starts on a fresh connection
             raise error from exc
+        except BaseException:
+            # The stream's writer failed mid-COPY: the protocol state is unknown, start afresh.
+            self.close()
+            raise
         return rows or []
 
     @property

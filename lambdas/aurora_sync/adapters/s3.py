@@ -7,21 +7,30 @@ is copied in from a prefix no pipe watches.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_sync.adapters.aws_errors import classify
+from aurora_sync.errors import TerminalError
 from aurora_sync.observability import logger
 
 MIB = 1024 * 1024
 MIN_PART_BYTES = 5 * MIB  # S3's minimum for every part but the last
+MAX_PARTS = 10_000  # S3's limit per multipart upload
 MAX_COPY_PART_BYTES = 1024 * MIB  # ranged UploadPartCopy; a single CopyObject stops at 5 GiB
 
 
 class MultipartWriter:
-    """A write-only file object: buffers one part (part_bytes) at a time, so peak memory is about
-    one part no matter how big the export. Small results go up as one PutObject on close."""
+    """A write-only file object streaming into one S3 multipart upload.
+
+    Part N uploads on one background thread while part N+1 fills, so reading the source never
+    waits for S3 (the benchmark showed a synchronous writer costs a third of the throughput).
+    At most two parts exist at once, one filling and one uploading: peak memory is about two parts
+    whatever the export's size. Filled buffers are handed to the upload as they are, not copied.
+    Small results go up as one PutObject on commit.
+    """
 
     def __init__(
         self, s3: Any, bucket: str, key: str, part_bytes: int, content_type: str = "text/csv"
@@ -34,6 +43,8 @@ class MultipartWriter:
         self._buffer = bytearray()
         self._parts: list[dict[str, Any]] = []
         self._upload_id: str | None = None
+        self._uploader: ThreadPoolExecutor | None = None
+        self._in_flight: Future[dict[str, Any]] | None = None
         self.bytes_written = 0
         self.closed = False
 
@@ -50,16 +61,39 @@ class MultipartWriter:
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, f"s3:{action} s3://{self.bucket}/{self.key}") from exc
 
-    def _flush_part(self) -> None:
+    def _next_part_number(self) -> int:
+        number = len(self._parts) + 1 + (self._in_flight is not None)
+        if number > MAX_PARTS:
+            raise TerminalError(
+                f"s3://{self.bucket}/{self.key} would need more than {MAX_PARTS} parts; "
+                "export a smaller window (chunk_minutes) or use EXPORT_MODE=aurora_s3"
+            )
+        return number
+
+    def _start_upload(self) -> str:
         if self._upload_id is None:
-            self._upload_id = self._call("create_multipart_upload", ContentType=self._content_type)[
-                "UploadId"
-            ]
-        number = len(self._parts) + 1
-        body = bytes(self._buffer)
-        self._buffer.clear()
-        response = self._call("upload_part", UploadId=self._upload_id, PartNumber=number, Body=body)
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+            response = self._call("create_multipart_upload", ContentType=self._content_type)
+            self._upload_id = str(response["UploadId"])
+        return self._upload_id
+
+    def _settle(self) -> None:
+        """Wait for the part in flight; its error (if any) surfaces here, in the caller's thread."""
+        if self._in_flight is not None:
+            future, self._in_flight = self._in_flight, None
+            self._parts.append(future.result())
+
+    def _upload_part(self, upload_id: str, number: int, body: bytearray) -> dict[str, Any]:
+        response = self._call("upload_part", UploadId=upload_id, PartNumber=number, Body=body)
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def _flush_part(self) -> None:
+        upload_id = self._start_upload()
+        number = self._next_part_number()
+        body, self._buffer = self._buffer, bytearray()
+        self._settle()  # bound memory: never more than one part uploading
+        if self._uploader is None:
+            self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self._in_flight = self._uploader.submit(self._upload_part, upload_id, number, body)
 
     def copy_range(self, source_key: str, start: int, end: int) -> None:
         """Append bytes [start, end] of another object in the bucket as the next part, server-side."""
@@ -67,14 +101,12 @@ class MultipartWriter:
             if len(self._buffer) < MIN_PART_BYTES:
                 raise ValueError("buffered data is below S3's part minimum; write more before copying")
             self._flush_part()
-        if self._upload_id is None:
-            self._upload_id = self._call("create_multipart_upload", ContentType=self._content_type)[
-                "UploadId"
-            ]
-        number = len(self._parts) + 1
+        upload_id = self._start_upload()
+        self._settle()
+        number = self._next_part_number()
         response = self._call(
             "upload_part_copy",
-            UploadId=self._upload_id,
+            UploadId=upload_id,
             PartNumber=number,
             CopySource={"Bucket": self.bucket, "Key": source_key},
             CopySourceRange=f"bytes={start}-{end}",
@@ -83,16 +115,20 @@ class MultipartWriter:
 
     def commit(self) -> None:
         """Make the object visible: the only step after which readers can see any of it."""
-        if self._upload_id is None:
-            self._call("put_object", Body=bytes(self._buffer), ContentType=self._content_type)
-        else:
-            if self._buffer:
-                self._flush_part()
-            self._call(
-                "complete_multipart_upload",
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
+        try:
+            if self._upload_id is None:
+                self._call("put_object", Body=self._buffer, ContentType=self._content_type)
+            else:
+                if self._buffer:
+                    self._flush_part()
+                self._settle()
+                self._call(
+                    "complete_multipart_upload",
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+        finally:
+            self._shutdown()
         self._buffer = bytearray()
         self.closed = True
 
@@ -100,6 +136,13 @@ class MultipartWriter:
         """Discard everything written; nothing becomes visible. Safe to call more than once."""
         self._buffer = bytearray()
         self.closed = True
+        if self._in_flight is not None:
+            self._in_flight.cancel()
+            try:
+                self._settle()
+            except Exception:  # the upload is being abandoned anyway
+                self._in_flight = None
+        self._shutdown()
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             try:
@@ -107,6 +150,11 @@ class MultipartWriter:
             except (ClientError, BotoCoreError):
                 # The bucket's lifecycle rule aborts incomplete uploads; the object never existed.
                 logger.warning("abort of multipart upload failed", extra={"key": self.key})
+
+    def _shutdown(self) -> None:
+        if self._uploader is not None:
+            self._uploader.shutdown(wait=True)
+            self._uploader = None
 
 
 class ObjectStore:
