@@ -3,7 +3,7 @@
 Starts its own PostgreSQL, moto, OpenBao and fakesnow (tests/support/stack.py), provisions one
 isolated pipeline (tests/support/pipeline.py), fills `public.orders` server-side and, for each size,
 measures the three variants on the same query text, alternating their order between repetitions.
-Prints a table and rewrites the generated section of docs/benchmarks.md and bench/DECISION_DRAFT.md.
+Prints a table and rewrites the generated section of docs/benchmarks.md.
 
     make bench                                  # 1M and 5M rows
     BENCH_SIZES=100000 make bench               # quick run
@@ -56,7 +56,6 @@ DEFAULT_SIZES = (1_000_000, 5_000_000)
 LARGE = 2_000_000
 SETTLE_S = 0.3
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
-DECISION_DRAFT = ROOT / "bench" / "DECISION_DRAFT.md"
 
 BENCHMARKS_HEADER = """# Benchmarks: the copy_stream export path
 
@@ -109,12 +108,6 @@ How:
   `CompleteMultipartUpload` copies the whole object, which every variant pays; under contention its
   CPU per run varies (see the CPU column). It caps all three variants, so the ratios understate
   differences between the clients.
-"""
-
-DECISION_HEADER = """# Draft for docs/decisions.md: pg8000 vs psycopg 3 for the streaming path
-
-(The figures between the markers are rewritten by `make bench`; the lead merges this into
-docs/decisions.md.)
 """
 
 
@@ -427,7 +420,7 @@ def write_docs(bench: Bench, samples: list[Sample], sizes: list[int], machine: d
     for size in sizes:
         r = ratios(summaries, size)
         print(
-            f"[goal] {size:,} rows: exporter {r.exporter:.2f}x baseline (goal >= 0.7x) "
+            f"[goal] {size:,} rows: exporter {r.exporter:.3f}x baseline (goal >= 0.7x) "
             f"{'met' if r.meets_throughput else 'MISSED'}; peak RSS {r.exporter_rss_mib:.0f} MiB "
             f"(goal < 128) {'met' if r.meets_rss else 'MISSED'}"
         )
@@ -435,8 +428,7 @@ def write_docs(bench: Bench, samples: list[Sample], sizes: list[int], machine: d
         return
     section = markdown_section(summaries, sizes, machine, verification, notes)
     replace_section(BENCHMARKS_MD, section, BENCHMARKS_HEADER)
-    replace_section(DECISION_DRAFT, section, DECISION_HEADER)
-    print(f"[bench] wrote {BENCHMARKS_MD.relative_to(ROOT)} and {DECISION_DRAFT.relative_to(ROOT)}")
+    print(f"[bench] wrote {BENCHMARKS_MD.relative_to(ROOT)}")
 
 
 def profile(bench: Bench, rows: int, outdir: Path) -> None:
