@@ -16,7 +16,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.support.snowpipe_runner import LocalLoadRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_TABLES = json.loads((ROOT / "terraform/envs/dev/tables.json").read_text())
@@ -51,6 +54,9 @@ class Pipeline:
     name: str = field(default_factory=lambda: "t" + uuid.uuid4().hex[:10])
 
     def __post_init__(self) -> None:
+        self.loaded_keys: set[str] = set()
+        self.copy_history: list[Any] = []
+        self.task_history: list[Any] = []
         self.db_name = self.pg.create_database(self.name)
         self.db_user = f"exporter_{self.name}"
         self.db_password = secrets.token_urlsafe(16)
@@ -105,18 +111,22 @@ class Pipeline:
         )
 
     def _setup_snowflake(self) -> None:
-        conn = self.snow.connect(self.snowflake_database)
-        try:
-            cur = conn.cursor()
-            cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.snowflake_database}"."FINAL"')
-            for table in self.tables:
-                name = (table.get("target_table") or table["table_name"].split(".")[1]).upper()
-                cols = ", ".join(f'"{c["name"].upper()}" {c["type"]}' for c in table["columns"])
-                cur.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{self.snowflake_database}"."FINAL"."{name}" ({cols})'
-                )
-        finally:
-            conn.close()
+        self.loader().create_objects()
+
+    def loader(self) -> LocalLoadRunner:
+        """The local Snowpipe/task stand-in for the current table list; load state persists."""
+        from aurora_sync.config import parse_tables
+        from tests.support.snowpipe_runner import LocalLoadRunner
+
+        return LocalLoadRunner(
+            connect=lambda: self.snow.connect(self.snowflake_database, "FINAL"),
+            s3=self.s3,
+            bucket=self.bucket,
+            tables=list(parse_tables(json.dumps(self.tables), "pipeline").tables),
+            loaded=self.loaded_keys,
+            copy_history=self.copy_history,
+            task_history=self.task_history,
+        )
 
     def put_tables(self, raw: str | None = None) -> None:
         value = raw if raw is not None else json.dumps(self.tables)
@@ -200,30 +210,12 @@ class Pipeline:
                 yield json.loads(message["Body"])
 
     def merge_into_final(self, table: str) -> None:
-        """Stand-in for Snowpipe + the MERGE task (issue 3 builds the real local runner): upsert the
-        exported rows' keys and watermarks into FINAL, latest watermark wins."""
-        spec = next(t for t in self.tables if t["table_name"] == table)
-        name = (spec.get("target_table") or table.split(".")[1]).upper()
-        pk, wm = spec["primary_keys"][0], spec["watermark_col"]
-        latest: dict[str, str] = {}
-        for row in self.exported_rows(table):
-            key, value = row[pk], row[wm]
-            assert key is not None and value is not None
-            if key not in latest or value > latest[key]:
-                latest[key] = value
-        conn = self.snow.connect(self.snowflake_database)
-        try:
-            cur = conn.cursor()
-            relation = f'"{self.snowflake_database}"."FINAL"."{name}"'
-            cur.execute(f"DELETE FROM {relation}")
-            if latest:
-                values = ", ".join(["(%s, %s)"] * len(latest))
-                params = [x for item in latest.items() for x in item]
-                cur.execute(
-                    f'INSERT INTO {relation} ("{pk.upper()}", "{wm.upper()}") VALUES {values}', params
-                )
-        finally:
-            conn.close()
+        """Load the table's new files into STAGING and run the production MERGE into FINAL."""
+        runner = self.loader()
+        [config] = [t for t in runner.tables if t.table_name == table]
+        runner.load_new_files(config)
+        outcome = runner.merge(config)
+        assert outcome.state == "SUCCEEDED", outcome.error_message
 
 
 def parse_pg_csv(data: bytes) -> list[dict[str, str | None]]:

@@ -1,0 +1,135 @@
+"""Per-table Snowflake SQL, rendered from the templates Terraform renders too.
+
+The templates (terraform/modules/snowflake_table/sql/*.sql) hold the SQL once; their only
+placeholders are `${name}`, which Terraform's templatefile() and the renderer below both
+substitute, so the two cannot drift. Every value put into a template is produced here by typed
+code: identifiers validated and quoted, lists joined in config order.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from aurora_sync.config import TableConfig
+from aurora_sync.identifiers import quote_sf, validate_identifier
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "snowflake_table" / "sql"
+JSON_TYPES = frozenset({"VARIANT", "OBJECT", "ARRAY"})
+METADATA_COLUMNS = ("_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT")
+SCHEDULE_PATTERN = re.compile(r"^(\d+ (MINUTE|MINUTES)|USING CRON [0-9*/,\- ]+ [A-Za-z_/]+)$")
+S3_URL_PATTERN = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9_.\-/]*$")
+
+
+class BracedTemplate(string.Template):
+    """Only `${name}` is a placeholder: `METADATA$FILENAME` and `SYSTEM$...` stay literal, as in
+    Terraform's templatefile()."""
+
+    pattern = r"""
+    \$\{(?P<braced>[a-z_][a-z0-9_]*)\}
+    | (?P<escaped>(?!))
+    | (?P<named>(?!))
+    | (?P<invalid>(?!))
+    """  # type: ignore[assignment]
+
+
+def render(name: str, values: dict[str, str], templates: Path = TEMPLATES_DIR) -> str:
+    """Render one template; a placeholder without a value is an error, never an empty string."""
+    text = (templates / f"{name}.sql").read_text()
+    return BracedTemplate(text).substitute(values).strip()
+
+
+@dataclass(frozen=True)
+class SnowflakeTable:
+    """The Snowflake objects of one configured table, and the values their templates need."""
+
+    table: TableConfig
+    staging_schema: str = "STAGING"
+    final_schema: str = "FINAL"
+
+    def name(self, schema: str, suffix: str = "") -> str:
+        return quote_sf(schema, validate_identifier(self.table.snowflake_table + suffix))
+
+    @property
+    def staging(self) -> str:
+        return self.name(self.staging_schema)
+
+    @property
+    def final(self) -> str:
+        return self.name(self.final_schema)
+
+    @property
+    def stream(self) -> str:
+        return self.name(self.staging_schema, "_STREAM")
+
+    @property
+    def pipe(self) -> str:
+        return self.name(self.staging_schema, "_PIPE")
+
+    @property
+    def stage(self) -> str:
+        return self.name(self.staging_schema, "_STAGE")
+
+    @property
+    def task(self) -> str:
+        return self.name(self.staging_schema, "_MERGE")
+
+    @property
+    def file_format(self) -> str:
+        return quote_sf(self.staging_schema, "AURORA_CSV")
+
+    def values(
+        self,
+        *,
+        source: str | None = None,
+        stage_url: str = "",
+        storage_integration: str = "AURORA_EXPORTS",
+        warehouse: str = "SYNC_WH",
+        schedule: str = "5 MINUTE",
+    ) -> dict[str, str]:
+        """Every placeholder's value. `source` is what the MERGE reads: the stream in production,
+        the STAGING table where streams do not exist (fakesnow)."""
+        if not SCHEDULE_PATTERN.fullmatch(schedule):
+            raise ValueError(f"schedule {schedule!r} must be 'N MINUTE' or 'USING CRON ...'")
+        if stage_url and not S3_URL_PATTERN.fullmatch(stage_url):
+            raise ValueError(f"stage_url {stage_url!r} must be s3://bucket/prefix/")
+        cols = [quote_sf(c.name) for c in self.table.columns]
+        keys = [quote_sf(k) for k in self.table.primary_keys]
+        non_keys = [c for c in cols if c not in keys]
+        values = {
+            "staging": self.staging,
+            "final": self.final,
+            "stream": self.stream,
+            "stream_name": self.stream,
+            "pipe": self.pipe,
+            "stage": self.stage,
+            "task": self.task,
+            "file_format": self.file_format,
+            "stage_url": stage_url,
+            "storage_integration": quote_sf(validate_identifier(storage_integration)),
+            "warehouse": quote_sf(validate_identifier(warehouse)),
+            "schedule": schedule,
+            "source": source or self.stream,
+            "columns": ", ".join(cols),
+            "column_definitions": ",\n  ".join(f"{quote_sf(c.name)} {c.type}" for c in self.table.columns),
+            "key_columns": ", ".join(keys),
+            "key_join": " AND ".join(f"t.{k} = s.{k}" for k in keys),
+            "watermark": quote_sf(self.table.watermark_col),
+            "update_set": ",\n  ".join(f"{c} = s.{c}" for c in non_keys),
+            "insert_values": ", ".join(f"s.{c}" for c in cols),
+            "copy_expressions": ", ".join(
+                f"PARSE_JSON(${i})" if c.type.split("(")[0] in JSON_TYPES else f"${i}"
+                for i, c in enumerate(self.table.columns, start=1)
+            ),
+        }
+        values["copy"] = render("copy", values)
+        values["merge"] = render("merge", values)
+        return values
+
+    def statements(self, **kwargs: str) -> dict[str, str]:
+        """Every object's SQL, in creation order."""
+        values = self.values(**kwargs)
+        order = ("file_format", "staging_table", "final_table", "stage", "pipe", "stream", "task")
+        return {name: render(name, values) for name in order}

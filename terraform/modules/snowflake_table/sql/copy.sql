@@ -1,0 +1,8 @@
+COPY INTO ${staging} (${columns}, "_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT")
+FROM (
+  SELECT ${copy_expressions}, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, METADATA$START_SCAN_TIME
+  FROM @${stage}
+)
+FILE_FORMAT = (FORMAT_NAME = '${file_format}')
+PATTERN = '.*[.]csv'
+ON_ERROR = ABORT_STATEMENT

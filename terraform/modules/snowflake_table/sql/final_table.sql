@@ -1,0 +1,4 @@
+CREATE TABLE IF NOT EXISTS ${final} (
+  ${column_definitions},
+  PRIMARY KEY (${key_columns})
+)

@@ -1,0 +1,4 @@
+CREATE PIPE IF NOT EXISTS ${pipe}
+  AUTO_INGEST = TRUE
+AS
+${copy}

@@ -1,0 +1,6 @@
+CREATE TASK IF NOT EXISTS ${task}
+  WAREHOUSE = ${warehouse}
+  SCHEDULE = '${schedule}'
+  WHEN SYSTEM$STREAM_HAS_DATA('${stream_name}')
+AS
+${merge}
