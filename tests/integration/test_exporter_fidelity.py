@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,27 @@ def test_csv_is_byte_identical_to_postgres_copy_and_keeps_null_apart_from_empty(
     assert rows["1"]["tstz"] == "2026-11-19 19:32:03.456789+00"  # the same instant, rendered in UTC
     assert rows["1"]["ts"] == "2026-11-20 01:02:03.456789"
     assert rows["4"]["arr"] == "{NULL,x}"
+
+
+def test_values_read_back_from_final_equal_aurora(typed: Pipeline) -> None:
+    # GIVEN the typed table exported WHEN the local pipe loads it and the production MERGE runs
+    typed.run({})
+    typed.merge_into_final("public.typed")
+    conn = typed.snow.connect(typed.snowflake_database, "FINAL")
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            'SELECT "ID", "TXT", "VC", "NUM", "BIG", "FLAG", "TSTZ", "D" FROM "FINAL"."TYPED" ORDER BY "ID"'
+        )
+        final = {int(r[0]): r[1:] for r in cur.fetchall()}
+    finally:
+        conn.close()
+    # THEN NULL stays NULL, '' stays '', text, numerics, booleans and instants are unchanged
+    assert final[1][0] is None and final[1][1] == ""
+    assert final[2][0] == "line1\nline2\r\nline3" and final[2][1] == "comma, here"
+    assert final[3][0] == 'say "hi"' and final[3][1] == "ünïcødé ✓ 日本"
+    assert final[4][0] == '""'
+    assert str(final[1][2]) == "12345678901234567890.0123456789" and int(final[1][3]) == 9223372036854775807
+    assert final[1][4] is True and final[2][4] is False and final[3][4] is None
+    assert final[1][5] == datetime(2026, 11, 19, 19, 32, 3, 456789, tzinfo=UTC)
+    assert str(final[1][6]) == "2026-02-28"
