@@ -58,14 +58,19 @@ def main() -> None:
             p.merge_into_final(table)
         admin.run("UPDATE public.orders SET status = 'shipped', updated_at = now() WHERE id <= 25")
         show("hourly run 2", p.run())
-        print("\n== Aurora rows vs rows exported (latest version per key)")
+        for table in ("public.orders", "public.customers"):
+            p.merge_into_final(table)
+        print("\n== Aurora vs Snowflake FINAL (after Snowpipe stand-in + the production MERGE)")
+        conn = snow.connect(p.snowflake_database, "FINAL")
         for table in ("public.orders", "public.customers"):
             aurora = admin.run(f"SELECT count(*), max(updated_at) FROM {table}")[0]
-            exported = {r["id"] for r in p.exported_rows(table)}
-            print(
-                f"  {table:<18} aurora={aurora[0]:<5} exported_keys={len(exported):<5} "
-                f"aurora_max(updated_at)={aurora[1]}"
-            )
+            final_name = table.split(".")[1].upper()
+            cur = conn.cursor()
+            cur.execute(f'SELECT COUNT(*), MAX("UPDATED_AT") FROM "FINAL"."{final_name}"')
+            final = cur.fetchone()
+            print(f"  {table:<18} aurora rows={aurora[0]:<5} FINAL rows={final[0]:<5}")
+            print(f"  {'':<18} aurora max(updated_at)={aurora[1]}  FINAL max={final[1]}")
+        conn.close()
         print(f"\nmanifests: {len(p.manifests())}; alerts sent: {len(list(p.alerts()))}")
         admin.close()
     finally:
