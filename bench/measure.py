@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import LAMBDAS, ROOT
+from tests.support import AWS_ACCOUNT_ENV
 
 CHILD_TIMEOUT_S = 1800.0
 
@@ -37,16 +38,7 @@ open(sys.argv[3], "w").write([l for l in open("/proc/self/status") if l.startswi
 """
 
 # Anything from the caller's shell that could send boto3 somewhere other than moto.
-_AWS_ENV_REMOVED = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
+_AWS_ENV_REMOVED = AWS_ACCOUNT_ENV
 
 
 @dataclass

@@ -21,25 +21,15 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.support import NetworkBlockedError
+from tests.support import AWS_ACCOUNT_ENV, NetworkBlockedError
 from tests.support.lambda_context import LambdaContext
 from tests.support.stack import FakeSnowServer, MotoServer, OpenBaoServer, PostgresServer
 
 TESTS_DIR = Path(__file__).resolve().parent
 TIERS = ("unit", "integration", "e2e", "infra")
 
-# Anything from the caller's shell that could route boto3 to a real account or another endpoint.
-_AWS_ENV_REMOVED = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ENDPOINT_URL",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
+# Anything that could route boto3 to a real account (and, for tests, to another endpoint).
+_AWS_ENV_REMOVED = (*AWS_ACCOUNT_ENV, "AWS_ENDPOINT_URL")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from aurora_sync.adapters.postgres import COLUMNS_SQL
 from aurora_sync.config import TableConfig
 
 TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "citext", "uuid", "name", "inet", "cidr", "macaddr"})
@@ -29,17 +30,6 @@ SIMPLE = {
     "jsonb": "VARIANT",
 }
 
-# Columns of a table with the pieces the mapping needs, in column order.
-COLUMNS_SQL = """
-SELECT a.attname, t.typname, t.typcategory, information_schema._pg_numeric_precision(a.atttypid, a.atttypmod),
-       information_schema._pg_numeric_scale(a.atttypid, a.atttypmod)
-  FROM pg_attribute a
-  JOIN pg_class c ON c.oid = a.attrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_type t ON t.oid = a.atttypid
- WHERE n.nspname = :schema AND c.relname = :table AND a.attnum > 0 AND NOT a.attisdropped
- ORDER BY a.attnum
-"""
 PRIMARY_KEY_SQL = """
 SELECT a.attname
   FROM pg_index i

@@ -15,6 +15,7 @@ Usage::
 
 from __future__ import annotations
 
+import abc
 import atexit
 import contextlib
 import json
@@ -284,7 +285,7 @@ def _reap_once() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-class LocalService:
+class LocalService(abc.ABC):
     """Lifecycle shared by all servers: temp dir, log file, start with retries, stop by PID.
 
     Subclasses implement `_launch()` (start the process, set `pid`, and `_proc` when it is our child)
@@ -361,11 +362,11 @@ class LocalService:
             raise RuntimeError(f"{self.kind} server is not started")
         return self.tmpdir
 
-    def _launch(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _launch(self) -> None: ...
 
-    def _ready(self) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _ready(self) -> bool: ...
 
     def _spawn(self, argv: list[str], env: Mapping[str, str] | None = None) -> None:
         """Start `argv` as the leader of a new session, logging to `log_path`, cwd in the temp dir.

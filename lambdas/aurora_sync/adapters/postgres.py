@@ -85,8 +85,12 @@ LEFT JOIN LATERAL (
 ) AS oldest ON true
 """
 
+# A table's columns in order: name, type name, type category, numeric precision and scale. The
+# exporter's schema check and onboarding (aurora_sync.onboarding) both read it.
 COLUMNS_SQL = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname
+SELECT a.attname, t.typname, t.typcategory,
+       information_schema._pg_numeric_precision(a.atttypid, a.atttypmod),
+       information_schema._pg_numeric_scale(a.atttypid, a.atttypmod)
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -184,7 +188,7 @@ class Aurora:
     def columns(self, schema: str, table: str) -> dict[str, str]:
         """Column name -> PostgreSQL type name (typname), in table order."""
         rows = self.run(COLUMNS_SQL, f"read columns of {schema}.{table}", schema=schema, table=table)
-        return {str(name): str(typname) for name, _formatted, typname in rows}
+        return {str(row[0]): str(row[1]) for row in rows}
 
     def copy_out(self, query: str, stream: Writable) -> int:
         """Stream `COPY (query) TO STDOUT` as PostgreSQL CSV with a header; returns the row count."""

@@ -203,7 +203,7 @@ class ObjectStore:
                 raise classify(exc, f"s3:DeleteObjects in s3://{self.bucket}") from exc
             if response.get("Errors"):
                 failed = ", ".join(e["Key"] for e in response["Errors"])
-                raise classify(RuntimeError(f"could not delete {failed}"), "s3:DeleteObjects")
+                raise TerminalError(f"s3:DeleteObjects in s3://{self.bucket} could not delete {failed}")
 
     def copy(self, source_key: str, target_key: str, size: int, prefix: bytes = b"") -> int:
         """Server-side copy of source to target, optionally starting with `prefix` bytes (a CSV header
