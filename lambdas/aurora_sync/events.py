@@ -6,6 +6,7 @@ come back as an error naming the field, not as a silently different export.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,8 @@ from aurora_sync.timeutil import iso, parse_instant
 from aurora_sync.validation import describe
 
 MAX_CHUNKS = 1000
+MAX_SPLIT_PARTS = 16
+ACTIONS = ("plan", "split")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,12 @@ class ExportWindow:
         if self.start is None or self.end is None:
             return {"tables": [self.table]}
         return {"tables": [self.table], "start": iso(self.start), "end": iso(self.end)}
+
+    def item(self) -> dict[str, Any]:
+        """The Step Functions item for this window (one Map iteration exports exactly it)."""
+        if self.start is None or self.end is None:
+            return {"table": self.table}
+        return {"table": self.table, "start": iso(self.start), "end": iso(self.end)}
 
 
 class _Range(BaseModel):
@@ -61,6 +70,66 @@ class ManualPayload(_Range):
 
 class ItemPayload(_Range):
     table: str
+
+
+class SplitParts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    parts: int = Field(ge=2, le=MAX_SPLIT_PARTS)
+
+
+def split_action(event: object) -> tuple[str | None, object]:
+    """Separate the state machine's `action` ("plan" or "split") from the payload it applies to.
+
+    Plain export payloads carry no action; the state machine sends `plan` before its Map and
+    `split` for a chunk whose Lambda timed out.
+    """
+    if not isinstance(event, dict) or "action" not in event:
+        return None, event
+    action = event["action"]
+    if action not in ACTIONS:
+        raise PayloadError("action", f"must be one of {', '.join(ACTIONS)}, got {action!r}")
+    return str(action), {k: v for k, v in event.items() if k != "action"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed invocation: export `windows`, or (state machine) plan them or split the one window."""
+
+    action: str | None
+    windows: list[ExportWindow]
+    parts: int = 0
+
+
+def parse_request(event: object, tables: TablesConfig, max_range: timedelta) -> Request:
+    """Every payload the exporter accepts, validated before anything else happens."""
+    action, payload = split_action(event)
+    if action == "split":
+        window, parts = parse_split(payload, tables, max_range)
+        return Request(action, [window], parts)
+    return Request(action, parse_event(payload, tables, max_range))
+
+
+def parse_split(event: object, tables: TablesConfig, max_range: timedelta) -> tuple[ExportWindow, int]:
+    """A split request is one Step Functions item plus `parts`; anything else is rejected."""
+    if not isinstance(event, dict) or "table" not in event:
+        raise PayloadError("table", "split needs one Step Functions item: {table, start?, end?, parts}")
+    try:
+        parts = SplitParts.model_validate(event).parts
+    except ValidationError as exc:
+        field, problems = describe(exc)
+        raise PayloadError(field, problems) from None
+    (window,) = parse_event({k: v for k, v in event.items() if k != "parts"}, tables, max_range)
+    return window, parts
+
+
+def split_window(table: str, start: datetime, end: datetime, parts: int) -> list[ExportWindow]:
+    """`parts` contiguous (start, end] windows covering the range exactly (microsecond arithmetic)."""
+    span = end - start
+    if span < timedelta(microseconds=parts):
+        raise PayloadError("parts", f"window {iso(start)}..{iso(end)} is too short for {parts} parts")
+    edges = [start + span * i // parts for i in range(parts)] + [end]
+    return [ExportWindow(table, a, b) for a, b in itertools.pairwise(edges)]
 
 
 def _is_scheduled(event: dict[str, Any]) -> bool:

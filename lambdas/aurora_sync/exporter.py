@@ -21,7 +21,7 @@ from aurora_sync.adapters.s3 import MIB, ObjectStore
 from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.ssm import ParameterStore
 from aurora_sync.alerts import Alert, AlertPublisher, Severity
-from aurora_sync.config import TableConfig, TablesConfig
+from aurora_sync.config import Override, TableConfig, TablesConfig
 from aurora_sync.errors import SchemaDriftError, SyncError, TerminalError
 from aurora_sync.events import ExportWindow
 from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header
@@ -192,17 +192,10 @@ class ExportService:
         put("ExportFailed", MetricUnit.Count, 1 if outcome.status == "failed" else 0)
 
     def export_window(self, window: ExportWindow) -> TableResult:
-        table = self._tables.get(window.table)
-        if table is None:  # parse_event already rejects unknown tables; config may change between
-            raise TerminalError(f"table {window.table!r} is not configured")
-        override = None if window.is_manual else self._parameters.load_override(table.table_name)
-        full_refresh = not window.is_manual and (
-            table.full_refresh or bool(override and override.full_refresh)
-        )
+        table, override, full_refresh = self._plan(window)
         aurora = self.aurora()
         self._check_schema(table, aurora)
-        bound = self.bound()
-        lower, upper = self._bounds(table, window, bound, full_refresh)
+        lower, upper = self._bounds(table, window, self.bound(), full_refresh)
         if lower is not None and lower >= upper:
             logger.info(
                 "nothing to export: window is empty",
@@ -268,6 +261,31 @@ class ExportService:
             export_id=export_id,
             manifest=key,
         )
+
+    def resolve(self, window: ExportWindow) -> tuple[datetime, datetime]:
+        """The concrete (lower, upper] an export of `window` would use now, for splitting it.
+
+        A full refresh has no lower bound (it also takes NULL watermarks), so it cannot be cut
+        into watermark ranges; that is refused rather than silently narrowed.
+        """
+        table, _, full_refresh = self._plan(window)
+        lower, upper = self._bounds(table, window, self.bound(), full_refresh)
+        if lower is None:
+            raise TerminalError(
+                f"{table.table_name} is a full refresh (no lower bound) and cannot be split into "
+                "watermark windows; give the exporter a longer timeout or export manual ranges"
+            )
+        return lower, upper
+
+    def _plan(self, window: ExportWindow) -> tuple[TableConfig, Override | None, bool]:
+        table = self._tables.get(window.table)
+        if table is None:  # parse_event already rejects unknown tables; config may change between
+            raise TerminalError(f"table {window.table!r} is not configured")
+        override = None if window.is_manual else self._parameters.load_override(table.table_name)
+        full_refresh = not window.is_manual and (
+            table.full_refresh or bool(override and override.full_refresh)
+        )
+        return table, override, full_refresh
 
     def _bounds(
         self, table: TableConfig, window: ExportWindow, bound: SafeBound, full_refresh: bool

@@ -21,7 +21,7 @@ from aurora_sync.adapters.ssm import ParameterStore
 from aurora_sync.alerts import AlertPublisher
 from aurora_sync.credentials import CredentialProvider, fallback_alert
 from aurora_sync.errors import TerminalError, TransientError
-from aurora_sync.events import parse_event
+from aurora_sync.events import ExportWindow, parse_request, split_window
 from aurora_sync.exporter import ExportService, RunResult
 from aurora_sync.observability import logger, metrics
 from aurora_sync.settings import ExporterSettings, load_exporter_settings
@@ -42,7 +42,12 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     region = settings.aws_region
     parameters = ParameterStore(aws.client("ssm", region), settings.tables_parameter, settings.overrides_path)
     tables = parameters.load_tables()
-    windows = parse_event(event, tables, timedelta(hours=settings.max_range_hours))
+    request = parse_request(event, tables, timedelta(hours=settings.max_range_hours))
+    windows = request.windows
+    if request.action == "plan":  # before the state machine's Map: validate and chunk, no database
+        items = [w.item() for w in windows]
+        logger.info("exporter planned", extra={"run_id": run_id, "items": items})
+        return {"run_id": run_id, "items": items}
     logger.info("exporter invoked", extra={"run_id": run_id, "windows": [w.payload() for w in windows]})
 
     alerts = AlertPublisher(aws.client("sns", region), settings.alert_topic_arn)
@@ -64,10 +69,25 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         run_id=run_id,
     )
     try:
+        if request.action == "split":
+            return _split(service, windows[0], request.parts)
         result = service.run(windows)
     finally:
         service.close()
     return _outcome(result)
+
+
+def _split(service: ExportService, window: ExportWindow, parts: int) -> dict[str, Any]:
+    """Cut a window whose export timed out into `parts` items the state machine exports instead."""
+    if window.start is not None and window.end is not None:
+        start, end = window.start, window.end
+    else:
+        start, end = service.resolve(window)
+    items = [w.item() for w in split_window(window.table, start, end, parts)]
+    logger.info(
+        "exporter split a window", extra={"run_id": service.run_id, "window": window.item(), "items": items}
+    )
+    return {"run_id": service.run_id, "items": items}
 
 
 def _open_aurora(settings: ExporterSettings, credentials: CredentialProvider, run_id: str) -> Aurora:

@@ -106,6 +106,48 @@ def test_time_budget_stops_new_chunks_and_reports_the_rest(pipeline: Pipeline) -
     assert rerun["tables"][0]["status"] == "exported"
 
 
+def test_split_of_a_timed_out_incremental_item_covers_its_window_exactly(pipeline: Pipeline) -> None:
+    # GIVEN FINAL holds the first 1000 rows, so the incremental window starts at row 1000's stamp
+    pipeline.run(
+        {"tables": ["public.orders"], "start": "2026-11-19T00:00:00Z", "end": "2026-11-20T00:16:40Z"}
+    )
+    pipeline.merge_into_final("public.orders")
+
+    # WHEN the state machine asks to split the incremental item that timed out into 3 parts
+    split = pipeline.run({"action": "split", "table": "public.orders", "parts": 3})
+
+    # THEN it gets 3 contiguous bounded items starting at FINAL's watermark (lookback 0 here)
+    items = split["items"]
+    assert len(items) == 3 and items[0]["start"] == "2026-11-20T00:16:40.000000Z"
+    assert [a["end"] for a in items[:-1]] == [b["start"] for b in items[1:]]
+    # AND exporting each part exports rows 1001..3000 exactly once, and the split itself wrote nothing
+    assert pipeline.manifests("public.orders") and len(pipeline.manifests("public.orders")) == 1
+    ids = []
+    for item in items:
+        [table] = pipeline.run(item)["tables"]
+        ids += [int(str(r["id"])) for key in table.get("files", []) for r in parse_pg_csv(pipeline.read(key))]
+    assert sorted(ids) == list(range(1001, 3001))
+
+
+def test_plan_validates_and_chunks_without_touching_the_database(pipeline: Pipeline) -> None:
+    # GIVEN Aurora, Vault and Snowflake addresses point nowhere, so any access would fail
+    nowhere = str(free_port())
+    # WHEN the state machine plans a chunked range THEN the items come back anyway
+    plan = pipeline.run(
+        {
+            "action": "plan",
+            "start": "2026-11-20T00:00:00Z",
+            "end": "2026-11-20T02:00:00Z",
+            "chunk_minutes": 60,
+        },
+        DB_PORT=nowhere,
+        VAULT_ADDR=f"http://127.0.0.1:{nowhere}",
+        SNOWFLAKE_PORT=nowhere,
+    )
+    assert [i["table"] for i in plan["items"]] == ["public.orders"] * 2 + ["public.customers"] * 2
+    assert pipeline.object_keys() == []
+
+
 def test_full_refresh_override_exports_everything_once_then_reverts(pipeline: Pipeline) -> None:
     # GIVEN FINAL already past every row, and on-call sets the full_refresh override
     pipeline.run({"tables": ["public.orders"]})

@@ -11,7 +11,7 @@ import pytest
 
 from aurora_sync.config import parse_tables
 from aurora_sync.errors import PayloadError
-from aurora_sync.events import ExportWindow, parse_event, split_range
+from aurora_sync.events import ExportWindow, parse_event, parse_request, split_range, split_window
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events" / "exporter"
@@ -76,7 +76,7 @@ EXPECTED = json.loads((EVENTS / "invalid" / "EXPECTED.json").read_text())
 def test_invalid_payload_is_rejected_naming_the_field(name: str) -> None:
     # GIVEN a malformed payload WHEN parsed THEN PayloadError names the offending field
     with pytest.raises(PayloadError) as caught:
-        parse_event(load(f"invalid/{name}"), TABLES, MAX_RANGE)
+        parse_request(load(f"invalid/{name}"), TABLES, MAX_RANGE)
     assert caught.value.field == EXPECTED[name], str(caught.value)
 
 
@@ -99,3 +99,49 @@ def test_too_many_chunks_is_rejected() -> None:
             MAX_RANGE,
         )
     assert caught.value.field == "chunk_minutes"
+
+
+def test_plan_returns_one_item_per_chunk_without_the_action() -> None:
+    # GIVEN the state machine's plan payload (6 h in 120 min chunks for one table)
+    request = parse_request(load("stepfunctions-plan.json"), TABLES, MAX_RANGE)
+    # THEN three chunk items, each a valid Step Functions item for the same window
+    items = [w.item() for w in request.windows]
+    assert request.action == "plan"
+    assert items[0] == {
+        "table": "public.orders",
+        "start": "2026-11-20T00:00:00.000000Z",
+        "end": "2026-11-20T02:00:00.000000Z",
+    }
+    assert len(items) == 3
+    assert [parse_event(i, TABLES, MAX_RANGE)[0] for i in items] == request.windows
+
+
+def test_plan_of_a_scheduled_run_is_one_incremental_item_per_table() -> None:
+    request = parse_request({"action": "plan"}, TABLES, MAX_RANGE)
+    assert [w.item() for w in request.windows] == [{"table": n} for n in TABLES.names]
+
+
+def test_split_request_names_one_window_and_the_parts() -> None:
+    request = parse_request(load("stepfunctions-split.json"), TABLES, MAX_RANGE)
+    assert request.action == "split" and request.parts == 4
+    assert request.windows == [
+        ExportWindow("public.orders", t("2026-11-20T00:00:00"), t("2026-11-20T01:00:00"))
+    ]
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7, 16])
+def test_split_window_covers_the_window_exactly(parts: int) -> None:
+    # GIVEN an odd-length window WHEN split THEN contiguous parts, no gap or overlap, same ends
+    start, end = t("2026-11-20T00:00:00"), t("2026-11-20T00:59:59.999999")
+    windows = split_window("public.orders", start, end, parts)
+    assert len(windows) == parts
+    assert windows[0].start == start and windows[-1].end == end
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
+    assert all(w.start is not None and w.end is not None and w.start < w.end for w in windows)
+
+
+def test_split_of_a_window_shorter_than_its_parts_is_refused() -> None:
+    start = t("2026-11-20T00:00:00")
+    with pytest.raises(PayloadError) as caught:
+        split_window("public.orders", start, start + timedelta(microseconds=2), 3)
+    assert caught.value.field == "parts"
