@@ -14,7 +14,7 @@ define pytest_tier
 	$(PYTEST) -m $(1) || { rc=$$?; if [[ $$rc -eq 5 ]]; then echo "no $(1) tests yet"; else exit $$rc; fi; }
 endef
 
-.PHONY: venv test test-unit test-integration test-e2e test-infra lint format demo bench clean
+.PHONY: venv test test-unit test-integration test-e2e test-infra lint format demo bench bench-coldstart package clean
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -47,8 +47,19 @@ demo: venv
 	PYTHONPATH=lambdas:. $(BIN)/python -m scripts.demo
 
 bench: venv
+	PYTHONPATH=lambdas:. $(BIN)/python -m bench.coldstart
 	PYTHONPATH=lambdas:. $(BIN)/python -m bench.run
 
+# Cold-start import time of each handler from the built artifacts only (part of `make bench`).
+bench-coldstart: venv
+	PYTHONPATH=lambdas:. $(BIN)/python -m bench.coldstart
+
+# Lambda artifacts: build/layer.zip, build/<function>.zip, build/manifest.json (layers/build.py), then
+# import every handler from them alone in a fresh interpreter (layers/probe.py).
+package: venv
+	$(BIN)/python -m layers.build
+	$(BIN)/python -m layers.probe
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

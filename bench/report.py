@@ -188,13 +188,19 @@ def markdown_section(
     return "\n".join(out)
 
 
-def replace_section(path: Path, section: str, header: str) -> None:
-    """Swap the text between the markers (inclusive) for `section`; create the file if missing."""
+def replace_section(
+    path: Path, section: str, header: str, markers: tuple[str, str] = (START_MARKER, END_MARKER)
+) -> None:
+    """Swap the text between the markers (inclusive) for `section`; create the file if missing.
+
+    `markers` lets another generated section (bench/coldstart.py) share the page with this one.
+    """
+    start_marker, end_marker = markers
     if path.exists():
         text = path.read_text()
-        start, end = text.find(START_MARKER), text.find(END_MARKER)
+        start, end = text.find(start_marker), text.find(end_marker)
         if start != -1 and end > start:
-            text = text[:start] + section + text[end + len(END_MARKER) :]
+            text = text[:start] + section + text[end + len(end_marker) :]
         else:
             text = text.rstrip("\n") + "\n\n" + section + "\n"
     else:
