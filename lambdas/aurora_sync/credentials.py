@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 
 from aurora_sync.adapters.kms import KmsClient, KmsDecryptor, default_kms_client
 from aurora_sync.adapters.vault import VaultAdapter, VaultReader, utc_now
+from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import CredentialsError, VaultUnreachableError
 from aurora_sync.observability import logger
@@ -166,6 +167,12 @@ def clear_credential_cache() -> None:
     _PROCESS_CACHE.clear()
 
 
+def settle_fallback_alert(router: AlertRouter, credentials: CredentialProvider, run_id: str) -> None:
+    """Send the single resolve once a run got every credential from Vault again."""
+    if credentials.sources == {"vault"}:
+        router.resolve(FALLBACK_CHECK, "", run_id, "credentials came from Vault again")
+
+
 def fallback_alert(kind: str, reason: str, run_id: str) -> Alert:
     """The P3 alert a run sends while it works on fallback credentials."""
     return Alert(
@@ -206,6 +213,9 @@ class CredentialProvider:
         self._expiry_margin = expiry_margin
         self._vault_retry_after = vault_retry_after
         self._cache = _PROCESS_CACHE if cache is None else cache
+        # Where this provider's credentials came from, so a run can resolve the fallback alert
+        # once Vault answers again.
+        self.sources: set[str] = set()
 
     def database(self) -> DbCredentials:
         credentials = self._resolve("database", self._database_from_vault, self._database_fallback)
@@ -232,6 +242,8 @@ class CredentialProvider:
         if cached is not None:
             if cached.fallback_reason is not None:
                 self._report_fallback(kind, cached.fallback_reason)
+            else:
+                self.sources.add("vault")
             _log_ready(kind, cached.credentials, cached.reuse_until, cached=True)
             return cached.credentials
         outage = self._cache.outage(self._vault, now)
@@ -249,6 +261,7 @@ class CredentialProvider:
             _log_ready(kind, credentials, retry_at, cached=False)
             return credentials
         self._cache.mark_up(self._vault)
+        self.sources.add("vault")
         self._cache.put(key, _Entry(credentials, reuse_until, None), now)
         _log_ready(kind, credentials, reuse_until, cached=False)
         return credentials
@@ -258,6 +271,7 @@ class CredentialProvider:
         return self._cache.reader((self._vault, factory), lambda: factory(self._vault))
 
     def _report_fallback(self, kind: CredentialKind, reason: str) -> None:
+        self.sources.add("fallback")
         logger.warning(
             "Vault unreachable: using fallback credentials",
             extra={"credentials": kind, "source": str(CredentialSource.KMS_FALLBACK), "reason": reason},

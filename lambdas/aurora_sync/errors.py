@@ -53,3 +53,7 @@ class CredentialsError(TerminalError):
 
 class VaultUnreachableError(TransientError):
     """Vault did not answer (connection error, timeout, 5xx): the only case that allows the KMS fallback."""
+
+
+class StateConflict(TransientError):
+    """A conditional write lost to a concurrent writer; re-read and decide again."""

@@ -20,7 +20,8 @@ from aurora_sync.adapters.postgres import Aurora, SafeBound
 from aurora_sync.adapters.s3 import MIB, ObjectStore
 from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.ssm import ParameterStore
-from aurora_sync.alerts import Alert, AlertPublisher, Severity
+from aurora_sync.alert_routing import AlertRouter
+from aurora_sync.alerts import Alert, Severity
 from aurora_sync.config import Override, TableConfig, TablesConfig
 from aurora_sync.errors import SchemaDriftError, SyncError, TerminalError
 from aurora_sync.events import ExportWindow
@@ -86,7 +87,7 @@ class ExportService:
         store: ObjectStore,
         open_aurora: Callable[[], Aurora],
         open_snowflake: Callable[[], Snowflake],
-        alerts: AlertPublisher,
+        alerts: AlertRouter,
         remaining_ms: Callable[[], int],
         run_id: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -179,6 +180,20 @@ class ExportService:
             logger.exception("Export failed with an unexpected error", extra={"table": window.table})
         if outcome.status == "failed":
             outcome.rerun = window.payload()
+            self._alert(
+                Alert(
+                    severity=Severity.P2,
+                    check="export",
+                    table=window.table,
+                    summary=f"export failed: {outcome.error}"[:300],
+                    details={"error": outcome.error, "retryable": outcome.retryable, "rerun": outcome.rerun},
+                    run_id=self.run_id,
+                    runbook_anchor="export-failed",
+                ),
+                escalate_after=self._settings.export_failures_p1_after,
+            )
+        else:
+            self._resolve("export", window.table, f"exported: {outcome.status}")
         self._emit(window.table, outcome, time.monotonic() - started)
         return outcome
 
@@ -342,7 +357,7 @@ class ExportService:
                 "schema drift: Aurora has columns the config lacks",
                 extra={"table": table.table_name, "columns": extra},
             )
-            self._alerts.publish(
+            self._alert(
                 Alert(
                     severity=Severity.P3,
                     check="schema_drift",
@@ -352,6 +367,23 @@ class ExportService:
                     run_id=self.run_id,
                     runbook_anchor="schema-mismatch",
                 )
+            )
+        else:
+            self._resolve("schema_drift", table.table_name, "Aurora's columns match tables.json")
+
+    # -- alerts: a failure to alert is logged and counted, never allowed to lose the export ------
+    def _alert(self, alert: Alert, escalate_after: int | None = None) -> None:
+        try:
+            self._alerts.raise_alert(alert, escalate_after)
+        except SyncError as exc:
+            logger.error("alert could not be sent", extra={"dedup_key": alert.dedup_key, "error": str(exc)})
+
+    def _resolve(self, check: str, table: str, evidence: str) -> None:
+        try:
+            self._alerts.resolve(check, table, self.run_id, evidence)
+        except SyncError as exc:
+            logger.error(
+                "resolve could not be sent", extra={"check": check, "table": table, "error": str(exc)}
             )
 
     # -- the two export modes ------------------------------------------------------------------

@@ -18,8 +18,8 @@ from aurora_sync.adapters.postgres import Aurora
 from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.ssm import ParameterStore
-from aurora_sync.alerts import AlertPublisher
-from aurora_sync.credentials import CredentialProvider, fallback_alert
+from aurora_sync.alert_routing import alert_router
+from aurora_sync.credentials import CredentialProvider, fallback_alert, settle_fallback_alert
 from aurora_sync.errors import TerminalError, TransientError
 from aurora_sync.events import ExportWindow, parse_request, split_window
 from aurora_sync.exporter import ExportService, RunResult
@@ -50,11 +50,11 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         return {"run_id": run_id, "items": items}
     logger.info("exporter invoked", extra={"run_id": run_id, "windows": [w.payload() for w in windows]})
 
-    alerts = AlertPublisher(aws.client("sns", region), settings.alert_topic_arn)
+    alerts = alert_router(settings)
 
     def on_fallback(kind: str, reason: str) -> None:
         metrics.add_metric(name="CredentialsFallback", unit=MetricUnit.Count, value=1)
-        alerts.publish(fallback_alert(kind, reason, run_id))
+        alerts.raise_alert(fallback_alert(kind, reason, run_id))
 
     credentials = CredentialProvider(settings, on_fallback=on_fallback)
     service = ExportService(
@@ -72,6 +72,7 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         if request.action == "split":
             return _split(service, windows[0], request.parts)
         result = service.run(windows)
+        settle_fallback_alert(alerts, credentials, run_id)
     finally:
         service.close()
     return _outcome(result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aurora_sync.timeutil import as_utc
 
@@ -22,6 +22,17 @@ def data_key(table: str, run_hour: datetime, export_id: str, part: int = 1) -> s
 
 def manifest_key(table: str, run_hour: datetime, export_id: str) -> str:
     return f"{MANIFEST_ROOT}{table}/{hour_path(run_hour)}/run-{export_id}.json"
+
+
+def manifest_prefixes(table: str, since: datetime, until: datetime) -> list[str]:
+    """One prefix per UTC hour from since's hour to until's hour: listing them finds every manifest
+    of the window without listing the table's whole history."""
+    hour = as_utc(since).replace(minute=0, second=0, microsecond=0)
+    prefixes = []
+    while hour <= as_utc(until):
+        prefixes.append(f"{MANIFEST_ROOT}{table}/{hour_path(hour)}/")
+        hour += timedelta(hours=1)
+    return prefixes
 
 
 def temp_key(temp_prefix: str, table: str, export_id: str) -> str:

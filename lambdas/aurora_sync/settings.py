@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -80,15 +80,27 @@ class DatabaseSettings(BaseModel):
     fallback_password_encrypted: str | None = Field(default=None, alias="DB_PASSWORD_ENCRYPTED")
 
 
-class ExporterSettings(BaseModel):
+class ServiceSettings(BaseModel):
+    """What both Lambdas share: the table list, alerting, and the three services they talk to."""
+
     model_config = ConfigDict(frozen=True)
 
     tables_parameter: NonEmpty = Field(default="/aurora-snowflake-sync/tables", alias="TABLES_PARAMETER")
+    alert_topic_arn: NonEmpty = Field(alias="ALERT_TOPIC_ARN")
+    # DynamoDB table holding open alerts, so one problem pages once (DESIGN.md §6). Without it
+    # (local tools only) every alert is published as raised.
+    alert_state_table: str | None = Field(default=None, alias="ALERT_STATE_TABLE")
+    renotify_minutes: int = Field(default=240, gt=0, alias="RENOTIFY_MINUTES")
+    aws_region: NonEmpty = Field(default="us-east-1", alias="AWS_REGION")
+    database: DatabaseSettings
+    vault: VaultSettings
+    snowflake: SnowflakeSettings
+
+
+class ExporterSettings(ServiceSettings):
     overrides_path: NonEmpty = Field(default="/aurora-snowflake-sync/overrides/", alias="OVERRIDES_PATH")
     export_bucket: NonEmpty = Field(alias="EXPORT_BUCKET")
     export_mode: ExportMode = Field(default=ExportMode.AURORA_S3, alias="EXPORT_MODE")
-    alert_topic_arn: NonEmpty = Field(alias="ALERT_TOPIC_ARN")
-    aws_region: NonEmpty = Field(default="us-east-1", alias="AWS_REGION")
     # Widest manual range accepted in one invocation (on-call splits wider ones).
     max_range_hours: int = Field(default=168, gt=0, alias="MAX_RANGE_HOURS")
     # Stop starting chunks when less than this is left of the Lambda's time.
@@ -96,9 +108,8 @@ class ExporterSettings(BaseModel):
     # Where aurora_s3 exports land before they are complete; no pipe watches it.
     temp_prefix: NonEmpty = Field(default="_incoming/", alias="EXPORT_TEMP_PREFIX")
     multipart_chunk_mib: int = Field(default=8, ge=5, le=512, alias="EXPORT_PART_MIB")
-    database: DatabaseSettings
-    vault: VaultSettings
-    snowflake: SnowflakeSettings
+    # A table whose export fails this many runs in a row pages as P1 (pipeline down), not P2.
+    export_failures_p1_after: int = Field(default=3, ge=1, alias="EXPORT_FAILURES_P1_AFTER")
 
     @field_validator("overrides_path", "temp_prefix")
     @classmethod
@@ -106,28 +117,52 @@ class ExporterSettings(BaseModel):
         return value if value.endswith("/") else value + "/"
 
 
-def load_exporter_settings(environ: Mapping[str, str] | None = None) -> ExporterSettings:
+class ReconcilerSettings(ServiceSettings):
+    export_bucket: NonEmpty = Field(alias="EXPORT_BUCKET")
+    alert_state_table: NonEmpty = Field(alias="ALERT_STATE_TABLE")
+    # How far back manifests are checked. TASK_HISTORY only reaches 7 days back, hence the cap.
+    lookback_hours: int = Field(default=24, gt=0, le=168, alias="RECONCILE_LOOKBACK_HOURS")
+    # A manifest's files may be absent from COPY_HISTORY this long before that is a problem
+    # (Snowpipe usually loads within a minute or two; the merge task runs every few minutes).
+    load_grace_minutes: float = Field(default=30, gt=0, alias="LOAD_GRACE_MINUTES")
+    sample_size: int = Field(default=20, ge=0, le=1000, alias="SAMPLE_SIZE")
+    # Checks that cannot run (Snowflake/Aurora unreachable) page P1 after this many runs in a row.
+    self_alert_p1_after: int = Field(default=3, ge=1, alias="SELF_ALERT_P1_AFTER")
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+SUB_SETTINGS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("database", DatabaseSettings),
+    ("vault", VaultSettings),
+    ("snowflake", SnowflakeSettings),
+)
+
+
+def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:
     """Validate every group and report all missing or bad variables at once, not one per deploy."""
     env = dict(os.environ if environ is None else environ)
     parts: dict[str, BaseModel] = {}
     problems: list[tuple[str, str]] = []
-    for key, model in (
-        ("database", DatabaseSettings),
-        ("vault", VaultSettings),
-        ("snowflake", SnowflakeSettings),
-    ):
+    for key, sub in SUB_SETTINGS:
         try:
-            parts[key] = model.model_validate(env)
+            parts[key] = sub.model_validate(env)
         except ValidationError as exc:
             problems.append(describe(exc))
     try:
         if not problems:
-            return ExporterSettings.model_validate({**env, **parts})
-        ExporterSettings.model_validate({**env, **{k: None for k in ("database", "vault", "snowflake")}})
+            return model.model_validate({**env, **parts})
+        model.model_validate({**env, **{k: None for k, _ in SUB_SETTINGS}})
     except ValidationError as exc:
-        own = [
-            e for e in exc.errors(include_url=False) if e["loc"][0] not in ("database", "vault", "snowflake")
-        ]
+        own = [e for e in exc.errors(include_url=False) if e["loc"][0] not in dict(SUB_SETTINGS)]
         if own:
             problems.insert(0, describe_errors(own))
     raise ConfigError("environment", problems[0][0], "; ".join(p for _, p in problems))
+
+
+def load_exporter_settings(environ: Mapping[str, str] | None = None) -> ExporterSettings:
+    return load_settings(ExporterSettings, environ)
+
+
+def load_reconciler_settings(environ: Mapping[str, str] | None = None) -> ReconcilerSettings:
+    return load_settings(ReconcilerSettings, environ)

@@ -52,6 +52,16 @@ class SnowflakeTable:
     def name(self, schema: str, suffix: str = "") -> str:
         return quote_sf(schema, validate_identifier(self.table.snowflake_table + suffix))
 
+    def bare(self, schema: str, suffix: str = "") -> str:
+        """Unquoted upper-case name, for history functions that take names as strings."""
+        name = validate_identifier(self.table.snowflake_table + suffix)
+        return f"{validate_identifier(schema).upper()}.{name.upper()}"
+
+    @property
+    def task_name(self) -> str:
+        """The task's name alone: TASK_HISTORY(TASK_NAME => ...) takes no qualified names."""
+        return validate_identifier(self.table.snowflake_table + "_MERGE").upper()
+
     @property
     def staging(self) -> str:
         return self.name(self.staging_schema)
@@ -119,6 +129,9 @@ class SnowflakeTable:
             "watermark": quote_sf(self.table.watermark_col),
             "update_set": ",\n  ".join(f"{c} = s.{c}" for c in non_keys),
             "insert_values": ", ".join(f"s.{c}" for c in cols),
+            "audit_table": quote_sf(self.staging_schema, "MERGE_AUDIT"),
+            # A single-quoted literal: validated identifiers contain no quote or backslash.
+            "table_name": ".".join(validate_identifier(p) for p in self.table.table_name.split(".")),
             "copy_expressions": ", ".join(
                 f"PARSE_JSON(${i})" if c.type.split("(")[0] in JSON_TYPES else f"${i}"
                 for i, c in enumerate(self.table.columns, start=1)
@@ -126,10 +139,20 @@ class SnowflakeTable:
         }
         values["copy"] = render("copy", values)
         values["merge"] = render("merge", values)
+        values["audit_insert"] = render("audit_insert", values)
         return values
 
     def statements(self, **kwargs: str) -> dict[str, str]:
         """Every object's SQL, in creation order."""
         values = self.values(**kwargs)
-        order = ("file_format", "staging_table", "final_table", "stage", "pipe", "stream", "task")
+        order = (
+            "file_format",
+            "staging_table",
+            "final_table",
+            "merge_audit_table",
+            "stage",
+            "pipe",
+            "stream",
+            "task",
+        )
         return {name: render(name, values) for name in order}

@@ -85,9 +85,12 @@ def test_replaying_the_same_file_changes_nothing(pipeline: Pipeline) -> None:
     merge(pipeline)
     before = final_rows(pipeline)
     assert before == aurora_rows(pipeline)
-    # WHEN Snowpipe loads the very same file again (forced reload) and the task merges
-    pipeline.loaded_keys.clear()
-    merge(pipeline)
+    # WHEN the very same file is loaded again (a forced COPY ... FILES reload) and the task merges
+    runner = pipeline.loader()
+    [table] = [t for t in runner.tables if t.table_name == "public.orders"]
+    [manifest] = pipeline.manifests("public.orders")
+    assert runner.load_file(table, manifest["files"][0]["key"]) > 0
+    assert runner.merge(table).state == "SUCCEEDED"
     # THEN FINAL is unchanged
     assert final_rows(pipeline) == before
 

@@ -54,9 +54,6 @@ class Pipeline:
     name: str = field(default_factory=lambda: "t" + uuid.uuid4().hex[:10])
 
     def __post_init__(self) -> None:
-        self.loaded_keys: set[str] = set()
-        self.copy_history: list[Any] = []
-        self.task_history: list[Any] = []
         self.db_name = self.pg.create_database(self.name)
         self.db_user = f"exporter_{self.name}"
         self.db_password = secrets.token_urlsafe(16)
@@ -71,23 +68,33 @@ class Pipeline:
         self.sqs = self.moto.client("sqs")
         self.s3.create_bucket(Bucket=self.bucket)
         self.topic_arn = self.sns.create_topic(Name=f"alerts-{self.name}")["TopicArn"]
-        queue_url = self.sqs.create_queue(QueueName=f"alerts-{self.name}")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        self.sns.subscribe(
-            TopicArn=self.topic_arn,
-            Protocol="sqs",
-            Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
+        # As deployed: chat gets every alert, the pager only P1/P2 (SNS filter policy on severity).
+        self.alert_queue_url = self._subscribe_queue(f"chat-{self.name}", None)
+        self.pager_queue_url = self._subscribe_queue(f"pager-{self.name}", {"severity": ["P1", "P2"]})
+        self.alert_state_table = f"alert-state-{self.name}"
+        self.moto.client("dynamodb").create_table(
+            TableName=self.alert_state_table,
+            KeySchema=[{"AttributeName": "dedup_key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "dedup_key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
         )
-        self.alert_queue_url = queue_url
         self.put_tables()
         self._setup_aurora()
         self._setup_vault()
         self._setup_snowflake()
 
     # -- setup -----------------------------------------------------------------------------------
+    def _subscribe_queue(self, name: str, filter_policy: dict[str, list[str]] | None) -> str:
+        queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        attributes = {"RawMessageDelivery": "true"}
+        if filter_policy is not None:
+            attributes["FilterPolicy"] = json.dumps(filter_policy)
+        self.sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
+        return str(queue_url)
+
     def _setup_aurora(self) -> None:
         admin = self.admin()
         try:
@@ -114,7 +121,7 @@ class Pipeline:
         self.loader().create_objects()
 
     def loader(self) -> LocalLoadRunner:
-        """The local Snowpipe/task stand-in for the current table list; load state persists."""
+        """The local Snowpipe/task stand-in for the current table list; its state lives in fakesnow."""
         from aurora_sync.config import parse_tables
         from tests.support.snowpipe_runner import LocalLoadRunner
 
@@ -123,9 +130,6 @@ class Pipeline:
             s3=self.s3,
             bucket=self.bucket,
             tables=list(parse_tables(json.dumps(self.tables), "pipeline").tables),
-            loaded=self.loaded_keys,
-            copy_history=self.copy_history,
-            task_history=self.task_history,
         )
 
     def put_tables(self, raw: str | None = None) -> None:
@@ -145,6 +149,7 @@ class Pipeline:
             "EXPORT_BUCKET": self.bucket,
             "EXPORT_MODE": self.export_mode,
             "ALERT_TOPIC_ARN": self.topic_arn,
+            "ALERT_STATE_TABLE": self.alert_state_table,
             "DB_HOST": self.pg.host,
             "DB_PORT": str(self.pg.port),
             "DB_NAME": self.db_name,
@@ -198,16 +203,38 @@ class Pipeline:
         return rows
 
     def alerts(self) -> Iterator[dict[str, Any]]:
+        """Every alert published since the last call (the chat subscription: all severities)."""
+        return self._drain(self.alert_queue_url)
+
+    def pages(self) -> Iterator[dict[str, Any]]:
+        """What the pager received since the last call (its subscription filters to P1/P2)."""
+        return self._drain(self.pager_queue_url)
+
+    def _drain(self, queue_url: str) -> Iterator[dict[str, Any]]:
         while True:
-            got = self.sqs.receive_message(
-                QueueUrl=self.alert_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            )
+            got = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
             messages = got.get("Messages", [])
             if not messages:
                 return
             for message in messages:
-                self.sqs.delete_message(QueueUrl=self.alert_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 yield json.loads(message["Body"])
+
+    def reconcile(self, event: Any = None, context: Any = None, **env_overrides: str) -> dict[str, Any]:
+        """Invoke the reconciler in-process; it reads the local runner's history (LOCAL_QUERIES)."""
+        from aurora_sync.reconciler_run import run_reconciler
+        from tests.support.lambda_context import LambdaContext
+        from tests.support.local_history import LOCAL_QUERIES
+
+        saved = dict(os.environ)
+        os.environ.update(
+            self.env(AWS_LAMBDA_FUNCTION_NAME="aurora-snowflake-sync-reconciler", **env_overrides)
+        )
+        try:
+            return run_reconciler({} if event is None else event, context or LambdaContext(), LOCAL_QUERIES)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
     def merge_into_final(self, table: str) -> None:
         """Load the table's new files into STAGING and run the production MERGE into FINAL."""

@@ -3,49 +3,51 @@
 What it stands in for, exactly:
 - Snowpipe: lists new `.csv` objects under each table's prefix (never `_manifests/` or
   `_incoming/`), loads each file at most once into STAGING with the load metadata the pipe adds
-  (file name, row number, load time), and records a COPY_HISTORY-shaped row per file. It parses
-  the CSV in Python (PostgreSQL quoting, NULL = unquoted empty field) and inserts with bound
-  values, because fakesnow 0.12 cannot run the pipe's COPY: no `$n`/`METADATA$` columns, no S3
-  stage with duckdb 2.0 offline, and a quoted "" loads as NULL there (Snowflake keeps '').
-- The stream: a plain table with the stream's name that receives the same rows, emptied in the
-  same transaction as the MERGE, as consuming a stream does.
+  (file name, row number, load time). It parses the CSV in Python (PostgreSQL quoting, NULL =
+  unquoted empty field) and inserts with bound values, because fakesnow 0.12 cannot run the pipe's
+  COPY: no `$n`/`METADATA$` columns, no S3 stage with duckdb 2.0 offline, and a quoted "" loads as
+  NULL there (Snowflake keeps ''). A file whose column count differs from the table's, or that
+  does not parse, fails the way Snowpipe's default ON_ERROR = SKIP_FILE does: nothing loaded,
+  status "Load failed" with the first error.
+- COPY_HISTORY / SYSTEM$PIPE_STATUS: rows in LOCAL_HISTORY tables shaped like Snowflake's
+  (tests/support/local_history.py), which the reconciler reads. A paused pipe loads nothing and
+  reports its pending files, as `ALTER PIPE ... SET PIPE_EXECUTION_PAUSED = TRUE` does.
+- The stream: a plain table with the stream's name that receives the same rows, emptied after the
+  MERGE, as consuming a stream does.
 - The task: runs the MERGE rendered from the same template production uses (source = the
-  stream's name), records a TASK_HISTORY-shaped row with the rows inserted/updated.
+  stream's name), writes the MERGE_AUDIT row the production task body writes (here from the
+  MERGE's own result row, with bound values, since fakesnow has no RESULT_SCAN), and records a
+  TASK_HISTORY row (SUCCEEDED, or FAILED with the error).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import contextlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aurora_sync.config import TableConfig
 from aurora_sync.snowflake_sql import JSON_TYPES, SnowflakeTable, render
+from tests.support.local_history import DDL, SCHEMA
 from tests.support.pipeline import parse_pg_csv
 
 BATCH_ROWS = 200
 
 
-@dataclass
-class CopyHistoryRow:
-    file_name: str
-    table_name: str
-    row_count: int
-    row_parsed: int
-    status: str
-    first_error_message: str | None
-    last_load_time: datetime
-
-
-@dataclass
-class TaskHistoryRow:
-    name: str
+@dataclass(frozen=True)
+class TaskOutcome:
     state: str
     error_message: str | None
     rows_inserted: int
     rows_updated: int
-    completed_time: datetime
+
+
+class LoadFailed(Exception):
+    """The file cannot be loaded; the message is what COPY_HISTORY's FIRST_ERROR_MESSAGE shows."""
 
 
 @dataclass
@@ -54,61 +56,106 @@ class LocalLoadRunner:
     s3: Any
     bucket: str
     tables: list[TableConfig]
-    loaded: set[str] = field(default_factory=set)
-    copy_history: list[CopyHistoryRow] = field(default_factory=list)
-    task_history: list[TaskHistoryRow] = field(default_factory=list)
 
+    # -- setup -------------------------------------------------------------------------------------
     def create_objects(self) -> None:
-        """STAGING, FINAL and the stream stand-in, from the production templates."""
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
+        """STAGING, FINAL, MERGE_AUDIT and the stream stand-in from the production templates, the
+        history tables, and every pipe RUNNING."""
+        with self._cursor() as cur:
             cur.execute('CREATE SCHEMA IF NOT EXISTS "STAGING"')
             cur.execute('CREATE SCHEMA IF NOT EXISTS "FINAL"')
+            for statement in DDL:
+                cur.execute(statement)
             for table in self.tables:
                 sf = SnowflakeTable(table)
                 values = sf.values(source=sf.stream)
                 cur.execute(render("staging_table", values))
                 cur.execute(render("final_table", values))
+                cur.execute(render("merge_audit_table", values))
                 cur.execute(render("staging_table", {**values, "staging": sf.stream}))
+        for table in self.tables:
+            self.set_pipe_state(table, "RUNNING")
+
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        conn = self.connect()
+        try:
+            yield conn.cursor()
         finally:
             conn.close()
 
+    # -- the pipe ----------------------------------------------------------------------------------
     def cycle(self) -> None:
         """One pass: load every new file, then merge each table that received rows."""
         for table in self.tables:
             if self.load_new_files(table):
                 self.merge(table)
 
+    def set_pipe_state(self, table: TableConfig, state: str) -> None:
+        """RUNNING or PAUSED (ALTER PIPE ... SET PIPE_EXECUTION_PAUSED); pending files are reported."""
+        self._write_pipe_status(table, state, pending=[])
+
+    def pipe_state(self, table: TableConfig) -> str:
+        with self._cursor() as cur:
+            cur.execute(
+                f'SELECT "STATUS_JSON" FROM {SCHEMA}."PIPE_STATUS" WHERE "PIPE_NAME" = %s',
+                (SnowflakeTable(table).pipe,),
+            )
+            row = cur.fetchone()
+        return str(json.loads(row[0])["executionState"]) if row else "RUNNING"
+
+    def _write_pipe_status(self, table: TableConfig, state: str, pending: list[tuple[str, datetime]]) -> None:
+        status: dict[str, Any] = {"executionState": state, "pendingFileCount": len(pending)}
+        if pending:
+            key, at = min(pending, key=lambda p: p[1])
+            status["oldestPendingFilePath"] = key
+            status["oldestFileTimestamp"] = at.isoformat()
+        pipe = SnowflakeTable(table).pipe
+        with self._cursor() as cur:
+            cur.execute(f'DELETE FROM {SCHEMA}."PIPE_STATUS" WHERE "PIPE_NAME" = %s', (pipe,))
+            cur.execute(f'INSERT INTO {SCHEMA}."PIPE_STATUS" VALUES (%s, %s)', (pipe, json.dumps(status)))
+
+    def loaded_keys(self, table: TableConfig) -> set[str]:
+        """Files the pipe has already attempted (Snowpipe never loads a file twice by itself)."""
+        with self._cursor() as cur:
+            cur.execute(
+                f'SELECT "STAGE_LOCATION", "FILE_NAME" FROM {SCHEMA}."COPY_HISTORY" WHERE "TABLE_NAME" = %s',
+                (SnowflakeTable(table).bare("STAGING"),),
+            )
+            rows = cur.fetchall()
+        prefix = f"s3://{self.bucket}/"
+        return {(str(stage) + str(name)).removeprefix(prefix) for stage, name in rows}
+
     def load_new_files(self, table: TableConfig) -> int:
-        keys = sorted(
-            item["Key"]
+        objects = {
+            item["Key"]: item["LastModified"]
             for page in self.s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=f"{table.table_name}/"
             )
             for item in page.get("Contents", [])
             if item["Key"].endswith(".csv")
-        )
-        loaded = 0
-        for key in keys:
-            if key in self.loaded:
-                continue
-            loaded += self.load_file(table, key)
-        return loaded
+        }
+        done = self.loaded_keys(table)
+        new = sorted(k for k in objects if k not in done)
+        state = self.pipe_state(table)
+        if state != "RUNNING":
+            self._write_pipe_status(table, state, [(k, objects[k]) for k in new])
+            return 0
+        return sum(self.load_file(table, key) for key in new)
 
     def load_file(self, table: TableConfig, key: str) -> int:
+        """Load one file (also what a manual `COPY INTO ... FILES = (...)` reload does)."""
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         now = datetime.now(UTC)
         try:
-            rows = parse_pg_csv(body)
-        except Exception as exc:  # recorded like Snowflake's LOAD_FAILED, with the first error
-            self._history(table, key, rows=0, status="LOAD_FAILED", error=str(exc), at=now)
-            self.loaded.add(key)
+            rows = self._parse(table, body)
+        except LoadFailed as exc:
+            self._history(
+                table, key, rows=0, parsed=0, errors=1, status="Load failed", error=str(exc), at=now
+            )
             return 0
         sf = SnowflakeTable(table)
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
+        with self._cursor() as cur:
             for target in (sf.staging, sf.stream):
                 for start in range(0, len(rows), BATCH_ROWS):
                     self._insert(
@@ -120,11 +167,24 @@ class LocalLoadRunner:
                         offset=start,
                         now=now,
                     )
-        finally:
-            conn.close()
-        self.loaded.add(key)
-        self._history(table, key, rows=len(rows), status="LOADED", error=None, at=now)
+        self._history(
+            table, key, rows=len(rows), parsed=len(rows), errors=0, status="Loaded", error=None, at=now
+        )
         return len(rows)
+
+    @staticmethod
+    def _parse(table: TableConfig, body: bytes) -> list[dict[str, str | None]]:
+        header = body.split(b"\n", 1)[0].decode(errors="replace").split(",")
+        if len(header) != len(table.columns):
+            raise LoadFailed(
+                f"Number of columns in file ({len(header)}) does not match that of the corresponding "
+                f"table ({len(table.columns)}), use file format option error_on_column_count_mismatch=false "
+                "to ignore this error"
+            )
+        try:
+            return parse_pg_csv(body)
+        except Exception as exc:  # csv.Error, ragged rows, bad UTF-8: all a failed file
+            raise LoadFailed(f"Error parsing CSV: {exc}") from exc
 
     def _insert(
         self,
@@ -143,31 +203,68 @@ class LocalLoadRunner:
         columns = ", ".join(f'"{n.upper()}"' for n in [*names, "_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT"])
         params: list[Any] = []
         for i, row in enumerate(rows, start=offset + 1):
-            params.extend([*(row[n] for n in names), key, i, now.isoformat()])
+            params.extend([*(row.get(n) for n in names), key, i, now.isoformat()])
         sql = f"INSERT INTO {target} ({columns}) " + " UNION ALL ".join([select] * len(rows))
         cur.execute(sql, params)
 
-    def merge(self, table: TableConfig) -> TaskHistoryRow:
+    def _history(
+        self,
+        table: TableConfig,
+        key: str,
+        *,
+        rows: int,
+        parsed: int,
+        errors: int,
+        status: str,
+        error: str | None,
+        at: datetime,
+    ) -> None:
+        stage = f"s3://{self.bucket}/{table.table_name}/"
+        with self._cursor() as cur:
+            cur.execute(
+                f'INSERT INTO {SCHEMA}."COPY_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)',
+                (
+                    key.removeprefix(f"{table.table_name}/"),
+                    stage,
+                    SnowflakeTable(table).bare("STAGING"),
+                    at.isoformat(),
+                    rows,
+                    parsed,
+                    errors,
+                    error,
+                    status,
+                ),
+            )
+
+    # -- the task ----------------------------------------------------------------------------------
+    def merge(self, table: TableConfig) -> TaskOutcome:
         sf = SnowflakeTable(table)
         merge_sql = render("merge", sf.values(source=sf.stream))
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
+        scheduled = datetime.now(UTC)
+        query_id = str(uuid.uuid4())
+        with self._cursor() as cur:
             try:
                 cur.execute(merge_sql)
                 inserted, updated = (int(v) for v in cur.fetchone())
+                cur.execute(
+                    'INSERT INTO "STAGING"."MERGE_AUDIT" VALUES (%s, %s, %s, %s, %s)',
+                    (table.table_name, query_id, inserted, updated, datetime.now(UTC).isoformat()),
+                )
                 cur.execute(f"DELETE FROM {sf.stream}")  # consuming the stream
-                entry = TaskHistoryRow(sf.task, "SUCCEEDED", None, inserted, updated, datetime.now(UTC))
+                outcome = TaskOutcome("SUCCEEDED", None, inserted, updated)
             except Exception as exc:
-                entry = TaskHistoryRow(sf.task, "FAILED", str(exc), 0, 0, datetime.now(UTC))
-        finally:
-            conn.close()
-        self.task_history.append(entry)
-        return entry
-
-    def _history(
-        self, table: TableConfig, key: str, *, rows: int, status: str, error: str | None, at: datetime
-    ) -> None:
-        self.copy_history.append(
-            CopyHistoryRow(key, SnowflakeTable(table).staging, rows, rows, status, error, at)
-        )
+                outcome = TaskOutcome("FAILED", str(exc), 0, 0)
+            cur.execute(
+                f'INSERT INTO {SCHEMA}."TASK_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
+                (
+                    sf.task_name,
+                    "STAGING",
+                    outcome.state,
+                    scheduled.isoformat(),
+                    datetime.now(UTC).isoformat(),
+                    None if outcome.state == "SUCCEEDED" else "100183",
+                    outcome.error_message,
+                    query_id,
+                ),
+            )
+        return outcome

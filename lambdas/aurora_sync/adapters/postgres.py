@@ -14,7 +14,9 @@ from typing import Any, Protocol
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from aurora_sync.config import TableConfig
 from aurora_sync.errors import SyncError, TerminalError, TransientError
+from aurora_sync.identifiers import quote_pg
 from aurora_sync.timeutil import MICROSECOND, as_utc
 
 # SQLSTATE classes/codes worth retrying: connection, serialization, resources, shutdown, lock
@@ -138,6 +140,10 @@ class Aurora:
             self._conn = conn
         return self._conn
 
+    def connect(self) -> None:
+        """Open the connection now, so an unreachable cluster fails once, up front."""
+        self._connection()
+
     def run(self, sql: str, action: str, stream: Any = None, **params: Any) -> list[list[Any]]:
         conn = self._connection()
         try:
@@ -189,6 +195,29 @@ class Aurora:
         """Column name -> PostgreSQL type name (typname), in table order."""
         rows = self.run(COLUMNS_SQL, f"read columns of {schema}.{table}", schema=schema, table=table)
         return {str(row[0]): str(row[1]) for row in rows}
+
+    def max_watermark(self, schema: str, table: str, column: str) -> datetime | None:
+        rows = self.run(
+            f"SELECT MAX({quote_pg(column)}) FROM {quote_pg(schema, table)}", f"read MAX({column}) of {table}"
+        )
+        value = rows[0][0] if rows else None
+        return None if value is None else as_utc(value)
+
+    def recent_versions(
+        self, table: TableConfig, upper: datetime, limit: int
+    ) -> list[tuple[tuple[Any, ...], datetime]]:
+        """The `limit` most recent rows at or below `upper`: (primary key values, watermark)."""
+        keys = table.primary_keys
+        wm = quote_pg(table.watermark_col)
+        rows = self.run(
+            f"SELECT {', '.join(quote_pg(k) for k in keys)}, {wm} "
+            f"FROM {quote_pg(table.schema_name, table.relation)} WHERE {wm} <= :upper "
+            f"ORDER BY {wm} DESC LIMIT :limit",
+            f"sample recent rows of {table.table_name}",
+            upper=upper,  # a `timestamp` column compares in the session's UTC, as exported
+            limit=limit,
+        )
+        return [(tuple(row[: len(keys)]), as_utc(row[len(keys)])) for row in rows]
 
     def copy_out(self, query: str, stream: Writable) -> int:
         """Stream `COPY (query) TO STDOUT` as PostgreSQL CSV with a header; returns the row count."""

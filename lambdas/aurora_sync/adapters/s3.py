@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aurora_sync.adapters.aws_errors import classify
+from aurora_sync.adapters.aws_errors import classify, error_code
 from aurora_sync.errors import TerminalError
 from aurora_sync.observability import logger
 
@@ -183,6 +183,23 @@ class ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, f"s3:ListObjectsV2 s3://{self.bucket}/{prefix}") from exc
         return found
+
+    def read(self, key: str) -> bytes:
+        try:
+            return bytes(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise classify(exc, f"s3:HeadObject s3://{self.bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise classify(exc, f"s3:HeadObject s3://{self.bucket}/{key}") from exc
+        return True
 
     def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes [start, end] inclusive."""

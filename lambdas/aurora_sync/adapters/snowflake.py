@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
+from aurora_sync.config import TableConfig
 from aurora_sync.errors import SyncError, TerminalError, TransientError
 from aurora_sync.identifiers import quote_sf
 from aurora_sync.timeutil import as_utc
@@ -94,6 +97,10 @@ class Snowflake:
                 ) from exc
         return self._conn
 
+    def connect(self) -> None:
+        """Open the session now, so an unreachable account fails once, up front."""
+        self._connection()
+
     def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
         from snowflake.connector import errors as sf_errors
 
@@ -123,8 +130,41 @@ class Snowflake:
             raise TerminalError(f"{schema}.{table}.{column} is not a timestamp in Snowflake (got {value!r})")
         return as_utc(value)
 
+    def versions(
+        self, schema: str, table: TableConfig, wanted: list[tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], datetime | None]:
+        """Watermark of each wanted primary key found in schema.<table> (bound values, one query)."""
+        if not wanted:
+            return {}
+        keys = table.primary_keys
+        match = "(" + " AND ".join(f"{quote_sf(k)} = %s" for k in keys) + ")"
+        sql = (
+            f"SELECT {', '.join(quote_sf(k) for k in keys)}, {quote_sf(table.watermark_col)} "
+            f"FROM {quote_sf(schema, table.snowflake_table)} WHERE " + " OR ".join([match] * len(wanted))
+        )
+        params = tuple(_bindable(v) for key in wanted for v in key)
+        rows = self.query(sql, f"look up sampled keys in {schema}.{table.snowflake_table}", params)
+        return {
+            tuple(normalize_key(v) for v in row[: len(keys)]): None if row[-1] is None else as_utc(row[-1])
+            for row in rows
+        }
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def normalize_key(value: Any) -> Any:
+    """Key values as both databases' drivers return them compare equal: NUMBER(38,0) may come back
+    as Decimal from one side and int from the other, UUIDs as str."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def _bindable(value: Any) -> Any:
+    return str(value) if isinstance(value, UUID) else value

@@ -3,4 +3,11 @@ CREATE TASK IF NOT EXISTS ${task}
   SCHEDULE = '${schedule}'
   WHEN SYSTEM$STREAM_HAS_DATA('${stream_name}')
 AS
-${merge}
+EXECUTE IMMEDIATE $$
+BEGIN
+  BEGIN TRANSACTION;
+  ${merge};
+  ${audit_insert};
+  COMMIT;
+END;
+$$

@@ -1,0 +1,152 @@
+"""Deciding whether an alert pages: once per open problem, again on escalation or after the
+re-notify interval, and one resolve message when the problem is gone (DESIGN.md §6).
+
+Publishing happens before the state write: if the write then fails, the worst case is a repeated
+page next run, never a lost one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from aurora_sync import aws
+from aurora_sync.adapters.dynamodb import AlertStateTable
+from aurora_sync.alerts import Alert, AlertPublisher, Severity
+from aurora_sync.errors import StateConflict
+from aurora_sync.observability import logger
+from aurora_sync.settings import ServiceSettings
+from aurora_sync.timeutil import iso, parse_instant
+
+RESOLVED_RETENTION = timedelta(days=30)
+SEVERITY_RANK = {Severity.P1: 1, Severity.P2: 2, Severity.P3: 3, Severity.P4: 4}
+
+
+class StateStore(Protocol):
+    def get(self, dedup_key: str) -> dict[str, Any] | None: ...
+
+    def put(self, item: dict[str, Any], expected_version: int | None) -> None: ...
+
+
+class AlertRouter:
+    def __init__(
+        self,
+        publisher: AlertPublisher,
+        state: StateStore | None,
+        renotify: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._publisher = publisher
+        self._state = state
+        self._renotify = renotify
+        self._clock = clock
+
+    def raise_alert(self, alert: Alert, escalate_after: int | None = None) -> str:
+        """Record an occurrence of the problem; returns "notified", "escalated" or "suppressed".
+
+        With `escalate_after`, the occurrence that makes the count reach it is sent as P1: a
+        problem that persists run after run is the pipeline being down, not a blip.
+        """
+        if self._state is None:
+            self._publisher.publish(alert)
+            return "notified"
+        try:
+            return self._raise_once(alert, escalate_after)
+        except StateConflict:  # a concurrent writer: re-read and decide again, once
+            return self._raise_once(alert, escalate_after)
+
+    def _raise_once(self, alert: Alert, escalate_after: int | None) -> str:
+        assert self._state is not None
+        now = self._clock()
+        item = self._state.get(alert.dedup_key)
+        is_open = item is not None and item.get("status") == "open"
+        occurrences = int(item["occurrences"]) + 1 if is_open and item else 1
+        if escalate_after is not None and occurrences >= escalate_after:
+            alert = replace(alert, severity=Severity.P1)
+        decision = "suppressed"
+        if not is_open or item is None:
+            decision = "notified"
+        elif SEVERITY_RANK[alert.severity] < SEVERITY_RANK[Severity(item["severity"])]:
+            decision = "escalated"
+        elif now - parse_instant(item["last_notified"], "last_notified") >= self._renotify:
+            decision = "notified"
+        details = {**alert.details, "occurrences": occurrences}
+        if is_open and item is not None:
+            details["open_since"] = item["first_seen"]
+        notify = decision != "suppressed"
+        if notify:
+            self._publisher.publish(replace(alert, details=details))
+        self._state.put(
+            {
+                "dedup_key": alert.dedup_key,
+                "status": "open",
+                "check": alert.check,
+                "table": alert.table or "-",
+                "severity": str(alert.severity)
+                if decision != "suppressed" or item is None
+                else item["severity"],
+                "summary": alert.summary,
+                "occurrences": occurrences,
+                "first_seen": item["first_seen"] if is_open and item else iso(now),
+                "last_seen": iso(now),
+                "last_notified": iso(now)
+                if decision != "suppressed" or item is None
+                else item["last_notified"],
+                "version": (int(item["version"]) + 1) if item else 1,
+            },
+            None if item is None else int(item["version"]),
+        )
+        log = logger.warning if notify else logger.info
+        log(
+            f"alert {decision}",
+            extra={"dedup_key": alert.dedup_key, "severity": str(alert.severity), "occurrences": occurrences},
+        )
+        return decision
+
+    def resolve(self, check: str, table: str, run_id: str, evidence: str) -> bool:
+        """Send one resolve for an open problem; True when one was sent."""
+        if self._state is None:
+            return False
+        key = Alert(Severity.P4, check, table, "").dedup_key
+        item = self._state.get(key)
+        if item is None or item.get("status") != "open":
+            return False
+        now = self._clock()
+        self._publisher.publish(
+            Alert(
+                Severity(item["severity"]),
+                check,
+                table,
+                f"resolved: {item['summary']}"[:200],
+                details={
+                    "open_since": item["first_seen"],
+                    "occurrences": item["occurrences"],
+                    "evidence": evidence,
+                },
+                run_id=run_id,
+                status="resolved",
+            )
+        )
+        self._state.put(
+            {
+                **item,
+                "status": "resolved",
+                "resolved_at": iso(now),
+                "version": int(item["version"]) + 1,
+                "expires_at": int((now + RESOLVED_RETENTION).timestamp()),
+            },
+            int(item["version"]),
+        )
+        logger.info("alert resolved", extra={"dedup_key": key, "open_since": item["first_seen"]})
+        return True
+
+
+def alert_router(settings: ServiceSettings) -> AlertRouter:
+    """Both Lambdas page through this: one open problem, one page (state in DynamoDB)."""
+    publisher = AlertPublisher(aws.client("sns", settings.aws_region), settings.alert_topic_arn)
+    state = None
+    if settings.alert_state_table:
+        state = AlertStateTable(aws.client("dynamodb", settings.aws_region), settings.alert_state_table)
+    return AlertRouter(publisher, state, timedelta(minutes=settings.renotify_minutes))

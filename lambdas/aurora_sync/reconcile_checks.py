@@ -1,0 +1,477 @@
+"""The reconciler's checks (DESIGN.md §6) as pure functions of the evidence already gathered.
+
+Keeping them free of I/O is what lets every "is this worth a page?" rule be tested exactly; the
+service (reconciler.py) gathers the evidence and turns a failed gathering into UNKNOWN, never OK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aurora_sync.adapters.snowflake import normalize_key
+from aurora_sync.adapters.snowflake_history import CopyRecord, MergeAudit, PipeStatus, TaskRun
+from aurora_sync.alerts import Alert, Severity
+from aurora_sync.timeutil import EPOCH, MICROSECOND, iso, parse_instant
+from aurora_sync.validation import describe
+
+MAX_LISTED = 10  # evidence lists are cut here; the count is always complete
+
+
+class Status(StrEnum):
+    OK = "ok"
+    PENDING = "pending"  # nothing wrong yet: files inside the load grace period
+    PROBLEM = "problem"
+    UNKNOWN = "unknown"  # the evidence could not be read: never reported as OK
+    SKIPPED = "skipped"  # not configured for this table (e.g. no freshness_sla_minutes)
+
+
+@dataclass
+class CheckResult:
+    check: str
+    table: str
+    status: Status
+    summary: str
+    severity: Severity | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    runbook_anchor: str = ""
+
+    def alert(self, run_id: str) -> Alert:
+        assert self.severity is not None
+        return Alert(
+            self.severity,
+            self.check,
+            self.table,
+            self.summary,
+            details=self.details,
+            run_id=run_id,
+            runbook_anchor=self.runbook_anchor,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"check": self.check, "table": self.table, "status": str(self.status)}
+        data["summary"] = self.summary
+        if self.severity is not None:
+            data["severity"] = str(self.severity)
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+def unknown(check: str, table: str, error: str) -> CheckResult:
+    return CheckResult(check, table, Status.UNKNOWN, f"could not check: {error}", details={"error": error})
+
+
+# -- manifests ---------------------------------------------------------------------------------
+
+
+class ManifestFileDoc(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    key: str = Field(min_length=1)
+    rows: int | None = Field(ge=0)
+    bytes: int = Field(ge=0)
+
+
+class ManifestDoc(BaseModel):
+    """The fields the reconciler relies on; a manifest without them is reported, not guessed at."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    table: str
+    files: list[ManifestFileDoc]
+    rows: int = Field(ge=0)
+    lower: str | None
+    upper: str
+    finished_at: str
+    full_refresh: bool = False
+
+    def finished(self) -> datetime:
+        return parse_instant(self.finished_at, "finished_at")
+
+    def rerun(self) -> dict[str, Any]:
+        """What on-call runs to export this manifest's window again."""
+        if self.lower is None:
+            return {
+                "override": f"/aurora-snowflake-sync/overrides/{self.table}",
+                "value": {"full_refresh": True},
+            }
+        return {"tables": [self.table], "start": self.lower, "end": self.upper}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    key: str
+    doc: ManifestDoc
+
+
+def parse_manifest(key: str, body: bytes, table: str) -> Manifest:
+    """Raise ValueError naming the key and the field when the manifest cannot be trusted."""
+    try:
+        doc = ManifestDoc.model_validate_json(body)
+        doc.finished()
+    except ValidationError as exc:
+        field_name, problem = describe(exc)
+        raise ValueError(f"{key}: {problem or field_name}") from None
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+    if doc.table != table:
+        raise ValueError(f"{key}: table is {doc.table!r}, expected {table!r}")
+    return Manifest(key, doc)
+
+
+def check_manifests(table: str, problems: list[str]) -> CheckResult:
+    if not problems:
+        return CheckResult("manifests", table, Status.OK, "every manifest is readable")
+    return CheckResult(
+        "manifests",
+        table,
+        Status.PROBLEM,
+        f"{len(problems)} manifest(s) unreadable; their files cannot be reconciled: {problems[0]}"[:300],
+        Severity.P2,
+        {"invalid": problems[:MAX_LISTED], "count": len(problems)},
+        "manifest-invalid",
+    )
+
+
+# -- loads: manifest files vs COPY_HISTORY -----------------------------------------------------
+
+
+def _latest_records(records: list[CopyRecord], bucket: str) -> dict[str, CopyRecord]:
+    """Latest COPY_HISTORY record per file, keyed by its S3 URL (a reload supersedes a failure)."""
+    latest: dict[str, CopyRecord] = {}
+    for record in sorted(records, key=lambda r: r.last_load_time or EPOCH):
+        latest[record.url] = record
+    return latest
+
+
+def _find(latest: dict[str, CopyRecord], bucket: str, key: str) -> CopyRecord | None:
+    found = latest.get(f"s3://{bucket}/{key}")
+    if found is not None:
+        return found
+    # FILE_NAME may be relative to a stage URL spelled differently (e.g. without the bucket's
+    # region); run-<uuid> makes the key's tail unique within one table's history.
+    for url, record in latest.items():
+        if url.endswith("/" + key) or key.endswith("/" + record.file_name.lstrip("/")):
+            return record
+    return None
+
+
+@dataclass
+class _LoadFindings:
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    loaded_files: int = 0
+    loaded_rows: int = 0
+
+
+def check_loads(
+    table: str,
+    manifests: list[Manifest],
+    records: list[CopyRecord],
+    *,
+    bucket: str,
+    now: datetime,
+    grace: timedelta,
+    object_exists: Callable[[str], bool],
+) -> CheckResult:
+    latest = _latest_records(records, bucket)
+    found = _LoadFindings()
+    superseded: list[str] = []
+    for manifest in manifests:
+        own = _LoadFindings()
+        _check_manifest_loads(
+            manifest, own, latest=latest, bucket=bucket, now=now, grace=grace, object_exists=object_exists
+        )
+        if own.problems and _covered_by_later_load(manifest, manifests, latest, bucket):
+            superseded.append(manifest.key)
+            continue
+        found.problems += own.problems
+        found.pending += own.pending
+        found.loaded_files += own.loaded_files
+        found.loaded_rows += own.loaded_rows
+    details: dict[str, Any] = {
+        "manifests": len(manifests),
+        "files_loaded": found.loaded_files,
+        "rows_loaded": found.loaded_rows,
+    }
+    if superseded:
+        details["superseded"] = superseded[:MAX_LISTED]
+    if found.problems:
+        kinds = sorted({p["problem"] for p in found.problems})
+        first_error = next((p["first_error"] for p in found.problems if p.get("first_error")), None)
+        summary = f"{len(found.problems)} file problem(s): {', '.join(kinds)}"
+        if first_error:
+            summary += f"; Snowflake: {first_error}"
+        details["problems"] = found.problems[:MAX_LISTED]
+        details["problem_count"] = len(found.problems)
+        anchor = (
+            "load-failed" if any(k in {"load failed", "partially loaded"} for k in kinds) else "load-missing"
+        )
+        if kinds == ["row count differs"]:
+            anchor = "row-count-mismatch"
+        return CheckResult("loads", table, Status.PROBLEM, summary[:300], Severity.P2, details, anchor)
+    if found.pending:
+        details["pending"] = found.pending[:MAX_LISTED]
+        return CheckResult(
+            "loads",
+            table,
+            Status.PENDING,
+            f"{len(found.pending)} file(s) within the load grace period",
+            details=details,
+        )
+    return CheckResult(
+        "loads",
+        table,
+        Status.OK,
+        f"{found.loaded_files} file(s) loaded, rows match manifests",
+        details=details,
+    )
+
+
+def _covered_by_later_load(
+    manifest: Manifest, manifests: list[Manifest], latest: dict[str, CopyRecord], bucket: str
+) -> bool:
+    """True when a later export of this table covers the manifest's whole window and every one of
+    its files loaded: the re-export on-call ran (the alert's `rerun`) has replaced the lost file."""
+    doc = manifest.doc
+    lower = None if doc.lower is None else parse_instant(doc.lower, "lower")
+    upper = parse_instant(doc.upper, "upper")
+    for other in manifests:
+        o = other.doc
+        if other.key == manifest.key or o.finished() <= doc.finished():
+            continue
+        o_lower = None if o.lower is None else parse_instant(o.lower, "lower")
+        covers = (o_lower is None or (lower is not None and o_lower <= lower)) and parse_instant(
+            o.upper, "upper"
+        ) >= upper
+        records = [_find(latest, bucket, f.key) for f in o.files]
+        loaded = [r for r in records if r is not None and r.status == "loaded"]
+        if covers and len(loaded) == len(records) and sum(r.row_count for r in loaded) == o.rows:
+            return True
+    return False
+
+
+def _check_manifest_loads(
+    manifest: Manifest,
+    found: _LoadFindings,
+    *,
+    latest: dict[str, CopyRecord],
+    bucket: str,
+    now: datetime,
+    grace: timedelta,
+    object_exists: Callable[[str], bool],
+) -> None:
+    doc = manifest.doc
+    overdue = now - doc.finished() > grace
+    loaded_rows = 0
+    complete = True
+    for entry in doc.files:
+        record = _find(latest, bucket, entry.key)
+        base = {"file": entry.key, "manifest": manifest.key, "rerun": doc.rerun()}
+        if record is None or record.status == "load in progress":
+            complete = False
+            if not overdue:
+                found.pending.append(entry.key)
+                continue
+            exists = object_exists(entry.key)
+            found.problems.append(
+                {**base, "problem": "not loaded", "object_in_s3": exists, "exported_at": doc.finished_at}
+            )
+            continue
+        if record.status != "loaded":
+            complete = False
+            found.problems.append(
+                {
+                    **base,
+                    "problem": record.status,
+                    "first_error": record.first_error_message,
+                    "rows_loaded": record.row_count,
+                    "rows_parsed": record.row_parsed,
+                    "errors": record.error_count,
+                }
+            )
+            continue
+        found.loaded_files += 1
+        found.loaded_rows += record.row_count
+        loaded_rows += record.row_count
+    if complete and loaded_rows != doc.rows:
+        found.problems.append(
+            {
+                "problem": "row count differs",
+                "manifest": manifest.key,
+                "exported_rows": doc.rows,
+                "loaded_rows": loaded_rows,
+                "files": [f.key for f in doc.files],
+                "rerun": doc.rerun(),
+            }
+        )
+
+
+def settled_upper(
+    manifests: list[Manifest], records: list[CopyRecord], runs: list[TaskRun], bucket: str
+) -> datetime | None:
+    """Newest export bound whose files are all loaded AND merged by a task run that succeeded
+    after the last of them loaded: every Aurora row at or below it must be in FINAL by now."""
+    latest = _latest_records(records, bucket)
+    merged = [r.completed_time for r in runs if r.state == "SUCCEEDED" and r.completed_time is not None]
+    best: datetime | None = None
+    for manifest in manifests:
+        loads = [_find(latest, bucket, f.key) for f in manifest.doc.files]
+        if not loads or any(r is None or r.status != "loaded" or r.last_load_time is None for r in loads):
+            continue  # an empty export proves nothing about earlier windows
+        last_load = max(r.last_load_time for r in loads if r is not None and r.last_load_time is not None)
+        if any(done >= last_load for done in merged):
+            upper = parse_instant(manifest.doc.upper, "upper")
+            best = upper if best is None else max(best, upper)
+    return best
+
+
+# -- merge task --------------------------------------------------------------------------------
+
+
+def check_merge(
+    table: str,
+    task: str,
+    records: list[CopyRecord],
+    runs: list[TaskRun],
+    audits: list[MergeAudit],
+    *,
+    now: datetime,
+    grace: timedelta,
+) -> CheckResult:
+    finished = [r for r in runs if r.state in {"SUCCEEDED", "FAILED"} and r.completed_time is not None]
+    loads = [r.last_load_time for r in records if r.status == "loaded" and r.row_count and r.last_load_time]
+    last_load = max(loads) if loads else None
+    details: dict[str, Any] = {"task": task, "last_load": None if last_load is None else iso(last_load)}
+    if audits:
+        last = audits[-1]
+        details["last_merge"] = {
+            "query_id": last.query_id,
+            "rows_inserted": last.rows_inserted,
+            "rows_updated": last.rows_updated,
+            "merged_at": iso(last.merged_at),
+        }
+        details["rows_merged_in_window"] = sum(a.rows_inserted + a.rows_updated for a in audits)
+    if finished and finished[-1].state == "FAILED":
+        failed = finished[-1]
+        details.update(
+            {
+                "error_code": failed.error_code,
+                "error_message": failed.error_message,
+                "query_id": failed.query_id,
+            }
+        )
+        summary = f"merge task {task} failed at {iso(failed.completed_time or now)}: {failed.error_message}"
+        return CheckResult(
+            "merge", table, Status.PROBLEM, summary[:300], Severity.P2, details, "merge-failed"
+        )
+    if last_load is None:
+        return CheckResult("merge", table, Status.OK, "no loads to merge in the window", details=details)
+    if any(r.state == "SUCCEEDED" and r.completed_time and r.completed_time >= last_load for r in finished):
+        return CheckResult("merge", table, Status.OK, "merged after the last load", details=details)
+    if now - last_load <= grace:
+        return CheckResult(
+            "merge", table, Status.PENDING, "loads within the grace period await the task", details=details
+        )
+    summary = f"merge task {task} has not succeeded since the last load at {iso(last_load)}"
+    return CheckResult("merge", table, Status.PROBLEM, summary, Severity.P2, details, "merge-not-run")
+
+
+# -- freshness -----------------------------------------------------------------------------------
+
+
+def check_freshness(
+    table: str, aurora_max: datetime | None, final_max: datetime | None, sla_minutes: int | None
+) -> tuple[CheckResult, float | None]:
+    """Returns the result and the lag in seconds (for the metric); no lag when Aurora is empty."""
+    if aurora_max is None:
+        return CheckResult("freshness", table, Status.OK, "Aurora table is empty"), None
+    lag = max(timedelta(0), aurora_max - (final_max or EPOCH))
+    details = {
+        "aurora_max": iso(aurora_max),
+        "final_max": None if final_max is None else iso(final_max),
+        "lag_minutes": round(lag.total_seconds() / 60, 1),
+    }
+    if sla_minutes is None:
+        return CheckResult(
+            "freshness", table, Status.SKIPPED, "no freshness_sla_minutes", details=details
+        ), lag.total_seconds()
+    details["sla_minutes"] = sla_minutes
+    if lag <= timedelta(minutes=sla_minutes):
+        return CheckResult(
+            "freshness", table, Status.OK, f"lag {details['lag_minutes']} min", details=details
+        ), lag.total_seconds()
+    summary = f"FINAL is {details['lag_minutes']} min behind Aurora (SLA {sla_minutes} min)"
+    return (
+        CheckResult("freshness", table, Status.PROBLEM, summary, Severity.P3, details, "sync-lagging"),
+        lag.total_seconds(),
+    )
+
+
+# -- sampled rows --------------------------------------------------------------------------------
+
+
+def check_sample(
+    table: str,
+    upper: datetime | None,
+    sampled: list[tuple[tuple[Any, ...], datetime]],
+    found: dict[tuple[Any, ...], datetime | None],
+) -> CheckResult:
+    if upper is None:
+        return CheckResult(
+            "sample", table, Status.SKIPPED, "no export in the window is loaded and merged yet"
+        )
+    missing: list[dict[str, Any]] = []
+    stale: list[dict[str, Any]] = []
+    wrong: list[datetime] = []  # Aurora watermarks of the rows FINAL lacks or has older
+    for key, watermark in sampled:
+        norm = tuple(normalize_key(v) for v in key)
+        if norm not in found:
+            wrong.append(watermark)
+            missing.append({"key": [str(v) for v in key], "aurora_watermark": iso(watermark)})
+        elif found[norm] != watermark:
+            wrong.append(watermark)
+            got = found[norm]
+            stale.append(
+                {
+                    "key": [str(v) for v in key],
+                    "aurora_watermark": iso(watermark),
+                    "final_watermark": None if got is None else iso(got),
+                }
+            )
+    details: dict[str, Any] = {"sampled": len(sampled), "settled_upper": iso(upper)}
+    if not missing and not stale:
+        return CheckResult(
+            "sample", table, Status.OK, f"{len(sampled)} sampled row(s) match FINAL", details=details
+        )
+    details.update({"missing": missing[:MAX_LISTED], "stale": stale[:MAX_LISTED]})
+    # The exact manual payload that re-exports every row found wrong (start is exclusive).
+    details["rerun"] = {"tables": [table], "start": iso(min(wrong) - MICROSECOND), "end": iso(max(wrong))}
+    summary = f"{len(missing)} sampled row(s) missing from FINAL, {len(stale)} with a different watermark"
+    return CheckResult("sample", table, Status.PROBLEM, summary, Severity.P2, details, "rows-missing")
+
+
+# -- pipe ----------------------------------------------------------------------------------------
+
+
+def check_pipe(table: str, pipe: str, status: PipeStatus, *, now: datetime, grace: timedelta) -> CheckResult:
+    details = {"pipe": pipe, "status": status.raw}
+    if status.execution_state != "RUNNING":
+        summary = (
+            f"pipe {pipe} is {status.execution_state or 'in an unknown state'}: new files are not loaded"
+        )
+        return CheckResult("pipe", table, Status.PROBLEM, summary, Severity.P2, details, "pipe-stalled")
+    oldest = status.oldest_file_timestamp
+    if status.pending_file_count and oldest is not None and now - oldest > grace:
+        summary = f"pipe {pipe} has {status.pending_file_count} file(s) pending since {iso(oldest)}"
+        return CheckResult("pipe", table, Status.PROBLEM, summary, Severity.P3, details, "pipe-stalled")
+    return CheckResult(
+        "pipe", table, Status.OK, f"running, {status.pending_file_count} pending", details=details
+    )

@@ -1,0 +1,87 @@
+"""Composition root of the reconciler: settings -> adapters -> ReconcileService -> result.
+
+The reconciler raises only when it cannot run at all (settings, table list, event, alert state):
+then the Lambda fails, its errors alarm fires, and the state machine takes its P1 path. Anything
+it cannot *check* is reported as unknown and alerted on from inside the run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aurora_sync import aws
+from aurora_sync.adapters.postgres import Aurora
+from aurora_sync.adapters.s3 import ObjectStore
+from aurora_sync.adapters.snowflake import Snowflake
+from aurora_sync.adapters.snowflake_history import PRODUCTION_QUERIES, HistoryQueries
+from aurora_sync.adapters.ssm import ParameterStore
+from aurora_sync.alert_routing import alert_router
+from aurora_sync.credentials import CredentialProvider, fallback_alert, settle_fallback_alert
+from aurora_sync.observability import logger
+from aurora_sync.reconcile_events import parse_reconcile_event
+from aurora_sync.reconciler import ReconcileService
+from aurora_sync.settings import ReconcilerSettings, load_reconciler_settings
+
+
+def run_reconciler(
+    event: Any, context: Any, history_queries: HistoryQueries = PRODUCTION_QUERIES
+) -> dict[str, Any]:
+    """`history_queries` is the local stack's seam (fakesnow has no INFORMATION_SCHEMA history)."""
+    settings = load_reconciler_settings()
+    run_id = str(uuid.uuid4())
+    logger.set_correlation_id(run_id)
+    region = settings.aws_region
+    parameters = ParameterStore(aws.client("ssm", region), settings.tables_parameter, "/unused/")
+    tables = parameters.load_tables()
+    request = parse_reconcile_event(event, tables)
+    logger.info("reconciler invoked", extra={"run_id": run_id, "tables": request.tables})
+
+    router = alert_router(settings)
+
+    def on_fallback(kind: str, reason: str) -> None:
+        router.raise_alert(fallback_alert(kind, reason, run_id))
+
+    credentials = CredentialProvider(settings, on_fallback=on_fallback)
+    service = ReconcileService(
+        settings=settings,
+        tables=tables,
+        store=ObjectStore(aws.client("s3", region), settings.export_bucket),
+        open_aurora=lambda: _open_aurora(settings, credentials, run_id),
+        open_snowflake=lambda: _open_snowflake(settings, credentials, run_id),
+        router=router,
+        run_id=run_id,
+        history_queries=history_queries,
+    )
+    try:
+        result = service.run(request.tables, request.export_run_ids)
+        settle_fallback_alert(router, credentials, run_id)
+    finally:
+        service.close()
+    return result.as_dict()
+
+
+def _open_aurora(settings: ReconcilerSettings, credentials: CredentialProvider, run_id: str) -> Aurora:
+    db = settings.database
+    creds = credentials.database()
+    return Aurora(
+        db.host,
+        db.port,
+        db.name,
+        creds.user,
+        creds.password,
+        use_ssl=db.ssl,
+        timeout_seconds=db.connect_timeout_seconds,
+        application_name=f"aurora-snowflake-sync reconciler {run_id}"[:63],
+    )
+
+
+def _open_snowflake(settings: ReconcilerSettings, credentials: CredentialProvider, run_id: str) -> Snowflake:
+    creds = credentials.snowflake()
+    return Snowflake.from_settings(
+        settings.snowflake,
+        user=creds.user,
+        password=creds.password,
+        private_key_der=creds.private_key_der,
+        query_tag=f"aurora-snowflake-sync:reconciler:{run_id}",
+    )

@@ -1,0 +1,243 @@
+"""Each reconciler check as a pure function of its evidence: what is a problem, what is only
+pending, and what evidence the alert carries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from aurora_sync.adapters.snowflake_history import (
+    CopyRecord,
+    MergeAudit,
+    PipeStatus,
+    TaskRun,
+    normalize_status,
+)
+from aurora_sync.alerts import Severity
+from aurora_sync.reconcile_checks import (
+    Manifest,
+    Status,
+    check_freshness,
+    check_loads,
+    check_merge,
+    check_pipe,
+    check_sample,
+    parse_manifest,
+    settled_upper,
+)
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+GRACE = timedelta(minutes=30)
+BUCKET = "exports"
+TABLE = "public.orders"
+
+
+def manifest(
+    name: str,
+    files: list[tuple[str, int | None]],
+    rows: int,
+    *,
+    finished: datetime = NOW - timedelta(hours=1),
+    lower: str | None = "2026-11-22T05:00:00.000000Z",
+    upper: str = "2026-11-22T06:00:00.000000Z",
+) -> Manifest:
+    doc = {
+        "run_id": "r",
+        "table": TABLE,
+        "files": [{"key": f"{TABLE}/2026/11/22/06/{k}", "rows": n, "bytes": 10} for k, n in files],
+        "rows": rows,
+        "lower": lower,
+        "upper": upper,
+        "finished_at": finished.isoformat(),
+    }
+    return parse_manifest(f"_manifests/{TABLE}/2026/11/22/06/{name}.json", json.dumps(doc).encode(), TABLE)
+
+
+def loaded(
+    name: str, rows: int, status: str = "Loaded", at: datetime = NOW - timedelta(minutes=50), **kw: Any
+) -> CopyRecord:
+    return CopyRecord(
+        file_name=f"2026/11/22/06/{name}",
+        stage_location=f"s3://{BUCKET}/{TABLE}/",
+        last_load_time=at,
+        row_count=rows,
+        row_parsed=kw.get("parsed", rows),
+        error_count=kw.get("errors", 0),
+        first_error_message=kw.get("error"),
+        status=normalize_status(status),
+    )
+
+
+def loads(manifests: list[Manifest], records: list[CopyRecord], exists: bool = True) -> Any:
+    return check_loads(
+        TABLE, manifests, records, bucket=BUCKET, now=NOW, grace=GRACE, object_exists=lambda _: exists
+    )
+
+
+def test_every_file_loaded_with_matching_rows_is_ok() -> None:
+    result = loads([manifest("m", [("a.csv", 5)], 5)], [loaded("a.csv", 5)])
+    assert result.status == Status.OK and result.details["rows_loaded"] == 5
+
+
+def test_split_export_rows_are_summed_across_parts() -> None:
+    # GIVEN an aurora_s3 export in three parts whose per-part rows are unknown (null)
+    m = manifest("m", [("a.csv", None), ("a_part2.csv", None), ("a_part3.csv", None)], 9)
+    records = [loaded("a.csv", 4), loaded("a_part2.csv", 4), loaded("a_part3.csv", 1)]
+    assert loads([m], records).status == Status.OK
+    # WHEN one part loaded a row fewer THEN the manifest's total no longer matches
+    records[2] = loaded("a_part3.csv", 0)
+    result = loads([m], records)
+    assert result.status == Status.PROBLEM and result.severity == Severity.P2
+    [problem] = result.details["problems"]
+    assert problem["problem"] == "row count differs"
+    assert (problem["exported_rows"], problem["loaded_rows"]) == (9, 8)
+    assert result.runbook_anchor == "row-count-mismatch"
+
+
+def test_unloaded_file_is_pending_inside_the_grace_period_and_a_problem_after() -> None:
+    fresh = manifest("m", [("a.csv", 5)], 5, finished=NOW - timedelta(minutes=5))
+    assert loads([fresh], []).status == Status.PENDING
+    old = manifest("m", [("a.csv", 5)], 5)
+    result = loads([old], [], exists=False)
+    assert result.status == Status.PROBLEM and result.runbook_anchor == "load-missing"
+    [problem] = result.details["problems"]
+    assert problem["object_in_s3"] is False
+    assert problem["rerun"] == {
+        "tables": [TABLE],
+        "start": "2026-11-22T05:00:00.000000Z",
+        "end": "2026-11-22T06:00:00.000000Z",
+    }
+
+
+@pytest.mark.parametrize("status", ["Load failed", "LOAD_FAILED", "load FAILED", "Partially loaded"])
+def test_failed_or_partial_load_is_reported_with_snowflakes_first_error(status: str) -> None:
+    record = loaded("a.csv", 0, status=status, error="Numeric value 'x' is not recognized", errors=1)
+    result = loads([manifest("m", [("a.csv", 5)], 5)], [record])
+    assert result.status == Status.PROBLEM and result.runbook_anchor == "load-failed"
+    assert "Numeric value 'x' is not recognized" in result.summary
+
+
+def test_a_reload_after_a_failure_counts_not_the_failure() -> None:
+    failed = loaded("a.csv", 0, status="Load failed", at=NOW - timedelta(minutes=50), error="bad")
+    reloaded = loaded("a.csv", 5, at=NOW - timedelta(minutes=10))
+    assert loads([manifest("m", [("a.csv", 5)], 5)], [reloaded, failed]).status == Status.OK
+
+
+def test_a_later_export_covering_the_window_supersedes_a_lost_file() -> None:
+    # GIVEN a manifest whose file never loaded, and on-call's re-export of the same window, loaded
+    lost = manifest("m1", [("a.csv", 5)], 5)
+    redo = manifest("m2", [("b.csv", 5)], 5, finished=NOW - timedelta(minutes=20))
+    result = loads([lost, redo], [loaded("b.csv", 5)])
+    assert result.status == Status.OK and result.details["superseded"] == [lost.key]
+    # BUT a later export of a narrower window does not
+    narrow = manifest(
+        "m3", [("c.csv", 5)], 5, finished=NOW - timedelta(minutes=20), lower="2026-11-22T05:30:00Z"
+    )
+    assert loads([lost, narrow], [loaded("c.csv", 5)]).status == Status.PROBLEM
+
+
+def test_manifest_problems_name_the_object_and_the_field() -> None:
+    with pytest.raises(ValueError, match=r"_manifests/x\.json: .*rows"):
+        parse_manifest(
+            "_manifests/x.json",
+            b'{"run_id": "r", "table": "public.orders", "files": [], "rows": "many"}',
+            TABLE,
+        )
+    with pytest.raises(ValueError, match=r"_manifests/x\.json: .*EOF"):
+        parse_manifest("_manifests/x.json", b'{"run_id": ', TABLE)
+
+
+def run(state: str, completed: datetime, error: str | None = None) -> TaskRun:
+    return TaskRun(
+        "ORDERS_MERGE",
+        state,
+        completed - timedelta(seconds=5),
+        completed,
+        "100183" if error else None,
+        error,
+        "q",
+    )
+
+
+def test_merge_after_the_last_load_is_ok_and_carries_the_audit_counts() -> None:
+    audit = MergeAudit("q1", 3, 2, NOW - timedelta(minutes=40))
+    result = check_merge(
+        TABLE,
+        "T",
+        [loaded("a.csv", 5)],
+        [run("SUCCEEDED", NOW - timedelta(minutes=40))],
+        [audit],
+        now=NOW,
+        grace=GRACE,
+    )
+    assert result.status == Status.OK
+    assert result.details["last_merge"]["rows_inserted"] == 3 and result.details["rows_merged_in_window"] == 5
+
+
+def test_latest_failed_run_is_a_problem_with_its_error_until_a_later_success() -> None:
+    failed = run("FAILED", NOW - timedelta(minutes=20), error="invalid identifier 'STATUS'")
+    result = check_merge(TABLE, "T", [loaded("a.csv", 5)], [failed], [], now=NOW, grace=GRACE)
+    assert result.status == Status.PROBLEM and result.runbook_anchor == "merge-failed"
+    assert result.details["error_message"] == "invalid identifier 'STATUS'"
+    ok = run("SUCCEEDED", NOW - timedelta(minutes=5))
+    assert (
+        check_merge(TABLE, "T", [loaded("a.csv", 5)], [failed, ok], [], now=NOW, grace=GRACE).status
+        == Status.OK
+    )
+
+
+def test_no_merge_since_the_last_load_is_pending_then_a_problem() -> None:
+    recent = [loaded("a.csv", 5, at=NOW - timedelta(minutes=5))]
+    assert check_merge(TABLE, "T", recent, [], [], now=NOW, grace=GRACE).status == Status.PENDING
+    old = [loaded("a.csv", 5, at=NOW - timedelta(minutes=45))]
+    before = [run("SUCCEEDED", NOW - timedelta(minutes=50))]
+    result = check_merge(TABLE, "T", old, before, [], now=NOW, grace=GRACE)
+    assert result.status == Status.PROBLEM and result.runbook_anchor == "merge-not-run"
+
+
+def test_freshness_compares_aurora_and_final_against_the_sla() -> None:
+    ok, lag = check_freshness(TABLE, NOW, NOW - timedelta(minutes=90), 120)
+    assert ok.status == Status.OK and lag == 5400
+    late, _ = check_freshness(TABLE, NOW, NOW - timedelta(minutes=121), 120)
+    assert late.status == Status.PROBLEM and late.severity == Severity.P3
+    empty_final, _ = check_freshness(TABLE, NOW, None, 120)
+    assert empty_final.status == Status.PROBLEM
+    assert check_freshness(TABLE, None, None, 120)[0].status == Status.OK
+    assert check_freshness(TABLE, NOW, None, None)[0].status == Status.SKIPPED
+
+
+def test_sample_reports_missing_and_stale_keys_with_an_exact_rerun() -> None:
+    t1, t2, t3 = (NOW - timedelta(hours=h) for h in (3, 2, 1))
+    sampled = [((1,), t1), ((2,), t2), ((3,), t3)]
+    # Decimal keys from one driver equal int keys from the other
+    from decimal import Decimal
+
+    found = {(Decimal(1),): t1, (3,): t3 - timedelta(seconds=1)}
+    result = check_sample(TABLE, NOW, sampled, {tuple(int(v) for v in k): w for k, w in found.items()})
+    assert result.status == Status.PROBLEM
+    assert [m["key"] for m in result.details["missing"]] == [["2"]]
+    assert [m["key"] for m in result.details["stale"]] == [["3"]]
+    assert result.details["rerun"]["start"] == "2026-11-22T05:59:59.999999Z"
+    assert result.details["rerun"]["end"] == "2026-11-22T07:00:00.000000Z"
+    assert check_sample(TABLE, None, [], {}).status == Status.SKIPPED
+
+
+def test_settled_upper_needs_every_file_loaded_and_a_later_successful_merge() -> None:
+    m = manifest("m", [("a.csv", 5)], 5)
+    records = [loaded("a.csv", 5, at=NOW - timedelta(minutes=50))]
+    assert settled_upper([m], records, [], BUCKET) is None
+    assert settled_upper([m], records, [run("SUCCEEDED", NOW - timedelta(minutes=55))], BUCKET) is None
+    upper = settled_upper([m], records, [run("SUCCEEDED", NOW - timedelta(minutes=45))], BUCKET)
+    assert upper == datetime(2026, 11, 22, 6, tzinfo=UTC)
+
+
+def test_pipe_not_running_is_p2_and_old_pending_files_are_p3() -> None:
+    paused = PipeStatus("PAUSED", 0, None, {"executionState": "PAUSED"})
+    assert check_pipe(TABLE, "P", paused, now=NOW, grace=GRACE).severity == Severity.P2
+    backlog = PipeStatus("RUNNING", 3, NOW - timedelta(hours=1), {})
+    assert check_pipe(TABLE, "P", backlog, now=NOW, grace=GRACE).severity == Severity.P3
+    fresh = PipeStatus("RUNNING", 3, NOW - timedelta(minutes=1), {})
+    assert check_pipe(TABLE, "P", fresh, now=NOW, grace=GRACE).status == Status.OK

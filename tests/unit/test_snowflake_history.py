@@ -1,0 +1,131 @@
+"""The reconciler's production Snowflake SQL, pinned, and the parsing of rows shaped exactly like
+Snowflake returns them (column order of the SELECT, TIMESTAMP_LTZ as aware datetimes, NUMBER as
+int or Decimal, COPY_HISTORY's mixed-case statuses, SYSTEM$PIPE_STATUS as a JSON string)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aurora_sync.adapters.snowflake_history import (
+    PRODUCTION_QUERIES,
+    SnowflakeHistory,
+    normalize_status,
+    parse_audit_row,
+    parse_copy_row,
+    parse_pipe_status,
+    parse_task_row,
+)
+from aurora_sync.errors import TerminalError
+
+PST = timezone(timedelta(hours=-8))
+
+
+def test_production_sql_is_the_reviewed_text() -> None:
+    assert PRODUCTION_QUERIES.copy_history == (
+        "SELECT FILE_NAME, STAGE_LOCATION, LAST_LOAD_TIME, ROW_COUNT, ROW_PARSED, ERROR_COUNT,"
+        " FIRST_ERROR_MESSAGE, STATUS"
+        " FROM TABLE(INFORMATION_SCHEMA.COPY_HISTORY(TABLE_NAME => %s, START_TIME => %s::TIMESTAMP_LTZ))"
+        " ORDER BY LAST_LOAD_TIME"
+    )
+    assert PRODUCTION_QUERIES.task_history == (
+        "SELECT NAME, STATE, SCHEDULED_TIME, COMPLETED_TIME, ERROR_CODE, ERROR_MESSAGE, QUERY_ID"
+        " FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY(TASK_NAME => %s,"
+        " SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ, RESULT_LIMIT => 10000))"
+        " WHERE SCHEMA_NAME = %s AND DATABASE_NAME = CURRENT_DATABASE() AND QUERY_ID IS NOT NULL"
+        " ORDER BY SCHEDULED_TIME"
+    )
+    assert PRODUCTION_QUERIES.pipe_status == "SELECT SYSTEM$PIPE_STATUS(%s)"
+    assert PRODUCTION_QUERIES.merge_audit == (
+        'SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM "STAGING"."MERGE_AUDIT"'
+        " WHERE TABLE_NAME = %s AND MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
+    )
+
+
+def test_the_audit_table_the_sql_reads_is_the_one_the_task_writes() -> None:
+    sql_dir = Path(__file__).resolve().parents[2] / "terraform/modules/snowflake_table/sql"
+    insert = (sql_dir / "audit_insert.sql").read_text()
+    assert '"TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT"' in insert
+    assert "${audit_insert}" in (sql_dir / "task.sql").read_text()
+
+
+def test_copy_history_row_parses_and_builds_the_file_url() -> None:
+    row = (
+        "2026/11/22/08/run-1.csv",
+        "s3://exports/public.orders/",
+        datetime(2026, 11, 22, 0, 5, tzinfo=PST),
+        Decimal(120),
+        Decimal(120),
+        Decimal(0),
+        None,
+        "Loaded",
+    )
+    record = parse_copy_row(row)
+    assert record.url == "s3://exports/public.orders/2026/11/22/08/run-1.csv"
+    assert record.last_load_time == datetime(2026, 11, 22, 8, 5, tzinfo=UTC)
+    assert (record.row_count, record.status) == (120, "loaded")
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("Load failed", "load failed"),
+        ("LOAD_FAILED", "load failed"),
+        ("Partially loaded", "partially loaded"),
+    ],
+)
+def test_statuses_compare_case_insensitively(raw: str, normalized: str) -> None:
+    assert normalize_status(raw) == normalized
+
+
+def test_task_row_and_audit_row_parse() -> None:
+    at = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    run = parse_task_row(("ORDERS_MERGE", "failed", at, at, 100183, "boom", "01b2"))
+    assert (run.state, run.error_code, run.error_message) == ("FAILED", "100183", "boom")
+    audit = parse_audit_row(("01b2", Decimal(3), 4, at))
+    assert (audit.rows_inserted, audit.rows_updated, audit.merged_at) == (3, 4, at)
+
+
+def test_pipe_status_json_parses_and_garbage_is_a_terminal_error() -> None:
+    status = parse_pipe_status(
+        json.dumps(
+            {
+                "executionState": "RUNNING",
+                "pendingFileCount": 2,
+                "oldestFileTimestamp": "2026-11-22T07:00:00Z",
+            }
+        )
+    )
+    assert (status.execution_state, status.pending_file_count) == ("RUNNING", 2)
+    assert status.oldest_file_timestamp == datetime(2026, 11, 22, 7, tzinfo=UTC)
+    with pytest.raises(TerminalError, match="not JSON"):
+        parse_pipe_status("<html>")
+
+
+class RecordingSnowflake:
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+        self.calls: list[tuple[str, tuple[Any, ...] | None]] = []
+
+    def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        self.calls.append((sql, params))
+        return self.rows
+
+
+def test_adapter_binds_names_and_times_in_the_documented_order() -> None:
+    sf = RecordingSnowflake([])
+    history = SnowflakeHistory(sf)  # type: ignore[arg-type]
+    since = datetime(2026, 11, 21, 8, tzinfo=UTC)
+    history.copy_history("STAGING.ORDERS", since)
+    history.task_history("STAGING", "ORDERS_MERGE", since)
+    history.merge_audit("public.orders", since)
+    assert [params for _, params in sf.calls] == [
+        ("STAGING.ORDERS", "2026-11-21T08:00:00.000000Z"),
+        ("ORDERS_MERGE", "2026-11-21T08:00:00.000000Z", "STAGING"),
+        ("public.orders", "2026-11-21T08:00:00.000000Z"),
+    ]
