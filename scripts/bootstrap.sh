@@ -96,6 +96,10 @@ install_node_tools() {
 
 install_node_tools
 
+# --- 2b. Infra test tools (checkov in .venv-infra, asl-validator): see scripts/bootstrap_infra.sh ---
+
+bash scripts/bootstrap_infra.sh
+
 # --- 3. Python venv ---------------------------------------------------------------------------------
 
 # The base interpreter must be one the `postgres` OS user can execute too: COPY ... TO PROGRAM in the

@@ -1,0 +1,239 @@
+# Thin root: one environment of aurora-snowflake-sync. Everything below derives the table list from
+# tables.json through module.tables, so the SSM parameter, the S3 notifications and the Snowflake
+# objects cannot disagree. The envs/* roots differ only in their *.tfvars, backend.hcl and tables.json.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  name = "aurora-snowflake-sync-${var.environment}"
+  tags = merge(var.tags, {
+    project     = "aurora-snowflake-sync"
+    environment = var.environment
+    managed_by  = "terraform"
+  })
+
+  # Role ARNs handed to Snowflake integrations before the roles exist (docs/deploy.md, first deployment).
+  iam_arn_prefix          = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role"
+  snowflake_s3_role_name  = "${local.name}-snowflake-s3"
+  snowflake_sns_role_name = "${local.name}-snowflake-sns"
+
+  # The Lambda build target (layers/target.json): the same file layers/build.py builds against, so
+  # runtime, architecture, handler and artifact paths cannot disagree with the zips.
+  repo_root      = "${path.module}/../../.."
+  lambda_target  = jsondecode(file("${local.repo_root}/layers/target.json"))
+  layer_zip      = coalesce(var.layer_zip_path, "${local.repo_root}/${local.lambda_target.layer_zip}")
+  exporter_zip   = coalesce(var.exporter_zip_path, "${local.repo_root}/${replace(local.lambda_target.function_zip, "{function}", "exporter")}")
+  reconciler_zip = coalesce(var.reconciler_zip_path, "${local.repo_root}/${replace(local.lambda_target.function_zip, "{function}", "reconciler")}")
+
+  snowflake_preview_features = [
+    "snowflake_file_format_csv_resource",
+    "snowflake_notification_integration_resource",
+    "snowflake_pipe_resource",
+    "snowflake_table_resource",
+  ]
+}
+
+module "tables" {
+  source      = "../../modules/tables"
+  tables_json = file("${path.module}/tables.json")
+}
+
+resource "aws_ssm_parameter" "tables" {
+  # checkov:skip=CKV2_AWS_34:Not a secret: table names, columns and types; the Lambdas read it as a String.
+  name        = var.tables_parameter_name
+  description = "aurora-snowflake-sync table list, written from terraform/envs/${var.environment}/tables.json"
+  type        = "String"
+  tier        = "Intelligent-Tiering"
+  value       = module.tables.ssm_value
+}
+
+resource "aws_lambda_layer_version" "dependencies" {
+  layer_name               = "${local.name}-dependencies"
+  description              = "Python dependencies of the exporter and reconciler (layers/)"
+  filename                 = local.layer_zip
+  source_code_hash         = filebase64sha256(local.layer_zip)
+  compatible_runtimes      = [local.lambda_target.runtime]
+  compatible_architectures = [local.lambda_target.architecture]
+}
+
+# --- AWS -----------------------------------------------------------------------------------------
+
+module "storage" {
+  source = "../../modules/aws_storage"
+
+  name                       = local.name
+  bucket_name                = var.export_bucket_name
+  table_prefixes             = module.tables.s3_prefixes
+  pipe_notification_channels = { for t, m in module.snowflake_table : t => m.notification_channel }
+  export_retention_days      = var.export_retention_days
+  manifest_retention_days    = var.manifest_retention_days
+  snowflake_role_name        = local.snowflake_s3_role_name
+  snowflake_iam_user_arn     = module.snowflake_account.storage_aws_iam_user_arn
+  snowflake_external_id      = module.snowflake_account.storage_aws_external_id
+  tags                       = local.tags
+}
+
+module "alerting" {
+  source = "../../modules/aws_alerting"
+
+  name                     = local.name
+  pager_subscription       = var.pager_subscription
+  chat_subscription        = var.chat_subscription
+  exporter_function_name   = module.exporter.function_name
+  exporter_timeout_seconds = module.exporter.timeout_seconds
+  reconciler_function_name = module.reconciler.function_name
+  state_machine_arn        = module.orchestration.state_machine_arn
+  freshness_sla_minutes    = { for t, entry in module.tables.by_name : t => lookup(entry, "freshness_sla_minutes", 120) }
+  metrics_namespace        = var.metrics_namespace
+  service_name             = var.service_name
+  snowflake_error_notifications = {
+    enabled      = var.snowflake_task_error_notifications
+    role_name    = local.snowflake_sns_role_name
+    iam_user_arn = module.snowflake_account.error_sns_iam_user_arn
+    external_id  = module.snowflake_account.error_sns_external_id
+  }
+  tags = local.tags
+}
+
+locals {
+  lambda_common = {
+    layer_arn                 = aws_lambda_layer_version.dependencies.arn
+    architecture              = local.lambda_target.architecture
+    runtime                   = local.lambda_target.runtime
+    handler                   = local.lambda_target.handler
+    tables_parameter_name     = aws_ssm_parameter.tables.name
+    export_bucket             = module.storage.bucket_name
+    export_bucket_kms_key_arn = module.storage.kms_key_arn
+    alert_topic_arn           = module.alerting.alert_topic_arn
+    alert_state_table_name    = module.alerting.alert_state_table_name
+    ops_kms_key_arn           = module.alerting.kms_key_arn
+    snowflake = {
+      account                        = var.snowflake_connection.account
+      warehouse                      = module.snowflake_account.warehouse
+      database                       = module.snowflake_account.database
+      role                           = module.snowflake_account.service_role
+      fallback_user                  = var.snowflake_connection.fallback_user
+      fallback_private_key_encrypted = var.snowflake_connection.fallback_private_key_encrypted
+    }
+  }
+}
+
+module "exporter" {
+  source = "../../modules/aws_exporter"
+
+  name                      = "${local.name}-exporter"
+  zip_path                  = local.exporter_zip
+  layer_arn                 = local.lambda_common.layer_arn
+  architecture              = local.lambda_common.architecture
+  runtime                   = local.lambda_common.runtime
+  handler                   = local.lambda_common.handler
+  timeout_seconds           = var.exporter.timeout_seconds
+  memory_mb                 = var.exporter.memory_mb
+  reserved_concurrency      = var.exporter.reserved_concurrency
+  export_mode               = var.exporter.export_mode
+  max_range_hours           = var.exporter.max_range_hours
+  tables_parameter_name     = local.lambda_common.tables_parameter_name
+  overrides_path            = var.overrides_path
+  export_bucket             = local.lambda_common.export_bucket
+  export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
+  alert_topic_arn           = local.lambda_common.alert_topic_arn
+  alert_state_table_name    = local.lambda_common.alert_state_table_name
+  ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
+  database                  = var.database
+  vault                     = var.vault
+  snowflake                 = local.lambda_common.snowflake
+  service_name              = var.service_name
+  metrics_namespace         = var.metrics_namespace
+  subnet_ids                = var.lambda_subnet_ids
+  security_group_ids        = var.lambda_security_group_ids
+  tags                      = local.tags
+}
+
+module "reconciler" {
+  source = "../../modules/aws_reconciler"
+
+  name                      = "${local.name}-reconciler"
+  zip_path                  = local.reconciler_zip
+  layer_arn                 = local.lambda_common.layer_arn
+  architecture              = local.lambda_common.architecture
+  runtime                   = local.lambda_common.runtime
+  handler                   = local.lambda_common.handler
+  timeout_seconds           = var.reconciler.timeout_seconds
+  memory_mb                 = var.reconciler.memory_mb
+  reserved_concurrency      = var.reconciler.reserved_concurrency
+  lookback_hours            = var.reconciler.lookback_hours
+  load_grace_minutes        = var.reconciler.load_grace_minutes
+  tables_parameter_name     = local.lambda_common.tables_parameter_name
+  export_bucket             = local.lambda_common.export_bucket
+  export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
+  alert_topic_arn           = local.lambda_common.alert_topic_arn
+  alert_state_table_name    = local.lambda_common.alert_state_table_name
+  ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
+  database                  = var.database
+  vault                     = var.vault
+  snowflake                 = local.lambda_common.snowflake
+  service_name              = var.service_name
+  metrics_namespace         = var.metrics_namespace
+  subnet_ids                = var.lambda_subnet_ids
+  security_group_ids        = var.lambda_security_group_ids
+  tags                      = local.tags
+}
+
+module "orchestration" {
+  source = "../../modules/aws_orchestration"
+
+  name                       = local.name
+  exporter_function_arn      = module.exporter.function_arn
+  exporter_timeout_seconds   = module.exporter.timeout_seconds
+  reconciler_function_arn    = module.reconciler.function_arn
+  reconciler_timeout_seconds = module.reconciler.timeout_seconds
+  alert_topic_arn            = module.alerting.alert_topic_arn
+  ops_kms_key_arn            = module.alerting.kms_key_arn
+  runbook_url                = var.runbook_url
+  schedules_enabled          = var.schedules_enabled
+  max_concurrency            = var.sync.max_concurrency
+  split_parts                = var.sync.split_parts
+  ingestion_wait_seconds     = var.sync.ingestion_wait_seconds
+  retry                      = var.sync.retry
+  tags                       = local.tags
+}
+
+# --- Snowflake -----------------------------------------------------------------------------------
+
+module "snowflake_account" {
+  source = "../../modules/snowflake_account"
+  providers = {
+    snowflake              = snowflake
+    snowflake.accountadmin = snowflake.accountadmin
+  }
+
+  database          = var.snowflake_connection.database
+  warehouse_name    = var.snowflake_warehouse.name
+  warehouse_size    = var.snowflake_warehouse.size
+  bucket_name       = var.export_bucket_name
+  aws_role_arn      = "${local.iam_arn_prefix}/${local.snowflake_s3_role_name}"
+  owner_role_name   = var.snowflake_owner_role
+  service_user_name = var.snowflake_connection.service_user
+  task_error_notifications = {
+    enabled      = var.snowflake_task_error_notifications
+    topic_arn    = module.alerting.alert_topic_arn
+    aws_role_arn = "${local.iam_arn_prefix}/${local.snowflake_sns_role_name}"
+  }
+}
+
+module "snowflake_table" {
+  source   = "../../modules/snowflake_table"
+  for_each = module.tables.by_name
+
+  table               = each.value
+  database            = module.snowflake_account.database
+  staging_schema      = module.snowflake_account.staging_schema
+  final_schema        = module.snowflake_account.final_schema
+  stage_url           = "s3://${var.export_bucket_name}/${module.tables.s3_prefixes[each.key]}"
+  storage_integration = module.snowflake_account.storage_integration
+  file_format         = module.snowflake_account.file_format
+  warehouse           = module.snowflake_account.warehouse
+  task_schedule       = var.snowflake_warehouse.task_schedule
+  error_integration   = module.snowflake_account.error_integration
+}

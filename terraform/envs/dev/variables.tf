@@ -1,0 +1,241 @@
+# --- Environment --------------------------------------------------------------------------------
+
+variable "environment" {
+  description = "Environment name (dev, prod): part of every resource name and tag."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.environment))
+    error_message = "environment must be 2-16 lower-case letters, digits or dashes."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region of the bucket, Lambdas and state machine (Aurora's region)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Extra tags merged into every AWS resource's tags (project, environment and managed_by are always set)."
+  type        = map(string)
+  default     = {}
+}
+
+# --- Table list and bucket ----------------------------------------------------------------------
+
+variable "tables_parameter_name" {
+  description = "SSM parameter the table list is written to (TABLES_PARAMETER)."
+  type        = string
+  default     = "/aurora-snowflake-sync/tables"
+}
+
+variable "overrides_path" {
+  description = "SSM path of per-table operational overrides (OVERRIDES_PATH)."
+  type        = string
+  default     = "/aurora-snowflake-sync/overrides/"
+}
+
+variable "export_bucket_name" {
+  description = "Globally unique name of the export bucket (EXPORT_BUCKET)."
+  type        = string
+}
+
+variable "export_retention_days" {
+  description = "Days before exported CSV files expire."
+  type        = number
+  default     = 14
+}
+
+variable "manifest_retention_days" {
+  description = "Days before manifests expire (longer than the reconciler's look-back)."
+  type        = number
+  default     = 30
+}
+
+# --- Lambdas ------------------------------------------------------------------------------------
+
+variable "exporter_zip_path" {
+  description = "Built exporter zip; null = the path in layers/target.json (build/exporter.zip, from `python -m layers.build`)."
+  type        = string
+  default     = null
+}
+
+variable "reconciler_zip_path" {
+  description = "Built reconciler zip; null = the path in layers/target.json."
+  type        = string
+  default     = null
+}
+
+variable "layer_zip_path" {
+  description = "Built dependency layer zip; null = the path in layers/target.json (build/layer.zip)."
+  type        = string
+  default     = null
+}
+
+variable "lambda_subnet_ids" {
+  description = "Private subnets of the Lambdas: routes to Aurora, Vault, Snowflake and the AWS APIs."
+  type        = list(string)
+}
+
+variable "lambda_security_group_ids" {
+  description = "Security groups of the Lambdas (egress to Aurora 5432, Vault, HTTPS)."
+  type        = list(string)
+}
+
+variable "exporter" {
+  description = "Exporter sizing: timeout (max 900 s; chunks must fit in it), memory, reserved concurrency, export mode, widest manual range."
+  type = object({
+    timeout_seconds      = optional(number, 900)
+    memory_mb            = optional(number, 1024)
+    reserved_concurrency = optional(number, 10)
+    export_mode          = optional(string, "aurora_s3")
+    max_range_hours      = optional(number, 168)
+  })
+  default = {}
+}
+
+variable "reconciler" {
+  description = "Reconciler sizing and look-back: timeout, memory, reserved concurrency, hours of manifests checked, grace before a missing load alerts."
+  type = object({
+    timeout_seconds      = optional(number, 300)
+    memory_mb            = optional(number, 512)
+    reserved_concurrency = optional(number, 2)
+    lookback_hours       = optional(number, 24)
+    load_grace_minutes   = optional(number, 30)
+  })
+  default = {}
+}
+
+variable "database" {
+  description = "Aurora: writer endpoint, port, database; fallback user + KMS ciphertext of its password (made with the exporter's/reconciler's key, see docs/deploy.md) for when Vault is unreachable."
+  type = object({
+    host                        = string
+    port                        = optional(number, 5432)
+    name                        = string
+    fallback_user               = optional(string)
+    fallback_password_encrypted = optional(string)
+  })
+}
+
+variable "vault" {
+  description = "Vault: address (VAULT_ADDR), auth method (aws) and role (VAULT_ROLE), KV v2 paths of the Aurora and Snowflake secrets."
+  type = object({
+    addr                  = string
+    auth_method           = optional(string, "aws")
+    role                  = string
+    aws_header_value      = optional(string)
+    kv_mount              = optional(string, "secret")
+    secret_path           = string
+    snowflake_secret_path = string
+    db_role               = optional(string)
+    namespace             = optional(string)
+  })
+}
+
+variable "service_name" {
+  description = "Powertools service name of both Lambdas (the `service` dimension of custom metrics)."
+  type        = string
+  default     = "aurora-snowflake-sync"
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the custom metrics."
+  type        = string
+  default     = "AuroraSnowflakeSync"
+}
+
+# --- Orchestration and alerting -----------------------------------------------------------------
+
+variable "sync" {
+  description = "State machine tuning: chunks at once, parts a timed-out chunk is split into, wait for Snowpipe before reconciling, transient-error backoff."
+  type = object({
+    max_concurrency        = optional(number, 4)
+    split_parts            = optional(number, 4)
+    ingestion_wait_seconds = optional(number, 300)
+    retry = optional(object({
+      interval_seconds = number
+      max_attempts     = number
+      backoff_rate     = number
+    }), { interval_seconds = 30, max_attempts = 3, backoff_rate = 2 })
+  })
+  default = {}
+}
+
+variable "schedules_enabled" {
+  description = "Run the hourly sync and reconcile schedules (false pauses the pipeline)."
+  type        = bool
+  default     = true
+}
+
+variable "runbook_url" {
+  description = "Base URL of docs/runbook.md as on-call opens it; linked from the state machine's P1."
+  type        = string
+}
+
+variable "pager_subscription" {
+  description = "Pager endpoint (P1/P2 alerts and alarms), e.g. { protocol = \"https\", endpoint = \"<PagerDuty URL>\" }; null for none."
+  type = object({
+    protocol = string
+    endpoint = string
+  })
+  default = null
+}
+
+variable "chat_subscription" {
+  description = "Chat endpoint (every alert and alarm); null for none."
+  type = object({
+    protocol = string
+    endpoint = string
+  })
+  default = null
+}
+
+# --- Snowflake ----------------------------------------------------------------------------------
+
+variable "snowflake_organization" {
+  description = "Snowflake organization name (provider)."
+  type        = string
+}
+
+variable "snowflake_account_name" {
+  description = "Snowflake account name within the organization (provider)."
+  type        = string
+}
+
+variable "snowflake_terraform_user" {
+  description = "User Terraform connects as (key pair in SNOWFLAKE_PRIVATE_KEY); needs ACCOUNTADMIN and the owner role."
+  type        = string
+}
+
+variable "snowflake_owner_role" {
+  description = "Role that creates and owns the schema objects (runs the tasks)."
+  type        = string
+  default     = "SYSADMIN"
+}
+
+variable "snowflake_connection" {
+  description = "What the Lambdas connect to: account identifier (SNOWFLAKE_ACCOUNT, orgname-account), database, their user (granted the service role), fallback user + KMS ciphertext of its private key."
+  type = object({
+    account                        = string
+    database                       = string
+    service_user                   = optional(string)
+    fallback_user                  = optional(string)
+    fallback_private_key_encrypted = optional(string)
+  })
+}
+
+variable "snowflake_warehouse" {
+  description = "Task warehouse name and size, and how often each MERGE task checks its stream."
+  type = object({
+    name          = optional(string, "SYNC_WH")
+    size          = optional(string, "XSMALL")
+    task_schedule = optional(string, "5 MINUTE")
+  })
+  default = {}
+}
+
+variable "snowflake_task_error_notifications" {
+  description = "Publish failed task runs and pipe loads to the alerts topic via a Snowflake notification integration (AWS-hosted accounts only)."
+  type        = bool
+  default     = true
+}

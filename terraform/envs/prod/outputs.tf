@@ -1,0 +1,48 @@
+output "export_bucket" {
+  description = "Export bucket (EXPORT_BUCKET)."
+  value       = module.storage.bucket_name
+}
+
+output "state_machine_arn" {
+  description = "Sync state machine: start it by hand with a time-range input to re-export a window."
+  value       = module.orchestration.state_machine_arn
+}
+
+output "exporter_function_name" {
+  description = "Exporter Lambda."
+  value       = module.exporter.function_name
+}
+
+output "reconciler_function_name" {
+  description = "Reconciler Lambda."
+  value       = module.reconciler.function_name
+}
+
+output "lambda_role_arns" {
+  description = "Execution roles: bind them in Vault's AWS auth role (bound_iam_principal_arn)."
+  value       = { exporter = module.exporter.role_arn, reconciler = module.reconciler.role_arn }
+}
+
+output "fallback_kms_key_arns" {
+  description = "Keys for the fallback credential ciphertexts (encryption context LambdaFunctionName=<function>)."
+  value       = { exporter = module.exporter.kms_key_arn, reconciler = module.reconciler.kms_key_arn }
+}
+
+output "alert_topic_arn" {
+  description = "Alerts topic (severity-routed)."
+  value       = module.alerting.alert_topic_arn
+}
+
+output "aurora_export_policy_json" {
+  description = "Attach to the Aurora cluster's S3 export role (EXPORT_MODE=aurora_s3)."
+  value       = module.storage.aurora_export_policy_json
+}
+
+output "snowflake_storage_integration" {
+  description = "Storage integration and the IAM identity it uses (the handshake's two halves)."
+  value = {
+    name         = module.snowflake_account.storage_integration
+    iam_user_arn = module.snowflake_account.storage_aws_iam_user_arn
+    aws_role_arn = module.storage.snowflake_role_arn
+  }
+}

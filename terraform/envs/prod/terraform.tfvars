@@ -1,0 +1,37 @@
+# prod. Values marked REPLACE-ME must be set before the first apply (docs/deploy.md).
+environment        = "prod"
+aws_region         = "us-east-1"
+export_bucket_name = "REPLACE-ME-aurora-snowflake-sync-prod-exports"
+runbook_url        = "https://REPLACE-ME/aurora-snowflake-sync/blob/main/docs/runbook.md"
+
+lambda_subnet_ids         = ["subnet-REPLACE-ME-a", "subnet-REPLACE-ME-b"]
+lambda_security_group_ids = ["sg-REPLACE-ME"]
+
+database = {
+  host = "REPLACE-ME.cluster-xxxx.us-east-1.rds.amazonaws.com"
+  name = "app"
+}
+
+vault = {
+  addr                  = "https://vault.REPLACE-ME:8200"
+  role                  = "aurora-snowflake-sync-prod"
+  secret_path           = "aurora-snowflake-sync/prod/aurora"
+  snowflake_secret_path = "aurora-snowflake-sync/prod/snowflake"
+}
+
+snowflake_organization   = "REPLACE-ME"
+snowflake_account_name   = "REPLACE-ME"
+snowflake_terraform_user = "TERRAFORM"
+snowflake_connection = {
+  account      = "REPLACE-ME-orgname-account"
+  database     = "AURORA_SYNC_PROD"
+  service_user = "AURORA_SYNC_PROD"
+}
+
+exporter = {
+  export_mode = "aurora_s3"
+}
+
+sync = {
+  max_concurrency = 4
+}

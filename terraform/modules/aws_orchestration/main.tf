@@ -1,0 +1,124 @@
+data "aws_caller_identity" "current" {}
+
+locals {
+  # The definition lives in state_machine.asl.json (validated by asl-validator and executed on moto
+  # in tests/infra); only ${...} placeholders are filled in here.
+  definition = jsonencode(jsondecode(templatefile("${path.module}/state_machine.asl.json", {
+    exporter_function_arn          = var.exporter_function_arn
+    reconciler_function_arn        = var.reconciler_function_arn
+    alert_topic_arn                = var.alert_topic_arn
+    runbook_url                    = var.runbook_url
+    execution_timeout_seconds      = var.execution_timeout_seconds
+    max_concurrency                = var.max_concurrency
+    split_parts                    = var.split_parts
+    split_concurrency              = var.split_concurrency
+    retry_interval_seconds         = var.retry.interval_seconds
+    retry_max_attempts             = var.retry.max_attempts
+    retry_backoff_rate             = var.retry.backoff_rate
+    export_task_timeout_seconds    = var.exporter_timeout_seconds + 60
+    reconcile_task_timeout_seconds = var.reconciler_timeout_seconds + 60
+    ingestion_wait_seconds         = var.ingestion_wait_seconds
+  })))
+  lambda_targets = [
+    var.exporter_function_arn,
+    "${var.exporter_function_arn}:*",
+    var.reconciler_function_arn,
+    "${var.reconciler_function_arn}:*",
+  ]
+}
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  name              = "/aws/vendedlogs/states/${var.name}-sync"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.ops_kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "sfn_assume" {
+  statement {
+    sid     = "StepFunctionsAssumesTheRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${var.name}-sync-sfn"
+  description        = "Execution role of the sync state machine"
+  assume_role_policy = data.aws_iam_policy_document.sfn_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid       = "InvokePipelineFunctions"
+    actions   = ["lambda:InvokeFunction"]
+    resources = local.lambda_targets
+  }
+  statement {
+    sid       = "PublishP1"
+    actions   = ["sns:Publish"]
+    resources = [var.alert_topic_arn]
+  }
+  statement {
+    sid       = "EncryptForTopic"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.ops_kms_key_arn]
+  }
+  statement {
+    # CloudWatch Logs delivery and X-Ray APIs do not support resource-level permissions.
+    sid = "LogDeliveryAndTracing"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ]
+    resources = ["*"] #tfsec:ignore:aws-iam-no-policy-wildcards
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  # checkov:skip=CKV_AWS_290:The wildcard statement holds only CloudWatch Logs delivery and X-Ray actions, which have no resource-level permissions (AWS documents "*" for them).
+  # checkov:skip=CKV_AWS_355:Same statement: Logs delivery and X-Ray actions require Resource "*".
+  name   = "${var.name}-sync-sfn"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}
+
+resource "aws_sfn_state_machine" "sync" {
+  name       = "${var.name}-sync"
+  role_arn   = aws_iam_role.state_machine.arn
+  type       = "STANDARD"
+  definition = local.definition
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    include_execution_data = true
+    level                  = "ERROR"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.state_machine]
+}

@@ -1,0 +1,108 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  ssm_arn_prefix = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter"
+  bucket_arn     = "arn:${data.aws_partition.current.partition}:s3:::${var.export_bucket}"
+
+  # The deploy contract (aurora_sync.settings.ReconcilerSettings); empty values are left out.
+  environment = {
+    TABLES_PARAMETER                = var.tables_parameter_name
+    EXPORT_BUCKET                   = var.export_bucket
+    ALERT_TOPIC_ARN                 = var.alert_topic_arn
+    ALERT_STATE_TABLE               = var.alert_state_table_name
+    RECONCILE_LOOKBACK_HOURS        = tostring(var.lookback_hours)
+    LOAD_GRACE_MINUTES              = tostring(var.load_grace_minutes)
+    RENOTIFY_MINUTES                = tostring(var.renotify_minutes)
+    SAMPLE_SIZE                     = tostring(var.sample_size)
+    SELF_ALERT_P1_AFTER             = tostring(var.self_alert_p1_after)
+    DB_HOST                         = var.database.host
+    DB_PORT                         = tostring(var.database.port)
+    DB_NAME                         = var.database.name
+    DB_USER                         = var.database.fallback_user
+    DB_PASSWORD_ENCRYPTED           = var.database.fallback_password_encrypted
+    VAULT_ADDR                      = var.vault.addr
+    VAULT_AUTH_METHOD               = var.vault.auth_method
+    VAULT_ROLE                      = var.vault.role
+    VAULT_AWS_HEADER_VALUE          = var.vault.aws_header_value
+    VAULT_KV_MOUNT                  = var.vault.kv_mount
+    VAULT_SECRET_PATH               = var.vault.secret_path
+    VAULT_SNOWFLAKE_SECRET_PATH     = var.vault.snowflake_secret_path
+    VAULT_DB_ROLE                   = var.vault.db_role
+    VAULT_NAMESPACE                 = var.vault.namespace
+    SNOWFLAKE_ACCOUNT               = var.snowflake.account
+    SNOWFLAKE_WAREHOUSE             = var.snowflake.warehouse
+    SNOWFLAKE_DATABASE              = var.snowflake.database
+    SNOWFLAKE_ROLE                  = var.snowflake.role
+    SNOWFLAKE_USER                  = var.snowflake.fallback_user
+    SNOWFLAKE_PRIVATE_KEY_ENCRYPTED = var.snowflake.fallback_private_key_encrypted
+    POWERTOOLS_SERVICE_NAME         = var.service_name
+    POWERTOOLS_METRICS_NAMESPACE    = var.metrics_namespace
+  }
+}
+
+data "aws_iam_policy_document" "reconciler" {
+  statement {
+    sid       = "ReadTableList"
+    actions   = ["ssm:GetParameter"]
+    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}"]
+  }
+  statement {
+    sid       = "ReadManifests"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/_manifests/*"]
+  }
+  statement {
+    sid       = "ListManifests"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["_manifests/*"]
+    }
+  }
+  statement {
+    sid       = "DecryptManifests"
+    actions   = ["kms:Decrypt"]
+    resources = [var.export_bucket_kms_key_arn]
+  }
+  statement {
+    sid       = "PublishAlerts"
+    actions   = ["sns:Publish"]
+    resources = [var.alert_topic_arn]
+  }
+  statement {
+    sid       = "AlertState"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+    resources = ["arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.alert_state_table_name}"]
+  }
+  statement {
+    sid       = "UseOpsKeyForTopicAndAlertState"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.ops_kms_key_arn]
+  }
+}
+
+module "function" {
+  source = "../aws_lambda_function"
+
+  name                   = var.name
+  description            = "aurora-snowflake-sync reconciler: manifests vs Snowflake history, freshness, samples"
+  handler                = var.handler
+  runtime                = var.runtime
+  zip_path               = var.zip_path
+  layer_arns             = [var.layer_arn]
+  architecture           = var.architecture
+  timeout_seconds        = var.timeout_seconds
+  memory_mb              = var.memory_mb
+  reserved_concurrency   = var.reserved_concurrency
+  environment            = local.environment
+  policy_statements_json = data.aws_iam_policy_document.reconciler.json
+  subnet_ids             = var.subnet_ids
+  security_group_ids     = var.security_group_ids
+  log_retention_days     = var.log_retention_days
+  logs_kms_key_arn       = var.ops_kms_key_arn
+  tags                   = var.tags
+}

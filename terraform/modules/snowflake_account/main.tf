@@ -1,0 +1,104 @@
+# Account-level objects, shared by every table. Integrations and account grants need ACCOUNTADMIN
+# (provider snowflake.accountadmin); everything else is created by the default provider's role.
+
+locals {
+  audit_table = "MERGE_AUDIT"
+}
+
+resource "snowflake_database" "sync" {
+  name    = var.database
+  comment = "aurora-snowflake-sync: Aurora tables loaded by Snowpipe and merged by tasks"
+}
+
+resource "snowflake_schema" "staging" {
+  database = snowflake_database.sync.name
+  name     = var.staging_schema
+  comment  = "Raw loads (Snowpipe), streams and merge tasks"
+}
+
+resource "snowflake_schema" "final" {
+  database = snowflake_database.sync.name
+  name     = var.final_schema
+  comment  = "Deduplicated tables, one row per primary key"
+}
+
+resource "snowflake_warehouse" "tasks" {
+  name                = var.warehouse_name
+  warehouse_size      = var.warehouse_size
+  auto_suspend        = 60
+  auto_resume         = "true"
+  initially_suspended = true
+  comment             = "aurora-snowflake-sync merge tasks"
+}
+
+# Same options as sql/file_format.sql (tests/infra compares them).
+resource "snowflake_file_format_csv" "aurora_csv" {
+  database                       = snowflake_database.sync.name
+  schema                         = snowflake_schema.staging.name
+  name                           = "AURORA_CSV"
+  skip_header                    = 1
+  field_delimiter                = ","
+  field_optionally_enclosed_by   = "\""
+  empty_field_as_null            = "true"
+  null_if                        = []
+  escape_unenclosed_field        = "NONE"
+  error_on_column_count_mismatch = "true"
+  encoding                       = "UTF8"
+}
+
+# Same columns as sql/merge_audit_table.sql: one row per MERGE the tasks run.
+resource "snowflake_table" "merge_audit" {
+  database = snowflake_database.sync.name
+  schema   = snowflake_schema.staging.name
+  name     = local.audit_table
+  comment  = "Rows inserted/updated by each MERGE task run"
+
+  column {
+    name     = "TABLE_NAME"
+    type     = "VARCHAR"
+    nullable = false
+  }
+  column {
+    name     = "QUERY_ID"
+    type     = "VARCHAR"
+    nullable = false
+  }
+  column {
+    name     = "ROWS_INSERTED"
+    type     = "NUMBER(38,0)"
+    nullable = false
+  }
+  column {
+    name     = "ROWS_UPDATED"
+    type     = "NUMBER(38,0)"
+    nullable = false
+  }
+  column {
+    name     = "MERGED_AT"
+    type     = "TIMESTAMP_LTZ"
+    nullable = false
+  }
+}
+
+resource "snowflake_storage_integration_aws" "exports" {
+  provider = snowflake.accountadmin
+
+  name                      = var.storage_integration_name
+  enabled                   = true
+  storage_provider          = "S3"
+  storage_aws_role_arn      = var.aws_role_arn
+  storage_allowed_locations = ["s3://${var.bucket_name}/"]
+  comment                   = "aurora-snowflake-sync export bucket (read by the per-table stages)"
+}
+
+resource "snowflake_notification_integration" "errors" {
+  count    = var.task_error_notifications.enabled ? 1 : 0
+  provider = snowflake.accountadmin
+
+  name                  = "${var.storage_integration_name}_ERRORS"
+  enabled               = true
+  notification_provider = "AWS_SNS"
+  aws_sns_topic_arn     = var.task_error_notifications.topic_arn
+  aws_sns_role_arn      = var.task_error_notifications.aws_role_arn
+  comment               = "Failed MERGE tasks and pipes -> the alerts topic (chat)"
+}

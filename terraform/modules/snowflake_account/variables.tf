@@ -1,0 +1,77 @@
+variable "database" {
+  description = "Database holding the STAGING and FINAL schemas (SNOWFLAKE_DATABASE)."
+  type        = string
+}
+
+variable "staging_schema" {
+  description = "Schema of the staging tables, stages, pipes, streams and tasks."
+  type        = string
+  default     = "STAGING"
+}
+
+variable "final_schema" {
+  description = "Schema of the FINAL tables analysts query."
+  type        = string
+  default     = "FINAL"
+}
+
+variable "warehouse_name" {
+  description = "Warehouse running the MERGE tasks (and the Lambdas' small queries)."
+  type        = string
+  default     = "SYNC_WH"
+}
+
+variable "warehouse_size" {
+  description = "Size of the task warehouse."
+  type        = string
+  default     = "XSMALL"
+}
+
+variable "storage_integration_name" {
+  description = "Name of the storage integration for the export bucket."
+  type        = string
+  default     = "AURORA_EXPORTS"
+}
+
+variable "bucket_name" {
+  description = "Export bucket; the integration may read only s3://<bucket>/."
+  type        = string
+}
+
+variable "aws_role_arn" {
+  description = "ARN of the IAM role the integration assumes (computed before the role exists; see docs/deploy.md)."
+  type        = string
+}
+
+variable "task_error_notifications" {
+  description = "Send failed task/pipe notifications to SNS through a notification integration (AWS-hosted accounts)."
+  type = object({
+    enabled      = bool
+    topic_arn    = optional(string)
+    aws_role_arn = optional(string)
+  })
+  default = { enabled = false }
+
+  validation {
+    condition     = !var.task_error_notifications.enabled || (var.task_error_notifications.topic_arn != null && var.task_error_notifications.aws_role_arn != null)
+    error_message = "task_error_notifications needs topic_arn and aws_role_arn when enabled."
+  }
+}
+
+variable "service_role_name" {
+  description = "Role the Lambdas use (SNOWFLAKE_ROLE): reads FINAL watermarks, load and task history."
+  type        = string
+  default     = "AURORA_SYNC_SERVICE"
+}
+
+variable "service_user_name" {
+  description = "Existing Snowflake user of the Lambdas (key-pair auth; its key lives in Vault) granted the service role; null to grant it by hand."
+  type        = string
+  default     = null
+}
+
+variable "owner_role_name" {
+  description = "Role Terraform runs as for schema objects (the default provider's role); it owns the tasks and needs EXECUTE TASK."
+  type        = string
+  default     = "SYSADMIN"
+}

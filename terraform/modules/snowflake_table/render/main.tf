@@ -1,0 +1,97 @@
+# The per-table values of ../sql/*.sql, computed exactly like aurora_sync.snowflake_sql.SnowflakeTable:
+# identifiers upper-cased and double-quoted, lists in config order. tests/infra compares both.
+locals {
+  json_types = ["VARIANT", "OBJECT", "ARRAY"]
+
+  relation        = split(".", var.table.table_name)[1]
+  snowflake_table = upper(coalesce(var.table.target_table, local.relation))
+  staging_schema  = upper(var.staging_schema)
+  final_schema    = upper(var.final_schema)
+
+  # Unquoted object names (what the provider's resources take) ...
+  names = {
+    staging     = local.snowflake_table
+    final       = local.snowflake_table
+    stream      = "${local.snowflake_table}_STREAM"
+    pipe        = "${local.snowflake_table}_PIPE"
+    stage       = "${local.snowflake_table}_STAGE"
+    task        = "${local.snowflake_table}_MERGE"
+    file_format = "AURORA_CSV"
+  }
+  # ... and the quoted, schema-qualified form the SQL uses.
+  staging_q = "\"${local.staging_schema}\".\"${local.names.staging}\""
+  stream_q  = "\"${local.staging_schema}\".\"${local.names.stream}\""
+
+  column_types = [for c in var.table.columns : upper(trimspace(c.type))]
+  cols         = [for c in var.table.columns : "\"${upper(c.name)}\""]
+  keys         = [for k in var.table.primary_keys : "\"${upper(k)}\""]
+  non_keys     = [for c in local.cols : c if !contains(local.keys, c)]
+
+  base_values = {
+    staging             = local.staging_q
+    final               = "\"${local.final_schema}\".\"${local.names.final}\""
+    stream              = local.stream_q
+    stream_name         = local.stream_q
+    pipe                = "\"${local.staging_schema}\".\"${local.names.pipe}\""
+    stage               = "\"${local.staging_schema}\".\"${local.names.stage}\""
+    task                = "\"${local.staging_schema}\".\"${local.names.task}\""
+    file_format         = "\"${local.staging_schema}\".\"${local.names.file_format}\""
+    stage_url           = var.stage_url
+    storage_integration = "\"${upper(var.storage_integration)}\""
+    warehouse           = "\"${upper(var.warehouse)}\""
+    schedule            = var.schedule
+    source              = local.stream_q
+    columns             = join(", ", local.cols)
+    column_definitions  = join(",\n  ", [for i, c in local.cols : "${c} ${local.column_types[i]}"])
+    key_columns         = join(", ", local.keys)
+    key_join            = join(" AND ", [for k in local.keys : "t.${k} = s.${k}"])
+    watermark           = "\"${upper(var.table.watermark_col)}\""
+    update_set          = join(",\n  ", [for c in local.non_keys : "${c} = s.${c}"])
+    insert_values       = join(", ", [for c in local.cols : "s.${c}"])
+    audit_table         = "\"${local.staging_schema}\".\"MERGE_AUDIT\""
+    table_name          = var.table.table_name
+    copy_expressions = join(", ", [
+      for i, t in local.column_types :
+      contains(local.json_types, split("(", t)[0]) ? format("PARSE_JSON($%d)", i + 1) : format("$%d", i + 1)
+    ])
+  }
+
+  sql_dir = "${path.module}/../sql"
+  # Composed values: templates rendered into other templates (pipe <- copy, task <- merge + audit).
+  composed_templates = ["copy", "merge", "audit_insert"]
+  values = merge(local.base_values, {
+    for name in local.composed_templates :
+    name => trimspace(templatefile("${local.sql_dir}/${name}.sql", local.base_values))
+  })
+
+  # The same tables as staging_table.sql / final_table.sql, as the snowflake_table resource takes
+  # them (tests/infra parses the rendered statements and compares).
+  metadata_columns = [
+    { name = "_SOURCE_FILE", type = "VARCHAR", nullable = false },
+    { name = "_SOURCE_ROW", type = "NUMBER(38,0)", nullable = false },
+    { name = "_LOADED_AT", type = "TIMESTAMP_LTZ", nullable = false },
+  ]
+  config_columns = [for i, c in var.table.columns : { name = upper(c.name), type = local.column_types[i] }]
+  staging_columns = concat(
+    [for c in local.config_columns : merge(c, { nullable = true })],
+    local.metadata_columns,
+  )
+  # Primary-key columns are NOT NULL, as PRIMARY KEY (...) makes them in final_table.sql.
+  final_columns = [
+    for c in local.config_columns : merge(c, { nullable = !contains([for k in var.table.primary_keys : upper(k)], c.name) })
+  ]
+
+  # Every object's SQL, in creation order (SnowflakeTable.statements()).
+  statement_templates = [
+    "file_format", "staging_table", "final_table", "merge_audit_table", "stage", "pipe", "stream", "task",
+  ]
+  statements = {
+    for name in local.statement_templates :
+    name => trimspace(templatefile("${local.sql_dir}/${name}.sql", local.values))
+  }
+
+  # What the provider's snowflake_task takes apart from the CREATE TASK text: its body (after the
+  # line `AS`) and its WHEN condition, cut from the rendered statement so task.sql stays the one source.
+  task_body = regex("(?s)\\nAS\\n(.*)$", local.statements.task)[0]
+  task_when = regex("\\n\\s*WHEN ([^\\n]*)\\n", local.statements.task)[0]
+}

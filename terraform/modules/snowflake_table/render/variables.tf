@@ -1,0 +1,66 @@
+variable "table" {
+  description = "One tables.json entry (DESIGN.md §3), as jsondecode() returns it."
+  type = object({
+    table_name            = string
+    watermark_col         = string
+    primary_keys          = list(string)
+    columns               = list(object({ name = string, type = string }))
+    soft_delete_col       = optional(string)
+    lookback_seconds      = optional(number, 0)
+    freshness_sla_minutes = optional(number, 120)
+    target_table          = optional(string)
+    full_refresh          = optional(bool, false)
+  })
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_$]*[.][A-Za-z_][A-Za-z0-9_$]*$", var.table.table_name))
+    error_message = "table_name must be schema.table, each part matching ^[A-Za-z_][A-Za-z0-9_$]*$."
+  }
+  validation {
+    condition = alltrue([
+      for name in concat([var.table.watermark_col], var.table.primary_keys, [for c in var.table.columns : c.name]) :
+      can(regex("^[A-Za-z_][A-Za-z0-9_$]*$", name))
+    ])
+    error_message = "Every column, key and watermark name must match ^[A-Za-z_][A-Za-z0-9_$]*$."
+  }
+}
+
+variable "stage_url" {
+  description = "s3://bucket/<schema.table>/ URL of the table's external stage."
+  type        = string
+}
+
+variable "storage_integration" {
+  description = "Name of the Snowflake storage integration the stage uses."
+  type        = string
+  default     = "AURORA_EXPORTS"
+}
+
+variable "warehouse" {
+  description = "Warehouse that runs the MERGE task."
+  type        = string
+  default     = "SYNC_WH"
+}
+
+variable "schedule" {
+  description = "Task schedule: 'N MINUTE' or 'USING CRON <expr> <tz>'."
+  type        = string
+  default     = "5 MINUTE"
+
+  validation {
+    condition     = can(regex("^([0-9]+ (MINUTE|MINUTES)|USING CRON [0-9*/,\\- ]+ [A-Za-z_/]+)$", var.schedule))
+    error_message = "schedule must be 'N MINUTE' or 'USING CRON ...'."
+  }
+}
+
+variable "staging_schema" {
+  description = "Schema of the STAGING table, stage, pipe, stream and task."
+  type        = string
+  default     = "STAGING"
+}
+
+variable "final_schema" {
+  description = "Schema of the FINAL table."
+  type        = string
+  default     = "FINAL"
+}

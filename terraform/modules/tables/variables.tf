@@ -1,0 +1,23 @@
+variable "tables_json" {
+  description = "Content of the environment's tables.json: a JSON array of table entries (DESIGN.md §3)."
+  type        = string
+
+  validation {
+    condition     = can(jsondecode(var.tables_json)) && startswith(trimspace(var.tables_json), "[")
+    error_message = "tables.json must be a JSON array of table entries."
+  }
+  validation {
+    # The exporter rejects unknown keys too (pydantic extra="forbid"); failing here stops a typo at plan time.
+    condition = alltrue([
+      for t in jsondecode(var.tables_json) : length(setsubtract(keys(t), [
+        "table_name", "watermark_col", "primary_keys", "columns", "soft_delete_col",
+        "lookback_seconds", "freshness_sla_minutes", "target_table", "full_refresh",
+      ])) == 0
+    ])
+    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table, full_refresh)."
+  }
+  validation {
+    condition     = length(distinct([for t in jsondecode(var.tables_json) : t.table_name])) == length(jsondecode(var.tables_json))
+    error_message = "A table_name is listed twice in tables.json."
+  }
+}

@@ -1,0 +1,133 @@
+"""tables.json is the one source of truth: what Terraform derives from it (the SSM parameter, the
+S3 notification prefixes, every per-table Snowflake statement) is what the Python code accepts and
+renders. Terraform's side is evaluated for real, offline, by applying the provider-free root
+tests/infra/tf_render (which uses the same modules the environments use) on local state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aurora_sync.config import parse_tables
+from aurora_sync.layout import data_key
+from aurora_sync.snowflake_sql import TEMPLATES_DIR, SnowflakeTable
+from tests.support.terraform import BUCKET, ENVS_DIR, terraform_bin, terraform_view
+
+ENV_TABLES = sorted(ENVS_DIR.glob("*/tables.json"))
+
+pytestmark = pytest.mark.skipif(terraform_bin() is None, reason="terraform is not installed here")
+
+
+def env_id(path: Path) -> str:
+    return path.parent.name
+
+
+@pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)
+def test_ssm_parameter_value_is_the_exporters_config(tables_file: Path) -> None:
+    """GIVEN an environment's tables.json
+    WHEN Terraform computes the SSM parameter value and the exporter parses it
+    THEN it validates and is exactly the file's table list (nothing dropped, added or reordered)."""
+    from_file = parse_tables(tables_file.read_text(), str(tables_file))
+    ssm_value = terraform_view(tables_file)["ssm_value"]
+
+    from_ssm = parse_tables(ssm_value, "ssm")
+
+    assert from_ssm == from_file
+    assert json.loads(ssm_value) == json.loads(tables_file.read_text())
+
+
+@pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)
+def test_s3_notification_prefixes_match_the_exporters_keys(tables_file: Path) -> None:
+    """GIVEN the per-table prefixes Terraform filters S3 notifications and stage URLs on
+    WHEN the exporter names a data file
+    THEN the key is under that table's prefix and no other table's."""
+    prefixes = terraform_view(tables_file)["s3_prefixes"]
+    tables = parse_tables(tables_file.read_text(), "tables.json")
+    assert sorted(prefixes) == sorted(tables.names)
+
+    for name in tables.names:
+        key = data_key(name, datetime(2026, 11, 20, 6, tzinfo=UTC), "abc")
+        owners = [t for t, prefix in prefixes.items() if key.startswith(prefix)]
+        assert owners == [name], key
+        assert key.endswith(".csv")
+
+
+@pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)
+def test_terraform_renders_the_same_sql_as_python(tables_file: Path) -> None:
+    """GIVEN every table of an environment
+    WHEN Terraform (templatefile + HCL locals) and aurora_sync.snowflake_sql render the templates
+    THEN every statement and every placeholder value is identical, character for character."""
+    rendered = terraform_view(tables_file)["render"]
+    tables = parse_tables(tables_file.read_text(), "tables.json")
+    assert sorted(rendered) == sorted(tables.names)
+
+    for table in tables.tables:
+        python = SnowflakeTable(table)
+        stage_url = f"s3://{BUCKET}/{table.table_name}/"
+        hcl = rendered[table.table_name]
+
+        assert hcl["statements"] == python.statements(stage_url=stage_url), table.table_name
+        assert hcl["values"] == python.values(stage_url=stage_url), table.table_name
+        assert list(hcl["statements"]) == sorted(python.statements(stage_url=stage_url))
+
+
+@pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)
+def test_every_template_is_rendered_by_terraform(tables_file: Path) -> None:
+    """GIVEN the templates directory
+    WHEN a template is added (e.g. a new object) or composed into another one
+    THEN Terraform renders it too: each file is a statement or a composed value."""
+    hcl = next(iter(terraform_view(tables_file)["render"].values()))
+    rendered_names = set(hcl["statements"]) | set(hcl["values"])
+
+    for template in sorted(TEMPLATES_DIR.glob("*.sql")):
+        assert template.stem in rendered_names, f"{template.name} is not rendered by the render module"
+
+
+@pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)
+def test_task_body_and_condition_come_from_the_rendered_task(tables_file: Path) -> None:
+    """GIVEN the snowflake_task resource takes a body and a WHEN condition, not CREATE TASK text
+    WHEN Terraform cuts them out of the rendered task.sql
+    THEN putting them back into the statement's shape gives the statement Python renders."""
+    tables = parse_tables(tables_file.read_text(), "tables.json")
+    for table in tables.tables:
+        task = terraform_view(tables_file)["render"][table.table_name]["task"]
+        statement = SnowflakeTable(table).statements(stage_url=f"s3://{BUCKET}/{table.table_name}/")["task"]
+
+        assert statement.endswith("\nAS\n" + task["body"])
+        assert f"\n  WHEN {task['when']}\n" in statement
+        assert re.fullmatch(r"SYSTEM\$STREAM_HAS_DATA\('[^']+'\)", task["when"])
+
+
+COLUMN_LINE = re.compile(r'^\s*"(?P<name>[^"]+)" (?P<type>.+?)(?P<not_null> NOT NULL)?,?$')
+
+
+def sql_columns(statement: str) -> list[dict[str, object]]:
+    """(name, type, nullable) of a CREATE TABLE statement, as the templates write them; a PRIMARY KEY
+    makes its columns NOT NULL, as it does in Snowflake."""
+    columns = []
+    keys: list[str] = []
+    for line in statement.splitlines()[1:]:
+        if line.strip().startswith("PRIMARY KEY"):
+            keys = re.findall(r'"([^"]+)"', line)
+        elif match := COLUMN_LINE.match(line):
+            columns.append({"name": match["name"], "type": match["type"], "nullable": not match["not_null"]})
+    return [c | {"nullable": False} if c["name"] in keys else c for c in columns]
+
+
+@pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)
+def test_snowflake_table_resources_have_the_templates_columns(tables_file: Path) -> None:
+    """GIVEN the STAGING and FINAL tables are snowflake_table resources fed by the render module
+    WHEN their column lists are compared with staging_table.sql / final_table.sql as rendered
+    THEN names, types, order and NOT NULL are the same."""
+    tables = parse_tables(tables_file.read_text(), "tables.json")
+    for table in tables.tables:
+        hcl = terraform_view(tables_file)["render"][table.table_name]
+        statements = SnowflakeTable(table).statements(stage_url=f"s3://{BUCKET}/{table.table_name}/")
+
+        assert hcl["staging_columns"] == sql_columns(statements["staging_table"])
+        assert hcl["final_columns"] == sql_columns(statements["final_table"])

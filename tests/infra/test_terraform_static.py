@@ -1,0 +1,330 @@
+"""The Terraform code, checked offline: formatting, `terraform validate` of every module whose
+providers the local plugin mirror holds, checkov with zero failures, the snowflake_* resources
+against the provider's schema map, and the wiring that keeps tables.json the one source of truth.
+
+Nothing is initialised inside the repository: validation runs on a copy in a temp dir.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from aurora_sync.settings import ExporterSettings, ReconcilerSettings
+from tests.support.terraform import (
+    ENVS_DIR,
+    INFRA_VENV,
+    MODULES_DIR,
+    PLUGIN_DIR,
+    REPO,
+    TERRAFORM_DIR,
+    Terraform,
+    blocks,
+    hcl_load,
+    locals_of,
+    mirrored_providers,
+    module_calls,
+    one,
+    required_providers,
+    terraform_bin,
+)
+
+CHECKOV = INFRA_VENV / "bin" / "checkov"
+SNOWFLAKE_CHECK = REPO / "tests/infra/tools/check-snowflake-tf"
+SNOWFLAKE_SCHEMA = REPO / "tests/infra/tools/snowflake-provider-v2.20.0.schema.json"
+TEMPLATES = MODULES_DIR / "snowflake_table" / "sql"
+ROOTS = sorted({p.parent for p in TERRAFORM_DIR.glob("**/versions.tf") if ".terraform" not in p.parts})
+ENVS = sorted(p for p in ENVS_DIR.iterdir() if (p / "main.tf").exists())
+# Files every environment shares verbatim; environments differ only in tfvars, backend and tables.
+SHARED_ENV_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "providers.tf")
+
+needs_terraform = pytest.mark.skipif(terraform_bin() is None, reason="terraform is not installed here")
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+# --------------------------------------------------------------------------------------------------
+# terraform fmt / validate
+# --------------------------------------------------------------------------------------------------
+
+
+@needs_terraform
+def test_terraform_is_formatted() -> None:
+    """GIVEN every .tf file WHEN `terraform fmt -check -recursive` runs THEN nothing needs reformatting."""
+    for tree in (TERRAFORM_DIR, REPO / "tests/infra/tf_render"):
+        result = subprocess.run(
+            [str(terraform_bin()), "fmt", "-check", "-recursive", "-diff", str(tree)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def terraform_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """terraform/ (and layers/target.json, which the roots read) copied out of the repo for init."""
+    base = tmp_path_factory.mktemp("tf-validate")
+    shutil.copytree(TERRAFORM_DIR, base / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
+    (base / "layers").mkdir()
+    shutil.copy(REPO / "layers" / "target.json", base / "layers" / "target.json")
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def missing_providers(root: Path) -> set[str]:
+    return required_providers(root) - mirrored_providers()
+
+
+@pytest.fixture(scope="module")
+def validations(terraform_copy: Path) -> dict[Path, str | Exception]:
+    """`init -plugin-dir` + `validate` of every root whose providers are mirrored, run concurrently
+    (each loads the aws provider's schema: seconds apiece). Maps root -> output or the error."""
+
+    def validate(root: Path) -> str | Exception:
+        work = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-validate-"))
+        try:
+            tf = Terraform(terraform_copy / "terraform" / root.relative_to(TERRAFORM_DIR), work)
+            tf.init(plugin_dir=PLUGIN_DIR if required_providers(root) else None)
+            return tf.run("validate")
+        except Exception as exc:  # reported by the test of that root
+            return exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    roots = [r for r in ROOTS if not missing_providers(r)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(roots, pool.map(validate, roots), strict=True))
+
+
+@needs_terraform
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: str(p.relative_to(TERRAFORM_DIR)))
+def test_terraform_validate(root: Path, validations: dict[Path, str | Exception]) -> None:
+    """GIVEN a module or environment root
+    WHEN its providers are in the local plugin mirror (or it needs none)
+    THEN `terraform init -plugin-dir` and `terraform validate` succeed."""
+    missing = missing_providers(root)
+    if missing:
+        pytest.skip(
+            f"{rel(root)}: provider(s) {', '.join(sorted(missing))} not in the plugin mirror {PLUGIN_DIR}; "
+            "validate needs them (snowflake_* resources are checked against the schema map instead)"
+        )
+    outcome = validations[root]
+    if isinstance(outcome, Exception):
+        raise outcome
+    assert "Success" in outcome
+
+
+def test_aws_provider_pin_admits_the_mirrored_version() -> None:
+    """GIVEN the aws provider constraint of every root WHEN compared with the mirrored version(s)
+    THEN at least one mirrored version satisfies it (or there is no mirror to compare with)."""
+    base = PLUGIN_DIR / "registry.terraform.io" / "hashicorp" / "aws"
+    if not base.is_dir():
+        pytest.skip(f"no hashicorp/aws in the plugin mirror {PLUGIN_DIR}")
+    mirrored = [tuple(int(x) for x in v.name.split(".")) for v in base.iterdir() if v.is_dir()]
+    for root in ROOTS:
+        text = "\n".join(p.read_text() for p in root.glob("*.tf"))
+        match = re.search(
+            r'source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*">= ([\d.]+), < ([\d.]+)"', text
+        )
+        if "hashicorp/aws" not in text:
+            continue
+        assert match, f'{rel(root)}: aws provider must be pinned as ">= X, < Y"'
+        low, high = (tuple(int(x) for x in v.split(".")) for v in match.groups())
+        assert any(low <= v < high for v in mirrored), f"{rel(root)}: {match.group(0)} excludes {mirrored}"
+
+
+# --------------------------------------------------------------------------------------------------
+# checkov and the Snowflake schema map
+# --------------------------------------------------------------------------------------------------
+
+
+def test_checkov_finds_no_failed_checks() -> None:
+    """GIVEN the whole terraform/ tree WHEN checkov scans it offline THEN no check fails (skips carry
+    their reason inline)."""
+    assert CHECKOV.exists(), f"{CHECKOV} missing: run `make venv` (scripts/bootstrap_infra.sh)"
+    result = subprocess.run(
+        [str(CHECKOV), "-d", str(TERRAFORM_DIR), "--framework", "terraform", "--skip-download",
+         "--quiet", "--compact", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    report: Any = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed = [c for r in reports for c in r["results"]["failed_checks"]]
+    assert not failed, "\n".join(f"{c['check_id']} {c['resource']} {c['file_path']}" for c in failed)
+    assert sum(r["summary"]["passed"] for r in reports) > 100
+
+
+def test_every_checkov_skip_is_justified() -> None:
+    """GIVEN the inline checkov skips WHEN read THEN each names one check and says why."""
+    skips = [
+        (tf, line.strip())
+        for tf in TERRAFORM_DIR.glob("**/*.tf")
+        for line in tf.read_text().splitlines()
+        if "checkov:skip" in line
+    ]
+    assert skips
+    for tf, line in skips:
+        assert re.fullmatch(r"# checkov:skip=CKV2?_AWS_\d+:\S.{20,}", line), f"{rel(tf)}: {line}"
+
+
+def run_snowflake_check(*paths: Path) -> subprocess.CompletedProcess[str]:
+    assert (INFRA_VENV / "bin" / "python").exists(), "run `make venv` (scripts/bootstrap_infra.sh)"
+    return subprocess.run(
+        [str(INFRA_VENV / "bin" / "python"), str(SNOWFLAKE_CHECK), str(SNOWFLAKE_SCHEMA), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_snowflake_resources_match_the_provider_schema() -> None:
+    """GIVEN every snowflake_* resource WHEN checked against the v2.20.0 schema map THEN no unknown,
+    read-only or missing argument; and every preview resource is enabled in every environment."""
+    result = run_snowflake_check(MODULES_DIR, ENVS_DIR)
+    assert result.returncode == 0 and "0 problem(s)" in result.stdout, result.stdout + result.stderr
+
+    needed = set(re.findall(r'needs "([a-z_]+)" in preview_features_enabled', result.stdout))
+    assert needed
+    for env in ENVS:
+        enabled = set(locals_of(hcl_load(env / "main.tf"))["snowflake_preview_features"])
+        assert needed <= enabled, f"{rel(env)}: enable {sorted(needed - enabled)}"
+
+
+def test_snowflake_schema_check_catches_a_wrong_argument(tmp_path: Path) -> None:
+    """GIVEN a pipe with a misspelt argument and no copy_statement WHEN checked THEN it is reported
+    (the check above can fail)."""
+    bad = tmp_path / "bad.tf"
+    bad.write_text(
+        'resource "snowflake_pipe" "p" {\n'
+        '  database = "D"\n  schema = "S"\n  name = "P"\n  auto_ingst = true\n'
+        "}\n"
+    )
+    result = run_snowflake_check(bad)
+    assert result.returncode == 1
+    assert "unknown argument/block `auto_ingst`" in result.stdout
+    assert "missing required argument `copy_statement`" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------------
+# Wiring: tables.json -> SSM / S3 / Snowflake; environments alike; Lambda environment contract
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_environment_derives_everything_from_tables_json(env: Path) -> None:
+    """GIVEN an environment root WHEN its wiring is read THEN the SSM parameter, the S3 prefixes
+    (notifications, lifecycle, Snowflake role) and the per-table Snowflake objects all come from
+    module.tables, which reads this environment's tables.json."""
+    doc = hcl_load(env / "main.tf")
+    modules = module_calls(doc)
+
+    assert 'file("${path.module}/tables.json")' in one(modules["tables"]["tables_json"])
+    assert (
+        one(blocks(doc, "resource", "aws_ssm_parameter")["tables"]["value"]) == "${module.tables.ssm_value}"
+    )
+    assert one(modules["storage"]["table_prefixes"]) == "${module.tables.s3_prefixes}"
+    assert one(modules["snowflake_table"]["for_each"]) == "${module.tables.by_name}"
+    assert "module.tables.s3_prefixes[each.key]" in one(modules["snowflake_table"]["stage_url"])
+    assert "module.snowflake_table" in one(modules["storage"]["pipe_notification_channels"])
+    assert (env / "tables.json").exists()
+
+
+def test_environments_share_their_code() -> None:
+    """GIVEN the environment roots WHEN compared THEN they differ only in tfvars, backend and tables."""
+    first, *others = ENVS
+    assert others, "expected at least dev and prod"
+    for env in others:
+        for name in SHARED_ENV_FILES:
+            assert (env / name).read_text() == (first / name).read_text(), f"{rel(env / name)} differs"
+
+
+def aliases(model: type[BaseModel]) -> tuple[set[str], set[str]]:
+    """(every environment variable a settings model reads, the ones without a default)."""
+    names: set[str] = set()
+    required: set[str] = set()
+    for field in model.model_fields.values():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            sub_names, sub_required = aliases(annotation)
+            names |= sub_names
+            required |= sub_required
+        elif field.alias:
+            names.add(field.alias)
+            if field.is_required():
+                required.add(field.alias)
+    return names, required
+
+
+POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+
+
+@pytest.mark.parametrize(
+    ("module", "model"),
+    [("aws_exporter", ExporterSettings), ("aws_reconciler", ReconcilerSettings)],
+)
+def test_lambda_environment_matches_the_settings_model(module: str, model: type[BaseModel]) -> None:
+    """GIVEN a function module's environment map WHEN compared with the code's settings model
+    THEN every variable it sets is one the code reads, and every variable the code requires is set."""
+    environment = locals_of(hcl_load(MODULES_DIR / module / "main.tf"))["environment"]
+    known, required = aliases(model)
+
+    assert set(environment) - POWERTOOLS <= known, f"not read by {model.__name__}: {set(environment) - known}"
+    assert required <= set(environment), (
+        f"required by {model.__name__} but not set: {required - set(environment)}"
+    )
+
+
+def template_options(name: str) -> dict[str, str]:
+    """`KEY = value` lines of a CREATE ... template, values unquoted and lower-cased."""
+    options = {}
+    for line in (TEMPLATES / f"{name}.sql").read_text().splitlines()[1:]:
+        key, _, value = line.strip().partition(" = ")
+        options[key.lower()] = value.strip("'").lower()
+    return options
+
+
+def test_file_format_resource_has_the_templates_options() -> None:
+    """GIVEN the CSV file format as a provider resource WHEN compared with sql/file_format.sql
+    THEN every option is there with the same value (the template is what the local tests load with)."""
+    resource = blocks(
+        hcl_load(MODULES_DIR / "snowflake_account" / "main.tf"), "resource", "snowflake_file_format_csv"
+    )
+    args = {k: one(v) for k, v in resource["aurora_csv"].items() if not k.startswith("__")}
+    options = template_options("file_format")
+
+    assert options.pop("type") == "csv"
+    terraform = {
+        k: ("()" if v == [] else str(v).replace('\\"', '"').lower())
+        for k, v in args.items()
+        if k not in ("database", "schema", "name")
+    }
+    assert terraform == options
+
+
+def test_merge_audit_table_resource_has_the_templates_columns() -> None:
+    """GIVEN the MERGE audit table as a provider resource WHEN compared with sql/merge_audit_table.sql
+    THEN names, types and NOT NULL agree."""
+    from tests.infra.test_tables_and_sql import sql_columns
+
+    table = blocks(hcl_load(MODULES_DIR / "snowflake_account" / "main.tf"), "resource", "snowflake_table")
+    columns = [{k: one(v) for k, v in c.items()} for c in table["merge_audit"]["column"]]
+    expected = sql_columns((TEMPLATES / "merge_audit_table.sql").read_text())
+
+    assert [{"name": c["name"], "type": c["type"], "nullable": c["nullable"]} for c in columns] == expected

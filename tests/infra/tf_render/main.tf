@@ -1,0 +1,49 @@
+# A provider-free root that evaluates, offline, what the real roots compute from tables.json and
+# from the state machine template. tests/infra runs `terraform apply` on it with local state in a
+# temp dir and compares the outputs with what the Python code renders and accepts.
+terraform {
+  required_version = ">= 1.5.0"
+}
+
+variable "tables_file" {
+  description = "Path of the tables.json to evaluate (an environment's)."
+  type        = string
+}
+
+variable "bucket" {
+  description = "Export bucket name used in stage URLs."
+  type        = string
+}
+
+variable "asl_vars" {
+  description = "Values for the state machine template (see modules/aws_orchestration)."
+  type        = map(string)
+}
+
+module "tables" {
+  source      = "../../../terraform/modules/tables"
+  tables_json = file(var.tables_file)
+}
+
+module "render" {
+  source    = "../../../terraform/modules/snowflake_table/render"
+  for_each  = module.tables.by_name
+  table     = each.value
+  stage_url = "s3://${var.bucket}/${module.tables.s3_prefixes[each.key]}"
+}
+
+output "ssm_value" {
+  value = module.tables.ssm_value
+}
+
+output "s3_prefixes" {
+  value = module.tables.s3_prefixes
+}
+
+output "render" {
+  value = module.render
+}
+
+output "state_machine" {
+  value = jsonencode(jsondecode(templatefile("${path.module}/../../../terraform/modules/aws_orchestration/state_machine.asl.json", var.asl_vars)))
+}

@@ -1,0 +1,188 @@
+"""Running terraform offline for the infra tests.
+
+Nothing is written into the repository: every root gets its own TF_DATA_DIR (the `.terraform`
+directory), state file and CLI config under a temp dir. Providers come only from a local plugin
+mirror (`-plugin-dir`), so `init` never reaches a registry; a root needing a provider that is not
+mirrored is reported as such and the caller skips it with that message.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO / "terraform"
+MODULES_DIR = TERRAFORM_DIR / "modules"
+ENVS_DIR = TERRAFORM_DIR / "envs"
+RENDER_ROOT = REPO / "tests/infra/tf_render"
+PLUGIN_DIR = Path(os.environ.get("TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
+TIMEOUT_S = 300
+
+
+class TerraformError(RuntimeError):
+    """A terraform command failed; the message carries its output."""
+
+
+def terraform_bin() -> str | None:
+    return shutil.which("terraform")
+
+
+def mirrored_providers() -> set[str]:
+    """`namespace/type` of every provider in the plugin mirror (e.g. hashicorp/aws)."""
+    base = PLUGIN_DIR / "registry.terraform.io"
+    if not base.is_dir():
+        return set()
+    return {f"{ns.name}/{p.name}" for ns in base.iterdir() if ns.is_dir() for p in ns.iterdir() if p.is_dir()}
+
+
+@dataclass
+class Terraform:
+    """One root directory, with its data dir and state under `workdir`."""
+
+    root: Path
+    workdir: Path
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "terraformrc").touch()
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "AWS_"))}
+        env.update(
+            TF_DATA_DIR=str(self.workdir / "data"),
+            TF_CLI_CONFIG_FILE=str(self.workdir / "terraformrc"),
+            TF_IN_AUTOMATION="1",
+            TF_INPUT="0",
+            CHECKPOINT_DISABLE="1",
+        )
+        return env
+
+    def run(self, *args: str) -> str:
+        binary = terraform_bin()
+        if binary is None:
+            raise TerraformError("terraform is not on PATH")
+        result = subprocess.run(
+            [binary, f"-chdir={self.root}", *args, "-no-color"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise TerraformError(
+                f"terraform {' '.join(args)} in {self.root} failed ({result.returncode}):\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return result.stdout
+
+    def init(self, plugin_dir: Path | None = None) -> None:
+        args = ["init", "-backend=false", "-input=false"]
+        if plugin_dir is not None:
+            args.append(f"-plugin-dir={plugin_dir}")
+        self.run(*args)
+
+    def apply_outputs(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """`apply` a provider-free root on local state and return its outputs' values."""
+        var_file = self.workdir / "vars.tfvars.json"
+        var_file.write_text(json.dumps(variables))
+        state = self.workdir / "terraform.tfstate"
+        self.run("apply", "-auto-approve", "-input=false", f"-state={state}", f"-var-file={var_file}")
+        outputs = json.loads(self.run("output", "-json", f"-state={state}"))
+        return {name: output["value"] for name, output in outputs.items()}
+
+
+def required_providers(root: Path) -> set[str]:
+    """`namespace/type` sources named in a root's required_providers blocks (a plain text scan)."""
+    sources: set[str] = set()
+    for tf in root.glob("*.tf"):
+        sources.update(re.findall(r'source\s*=\s*"([a-z0-9-]+/[a-z0-9-]+)"', tf.read_text()))
+    return sources
+
+
+# Values of the state machine template for tests: tiny retry intervals, waits and task timeouts so
+# executions on moto take seconds; fake ARNs of the shape moto accepts (the Lambda front answers
+# any function).
+_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:aurora-snowflake-sync-"
+BUCKET = "aurora-sync-exports-test"
+ASL_VARS = {
+    "exporter_function_arn": _FUNCTION_ARN + "exporter",
+    "reconciler_function_arn": _FUNCTION_ARN + "reconciler",
+    "alert_topic_arn": "arn:aws:sns:us-east-1:123456789012:aurora-snowflake-sync-alerts",
+    "runbook_url": "https://example.invalid/runbook#sync-execution-failed",
+    "execution_timeout_seconds": "600",
+    "max_concurrency": "2",
+    "split_parts": "2",
+    "split_concurrency": "2",
+    "retry_interval_seconds": "1",
+    "retry_max_attempts": "2",
+    "retry_backoff_rate": "1",
+    "export_task_timeout_seconds": "3",
+    "reconcile_task_timeout_seconds": "60",
+    "ingestion_wait_seconds": "1",
+}
+
+
+@functools.cache
+def terraform_view(tables_file: Path) -> dict[str, Any]:
+    """What Terraform computes from `tables_file` and the state machine template, evaluated by
+    applying the provider-free root tests/infra/tf_render (cached: one init + apply per file)."""
+    workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-render-"))
+    try:
+        tf = Terraform(RENDER_ROOT, workdir)
+        tf.init()
+        return tf.apply_outputs({"tables_file": str(tables_file), "bucket": BUCKET, "asl_vars": ASL_VARS})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- HCL as data (checkov's parser, in the infra tools venv) ---------------------------------------
+
+INFRA_VENV = REPO / ".venv-infra"
+INFRA_PYTHON = INFRA_VENV / "bin" / "python"
+_DUMP = "import hcl2, json, sys; json.dump(hcl2.load(open(sys.argv[1])), sys.stdout)"
+
+
+def hcl_load(path: Path) -> dict[str, Any]:
+    """One .tf file parsed by python-hcl2 (bc-python-hcl2, installed with checkov)."""
+    if not INFRA_PYTHON.exists():
+        raise TerraformError(f"{INFRA_PYTHON} missing: run `make venv` (scripts/bootstrap_infra.sh)")
+    result = subprocess.run(
+        [str(INFRA_PYTHON), "-c", _DUMP, str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0:
+        raise TerraformError(f"cannot parse {path}: {result.stderr[-2000:]}")
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def one(value: Any) -> Any:
+    """This parser wraps every attribute value in a one-element list; unwrap it."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def blocks(doc: dict[str, Any], kind: str, type_: str) -> dict[str, dict[str, Any]]:
+    """`resource`/`data` blocks of one type, by name: blocks(doc, "resource", "aws_s3_bucket")."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in doc.get(kind, []):
+        for name, body in entry.get(type_, {}).items():
+            found[name] = body
+    return found
+
+
+def module_calls(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: body for entry in doc.get("module", []) for name, body in entry.items()}
+
+
+def locals_of(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: one(v) for entry in doc.get("locals", []) for k, v in entry.items()}
