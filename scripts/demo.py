@@ -72,6 +72,11 @@ def main() -> None:
             print(f"  {'':<18} aurora max(updated_at)={aurora[1]}  FINAL max={final[1]}")
         conn.close()
         print(f"\nmanifests: {len(p.manifests())}; alerts sent: {len(list(p.alerts()))}")
+        result = p.reconcile(LOAD_GRACE_MINUTES="0.01")
+        print(f"\n== reconciler (run {result['run_id']}): {result['status']}")
+        for check in result["checks"]:
+            print(f"  {check['table']:<18} {check['check']:<10} {check['status']:<8} {check['summary']}")
+        print(f"  alerts: {json.dumps(result['alerts'])}")
         admin.close()
     finally:
         for service in reversed(services):

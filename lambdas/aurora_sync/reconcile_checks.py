@@ -428,6 +428,9 @@ def check_sample(
         return CheckResult(
             "sample", table, Status.SKIPPED, "no export in the window is loaded and merged yet"
         )
+    if not sampled:
+        summary = f"no Aurora rows at or below {iso(upper)} (older than the lookback overlap) to sample"
+        return CheckResult("sample", table, Status.SKIPPED, summary, details={"settled_upper": iso(upper)})
     missing: list[dict[str, Any]] = []
     stale: list[dict[str, Any]] = []
     wrong: list[datetime] = []  # Aurora watermarks of the rows FINAL lacks or has older

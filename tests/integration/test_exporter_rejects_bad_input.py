@@ -132,6 +132,33 @@ def test_configured_column_dropped_in_aurora_fails_only_that_table(pipeline: Pip
     assert not any(k.startswith("public.customers/") for k in pipeline.object_keys())
 
 
+def test_a_table_failing_run_after_run_pages_once_then_p1_then_resolves(pipeline: Pipeline) -> None:
+    # GIVEN customers fails every run (a configured column was dropped in Aurora)
+    admin = pipeline.admin()
+    admin.run("ALTER TABLE public.customers RENAME COLUMN email TO mail")
+    admin.close()
+    sent: list[list[dict[str, Any]]] = []
+    # WHEN three scheduled runs fail it (EXPORT_FAILURES_P1_AFTER = 3)
+    for _ in range(3):
+        with pytest.raises(ExportRunFailed):
+            pipeline.run({})
+        sent.append([a for a in pipeline.alerts() if a["check"] == "export"])
+    # THEN the first run pages P2 with the rerun payload, the second is quiet, the third pages P1
+    assert [[a["severity"] for a in run] for run in sent] == [["P2"], [], ["P1"]]
+    first = sent[0][0]
+    assert first["table"] == "public.customers" and first["details"]["rerun"] == {
+        "tables": ["public.customers"]
+    }
+    assert first["runbook"].endswith("#export-failed")
+    # WHEN the column is back THEN the next run sends one resolve
+    admin = pipeline.admin()
+    admin.run("ALTER TABLE public.customers RENAME COLUMN mail TO email")
+    admin.close()
+    pipeline.run({})
+    [resolved] = [a for a in pipeline.alerts() if a["check"] == "export"]
+    assert (resolved["status"], resolved["severity"]) == ("resolved", "P1")
+
+
 def test_extra_aurora_column_exports_configured_columns_and_alerts_p3(pipeline: Pipeline) -> None:
     # GIVEN Aurora gained a column that tables.json does not list
     admin = pipeline.admin()
@@ -146,6 +173,15 @@ def test_extra_aurora_column_exports_configured_columns_and_alerts_p3(pipeline: 
     alerts = [a for a in pipeline.alerts() if a["check"] == "schema_drift"]
     assert len(alerts) == 1 and alerts[0]["severity"] == "P3"
     assert alerts[0]["details"]["unexported_columns"] == ["coupon"]
+    # AND the next run does not repeat it; once Aurora and tables.json match again, one resolve
+    pipeline.run({})
+    assert [a for a in pipeline.alerts() if a["check"] == "schema_drift"] == []
+    admin = pipeline.admin()
+    admin.run("ALTER TABLE public.orders DROP COLUMN coupon")
+    admin.close()
+    pipeline.run({})
+    [resolved] = [a for a in pipeline.alerts() if a["check"] == "schema_drift"]
+    assert resolved["status"] == "resolved"
 
 
 def test_secrets_never_reach_logs(

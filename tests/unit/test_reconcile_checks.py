@@ -223,6 +223,7 @@ def test_sample_reports_missing_and_stale_keys_with_an_exact_rerun() -> None:
     assert result.details["rerun"]["start"] == "2026-11-22T05:59:59.999999Z"
     assert result.details["rerun"]["end"] == "2026-11-22T07:00:00.000000Z"
     assert check_sample(TABLE, None, [], {}).status == Status.SKIPPED
+    assert check_sample(TABLE, NOW, [], {}).status == Status.SKIPPED  # nothing old enough yet
 
 
 def test_settled_upper_needs_every_file_loaded_and_a_later_successful_merge() -> None:
