@@ -14,17 +14,16 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_sync import aws
-from aurora_sync.adapters.postgres import Aurora
 from aurora_sync.adapters.s3 import ObjectStore
-from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.ssm import ParameterStore
 from aurora_sync.alert_routing import alert_router
+from aurora_sync.connections import open_aurora, open_snowflake
 from aurora_sync.credentials import CredentialProvider, fallback_alert, settle_fallback_alert
 from aurora_sync.errors import TerminalError, TransientError
 from aurora_sync.events import ExportWindow, parse_request, split_window
 from aurora_sync.exporter import ExportService, RunResult
 from aurora_sync.observability import logger, metrics
-from aurora_sync.settings import ExporterSettings, load_exporter_settings
+from aurora_sync.settings import load_exporter_settings
 
 
 class ExportRunFailed(TerminalError):
@@ -62,8 +61,8 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         tables=tables,
         parameters=parameters,
         store=ObjectStore(aws.client("s3", region), settings.export_bucket),
-        open_aurora=lambda: _open_aurora(settings, credentials, run_id),
-        open_snowflake=lambda: _open_snowflake(settings, credentials, run_id),
+        open_aurora=lambda: open_aurora(settings, credentials, "exporter", run_id),
+        open_snowflake=lambda: open_snowflake(settings, credentials, "exporter", run_id),
         alerts=alerts,
         remaining_ms=context.get_remaining_time_in_millis,
         run_id=run_id,
@@ -89,32 +88,6 @@ def _split(service: ExportService, window: ExportWindow, parts: int) -> dict[str
         "exporter split a window", extra={"run_id": service.run_id, "window": window.item(), "items": items}
     )
     return {"run_id": service.run_id, "items": items}
-
-
-def _open_aurora(settings: ExporterSettings, credentials: CredentialProvider, run_id: str) -> Aurora:
-    db = settings.database
-    creds = credentials.database()
-    return Aurora(
-        db.host,
-        db.port,
-        db.name,
-        creds.user,
-        creds.password,
-        use_ssl=db.ssl,
-        timeout_seconds=db.connect_timeout_seconds,
-        application_name=f"aurora-snowflake-sync exporter {run_id}"[:63],
-    )
-
-
-def _open_snowflake(settings: ExporterSettings, credentials: CredentialProvider, run_id: str) -> Snowflake:
-    creds = credentials.snowflake()
-    return Snowflake.from_settings(
-        settings.snowflake,
-        user=creds.user,
-        password=creds.password,
-        private_key_der=creds.private_key_der,
-        query_tag=f"aurora-snowflake-sync:exporter:{run_id}",
-    )
 
 
 def _outcome(result: RunResult) -> dict[str, Any]:

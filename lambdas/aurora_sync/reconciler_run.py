@@ -11,17 +11,16 @@ import uuid
 from typing import Any
 
 from aurora_sync import aws
-from aurora_sync.adapters.postgres import Aurora
 from aurora_sync.adapters.s3 import ObjectStore
-from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.snowflake_history import PRODUCTION_QUERIES, HistoryQueries
 from aurora_sync.adapters.ssm import ParameterStore
 from aurora_sync.alert_routing import alert_router
+from aurora_sync.connections import open_aurora, open_snowflake
 from aurora_sync.credentials import CredentialProvider, fallback_alert, settle_fallback_alert
 from aurora_sync.observability import logger
 from aurora_sync.reconcile_events import parse_reconcile_event
 from aurora_sync.reconciler import ReconcileService
-from aurora_sync.settings import ReconcilerSettings, load_reconciler_settings
+from aurora_sync.settings import load_reconciler_settings
 
 
 def run_reconciler(
@@ -47,8 +46,8 @@ def run_reconciler(
         settings=settings,
         tables=tables,
         store=ObjectStore(aws.client("s3", region), settings.export_bucket),
-        open_aurora=lambda: _open_aurora(settings, credentials, run_id),
-        open_snowflake=lambda: _open_snowflake(settings, credentials, run_id),
+        open_aurora=lambda: open_aurora(settings, credentials, "reconciler", run_id),
+        open_snowflake=lambda: open_snowflake(settings, credentials, "reconciler", run_id),
         router=router,
         run_id=run_id,
         history_queries=history_queries,
@@ -59,29 +58,3 @@ def run_reconciler(
     finally:
         service.close()
     return result.as_dict()
-
-
-def _open_aurora(settings: ReconcilerSettings, credentials: CredentialProvider, run_id: str) -> Aurora:
-    db = settings.database
-    creds = credentials.database()
-    return Aurora(
-        db.host,
-        db.port,
-        db.name,
-        creds.user,
-        creds.password,
-        use_ssl=db.ssl,
-        timeout_seconds=db.connect_timeout_seconds,
-        application_name=f"aurora-snowflake-sync reconciler {run_id}"[:63],
-    )
-
-
-def _open_snowflake(settings: ReconcilerSettings, credentials: CredentialProvider, run_id: str) -> Snowflake:
-    creds = credentials.snowflake()
-    return Snowflake.from_settings(
-        settings.snowflake,
-        user=creds.user,
-        password=creds.password,
-        private_key_der=creds.private_key_der,
-        query_tag=f"aurora-snowflake-sync:reconciler:{run_id}",
-    )
