@@ -107,14 +107,27 @@ variable "reconciler" {
 }
 
 variable "database" {
-  description = "Aurora: writer endpoint, port, database; fallback user + KMS ciphertext of its password (made with the exporter's/reconciler's key, see docs/deploy.md) for when Vault is unreachable."
+  description = "Aurora: writer endpoint (DB_HOST), port, database (DB_NAME), and the user of the fallback credentials (DB_USER) used only when Vault is unreachable."
   type = object({
-    host                        = string
-    port                        = optional(number, 5432)
-    name                        = string
-    fallback_user               = optional(string)
-    fallback_password_encrypted = optional(string)
+    host          = string
+    port          = optional(number, 5432)
+    name          = string
+    fallback_user = optional(string)
   })
+}
+
+variable "fallback_ciphertexts" {
+  description = "KMS ciphertexts (base64) of the fallback credentials, per function (exporter, reconciler): each made with that function's key (output fallback_kms_key_arns) and encryption context LambdaFunctionName=<function name>. Empty until the first apply has created the keys."
+  type = map(object({
+    db_password           = optional(string)
+    snowflake_private_key = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = length(setsubtract(keys(var.fallback_ciphertexts), ["exporter", "reconciler"])) == 0
+    error_message = "fallback_ciphertexts keys must be exporter and/or reconciler."
+  }
 }
 
 variable "vault" {
@@ -214,13 +227,12 @@ variable "snowflake_owner_role" {
 }
 
 variable "snowflake_connection" {
-  description = "What the Lambdas connect to: account identifier (SNOWFLAKE_ACCOUNT, orgname-account), database, their user (granted the service role), fallback user + KMS ciphertext of its private key."
+  description = "What the Lambdas connect to: account identifier (SNOWFLAKE_ACCOUNT, orgname-account), database, their user (granted the service role; its key lives in Vault), and the user of the fallback credentials (SNOWFLAKE_USER)."
   type = object({
-    account                        = string
-    database                       = string
-    service_user                   = optional(string)
-    fallback_user                  = optional(string)
-    fallback_private_key_encrypted = optional(string)
+    account       = string
+    database      = string
+    service_user  = optional(string)
+    fallback_user = optional(string)
   })
 }
 

@@ -78,6 +78,7 @@ module "alerting" {
   source = "../../modules/aws_alerting"
 
   name                     = local.name
+  runbook_url              = var.runbook_url
   pager_subscription       = var.pager_subscription
   chat_subscription        = var.chat_subscription
   exporter_function_name   = module.exporter.function_name
@@ -109,16 +110,16 @@ locals {
     alert_state_table_name    = module.alerting.alert_state_table_name
     ops_kms_key_arn           = module.alerting.kms_key_arn
     snowflake = {
-      account                        = var.snowflake_connection.account
-      warehouse                      = module.snowflake_account.warehouse
-      database                       = module.snowflake_account.database
-      role                           = module.snowflake_account.service_role
-      fallback_user                  = var.snowflake_connection.fallback_user
-      fallback_private_key_encrypted = var.snowflake_connection.fallback_private_key_encrypted
+      account       = var.snowflake_connection.account
+      warehouse     = module.snowflake_account.warehouse
+      database      = module.snowflake_account.database
+      role          = module.snowflake_account.service_role
+      fallback_user = var.snowflake_connection.fallback_user
     }
   }
 }
 
+# Fallback ciphertexts are per function (its own key and encryption context LambdaFunctionName).
 module "exporter" {
   source = "../../modules/aws_exporter"
 
@@ -140,9 +141,9 @@ module "exporter" {
   alert_topic_arn           = local.lambda_common.alert_topic_arn
   alert_state_table_name    = local.lambda_common.alert_state_table_name
   ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
-  database                  = var.database
+  database                  = merge(var.database, { fallback_password_encrypted = try(var.fallback_ciphertexts["exporter"].db_password, null) })
   vault                     = var.vault
-  snowflake                 = local.lambda_common.snowflake
+  snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["exporter"].snowflake_private_key, null) })
   service_name              = var.service_name
   metrics_namespace         = var.metrics_namespace
   subnet_ids                = var.lambda_subnet_ids
@@ -170,9 +171,9 @@ module "reconciler" {
   alert_topic_arn           = local.lambda_common.alert_topic_arn
   alert_state_table_name    = local.lambda_common.alert_state_table_name
   ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
-  database                  = var.database
+  database                  = merge(var.database, { fallback_password_encrypted = try(var.fallback_ciphertexts["reconciler"].db_password, null) })
   vault                     = var.vault
-  snowflake                 = local.lambda_common.snowflake
+  snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["reconciler"].snowflake_private_key, null) })
   service_name              = var.service_name
   metrics_namespace         = var.metrics_namespace
   subnet_ids                = var.lambda_subnet_ids

@@ -2,7 +2,7 @@
 
 resource "aws_cloudwatch_metric_alarm" "exporter_errors" {
   alarm_name          = "${var.name}-exporter-errors"
-  alarm_description   = "The exporter Lambda raised (a table failed, or the run could not start). See the runbook: exporter failed."
+  alarm_description   = "The exporter Lambda raised (a table failed, or the run could not start). ${var.runbook_url}#export-failed"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = var.exporter_function_name }
@@ -19,7 +19,7 @@ resource "aws_cloudwatch_metric_alarm" "exporter_errors" {
 
 resource "aws_cloudwatch_metric_alarm" "exporter_duration" {
   alarm_name          = "${var.name}-exporter-duration-near-timeout"
-  alarm_description   = "An exporter invocation used more than ${floor(var.duration_alarm_ratio * 100)}% of its timeout: chunks are too large (lower chunk_minutes or raise the timeout)."
+  alarm_description   = "An exporter invocation used more than ${floor(var.duration_alarm_ratio * 100)}% of its timeout: chunks are too large (lower chunk_minutes or raise the timeout). ${var.runbook_url}#lambda-timeout"
   namespace           = "AWS/Lambda"
   metric_name         = "Duration"
   dimensions          = { FunctionName = var.exporter_function_name }
@@ -36,7 +36,7 @@ resource "aws_cloudwatch_metric_alarm" "exporter_duration" {
 
 resource "aws_cloudwatch_metric_alarm" "reconciler_errors" {
   alarm_name          = "${var.name}-reconciler-errors"
-  alarm_description   = "The reconciler Lambda could not run at all: nothing is checking the pipeline."
+  alarm_description   = "The reconciler Lambda could not run at all: nothing is checking the pipeline. ${var.runbook_url}#reconciler-blind"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = var.reconciler_function_name }
@@ -53,7 +53,7 @@ resource "aws_cloudwatch_metric_alarm" "reconciler_errors" {
 
 resource "aws_cloudwatch_metric_alarm" "state_machine_failures" {
   alarm_name          = "${var.name}-sync-executions-failed"
-  alarm_description   = "A sync execution failed, timed out or was aborted (the P1 alert names the stage and chunks)."
+  alarm_description   = "A sync execution failed, timed out or was aborted (the P1 alert names the stage and chunks). ${var.runbook_url}#sync-execution-failed"
   comparison_operator = "GreaterThanOrEqualToThreshold"
   evaluation_periods  = 1
   threshold           = 1
@@ -90,7 +90,7 @@ resource "aws_cloudwatch_metric_alarm" "freshness" {
   for_each = var.freshness_sla_minutes
 
   alarm_name          = "${var.name}-freshness-${each.key}"
-  alarm_description   = "FINAL.${each.key} is more than ${each.value} minutes behind Aurora (freshness_sla_minutes), or the reconciler stopped reporting."
+  alarm_description   = "FINAL.${each.key} is more than ${each.value} minutes behind Aurora (freshness_sla_minutes), or the reconciler stopped reporting. ${var.runbook_url}#sync-lagging"
   namespace           = var.metrics_namespace
   metric_name         = "FreshnessLagSeconds"
   dimensions          = { service = var.service_name, table = each.key }

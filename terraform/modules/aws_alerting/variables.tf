@@ -21,6 +21,11 @@ variable "chat_subscription" {
   default = null
 }
 
+variable "runbook_url" {
+  description = "URL of docs/runbook.md as on-call opens it; alarm descriptions link its sections."
+  type        = string
+}
+
 variable "exporter_function_name" {
   description = "Exporter Lambda name (alarms, dashboard)."
   type        = string

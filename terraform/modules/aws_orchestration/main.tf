@@ -7,7 +7,7 @@ locals {
     exporter_function_arn          = var.exporter_function_arn
     reconciler_function_arn        = var.reconciler_function_arn
     alert_topic_arn                = var.alert_topic_arn
-    runbook_url                    = var.runbook_url
+    runbook_url                    = "${var.runbook_url}#sync-execution-failed"
     execution_timeout_seconds      = var.execution_timeout_seconds
     max_concurrency                = var.max_concurrency
     split_parts                    = var.split_parts

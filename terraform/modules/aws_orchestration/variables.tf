@@ -34,7 +34,7 @@ variable "ops_kms_key_arn" {
 }
 
 variable "runbook_url" {
-  description = "Runbook section linked from the P1 alert."
+  description = "URL of docs/runbook.md as on-call opens it; the P1 links its #sync-execution-failed section."
   type        = string
 }
 
