@@ -116,6 +116,9 @@ def parse_manifest(key: str, body: bytes, table: str) -> Manifest:
     try:
         doc = ManifestDoc.model_validate_json(body)
         doc.finished()
+        parse_instant(doc.upper, "upper")
+        if doc.lower is not None:
+            parse_instant(doc.lower, "lower")
     except ValidationError as exc:
         field_name, problem = describe(exc)
         raise ValueError(f"{key}: {problem or field_name}") from None
@@ -179,7 +182,7 @@ def check_loads(
     bucket: str,
     now: datetime,
     grace: timedelta,
-    object_exists: Callable[[str], bool],
+    object_exists: Callable[[str], bool | None],
 ) -> CheckResult:
     latest = _latest_records(records, bucket)
     found = _LoadFindings()
@@ -266,7 +269,7 @@ def _check_manifest_loads(
     bucket: str,
     now: datetime,
     grace: timedelta,
-    object_exists: Callable[[str], bool],
+    object_exists: Callable[[str], bool | None],
 ) -> None:
     doc = manifest.doc
     overdue = now - doc.finished() > grace

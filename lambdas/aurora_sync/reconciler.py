@@ -41,6 +41,7 @@ from aurora_sync.snowflake_sql import SnowflakeTable
 
 T = TypeVar("T")
 SELF_CHECK = "reconciler"
+CHECKS = ("manifests", "loads", "merge", "pipe", "freshness", "sample")
 
 
 @dataclass
@@ -150,7 +151,11 @@ class ReconcileService:
         for name in names:
             table = self._tables.get(name)
             assert table is not None  # parse_reconcile_event rejected unknown names
-            checks = self.reconcile_table(table)
+            try:
+                checks = self.reconcile_table(table)
+            except Exception as exc:  # a bug must cost one table's checks (as unknown), not the run
+                logger.exception("reconciling a table failed", extra={"table": name})
+                checks = [unknown(c, name, f"{type(exc).__name__}: {exc}") for c in CHECKS]
             result.checks.extend(checks)
             for check in checks:
                 self._route(check, result)
@@ -197,7 +202,7 @@ class ReconcileService:
                     bucket=self._store.bucket,
                     now=now,
                     grace=grace,
-                    object_exists=self._store.exists,
+                    object_exists=self._object_exists,
                 )
             )
         if records is None or runs is None or audits is None:
@@ -223,6 +228,11 @@ class ReconcileService:
                 self._sample(table, self._must_be_in_final(table, manifests, records, runs, final_max))
             )
         return results
+
+    def _object_exists(self, key: str) -> bool | None:
+        """Evidence for on-call (deleted vs never noticed); None when S3 will not say."""
+        found, _ = self._gather(f"S3 listing of {key}", lambda: self._store.exists(key))
+        return found
 
     def _manifests(
         self, table: TableConfig, since: datetime, now: datetime

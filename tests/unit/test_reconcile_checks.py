@@ -146,6 +146,19 @@ def test_manifest_problems_name_the_object_and_the_field() -> None:
             b'{"run_id": "r", "table": "public.orders", "files": [], "rows": "many"}',
             TABLE,
         )
+    bad_upper = json.dumps(
+        {
+            "run_id": "r",
+            "table": TABLE,
+            "files": [],
+            "rows": 0,
+            "lower": None,
+            "upper": "yesterday",
+            "finished_at": NOW.isoformat(),
+        }
+    )
+    with pytest.raises(ValueError, match=r"_manifests/x\.json: upper"):
+        parse_manifest("_manifests/x.json", bad_upper.encode(), TABLE)
     with pytest.raises(ValueError, match=r"_manifests/x\.json: .*EOF"):
         parse_manifest("_manifests/x.json", b'{"run_id": ', TABLE)
 

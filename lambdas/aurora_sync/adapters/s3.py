@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aurora_sync.adapters.aws_errors import classify, error_code
+from aurora_sync.adapters.aws_errors import classify
 from aurora_sync.errors import TerminalError
 from aurora_sync.observability import logger
 
@@ -191,15 +191,12 @@ class ObjectStore:
             raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
 
     def exists(self, key: str) -> bool:
+        """Listed rather than HEAD-ed: s3:ListBucket suffices, no read access to the data needed."""
         try:
-            self._s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise classify(exc, f"s3:HeadObject s3://{self.bucket}/{key}") from exc
-        except BotoCoreError as exc:
-            raise classify(exc, f"s3:HeadObject s3://{self.bucket}/{key}") from exc
-        return True
+            response = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"s3:ListObjectsV2 s3://{self.bucket}/{key}") from exc
+        return any(item["Key"] == key for item in response.get("Contents", []))
 
     def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes [start, end] inclusive."""
