@@ -237,4 +237,7 @@ module "snowflake_table" {
   warehouse           = module.snowflake_account.warehouse
   task_schedule       = var.snowflake_warehouse.task_schedule
   error_integration   = module.snowflake_account.error_integration
+
+  # After the account module's future grants (SELECT, MONITOR), so they cover these objects.
+  depends_on = [module.snowflake_account]
 }

@@ -54,14 +54,10 @@ data "aws_iam_policy_document" "reconciler" {
     resources = ["${local.bucket_arn}/_manifests/*"]
   }
   statement {
-    sid       = "ListManifests"
+    # Key names only: manifests by hour, and whether a data file a manifest names still exists.
+    sid       = "ListExportsAndManifests"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["_manifests/*"]
-    }
   }
   statement {
     sid       = "DecryptManifests"
@@ -75,7 +71,7 @@ data "aws_iam_policy_document" "reconciler" {
   }
   statement {
     sid       = "AlertState"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
     resources = ["arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.alert_state_table_name}"]
   }
   statement {

@@ -78,6 +78,9 @@ resource "snowflake_table" "merge_audit" {
     type     = "TIMESTAMP_LTZ"
     nullable = false
   }
+
+  # Created after the service role's future SELECT grant, so the grant covers it.
+  depends_on = [snowflake_grant_privileges_to_account_role.service_reads_tables]
 }
 
 resource "snowflake_storage_integration_aws" "exports" {
