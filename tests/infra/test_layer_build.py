@@ -55,6 +55,7 @@ def test_target_is_the_one_terraform_reads() -> None:
     assert target.architecture in {"x86_64", "arm64"}
     assert raw["layer_zip"] == "build/layer.zip"
     assert raw["function_zip"].format(function="exporter") == "build/exporter.zip"
+    assert raw["handler"] == "handler.handler"  # handler.py at the zip root, function `handler`
     assert 0 < target.size_budget_mib <= 100
 
 

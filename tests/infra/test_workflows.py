@@ -323,6 +323,14 @@ def test_dependabot_watches_pip_npm_and_actions() -> None:
     ecosystems = {u["package-ecosystem"] for u in config["updates"]}
     assert {"pip", "npm", "github-actions"} <= ecosystems
     assert all("schedule" in u for u in config["updates"])
+    npm = next(u for u in config["updates"] if u["package-ecosystem"] == "npm")
+    watched = set(npm.get("directories", [npm.get("directory")]))
+    tracked = subprocess.run(
+        ["git", "ls-files", "*package.json"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert {"/" + str(Path(f).parent).removeprefix(".") for f in tracked} <= {
+        d.rstrip("/") or "/" for d in watched
+    }
 
 
 def test_codeowners_covers_deploy_paths() -> None:
