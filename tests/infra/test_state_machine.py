@@ -391,7 +391,7 @@ def test_terminal_export_failure_is_not_retried_and_pages_p1(run: Callable[..., 
         {"source": "sync", "exports": [exported({"table": "public.customers"})]}
     ]
     body = p1_alert(execution)
-    assert "export stage" in body["summary"]
+    assert "export stage" in body["summary"] and body["dedup_key"] == "sync_execution:export"
     (failure,) = body["details"]["failed_chunks"]
     assert failure["item"] == {"table": "public.orders"}
     assert failure["error"]["Error"] == "ExportRunFailed"
