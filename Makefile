@@ -61,5 +61,5 @@ package: venv
 	$(BIN)/python -m layers.probe
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build
+	rm -rf $(VENV) .venv-infra tests/infra/asl/node_modules .pytest_cache .mypy_cache .ruff_cache build
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

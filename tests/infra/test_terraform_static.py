@@ -31,6 +31,7 @@ from tests.support.terraform import (
     Terraform,
     blocks,
     hcl_load,
+    hcl_load_many,
     locals_of,
     mirrored_providers,
     module_calls,
@@ -377,3 +378,20 @@ def test_merge_audit_table_resource_has_the_templates_columns() -> None:
     expected = sql_columns((TEMPLATES / "merge_audit_table.sql").read_text())
 
     assert [{"name": c["name"], "type": c["type"], "nullable": c["nullable"]} for c in columns] == expected
+
+
+def test_every_variable_and_output_is_typed_and_described() -> None:
+    """GIVEN every module and root WHEN their variables and outputs are read THEN each variable has a
+    type and a description, and each output a description."""
+    problems = []
+    for tf, doc in hcl_load_many(sorted(TERRAFORM_DIR.glob("**/*.tf"))).items():
+        for entry in doc.get("variable", []):
+            for name, body in entry.items():
+                missing = {"type", "description"} - set(body)
+                if missing:
+                    problems.append(f"{rel(tf)}: variable {name} lacks {sorted(missing)}")
+        for entry in doc.get("output", []):
+            for name, body in entry.items():
+                if "description" not in body:
+                    problems.append(f"{rel(tf)}: output {name} lacks a description")
+    assert not problems, "\n".join(problems)
