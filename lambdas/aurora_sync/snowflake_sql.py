@@ -12,6 +12,7 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from aurora_sync.config import TableConfig
 from aurora_sync.identifiers import quote_sf, validate_identifier
@@ -21,6 +22,22 @@ JSON_TYPES = frozenset({"VARIANT", "OBJECT", "ARRAY"})
 METADATA_COLUMNS = ("_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT")
 SCHEDULE_PATTERN = re.compile(r"^(\d+ (MINUTE|MINUTES)|USING CRON [0-9*/,\- ]+ [A-Za-z_/]+)$")
 S3_URL_PATTERN = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9_.\-/]*$")
+# Staged rows (and MERGE_AUDIT rows) older than this are deleted by the task after each MERGE.
+# At least 7 days: the reconciler looks back at most 168 hours, and a week of staged rows is what
+# on-call needs to diagnose a row-count mismatch; FINAL never depends on them.
+STAGING_RETENTION_DAYS = 14
+STAGING_RETENTION_RANGE = range(7, 366)
+
+
+class RenderOptions(TypedDict, total=False):
+    """The deployment values of SnowflakeTable.values() (Terraform's module variables)."""
+
+    source: str | None
+    stage_url: str
+    storage_integration: str
+    warehouse: str
+    schedule: str
+    staging_retention_days: int
 
 
 class BracedTemplate(string.Template):
@@ -98,6 +115,7 @@ class SnowflakeTable:
         storage_integration: str = "AURORA_EXPORTS",
         warehouse: str = "SYNC_WH",
         schedule: str = "5 MINUTE",
+        staging_retention_days: int = STAGING_RETENTION_DAYS,
     ) -> dict[str, str]:
         """Every placeholder's value. `source` is what the MERGE reads: the stream in production,
         the STAGING table where streams do not exist (fakesnow)."""
@@ -105,6 +123,10 @@ class SnowflakeTable:
             raise ValueError(f"schedule {schedule!r} must be 'N MINUTE' or 'USING CRON ...'")
         if stage_url and not S3_URL_PATTERN.fullmatch(stage_url):
             raise ValueError(f"stage_url {stage_url!r} must be s3://bucket/prefix/")
+        if type(staging_retention_days) is not int or staging_retention_days not in STAGING_RETENTION_RANGE:
+            raise ValueError(
+                f"staging_retention_days {staging_retention_days!r} must be a whole number of days, 7..365"
+            )
         cols = [quote_sf(c.name) for c in self.table.columns]
         keys = [quote_sf(k) for k in self.table.primary_keys]
         non_keys = [c for c in cols if c not in keys]
@@ -121,6 +143,7 @@ class SnowflakeTable:
             "storage_integration": quote_sf(validate_identifier(storage_integration)),
             "warehouse": quote_sf(validate_identifier(warehouse)),
             "schedule": schedule,
+            "staging_retention_days": str(staging_retention_days),
             "source": source or self.stream,
             "columns": ", ".join(cols),
             "column_definitions": ",\n  ".join(f"{quote_sf(c.name)} {c.type}" for c in self.table.columns),
@@ -140,9 +163,11 @@ class SnowflakeTable:
         values["copy"] = render("copy", values)
         values["merge"] = render("merge", values)
         values["audit_insert"] = render("audit_insert", values)
+        values["purge_staging"] = render("purge_staging", values)
+        values["purge_audit"] = render("purge_audit", values)
         return values
 
-    def statements(self, **kwargs: str) -> dict[str, str]:
+    def statements(self, **kwargs: Unpack[RenderOptions]) -> dict[str, str]:
         """Every object's SQL, in creation order."""
         values = self.values(**kwargs)
         order = (

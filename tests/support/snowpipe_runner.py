@@ -16,8 +16,10 @@ What it stands in for, exactly:
   MERGE, as consuming a stream does.
 - The task: runs the MERGE rendered from the same template production uses (source = the
   stream's name), writes the MERGE_AUDIT row the production task body writes (here from the
-  MERGE's own result row, with bound values, since fakesnow has no RESULT_SCAN), and records a
-  TASK_HISTORY row (SUCCEEDED, or FAILED with the error).
+  MERGE's own result row, with bound values, since fakesnow has no RESULT_SCAN), runs the task's
+  two retention DELETEs as rendered (staged and audit rows older than the retention), and records
+  a TASK_HISTORY row (SUCCEEDED, or FAILED with the error). Unlike the task's transaction, these
+  statements autocommit one by one here.
 """
 
 from __future__ import annotations
@@ -239,17 +241,19 @@ class LocalLoadRunner:
     # -- the task ----------------------------------------------------------------------------------
     def merge(self, table: TableConfig) -> TaskOutcome:
         sf = SnowflakeTable(table)
-        merge_sql = render("merge", sf.values(source=sf.stream))
+        values = sf.values(source=sf.stream)
         scheduled = datetime.now(UTC)
         query_id = str(uuid.uuid4())
         with self._cursor() as cur:
             try:
-                cur.execute(merge_sql)
+                cur.execute(values["merge"])
                 inserted, updated = (int(v) for v in cur.fetchone())
                 cur.execute(
                     'INSERT INTO "STAGING"."MERGE_AUDIT" VALUES (%s, %s, %s, %s, %s)',
                     (table.table_name, query_id, inserted, updated, datetime.now(UTC).isoformat()),
                 )
+                cur.execute(values["purge_staging"])
+                cur.execute(values["purge_audit"])
                 cur.execute(f"DELETE FROM {sf.stream}")  # consuming the stream
                 outcome = TaskOutcome("SUCCEEDED", None, inserted, updated)
             except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +48,39 @@ def test_pipe_copy_has_an_explicit_column_list_and_no_current_timestamp() -> Non
     assert "CURRENT_TIMESTAMP" not in pipe and "METADATA$START_SCAN_TIME" in pipe
 
 
+# CREATE PIPE's usage notes: every COPY option is supported except these.
+PIPE_REJECTED_OPTIONS = (
+    "FILES",
+    "ON_ERROR = ABORT_STATEMENT",
+    "SIZE_LIMIT",
+    "PURGE",
+    "FORCE",
+    "RETURN_FAILED_ONLY",
+    "VALIDATION_MODE",
+)
+
+
+def test_pipe_copy_uses_only_options_a_pipe_accepts_and_skips_a_bad_file() -> None:
+    # GIVEN the pipe's COPY WHEN checked against the options CREATE PIPE rejects
+    copy = render("copy", SnowflakeTable(ORDERS).values())
+    # THEN none is present, and a bad file is skipped whole (Snowpipe's default, what the
+    # reconciler's "load failed" check and Snowpipe error notifications expect)
+    assert [o for o in PIPE_REJECTED_OPTIONS if re.search(rf"\b{o}\b", copy)] == []
+    assert copy.endswith("ON_ERROR = SKIP_FILE")
+
+
+def test_task_purges_only_rows_older_than_the_retention_after_the_merge() -> None:
+    # GIVEN a 30-day retention WHEN the task is rendered
+    task = SnowflakeTable(ORDERS).statements(staging_retention_days=30)["task"]
+    # THEN after the MERGE and its audit row, inside the same transaction, STAGING and this table's
+    # MERGE_AUDIT rows loaded more than 30 days ago are deleted
+    merge_at, audit_at = task.index("MERGE INTO"), task.index('INSERT INTO "STAGING"."MERGE_AUDIT"')
+    purge_at, commit_at = task.index('DELETE FROM "STAGING"."ORDERS"'), task.index("COMMIT;")
+    assert merge_at < audit_at < purge_at < commit_at
+    assert task.count("DATEADD(DAY, -30, CURRENT_TIMESTAMP())") == 2
+    assert "\"TABLE_NAME\" = 'public.orders'" in task
+
+
 def test_json_columns_are_parsed_on_load() -> None:
     typed = parse_tables(
         '[{"table_name": "public.t", "watermark_col": "u", "primary_keys": ["id"], "columns": ['
@@ -63,9 +97,14 @@ def test_json_columns_are_parsed_on_load() -> None:
         ({"schedule": "5 MINUTE'; DROP TABLE x; --"}, "schedule"),
         ({"stage_url": "s3://bucket/x' OR 1=1"}, "stage_url"),
         ({"warehouse": 'WH"; DROP'}, "identifier"),
+        ({"staging_retention_days": "14); DROP TABLE x; --"}, "staging_retention_days"),
+        ({"staging_retention_days": 6}, "staging_retention_days"),
+        ({"staging_retention_days": 366}, "staging_retention_days"),
+        ({"staging_retention_days": True}, "staging_retention_days"),
+        ({"staging_retention_days": 14.5}, "staging_retention_days"),
     ],
 )
-def test_unsafe_template_inputs_are_rejected(kwargs: dict[str, str], problem: str) -> None:
+def test_unsafe_template_inputs_are_rejected(kwargs: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         SnowflakeTable(ORDERS).values(**kwargs)
 

@@ -227,16 +227,17 @@ module "snowflake_table" {
   source   = "../../modules/snowflake_table"
   for_each = module.tables.by_name
 
-  table               = each.value
-  database            = module.snowflake_account.database
-  staging_schema      = module.snowflake_account.staging_schema
-  final_schema        = module.snowflake_account.final_schema
-  stage_url           = "s3://${var.export_bucket_name}/${module.tables.s3_prefixes[each.key]}"
-  storage_integration = module.snowflake_account.storage_integration
-  file_format         = module.snowflake_account.file_format
-  warehouse           = module.snowflake_account.warehouse
-  task_schedule       = var.snowflake_warehouse.task_schedule
-  error_integration   = module.snowflake_account.error_integration
+  table                  = each.value
+  database               = module.snowflake_account.database
+  staging_schema         = module.snowflake_account.staging_schema
+  final_schema           = module.snowflake_account.final_schema
+  stage_url              = "s3://${var.export_bucket_name}/${module.tables.s3_prefixes[each.key]}"
+  storage_integration    = module.snowflake_account.storage_integration
+  file_format            = module.snowflake_account.file_format
+  warehouse              = module.snowflake_account.warehouse
+  task_schedule          = var.snowflake_warehouse.task_schedule
+  error_integration      = module.snowflake_account.error_integration
+  staging_retention_days = var.staging_retention_days
 
   # After the account module's future grants (SELECT, MONITOR), so they cover these objects.
   depends_on = [module.snowflake_account]

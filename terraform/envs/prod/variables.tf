@@ -246,6 +246,12 @@ variable "snowflake_warehouse" {
   default = {}
 }
 
+variable "staging_retention_days" {
+  description = "Days each MERGE task keeps staged rows and their MERGE_AUDIT rows before deleting them (7..365; FINAL never needs them, on-call uses them to diagnose a row-count mismatch)."
+  type        = number
+  default     = 14
+}
+
 variable "snowflake_task_error_notifications" {
   description = "Publish failed task runs and pipe loads to the alerts topic via a Snowflake notification integration (AWS-hosted accounts only)."
   type        = bool

@@ -5,13 +5,14 @@
 module "render" {
   source = "./render"
 
-  table               = var.table
-  stage_url           = var.stage_url
-  storage_integration = var.storage_integration
-  warehouse           = var.warehouse
-  schedule            = var.task_schedule
-  staging_schema      = var.staging_schema
-  final_schema        = var.final_schema
+  table                  = var.table
+  stage_url              = var.stage_url
+  storage_integration    = var.storage_integration
+  warehouse              = var.warehouse
+  schedule               = var.task_schedule
+  staging_retention_days = var.staging_retention_days
+  staging_schema         = var.staging_schema
+  final_schema           = var.final_schema
 }
 
 locals {

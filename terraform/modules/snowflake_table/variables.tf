@@ -54,6 +54,12 @@ variable "task_schedule" {
   default     = "5 MINUTE"
 }
 
+variable "staging_retention_days" {
+  description = "Days the MERGE task keeps staged rows and MERGE_AUDIT rows (7..365)."
+  type        = number
+  default     = 14
+}
+
 variable "error_integration" {
   description = "Notification integration for failed task runs and pipe loads, or null."
   type        = string

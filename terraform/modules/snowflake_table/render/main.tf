@@ -40,16 +40,18 @@ locals {
     storage_integration = "\"${upper(var.storage_integration)}\""
     warehouse           = "\"${upper(var.warehouse)}\""
     schedule            = var.schedule
-    source              = local.stream_q
-    columns             = join(", ", local.cols)
-    column_definitions  = join(",\n  ", [for i, c in local.cols : "${c} ${local.column_types[i]}"])
-    key_columns         = join(", ", local.keys)
-    key_join            = join(" AND ", [for k in local.keys : "t.${k} = s.${k}"])
-    watermark           = "\"${upper(var.table.watermark_col)}\""
-    update_set          = join(",\n  ", [for c in local.non_keys : "${c} = s.${c}"])
-    insert_values       = join(", ", [for c in local.cols : "s.${c}"])
-    audit_table         = "\"${local.staging_schema}\".\"MERGE_AUDIT\""
-    table_name          = var.table.table_name
+    # A whole number of days (validated), rendered as Python's str(int) renders it.
+    staging_retention_days = tostring(var.staging_retention_days)
+    source                 = local.stream_q
+    columns                = join(", ", local.cols)
+    column_definitions     = join(",\n  ", [for i, c in local.cols : "${c} ${local.column_types[i]}"])
+    key_columns            = join(", ", local.keys)
+    key_join               = join(" AND ", [for k in local.keys : "t.${k} = s.${k}"])
+    watermark              = "\"${upper(var.table.watermark_col)}\""
+    update_set             = join(",\n  ", [for c in local.non_keys : "${c} = s.${c}"])
+    insert_values          = join(", ", [for c in local.cols : "s.${c}"])
+    audit_table            = "\"${local.staging_schema}\".\"MERGE_AUDIT\""
+    table_name             = var.table.table_name
     copy_expressions = join(", ", [
       for i, t in local.column_types :
       contains(local.json_types, split("(", t)[0]) ? format("PARSE_JSON($%d)", i + 1) : format("$%d", i + 1)
@@ -57,8 +59,9 @@ locals {
   }
 
   sql_dir = "${path.module}/../sql"
-  # Composed values: templates rendered into other templates (pipe <- copy, task <- merge + audit).
-  composed_templates = ["copy", "merge", "audit_insert"]
+  # Composed values: templates rendered into other templates (pipe <- copy, task <- merge + audit +
+  # purges).
+  composed_templates = ["copy", "merge", "audit_insert", "purge_staging", "purge_audit"]
   values = merge(local.base_values, {
     for name in local.composed_templates :
     name => trimspace(templatefile("${local.sql_dir}/${name}.sql", local.base_values))

@@ -53,6 +53,17 @@ variable "schedule" {
   }
 }
 
+variable "staging_retention_days" {
+  description = "Days the task keeps staged rows and MERGE_AUDIT rows after loading them (FINAL never needs them); at least the reconciler's 7-day look-back."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.staging_retention_days >= 7 && var.staging_retention_days <= 365 && floor(var.staging_retention_days) == var.staging_retention_days
+    error_message = "staging_retention_days must be a whole number of days, 7..365."
+  }
+}
+
 variable "staging_schema" {
   description = "Schema of the STAGING table, stage, pipe, stream and task."
   type        = string

@@ -5,4 +5,4 @@ FROM (
 )
 FILE_FORMAT = (FORMAT_NAME = '${file_format}')
 PATTERN = '.*[.]csv'
-ON_ERROR = ABORT_STATEMENT
+ON_ERROR = SKIP_FILE

@@ -8,6 +8,8 @@ BEGIN
   BEGIN TRANSACTION;
   ${merge};
   ${audit_insert};
+  ${purge_staging};
+  ${purge_audit};
   COMMIT;
 END;
 $$
