@@ -1,7 +1,9 @@
 """The exporter's domain logic: for each window, fix the bounds, export, publish, write the manifest.
 
 Ordering is the safety argument: data becomes visible under the table prefix only when complete,
-the manifest is written after the data, and the override is deleted only after both.
+the manifest is written after the data, and the override is deleted only after both. A split
+export, which becomes visible one part at a time, is pinned before its first part is published
+(aurora_sync.pending) and incremental runs start no higher than the pin until a manifest covers it.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from aurora_sync.config import Override, TableConfig, TablesConfig
 from aurora_sync.errors import SchemaDriftError, SyncError, TerminalError
 from aurora_sync.events import ExportWindow
 from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header
-from aurora_sync.layout import data_key, manifest_key, temp_key, temp_part_number
+from aurora_sync.layout import data_key, manifest_key, pending_key, pending_prefix, temp_key, temp_part_number
 from aurora_sync.manifest import Manifest, ManifestFile
 from aurora_sync.observability import METRICS_NAMESPACE, logger
+from aurora_sync.pending import PublishPin, held_lower, remaining
 from aurora_sync.settings import ExporterSettings, ExportMode
 from aurora_sync.timeutil import EPOCH, iso
 
@@ -75,6 +78,7 @@ class RunResult:
 class Published:
     files: list[ManifestFile]
     rows: int
+    pin: PublishPin | None = None  # written before a split export's first part was published
 
 
 class ExportService:
@@ -210,7 +214,8 @@ class ExportService:
         table, override, full_refresh = self._plan(window)
         aurora = self.aurora()
         self._check_schema(table, aurora)
-        lower, upper = self._bounds(table, window, self.bound(), full_refresh)
+        pins = self._pins(table.table_name)
+        lower, upper = self._bounds(table, window, self.bound(), full_refresh, pins)
         if lower is not None and lower >= upper:
             logger.info(
                 "nothing to export: window is empty",
@@ -233,8 +238,7 @@ class ExportService:
         )
         started_at = self._clock()
         aurora.set_statement_timeout(max(1000, self._remaining_ms() - STATEMENT_TIMEOUT_MARGIN_MS))
-        replay = ExportWindow(table.table_name, lower or EPOCH, upper).payload()
-        published = self._export(table, query, export_id, replay)
+        published = self._export(table, query, export_id, lower, upper)
         manifest = Manifest(
             run_id=self.run_id,
             export_id=export_id,
@@ -251,6 +255,7 @@ class ExportService:
         )
         key = manifest_key(table.table_name, self._started, export_id)
         self._store.put_json(key, manifest.to_json())
+        self._settle_pins([*pins, *([published.pin] if published.pin else [])], lower, upper)
         if override is not None and override.full_refresh:
             self._parameters.delete_override(table.table_name)
             logger.info("full_refresh override consumed and deleted", extra={"table": table.table_name})
@@ -284,7 +289,8 @@ class ExportService:
         into watermark ranges; that is refused rather than silently narrowed.
         """
         table, _, full_refresh = self._plan(window)
-        lower, upper = self._bounds(table, window, self.bound(), full_refresh)
+        pins = self._pins(table.table_name)
+        lower, upper = self._bounds(table, window, self.bound(), full_refresh, pins)
         if lower is None:
             raise TerminalError(
                 f"{table.table_name} is a full refresh (no lower bound) and cannot be split into "
@@ -303,7 +309,12 @@ class ExportService:
         return table, override, full_refresh
 
     def _bounds(
-        self, table: TableConfig, window: ExportWindow, bound: SafeBound, full_refresh: bool
+        self,
+        table: TableConfig,
+        window: ExportWindow,
+        bound: SafeBound,
+        full_refresh: bool,
+        pins: list[PublishPin],
     ) -> tuple[datetime | None, datetime]:
         if window.start is not None and window.end is not None:
             if window.end > bound.upper:
@@ -334,7 +345,52 @@ class ExportService:
                 "lower": iso(lower),
             },
         )
-        return lower, bound.upper
+        held = held_lower(lower, pins)
+        if held != lower:
+            logger.warning(
+                "lower bound held at an interrupted split publish",
+                extra={
+                    "table": table.table_name,
+                    "lower": None if held is None else iso(held),
+                    "pins": [json.loads(p.to_json()) for p in pins],
+                },
+            )
+        return held, bound.upper
+
+    # -- publish pins (aurora_sync.pending) -----------------------------------------------------
+    def _pins(self, table: str) -> list[PublishPin]:
+        return [
+            PublishPin.from_json(self._store.read(key), key)
+            for key in sorted(self._store.sizes(pending_prefix(table)))
+        ]
+
+    def _settle_pins(self, pins: list[PublishPin], lower: datetime | None, upper: datetime) -> None:
+        """After a manifest: drop the pins its window covers, narrow those it covers the start of.
+        Failing here loses nothing (the pin stays and a later run exports its window again)."""
+        for pin in pins:
+            left = remaining(pin, lower, upper)
+            if left == pin:
+                continue
+            key = pending_key(pin.table, pin.export_id)
+            try:
+                if left is None:
+                    self._store.delete([key])
+                else:
+                    self._store.put_json(key, left.to_json())
+            except SyncError as exc:
+                logger.warning(
+                    "publish pin could not be updated; a later run exports its window again",
+                    extra={"table": pin.table, "pin": key, "error": str(exc)},
+                )
+                continue
+            logger.info(
+                "publish pin cleared" if left is None else "publish pin narrowed",
+                extra={
+                    "table": pin.table,
+                    "pin": key,
+                    "lower": None if left is None or left.lower is None else iso(left.lower),
+                },
+            )
 
     def _check_schema(self, table: TableConfig, aurora: Aurora) -> None:
         actual = aurora.columns(table.schema_name, table.relation)
@@ -388,11 +444,11 @@ class ExportService:
 
     # -- the two export modes ------------------------------------------------------------------
     def _export(
-        self, table: TableConfig, query: ExportQuery, export_id: str, replay: dict[str, Any]
+        self, table: TableConfig, query: ExportQuery, export_id: str, lower: datetime | None, upper: datetime
     ) -> Published:
         if self._settings.export_mode is ExportMode.COPY_STREAM:
             return self._copy_stream(table, query, export_id)
-        return self._aurora_s3(table, query, export_id, replay)
+        return self._aurora_s3(table, query, export_id, lower, upper)
 
     def _copy_stream(self, table: TableConfig, query: ExportQuery, export_id: str) -> Published:
         key = data_key(table.table_name, self._started, export_id)
@@ -409,7 +465,7 @@ class ExportService:
         return Published([ManifestFile(key, rows, writer.bytes_written)], rows)
 
     def _aurora_s3(
-        self, table: TableConfig, query: ExportQuery, export_id: str, replay: dict[str, Any]
+        self, table: TableConfig, query: ExportQuery, export_id: str, lower: datetime | None, upper: datetime
     ) -> Published:
         temp = temp_key(self._settings.temp_prefix, table.table_name, export_id)
         try:
@@ -419,7 +475,12 @@ class ExportService:
             if result.rows == 0:
                 return Published([], 0)
             parts = self._temp_parts(temp, result.files, result.bytes)
-            return Published(self._publish(table, export_id, parts, result.rows, replay), result.rows)
+            pin = None
+            if len(parts) > 1:  # one copy is atomic; several make the rows visible in pieces
+                pin = PublishPin(table.table_name, export_id, self.run_id, lower, upper, self._clock())
+                self._store.put_json(pending_key(table.table_name, export_id), pin.to_json())
+            replay = ExportWindow(table.table_name, lower or EPOCH, upper).payload()
+            return Published(self._publish(table, export_id, parts, result.rows, replay), result.rows, pin)
         finally:
             self._discard_temp(temp)
 
@@ -459,16 +520,16 @@ class ExportService:
             keys = [f.key for f in published]
             if not keys:
                 raise
-            # Snowpipe may have loaded those parts already, and FINAL's watermark with them: the
-            # scheduled run alone might then skip this window's other rows. Say exactly what to run.
+            # Snowpipe may have loaded those parts already, and FINAL's watermark with them. The
+            # window's pin stays, so the next incremental run re-exports it; say what to run now.
             logger.error(
                 "publishing a split export failed midway; removing the parts already published",
                 extra={"table": table.table_name, "published": keys, "replay": replay},
             )
             self._store.delete(keys)
             raise TerminalError(
-                f"{exc}; parts {keys} were published then removed; re-export this window by invoking the "
-                f"exporter with {json.dumps(replay)}"
+                f"{exc}; parts {keys} were published then removed; the window stays pinned, so the next "
+                f"scheduled run re-exports it; to do it now, invoke the exporter with {json.dumps(replay)}"
             ) from exc
         return published
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from aurora_sync.timeutil import as_utc
 
 MANIFEST_ROOT = "_manifests/"
+PENDING_ROOT = "_pending/"  # publish pins (aurora_sync.pending); no pipe or lifecycle expiry sees it
 
 
 def hour_path(at: datetime) -> str:
@@ -47,3 +48,11 @@ def temp_part_number(base_key: str, key: str) -> int | None:
     if rest == key or not rest.isdigit() or int(rest) < 2:
         return None
     return int(rest)
+
+
+def pending_prefix(table: str) -> str:
+    return f"{PENDING_ROOT}{table}/"
+
+
+def pending_key(table: str, export_id: str) -> str:
+    return f"{pending_prefix(table)}run-{export_id}.json"

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from aurora_sync.layout import MANIFEST_ROOT, PENDING_ROOT
 from aurora_sync.settings import ExporterSettings, ReconcilerSettings
 from tests.support.terraform import (
     ENVS_DIR,
@@ -395,3 +396,23 @@ def test_every_variable_and_output_is_typed_and_described() -> None:
                 if "description" not in body:
                     problems.append(f"{rel(tf)}: output {name} lacks a description")
     assert not problems, "\n".join(problems)
+
+
+@needs_terraform
+@pytest.mark.parametrize(
+    ("module", "variable", "code_value"),
+    [
+        ("aws_storage", "manifest_prefix", MANIFEST_ROOT),
+        ("aws_storage", "pending_prefix", PENDING_ROOT),
+        ("aws_exporter", "pending_prefix", PENDING_ROOT),
+        ("aws_storage", "incoming_prefix", ExporterSettings.model_fields["temp_prefix"].default),
+        ("aws_exporter", "incoming_prefix", ExporterSettings.model_fields["temp_prefix"].default),
+    ],
+)
+def test_s3_prefix_defaults_are_the_exporters_layout(module: str, variable: str, code_value: str) -> None:
+    """GIVEN lifecycle rules and IAM conditions written against S3 prefixes the code fixes
+    WHEN a module's default is compared with the code's constant THEN they are the same string, so
+    a pin or manifest is never expired by the wrong rule or listed without permission."""
+    doc = hcl_load(MODULES_DIR / module / "variables.tf")
+    [body] = [entry[variable] for entry in doc["variable"] if variable in entry]
+    assert one(body["default"]) == code_value

@@ -65,13 +65,14 @@ data "aws_iam_policy_document" "exporter" {
     resources = ["${local.bucket_arn}/*"]
   }
   statement {
-    sid       = "ListIncomingParts"
+    # Aurora's parts before publishing, and the publish pins every window reads (aurora_sync.pending).
+    sid       = "ListIncomingPartsAndPublishPins"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${var.incoming_prefix}*"]
+      values   = ["${var.incoming_prefix}*", "${var.pending_prefix}*"]
     }
   }
   statement {

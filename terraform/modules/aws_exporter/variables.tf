@@ -185,6 +185,12 @@ variable "max_range_hours" {
   default     = 168
 }
 
+variable "pending_prefix" {
+  description = "Prefix of the publish pins (fixed by the exporter's layout: aurora_sync.layout.PENDING_ROOT)."
+  type        = string
+  default     = "_pending/"
+}
+
 variable "incoming_prefix" {
   description = "Where aurora_s3 exports land before publishing (EXPORT_TEMP_PREFIX)."
   type        = string

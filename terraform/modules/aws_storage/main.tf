@@ -163,6 +163,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "exports" {
   }
 
   rule {
+    # Publish pins hold the exporter's lower bound until a manifest covers them: the current version
+    # must never expire; deleted and narrowed pins leave old versions, which do.
+    id     = "expire-pending-history"
+    status = "Enabled"
+    filter {
+      prefix = var.pending_prefix
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+  rule {
     # Catch-all for anything else (e.g. a table removed from tables.json): multipart leftovers and
     # delete markers never accumulate.
     id     = "abort-multipart-everywhere"

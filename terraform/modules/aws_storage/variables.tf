@@ -64,6 +64,12 @@ variable "manifest_prefix" {
   default     = "_manifests/"
 }
 
+variable "pending_prefix" {
+  description = "Prefix of the exporter's publish pins (fixed by its layout); never expired, only their old versions."
+  type        = string
+  default     = "_pending/"
+}
+
 variable "snowflake_role_name" {
   description = "Name of the IAM role the Snowflake storage integration assumes (its ARN is given to the integration before the role exists)."
   type        = string
