@@ -368,7 +368,7 @@ class ExportService:
         """After a manifest: drop the pins its window covers, narrow those it covers the start of.
         Failing here loses nothing (the pin stays and a later run exports its window again)."""
         for pin in pins:
-            left = remaining(pin, lower, upper)
+            left = remaining(pin, lower, upper, self._clock())
             if left == pin:
                 continue
             key = pending_key(pin.table, pin.export_id)

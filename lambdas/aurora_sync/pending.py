@@ -29,7 +29,7 @@ class PublishPin:
     run_id: str
     lower: datetime | None  # None: a full refresh, which also holds rows whose watermark is NULL
     upper: datetime
-    created_at: datetime
+    updated_at: datetime  # written, or last narrowed: how long the window has made no progress
 
     def to_json(self) -> str:
         return json.dumps(
@@ -39,7 +39,7 @@ class PublishPin:
                 "run_id": self.run_id,
                 "lower": None if self.lower is None else iso(self.lower),
                 "upper": iso(self.upper),
-                "created_at": iso(self.created_at),
+                "updated_at": iso(self.updated_at),
             },
             sort_keys=True,
         )
@@ -64,7 +64,7 @@ class PublishPin:
                 run_id=raw["run_id"],
                 lower=None if lower is None else parse_instant(lower, "lower"),
                 upper=parse_instant(raw.get("upper"), "upper"),
-                created_at=parse_instant(raw.get("created_at"), "created_at"),
+                updated_at=parse_instant(raw.get("updated_at"), "updated_at"),
             )
         except ValueError as exc:
             raise TerminalError(f"publish pin {key}: {exc}; inspect and delete it") from None
@@ -78,12 +78,12 @@ def held_lower(lower: datetime | None, pins: list[PublishPin]) -> datetime | Non
     return min(b for b in bounds if b is not None)
 
 
-def remaining(pin: PublishPin, lower: datetime | None, upper: datetime) -> PublishPin | None:
-    """What is still unproven of `pin` after an export of (lower, upper] was manifested.
+def remaining(pin: PublishPin, lower: datetime | None, upper: datetime, at: datetime) -> PublishPin | None:
+    """What is still unproven of `pin` after an export of (lower, upper] was manifested at `at`.
 
-    None when the export covered the pin's window; a pin starting at `upper` when it covered only
-    the pin's lower end; the pin unchanged otherwise (an export starting above the pin's lower
-    bound proves nothing about the rows just above it).
+    None when the export covered the pin's window; a pin starting at `upper` (updated `at`) when it
+    covered only the pin's lower end; the pin unchanged otherwise (an export starting above the
+    pin's lower bound proves nothing about the rows just above it).
     """
     covers_lower_end = lower is None or (pin.lower is not None and lower <= pin.lower)
     if not covers_lower_end:
@@ -92,4 +92,4 @@ def remaining(pin: PublishPin, lower: datetime | None, upper: datetime) -> Publi
         return None
     if pin.lower is not None and upper <= pin.lower:
         return pin  # entirely below the pin
-    return replace(pin, lower=upper)
+    return replace(pin, lower=upper, updated_at=at)

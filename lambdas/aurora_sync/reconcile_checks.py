@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from aurora_sync.adapters.snowflake import normalize_key
 from aurora_sync.adapters.snowflake_history import CopyRecord, MergeAudit, PipeStatus, TaskRun
 from aurora_sync.alerts import Alert, Severity
+from aurora_sync.pending import PublishPin
 from aurora_sync.timeutil import EPOCH, MICROSECOND, iso, parse_instant
 from aurora_sync.validation import describe
 
@@ -481,3 +482,58 @@ def check_pipe(table: str, pipe: str, status: PipeStatus, *, now: datetime, grac
     return CheckResult(
         "pipe", table, Status.OK, f"running, {status.pending_file_count} pending", details=details
     )
+
+
+# -- publish pins: split exports interrupted mid-publish, not yet re-exported -------------------
+
+# The next hourly run re-exports a pinned window and clears the pin (or narrows it, which restarts
+# its clock); a pin unchanged one cycle plus the load grace later means that re-export keeps failing.
+PIN_OVERDUE = timedelta(hours=1)
+
+
+def check_pins(
+    table: str, pins: list[PublishPin], unreadable: list[str], *, now: datetime, grace: timedelta
+) -> CheckResult:
+    """Overdue pins are the one loss no other check sees: FINAL may lack rows *below* its own
+    watermark, so freshness looks fine and the sample (newest rows) finds them all."""
+    evidence = [
+        {
+            "export_id": p.export_id,
+            "lower": None if p.lower is None else iso(p.lower),
+            "upper": iso(p.upper),
+            "updated_at": iso(p.updated_at),
+            "run_id": p.run_id,
+        }
+        for p in sorted(pins, key=lambda p: p.updated_at)
+    ]
+    details: dict[str, Any] = {"pins": evidence[:MAX_LISTED], "count": len(pins)}
+    overdue = sorted(
+        (p for p in pins if now - p.updated_at > PIN_OVERDUE + grace), key=lambda p: p.updated_at
+    )
+    if unreadable or overdue:
+        if unreadable:
+            details["unreadable"] = unreadable[:MAX_LISTED]
+            summary = (
+                f"{len(unreadable)} publish pin(s) unreadable; the exporter stops this table: {unreadable[0]}"
+            )
+        else:
+            oldest = overdue[0]
+            details["rerun"] = {
+                "tables": [table],
+                "start": iso(oldest.lower or EPOCH),
+                "end": iso(oldest.upper),
+            }
+            summary = (
+                f"split export interrupted, no progress since {iso(oldest.updated_at)}: FINAL may lack "
+                f"rows in ({details['rerun']['start']}, {details['rerun']['end']}] below its watermark"
+            )
+        return CheckResult("pins", table, Status.PROBLEM, summary[:300], Severity.P2, details, "publish-pins")
+    if pins:
+        return CheckResult(
+            "pins",
+            table,
+            Status.PENDING,
+            f"{len(pins)} split publish(es) pinned, within a cycle",
+            details=details,
+        )
+    return CheckResult("pins", table, Status.OK, "no interrupted publish")

@@ -20,8 +20,10 @@ from aurora_sync.adapters.snowflake_history import CopyRecord, HistoryQueries, S
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.config import TableConfig, TablesConfig
-from aurora_sync.layout import manifest_prefixes
+from aurora_sync.errors import TerminalError
+from aurora_sync.layout import manifest_prefixes, pending_prefix
 from aurora_sync.observability import METRICS_NAMESPACE, logger
+from aurora_sync.pending import PublishPin
 from aurora_sync.reconcile_checks import (
     CheckResult,
     Manifest,
@@ -30,6 +32,7 @@ from aurora_sync.reconcile_checks import (
     check_loads,
     check_manifests,
     check_merge,
+    check_pins,
     check_pipe,
     check_sample,
     parse_manifest,
@@ -41,7 +44,7 @@ from aurora_sync.snowflake_sql import SnowflakeTable
 
 T = TypeVar("T")
 SELF_CHECK = "reconciler"
-CHECKS = ("manifests", "loads", "merge", "pipe", "freshness", "sample")
+CHECKS = ("manifests", "loads", "merge", "pipe", "freshness", "sample", "pins")
 
 
 @dataclass
@@ -227,7 +230,22 @@ class ReconcileService:
             results.append(
                 self._sample(table, self._must_be_in_final(table, manifests, records, runs, final_max))
             )
+        pinned, pin_error = self._gather("S3 publish pins", lambda: self._pins(table))
+        if pinned is None:
+            results.append(unknown("pins", name, pin_error or "?"))
+        else:
+            results.append(check_pins(name, *pinned, now=now, grace=grace))
         return results
+
+    def _pins(self, table: TableConfig) -> tuple[list[PublishPin], list[str]]:
+        pins: list[PublishPin] = []
+        unreadable: list[str] = []
+        for key in sorted(self._store.sizes(pending_prefix(table.table_name))):
+            try:
+                pins.append(PublishPin.from_json(self._store.read(key), key))
+            except TerminalError as exc:
+                unreadable.append(str(exc))
+        return pins, unreadable
 
     def _object_exists(self, key: str) -> bool | None:
         """Evidence for on-call (deleted vs never noticed); None when S3 will not say."""

@@ -5,12 +5,15 @@ policies (chat: everything; pager: P1/P2)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from aurora_sync.config import TableConfig
+from aurora_sync.layout import pending_key
+from aurora_sync.pending import PublishPin
+from aurora_sync.timeutil import iso
 from tests.support.pipeline import Pipeline
 from tests.support.snowpipe_runner import LocalLoadRunner
 from tests.support.stack import free_port
@@ -84,7 +87,7 @@ def test_healthy_cycle_sends_nothing_and_says_ok(pipeline: Pipeline) -> None:
     statuses = {(c["check"], c["table"]): c["status"] for c in result["checks"]}
     assert result["status"] == "ok", [c for c in result["checks"] if c["status"] not in {"ok", "skipped"}]
     assert set(statuses.values()) <= {"ok", "skipped"}
-    assert {c for c, _ in statuses} == {"manifests", "loads", "merge", "pipe", "freshness", "sample"}
+    assert {c for c, _ in statuses} == {"manifests", "loads", "merge", "pipe", "freshness", "sample", "pins"}
     assert statuses[("sample", "public.orders")] == "ok"
     assert drained(pipeline) == ([], [])
 
@@ -277,6 +280,44 @@ def test_row_missing_from_final_is_found_by_sampling(pipeline: Pipeline) -> None
     pipeline.reconcile(**GRACE_OVER)
     chat, pages = drained(pipeline)
     assert only(pages)["status"] == "resolved" and only(chat)["check"] == "sample"
+
+
+def test_overdue_publish_pin_pages_once_and_resolves_when_the_next_run_reexports(pipeline: Pipeline) -> None:
+    # GIVEN a split publish of orders interrupted three hours ago and never re-exported: its pin is
+    # all that says FINAL may lack rows of (5 h ago, 4 h ago] below its watermark
+    now = datetime.now(UTC)
+    lower = now - timedelta(hours=5)
+    pin = PublishPin(
+        "public.orders", "interrupted", "r0", lower, lower + timedelta(hours=1), now - timedelta(hours=3)
+    )
+    key = pending_key("public.orders", "interrupted")
+    pipeline.s3.put_object(Bucket=pipeline.bucket, Key=key, Body=pin.to_json().encode())
+    drained(pipeline)
+
+    # WHEN the reconciler runs
+    pipeline.reconcile()
+
+    # THEN one P2 `pins` page carries the window and the payload that re-exports it
+    chat, pages = drained(pipeline)
+    alert = only(pages)
+    assert only(chat) == alert
+    assert (alert["severity"], alert["check"], alert["table"]) == ("P2", "pins", "public.orders")
+    assert alert["details"]["rerun"]["start"] == iso(lower) and alert["runbook"].endswith("#publish-pins")
+    # AND running again does not page again
+    pipeline.reconcile()
+    assert drained(pipeline) == ([], [])
+
+    # WHEN the next scheduled run exports orders from the pin's lower bound and its file loads
+    [exported] = [t for t in pipeline.run()["tables"] if t["table"] == "public.orders"]
+    assert exported["lower"] == iso(lower)
+    pipeline.loader().cycle()
+    pipeline.reconcile()
+
+    # THEN the pin is gone and one resolve arrives
+    assert pipeline.object_keys("_pending/") == []
+    chat, pages = drained(pipeline)
+    resolved = only(pages)
+    assert (resolved["status"], resolved["check"]) == ("resolved", "pins")
 
 
 def test_files_inside_the_grace_period_are_pending_not_a_problem(pipeline: Pipeline) -> None:

@@ -13,6 +13,7 @@ from aurora_sync.pending import PublishPin, held_lower, remaining
 T0 = datetime(2026, 11, 20, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 PIN = PublishPin("public.orders", "e1", "r1", T0 + H, T0 + 3 * H, T0 + 3 * H)
+AT = T0 + 6 * H  # when the covering export's manifest was written
 FULL = PublishPin("public.orders", "e2", "r2", None, T0 + 3 * H, T0 + 3 * H)
 
 
@@ -30,10 +31,10 @@ def test_pin_key_and_json_round_trip() -> None:
         (b'{"table": 1, "export_id": "e1", "run_id": "r1"}', "table"),
         (
             b'{"table": "t", "export_id": "e", "run_id": "r", "lower": "yesterday", '
-            b'"upper": "2026-11-20T00:00:00Z", "created_at": "2026-11-20T00:00:00Z"}',
+            b'"upper": "2026-11-20T00:00:00Z", "updated_at": "2026-11-20T00:00:00Z"}',
             "lower",
         ),
-        (b'{"table": "t", "export_id": "e", "run_id": "r", "created_at": "2026-11-20T00:00:00Z"}', "upper"),
+        (b'{"table": "t", "export_id": "e", "run_id": "r", "updated_at": "2026-11-20T00:00:00Z"}', "upper"),
     ],
 )
 def test_unreadable_pin_is_a_terminal_error_naming_the_object_and_field(body: bytes, field: str) -> None:
@@ -65,16 +66,18 @@ def test_what_an_export_leaves_of_a_pin(
     lower: datetime | None, upper: datetime, left: tuple[datetime, datetime] | None
 ) -> None:
     # GIVEN a pin on (T0+1h, T0+3h] WHEN an export of (lower, upper] is manifested
-    after = remaining(PIN, lower, upper)
-    # THEN the pin is gone, narrowed, or untouched
+    after = remaining(PIN, lower, upper, AT)
+    # THEN the pin is gone, narrowed (its clock restarted: progress was made), or untouched
     assert (None if after is None else (after.lower, after.upper)) == left
+    if after is not None:
+        assert after.updated_at == (PIN.updated_at if after == PIN else AT)
 
 
 def test_only_a_full_export_proves_a_full_refresh_pin() -> None:
     # GIVEN a pin of an interrupted full refresh (NULL watermarks included)
     # WHEN an incremental export from the epoch covers its time range THEN it still stands
-    assert remaining(FULL, datetime(1970, 1, 1, tzinfo=UTC), T0 + 5 * H) == FULL
+    assert remaining(FULL, datetime(1970, 1, 1, tzinfo=UTC), T0 + 5 * H, AT) == FULL
     # WHEN a full refresh is manifested THEN it is gone, or narrowed if that one stopped earlier
-    assert remaining(FULL, None, T0 + 3 * H) is None
-    narrowed = remaining(FULL, None, T0 + 2 * H)
+    assert remaining(FULL, None, T0 + 3 * H, AT) is None
+    narrowed = remaining(FULL, None, T0 + 2 * H, AT)
     assert narrowed is not None and (narrowed.lower, narrowed.upper) == (T0 + 2 * H, T0 + 3 * H)

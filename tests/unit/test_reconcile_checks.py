@@ -17,12 +17,14 @@ from aurora_sync.adapters.snowflake_history import (
     normalize_status,
 )
 from aurora_sync.alerts import Severity
+from aurora_sync.pending import PublishPin
 from aurora_sync.reconcile_checks import (
     Manifest,
     Status,
     check_freshness,
     check_loads,
     check_merge,
+    check_pins,
     check_pipe,
     check_sample,
     parse_manifest,
@@ -255,3 +257,47 @@ def test_pipe_not_running_is_p2_and_old_pending_files_are_p3() -> None:
     assert check_pipe(TABLE, "P", backlog, now=NOW, grace=GRACE).severity == Severity.P3
     fresh = PipeStatus("RUNNING", 3, NOW - timedelta(minutes=1), {})
     assert check_pipe(TABLE, "P", fresh, now=NOW, grace=GRACE).status == Status.OK
+
+
+# -- publish pins ------------------------------------------------------------------------------
+
+
+def pin(age: timedelta, lower: datetime | None = NOW - timedelta(hours=5)) -> PublishPin:
+    return PublishPin(TABLE, f"e-{age.total_seconds():.0f}", "r1", lower, NOW - timedelta(hours=4), NOW - age)
+
+
+def test_no_pin_is_ok_and_a_pin_within_a_cycle_is_only_pending() -> None:
+    assert check_pins(TABLE, [], [], now=NOW, grace=GRACE).status == Status.OK
+    # GIVEN a pin younger than one hourly cycle plus the grace WHEN checked THEN pending, no alert
+    result = check_pins(TABLE, [pin(timedelta(minutes=80))], [], now=NOW, grace=GRACE)
+    assert result.status == Status.PENDING and result.severity is None
+    assert result.details["count"] == 1
+
+
+def test_overdue_pin_is_a_p2_with_the_payload_that_reexports_its_window() -> None:
+    # GIVEN two pins, the older one interrupted 3 hours ago (past 1 h + 30 min grace)
+    old, young = pin(timedelta(hours=3)), pin(timedelta(minutes=10))
+    result = check_pins(TABLE, [young, old], [], now=NOW, grace=GRACE)
+    # THEN one P2 naming the oldest window, with both pins as evidence and the rerun payload
+    assert (result.status, result.severity, result.runbook_anchor) == (
+        Status.PROBLEM,
+        Severity.P2,
+        "publish-pins",
+    )
+    assert result.details["rerun"] == {
+        "tables": [TABLE],
+        "start": "2026-11-22T03:00:00.000000Z",
+        "end": "2026-11-22T04:00:00.000000Z",
+    }
+    assert [p["export_id"] for p in result.details["pins"]] == [old.export_id, young.export_id]
+    assert "below its watermark" in result.summary
+    # AND a full-refresh pin's rerun starts at the epoch
+    full = check_pins(TABLE, [pin(timedelta(hours=3), lower=None)], [], now=NOW, grace=GRACE)
+    assert full.details["rerun"]["start"] == "1970-01-01T00:00:00.000000Z"
+
+
+def test_unreadable_pin_is_a_p2_naming_it() -> None:
+    error = "publish pin _pending/public.orders/run-x.json is not JSON (...); inspect and delete it"
+    result = check_pins(TABLE, [], [error], now=NOW, grace=GRACE)
+    assert (result.status, result.severity) == (Status.PROBLEM, Severity.P2)
+    assert result.details["unreadable"] == [error] and "run-x.json" in result.summary

@@ -49,9 +49,10 @@ data "aws_iam_policy_document" "reconciler" {
     resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}"]
   }
   statement {
-    sid       = "ReadManifests"
+    # Manifests, and the exporter's publish pins (the `pins` check); never the data files.
+    sid       = "ReadManifestsAndPublishPins"
     actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/_manifests/*"]
+    resources = ["${local.bucket_arn}/${var.manifest_prefix}*", "${local.bucket_arn}/${var.pending_prefix}*"]
   }
   statement {
     # Key names only: manifests by hour, and whether a data file a manifest names still exists.

@@ -185,3 +185,15 @@ variable "self_alert_p1_after" {
   type        = number
   default     = 3
 }
+
+variable "manifest_prefix" {
+  description = "Prefix of the manifests (fixed by the exporter's layout: aurora_sync.layout.MANIFEST_ROOT)."
+  type        = string
+  default     = "_manifests/"
+}
+
+variable "pending_prefix" {
+  description = "Prefix of the exporter's publish pins (fixed by its layout: aurora_sync.layout.PENDING_ROOT)."
+  type        = string
+  default     = "_pending/"
+}
