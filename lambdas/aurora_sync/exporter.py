@@ -1,9 +1,9 @@
 """The exporter's domain logic: for each window, fix the bounds, export, publish, write the manifest.
 
 Ordering is the safety argument: data becomes visible under the table prefix only when complete,
-the manifest is written after the data, and the override is deleted only after both. A split
-export, which becomes visible one part at a time, is pinned before its first part is published
-(aurora_sync.pending) and incremental runs start no higher than the pin until a manifest covers it.
+the manifest is written after the data, and the override is deleted only after both. An
+incremental window that becomes visible in pieces (a split publish, a split window) is pinned
+first (aurora_sync.pending): incremental runs start no higher than what no manifest covers yet.
 """
 
 from __future__ import annotations
@@ -28,10 +28,18 @@ from aurora_sync.config import Override, TableConfig, TablesConfig
 from aurora_sync.errors import SchemaDriftError, SyncError, TerminalError
 from aurora_sync.events import ExportWindow
 from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header
-from aurora_sync.layout import data_key, manifest_key, pending_key, pending_prefix, temp_key, temp_part_number
-from aurora_sync.manifest import Manifest, ManifestFile
+from aurora_sync.layout import (
+    data_key,
+    manifest_key,
+    manifest_prefixes,
+    pending_key,
+    pending_prefix,
+    temp_key,
+    temp_part_number,
+)
+from aurora_sync.manifest import Manifest, ManifestFile, parse_manifest
 from aurora_sync.observability import METRICS_NAMESPACE, logger
-from aurora_sync.pending import PublishPin, held_lower, remaining
+from aurora_sync.pending import PublishPin, Window, gaps, held_lower
 from aurora_sync.settings import ExporterSettings, ExportMode
 from aurora_sync.timeutil import EPOCH, iso
 
@@ -78,7 +86,7 @@ class RunResult:
 class Published:
     files: list[ManifestFile]
     rows: int
-    pin: PublishPin | None = None  # written before a split export's first part was published
+    pin: PublishPin | None = None  # written before an incremental split publish's first copy
 
 
 class ExportService:
@@ -110,6 +118,7 @@ class ExportService:
         self._aurora: Aurora | None = None
         self._snowflake: Snowflake | None = None
         self._bound: SafeBound | None = None
+        self._pinned: set[str] = set()  # tables with pinned gaps when this invocation began them
 
     # -- lazily opened, shared across the invocation's tables -------------------------------
     def aurora(self) -> Aurora:
@@ -214,8 +223,7 @@ class ExportService:
         table, override, full_refresh = self._plan(window)
         aurora = self.aurora()
         self._check_schema(table, aurora)
-        pins = self._pins(table.table_name)
-        lower, upper = self._bounds(table, window, self.bound(), full_refresh, pins)
+        lower, upper = self._bounds(table, window, self.bound(), full_refresh)
         if lower is not None and lower >= upper:
             logger.info(
                 "nothing to export: window is empty",
@@ -238,7 +246,8 @@ class ExportService:
         )
         started_at = self._clock()
         aurora.set_statement_timeout(max(1000, self._remaining_ms() - STATEMENT_TIMEOUT_MARGIN_MS))
-        published = self._export(table, query, export_id, lower, upper)
+        pin = None if window.is_manual else self._new_pin(table, export_id, lower, upper)
+        published = self._export(table, query, export_id, (lower, upper), pin)
         manifest = Manifest(
             run_id=self.run_id,
             export_id=export_id,
@@ -255,7 +264,16 @@ class ExportService:
         )
         key = manifest_key(table.table_name, self._started, export_id)
         self._store.put_json(key, manifest.to_json())
-        self._settle_pins([*pins, *([published.pin] if published.pin else [])], lower, upper)
+        if published.pin is not None:  # its window is this manifest's
+            self._drop_pin(published.pin, "its export's manifest is written")
+        if table.table_name in self._pinned:  # this manifest may cover those gaps
+            self._pinned.discard(table.table_name)
+            try:
+                self._pin_gaps(table.table_name)
+            except SyncError as exc:  # the export is done; the next run re-checks its pins
+                logger.warning(
+                    "publish pins not re-checked", extra={"table": table.table_name, "error": str(exc)}
+                )
         if override is not None and override.full_refresh:
             self._parameters.delete_override(table.table_name)
             logger.info("full_refresh override consumed and deleted", extra={"table": table.table_name})
@@ -289,13 +307,16 @@ class ExportService:
         into watermark ranges; that is refused rather than silently narrowed.
         """
         table, _, full_refresh = self._plan(window)
-        pins = self._pins(table.table_name)
-        lower, upper = self._bounds(table, window, self.bound(), full_refresh, pins)
+        lower, upper = self._bounds(table, window, self.bound(), full_refresh)
         if lower is None:
             raise TerminalError(
                 f"{table.table_name} is a full refresh (no lower bound) and cannot be split into "
                 "watermark windows; give the exporter a longer timeout or export manual ranges"
             )
+        if not window.is_manual:
+            # The sub-windows run as manual windows; one may fail while later ones advance FINAL.
+            pin = self._new_pin(table, f"split-{uuid.uuid4()}", lower, upper)
+            self._store.put_json(pending_key(pin.table, pin.export_id), pin.to_json())
         return lower, upper
 
     def _plan(self, window: ExportWindow) -> tuple[TableConfig, Override | None, bool]:
@@ -309,12 +330,7 @@ class ExportService:
         return table, override, full_refresh
 
     def _bounds(
-        self,
-        table: TableConfig,
-        window: ExportWindow,
-        bound: SafeBound,
-        full_refresh: bool,
-        pins: list[PublishPin],
+        self, table: TableConfig, window: ExportWindow, bound: SafeBound, full_refresh: bool
     ) -> tuple[datetime | None, datetime]:
         if window.start is not None and window.end is not None:
             if window.end > bound.upper:
@@ -345,52 +361,73 @@ class ExportService:
                 "lower": iso(lower),
             },
         )
-        held = held_lower(lower, pins)
+        open_gaps = self._pin_gaps(table.table_name)
+        if open_gaps:
+            self._pinned.add(table.table_name)
+        held = held_lower(lower, open_gaps, timedelta(seconds=table.lookback_seconds))
         if held != lower:
             logger.warning(
-                "lower bound held at an interrupted split publish",
+                "lower bound held at a pinned window no manifest covers yet",
                 extra={
                     "table": table.table_name,
                     "lower": None if held is None else iso(held),
-                    "pins": [json.loads(p.to_json()) for p in pins],
+                    "gaps": [[None if lo is None else iso(lo), iso(hi)] for lo, hi in open_gaps],
                 },
             )
         return held, bound.upper
 
     # -- publish pins (aurora_sync.pending) -----------------------------------------------------
-    def _pins(self, table: str) -> list[PublishPin]:
-        return [
-            PublishPin.from_json(self._store.read(key), key)
-            for key in sorted(self._store.sizes(pending_prefix(table)))
-        ]
+    def _new_pin(
+        self, table: TableConfig, export_id: str, lower: datetime | None, upper: datetime
+    ) -> PublishPin:
+        return PublishPin(table.table_name, export_id, self.run_id, lower, upper, self._clock())
 
-    def _settle_pins(self, pins: list[PublishPin], lower: datetime | None, upper: datetime) -> None:
-        """After a manifest: drop the pins its window covers, narrow those it covers the start of.
-        Failing here loses nothing (the pin stays and a later run exports its window again)."""
+    def _pin_gaps(self, table: str) -> list[Window]:
+        """What the table's pins still guard: their windows minus every manifested window. A pin
+        without gaps is deleted (best effort: gaps are recomputed from the evidence every time)."""
+        pins = []
+        for key in sorted(self._store.sizes(pending_prefix(table))):
+            body = self._store.read_if_exists(key)  # another window may have just deleted it
+            if body is not None:
+                pins.append(PublishPin.from_json(body, key))
+        if not pins:
+            return []
+        # A manifest lies under its run's start hour, which may precede its pin's by minutes.
+        since = min(p.created_at for p in pins) - timedelta(hours=1)
+        covered = self._manifest_windows(table, since)
+        open_gaps: list[Window] = []
         for pin in pins:
-            left = remaining(pin, lower, upper, self._clock())
-            if left == pin:
-                continue
-            key = pending_key(pin.table, pin.export_id)
-            try:
-                if left is None:
-                    self._store.delete([key])
-                else:
-                    self._store.put_json(key, left.to_json())
-            except SyncError as exc:
-                logger.warning(
-                    "publish pin could not be updated; a later run exports its window again",
-                    extra={"table": pin.table, "pin": key, "error": str(exc)},
-                )
-                continue
-            logger.info(
-                "publish pin cleared" if left is None else "publish pin narrowed",
-                extra={
-                    "table": pin.table,
-                    "pin": key,
-                    "lower": None if left is None or left.lower is None else iso(left.lower),
-                },
+            left = gaps(pin.window, covered)
+            if left:
+                open_gaps.extend(left)
+            else:
+                self._drop_pin(pin, "manifests cover its window")
+        return open_gaps
+
+    def _manifest_windows(self, table: str, since: datetime) -> list[Window]:
+        windows = []
+        for prefix in manifest_prefixes(table, since, self._clock()):
+            for key in sorted(self._store.sizes(prefix)):
+                body = self._store.read_if_exists(key) if key.endswith(".json") else None
+                if body is None:
+                    continue
+                try:
+                    windows.append(parse_manifest(key, body, table).doc.window())
+                except ValueError as exc:  # proves nothing; the reconciler's manifests check reports it
+                    logger.warning("manifest ignored as evidence for publish pins", extra={"error": str(exc)})
+        return windows
+
+    def _drop_pin(self, pin: PublishPin, why: str) -> None:
+        key = pending_key(pin.table, pin.export_id)
+        try:
+            self._store.delete([key])
+        except SyncError as exc:
+            logger.warning(
+                "publish pin could not be deleted; its window is re-checked next run",
+                extra={"table": pin.table, "pin": key, "error": str(exc)},
             )
+            return
+        logger.info("publish pin cleared", extra={"table": pin.table, "pin": key, "reason": why})
 
     def _check_schema(self, table: TableConfig, aurora: Aurora) -> None:
         actual = aurora.columns(table.schema_name, table.relation)
@@ -444,11 +481,12 @@ class ExportService:
 
     # -- the two export modes ------------------------------------------------------------------
     def _export(
-        self, table: TableConfig, query: ExportQuery, export_id: str, lower: datetime | None, upper: datetime
+        self, table: TableConfig, query: ExportQuery, export_id: str, bounds: Window, pin: PublishPin | None
     ) -> Published:
+        """`pin` is written only if the export must be published in pieces (several aurora_s3 parts)."""
         if self._settings.export_mode is ExportMode.COPY_STREAM:
             return self._copy_stream(table, query, export_id)
-        return self._aurora_s3(table, query, export_id, lower, upper)
+        return self._aurora_s3(table, query, export_id, bounds, pin)
 
     def _copy_stream(self, table: TableConfig, query: ExportQuery, export_id: str) -> Published:
         key = data_key(table.table_name, self._started, export_id)
@@ -465,7 +503,7 @@ class ExportService:
         return Published([ManifestFile(key, rows, writer.bytes_written)], rows)
 
     def _aurora_s3(
-        self, table: TableConfig, query: ExportQuery, export_id: str, lower: datetime | None, upper: datetime
+        self, table: TableConfig, query: ExportQuery, export_id: str, bounds: Window, pin: PublishPin | None
     ) -> Published:
         temp = temp_key(self._settings.temp_prefix, table.table_name, export_id)
         try:
@@ -475,12 +513,14 @@ class ExportService:
             if result.rows == 0:
                 return Published([], 0)
             parts = self._temp_parts(temp, result.files, result.bytes)
-            pin = None
-            if len(parts) > 1:  # one copy is atomic; several make the rows visible in pieces
-                pin = PublishPin(table.table_name, export_id, self.run_id, lower, upper, self._clock())
-                self._store.put_json(pending_key(table.table_name, export_id), pin.to_json())
+            if len(parts) == 1:  # one copy is atomic; several make the rows visible in pieces
+                pin = None
+            if pin is not None:
+                self._store.put_json(pending_key(pin.table, pin.export_id), pin.to_json())
+            lower, upper = bounds
             replay = ExportWindow(table.table_name, lower or EPOCH, upper).payload()
-            return Published(self._publish(table, export_id, parts, result.rows, replay), result.rows, pin)
+            files = self._publish(table, export_id, parts, result.rows, replay, pinned=pin is not None)
+            return Published(files, result.rows, pin)
         finally:
             self._discard_temp(temp)
 
@@ -504,6 +544,8 @@ class ExportService:
         parts: list[tuple[int, str, int]],
         rows: int,
         replay: dict[str, Any],
+        *,
+        pinned: bool,
     ) -> list[ManifestFile]:
         """Copy complete temp parts into the table prefix, each starting with the CSV header."""
         header = csv_header(table)
@@ -520,16 +562,21 @@ class ExportService:
             keys = [f.key for f in published]
             if not keys:
                 raise
-            # Snowpipe may have loaded those parts already, and FINAL's watermark with them. The
-            # window's pin stays, so the next incremental run re-exports it; say what to run now.
+            # Snowpipe may have loaded those parts already, and FINAL's watermark with them. An
+            # incremental window's pin stays, so the next run re-exports it; say what to run now.
             logger.error(
                 "publishing a split export failed midway; removing the parts already published",
                 extra={"table": table.table_name, "published": keys, "replay": replay},
             )
             self._store.delete(keys)
+            then = (
+                "the window stays pinned, so the next scheduled run re-exports it; to do it now, "
+                if pinned
+                else ""
+            )
             raise TerminalError(
-                f"{exc}; parts {keys} were published then removed; the window stays pinned, so the next "
-                f"scheduled run re-exports it; to do it now, invoke the exporter with {json.dumps(replay)}"
+                f"{exc}; parts {keys} were published then removed; {then}re-export this window by invoking "
+                f"the exporter with {json.dumps(replay)}"
             ) from exc
         return published
 

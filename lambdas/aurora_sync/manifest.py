@@ -1,9 +1,20 @@
-"""The manifest: written after the data, it is the exporter's claim the reconciler checks."""
+"""The manifest: written after the data, it is the exporter's claim the reconciler checks.
+
+Written here by the exporter (Manifest) and read back here (parse_manifest) by the reconciler, and
+by the exporter when it decides which publish pins a manifested window covers.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aurora_sync.timeutil import iso, parse_instant
+from aurora_sync.validation import describe
 
 
 @dataclass(frozen=True)
@@ -32,3 +43,72 @@ class Manifest:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, indent=1)
+
+
+class ManifestFileDoc(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    key: str = Field(min_length=1)
+    rows: int | None = Field(ge=0)
+    bytes: int = Field(ge=0)
+
+
+class ManifestDoc(BaseModel):
+    """The fields the reconciler relies on; a manifest without them is reported, not guessed at."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    table: str
+    files: list[ManifestFileDoc]
+    rows: int = Field(ge=0)
+    lower: str | None
+    upper: str
+    finished_at: str
+    full_refresh: bool = False
+
+    def finished(self) -> datetime:
+        return parse_instant(self.finished_at, "finished_at")
+
+    def window(self) -> tuple[datetime | None, datetime]:
+        """(lower, upper] this manifest proves exported; lower None: a full refresh."""
+        return (
+            None if self.lower is None else parse_instant(self.lower, "lower"),
+            parse_instant(self.upper, "upper"),
+        )
+
+    def rerun(self) -> dict[str, Any]:
+        """What on-call runs to export this manifest's window again."""
+        return rerun_payload(self.table, *self.window())
+
+
+@dataclass(frozen=True)
+class ReadManifest:
+    key: str
+    doc: ManifestDoc
+
+
+def parse_manifest(key: str, body: bytes, table: str) -> ReadManifest:
+    """Raise ValueError naming the key and the field when the manifest cannot be trusted."""
+    try:
+        doc = ManifestDoc.model_validate_json(body)
+        doc.finished()
+        parse_instant(doc.upper, "upper")
+        if doc.lower is not None:
+            parse_instant(doc.lower, "lower")
+    except ValidationError as exc:
+        field_name, problem = describe(exc)
+        raise ValueError(f"{key}: {problem or field_name}") from None
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+    if doc.table != table:
+        raise ValueError(f"{key}: table is {doc.table!r}, expected {table!r}")
+    return ReadManifest(key, doc)
+
+
+def rerun_payload(table: str, lower: datetime | None, upper: datetime) -> dict[str, Any]:
+    """What on-call runs to export (lower, upper] again: a manual window, or for no lower bound
+    (rows with a NULL watermark included) the full_refresh override no window can replace."""
+    if lower is None:
+        return {"override": f"/aurora-snowflake-sync/overrides/{table}", "value": {"full_refresh": True}}
+    return {"tables": [table], "start": iso(lower), "end": iso(upper)}

@@ -1,25 +1,35 @@
-"""Publish pins: the exporter's write-ahead record of a split export being made visible part by part.
+"""Publish pins: the exporter's write-ahead record that rows of a window may be in FINAL only in part.
 
-Why they exist: an `aurora_s3` export that Aurora split into parts is published by one server-side
-copy per part, and Snowpipe may load part 1 (and the task MERGE it) before part 2 is copied. If the
-publish stops there (a copy fails, the Lambda times out), FINAL's `MAX(watermark)` can already be
-past rows that only the unpublished parts hold, because parts are not in watermark order. The
-lower bound comes from FINAL, so the next run would skip those rows for good.
+Why they exist: FINAL's `MAX(watermark)` is the next lower bound, and it can move past rows that
+never reached S3 when a window becomes visible in pieces:
+- an `aurora_s3` export that Aurora split into parts is published one server-side copy per part;
+  Snowpipe may load part 1 (and the task merge it) before part 2 is copied, and parts are not in
+  watermark order. If the publish stops there (a copy fails, the Lambda hits its timeout), the
+  rows of the unpublished parts sit below FINAL's new watermark;
+- a timed-out incremental window that the state machine splits into sub-windows: when one of
+  them fails and a later one succeeds, the same happens.
 
-So before the first copy the exporter writes a pin holding the window, and every incremental run
-starts no higher than the oldest pin's lower bound. A pin is removed only after an export whose
-manifest covers its window, or narrowed when an export covers its lower end. Nothing here talks
-to S3: the exporter stores pins as small JSON objects under `_pending/<schema.table>/`.
+So the exporter writes a pin with the window before the first copy of a split publish, and when
+it splits an incremental window. A pin is immutable; what it still guards is computed from the
+evidence: the parts of its window that no manifest covers (manifests are written only after their
+data is complete). Incremental windows start no higher than the lowest such gap; a pin without
+gaps is deleted. Pins are not written for manual windows: their caller (on-call, or the state
+machine's failure path) sees the failure and the exact payload to re-run, and an old backfill must
+not drag the hourly lower bound back by days.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from aurora_sync.errors import TerminalError
 from aurora_sync.timeutil import iso, parse_instant
+
+# (lower, upper]: rows with lower < watermark <= upper; lower None: no lower bound (a full
+# refresh, which also holds rows whose watermark is NULL).
+Window = tuple[datetime | None, datetime]
 
 
 @dataclass(frozen=True)
@@ -27,9 +37,13 @@ class PublishPin:
     table: str
     export_id: str
     run_id: str
-    lower: datetime | None  # None: a full refresh, which also holds rows whose watermark is NULL
+    lower: datetime | None
     upper: datetime
-    updated_at: datetime  # written, or last narrowed: how long the window has made no progress
+    created_at: datetime
+
+    @property
+    def window(self) -> Window:
+        return (self.lower, self.upper)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -39,14 +53,14 @@ class PublishPin:
                 "run_id": self.run_id,
                 "lower": None if self.lower is None else iso(self.lower),
                 "upper": iso(self.upper),
-                "updated_at": iso(self.updated_at),
+                "created_at": iso(self.created_at),
             },
             sort_keys=True,
         )
 
     @classmethod
     def from_json(cls, body: bytes, key: str) -> PublishPin:
-        """A pin that cannot be read must stop the table's export: its window is unknown."""
+        """A pin that cannot be read must stop the table's incremental export: its window is unknown."""
         try:
             raw = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -64,32 +78,45 @@ class PublishPin:
                 run_id=raw["run_id"],
                 lower=None if lower is None else parse_instant(lower, "lower"),
                 upper=parse_instant(raw.get("upper"), "upper"),
-                updated_at=parse_instant(raw.get("updated_at"), "updated_at"),
+                created_at=parse_instant(raw.get("created_at"), "created_at"),
             )
         except ValueError as exc:
             raise TerminalError(f"publish pin {key}: {exc}; inspect and delete it") from None
 
 
-def held_lower(lower: datetime | None, pins: list[PublishPin]) -> datetime | None:
-    """The lowest of `lower` and every pin's lower bound; None (no bound) wins."""
-    bounds = [lower, *(p.lower for p in pins)]
+def _below(a: datetime | None, b: datetime | None) -> bool:
+    """a < b, with None as minus infinity."""
+    if a is None:
+        return b is not None
+    return b is not None and a < b
+
+
+def gaps(window: Window, covered: list[Window]) -> list[Window]:
+    """The parts of `window` that no window in `covered` contains, in order."""
+    left: list[Window] = [window]
+    for c_lower, c_upper in covered:
+        next_left: list[Window] = []
+        for g_lower, g_upper in left:
+            overlaps = _below(c_lower, g_upper) and _below(g_lower, c_upper)
+            if not overlaps:
+                next_left.append((g_lower, g_upper))
+                continue
+            if _below(g_lower, c_lower):
+                assert c_lower is not None  # something is below it
+                next_left.append((g_lower, c_lower))
+            if c_upper < g_upper:
+                next_left.append((c_upper, g_upper))
+        left = next_left
+    return sorted(left, key=lambda w: (w[0] is not None, w[0] or w[1]))
+
+
+def held_lower(
+    lower: datetime | None, open_gaps: list[Window], lookback: timedelta = timedelta(0)
+) -> datetime | None:
+    """The lowest of `lower` and every gap's lower bound minus the table's lookback (the overlap
+    that catches late commits applies below a gap as it does below FINAL's watermark); None (no
+    bound) wins."""
+    bounds = [lower, *(None if g[0] is None else g[0] - lookback for g in open_gaps)]
     if any(b is None for b in bounds):
         return None
     return min(b for b in bounds if b is not None)
-
-
-def remaining(pin: PublishPin, lower: datetime | None, upper: datetime, at: datetime) -> PublishPin | None:
-    """What is still unproven of `pin` after an export of (lower, upper] was manifested at `at`.
-
-    None when the export covered the pin's window; a pin starting at `upper` (updated `at`) when it
-    covered only the pin's lower end; the pin unchanged otherwise (an export starting above the
-    pin's lower bound proves nothing about the rows just above it).
-    """
-    covers_lower_end = lower is None or (pin.lower is not None and lower <= pin.lower)
-    if not covers_lower_end:
-        return pin
-    if upper >= pin.upper:
-        return None
-    if pin.lower is not None and upper <= pin.lower:
-        return pin  # entirely below the pin
-    return replace(pin, lower=upper, updated_at=at)

@@ -12,14 +12,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from aurora_sync.adapters.snowflake import normalize_key
 from aurora_sync.adapters.snowflake_history import CopyRecord, MergeAudit, PipeStatus, TaskRun
 from aurora_sync.alerts import Alert, Severity
-from aurora_sync.pending import PublishPin
+from aurora_sync.manifest import ReadManifest, rerun_payload
+from aurora_sync.pending import PublishPin, gaps
 from aurora_sync.timeutil import EPOCH, MICROSECOND, iso, parse_instant
-from aurora_sync.validation import describe
 
 MAX_LISTED = 10  # evidence lists are cut here; the count is always complete
 
@@ -71,65 +69,6 @@ def unknown(check: str, table: str, error: str) -> CheckResult:
 # -- manifests ---------------------------------------------------------------------------------
 
 
-class ManifestFileDoc(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    key: str = Field(min_length=1)
-    rows: int | None = Field(ge=0)
-    bytes: int = Field(ge=0)
-
-
-class ManifestDoc(BaseModel):
-    """The fields the reconciler relies on; a manifest without them is reported, not guessed at."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    run_id: str
-    table: str
-    files: list[ManifestFileDoc]
-    rows: int = Field(ge=0)
-    lower: str | None
-    upper: str
-    finished_at: str
-    full_refresh: bool = False
-
-    def finished(self) -> datetime:
-        return parse_instant(self.finished_at, "finished_at")
-
-    def rerun(self) -> dict[str, Any]:
-        """What on-call runs to export this manifest's window again."""
-        if self.lower is None:
-            return {
-                "override": f"/aurora-snowflake-sync/overrides/{self.table}",
-                "value": {"full_refresh": True},
-            }
-        return {"tables": [self.table], "start": self.lower, "end": self.upper}
-
-
-@dataclass(frozen=True)
-class Manifest:
-    key: str
-    doc: ManifestDoc
-
-
-def parse_manifest(key: str, body: bytes, table: str) -> Manifest:
-    """Raise ValueError naming the key and the field when the manifest cannot be trusted."""
-    try:
-        doc = ManifestDoc.model_validate_json(body)
-        doc.finished()
-        parse_instant(doc.upper, "upper")
-        if doc.lower is not None:
-            parse_instant(doc.lower, "lower")
-    except ValidationError as exc:
-        field_name, problem = describe(exc)
-        raise ValueError(f"{key}: {problem or field_name}") from None
-    except ValueError as exc:
-        raise ValueError(f"{key}: {exc}") from None
-    if doc.table != table:
-        raise ValueError(f"{key}: table is {doc.table!r}, expected {table!r}")
-    return Manifest(key, doc)
-
-
 def check_manifests(table: str, problems: list[str]) -> CheckResult:
     if not problems:
         return CheckResult("manifests", table, Status.OK, "every manifest is readable")
@@ -177,7 +116,7 @@ class _LoadFindings:
 
 def check_loads(
     table: str,
-    manifests: list[Manifest],
+    manifests: list[ReadManifest],
     records: list[CopyRecord],
     *,
     bucket: str,
@@ -240,7 +179,7 @@ def check_loads(
 
 
 def _covered_by_later_load(
-    manifest: Manifest, manifests: list[Manifest], latest: dict[str, CopyRecord], bucket: str
+    manifest: ReadManifest, manifests: list[ReadManifest], latest: dict[str, CopyRecord], bucket: str
 ) -> bool:
     """True when a later export of this table covers the manifest's whole window and every one of
     its files loaded: the re-export on-call ran (the alert's `rerun`) has replaced the lost file."""
@@ -263,7 +202,7 @@ def _covered_by_later_load(
 
 
 def _check_manifest_loads(
-    manifest: Manifest,
+    manifest: ReadManifest,
     found: _LoadFindings,
     *,
     latest: dict[str, CopyRecord],
@@ -319,7 +258,7 @@ def _check_manifest_loads(
 
 
 def settled_upper(
-    manifests: list[Manifest], records: list[CopyRecord], runs: list[TaskRun], bucket: str
+    manifests: list[ReadManifest], records: list[CopyRecord], runs: list[TaskRun], bucket: str
 ) -> datetime | None:
     """Newest export bound whose files are all loaded AND merged by a task run that succeeded
     after the last of them loaded: every Aurora row at or below it must be in FINAL by now."""
@@ -484,56 +423,59 @@ def check_pipe(table: str, pipe: str, status: PipeStatus, *, now: datetime, grac
     )
 
 
-# -- publish pins: split exports interrupted mid-publish, not yet re-exported -------------------
-
-# The next hourly run re-exports a pinned window and clears the pin (or narrows it, which restarts
-# its clock); a pin unchanged one cycle plus the load grace later means that re-export keeps failing.
-PIN_OVERDUE = timedelta(hours=1)
+# -- publish pins: windows made visible in pieces that no manifest covers yet -------------------
 
 
 def check_pins(
-    table: str, pins: list[PublishPin], unreadable: list[str], *, now: datetime, grace: timedelta
+    table: str,
+    pins: list[PublishPin],
+    unreadable: list[str],
+    manifests: list[ReadManifest],
+    *,
+    now: datetime,
+    grace: timedelta,
 ) -> CheckResult:
-    """Overdue pins are the one loss no other check sees: FINAL may lack rows *below* its own
-    watermark, so freshness looks fine and the sample (newest rows) finds them all."""
-    evidence = [
-        {
-            "export_id": p.export_id,
-            "lower": None if p.lower is None else iso(p.lower),
-            "upper": iso(p.upper),
-            "updated_at": iso(p.updated_at),
-            "run_id": p.run_id,
-        }
-        for p in sorted(pins, key=lambda p: p.updated_at)
-    ]
-    details: dict[str, Any] = {"pins": evidence[:MAX_LISTED], "count": len(pins)}
-    overdue = sorted(
-        (p for p in pins if now - p.updated_at > PIN_OVERDUE + grace), key=lambda p: p.updated_at
+    """The one loss no other check sees: FINAL may lack rows *below* its own watermark (freshness
+    looks fine, the sample of the newest rows finds them all). A pin whose window manifests cover
+    is only waiting for the exporter to delete it; one with gaps past `grace` (PIN_GRACE_MINUTES:
+    the next incremental runs should have re-exported them) is a problem."""
+    covered = [m.doc.window() for m in manifests]
+    guarded = sorted(
+        ((p, left) for p in pins if (left := gaps(p.window, covered))), key=lambda item: item[0].created_at
     )
-    if unreadable or overdue:
-        if unreadable:
-            details["unreadable"] = unreadable[:MAX_LISTED]
-            summary = (
-                f"{len(unreadable)} publish pin(s) unreadable; the exporter stops this table: {unreadable[0]}"
-            )
-        else:
-            oldest = overdue[0]
-            details["rerun"] = {
-                "tables": [table],
-                "start": iso(oldest.lower or EPOCH),
-                "end": iso(oldest.upper),
+    details: dict[str, Any] = {
+        "pins": [
+            {
+                "export_id": p.export_id,
+                "run_id": p.run_id,
+                "created_at": iso(p.created_at),
+                "gaps": [[None if lo is None else iso(lo), iso(hi)] for lo, hi in left],
             }
-            summary = (
-                f"split export interrupted, no progress since {iso(oldest.updated_at)}: FINAL may lack "
-                f"rows in ({details['rerun']['start']}, {details['rerun']['end']}] below its watermark"
-            )
+            for p, left in guarded[:MAX_LISTED]
+        ],
+        "count": len(guarded),
+    }
+    if unreadable:
+        details["unreadable"] = unreadable[:MAX_LISTED]
+        summary = (
+            f"{len(unreadable)} publish pin(s) unreadable; the exporter stops this table: {unreadable[0]}"
+        )
         return CheckResult("pins", table, Status.PROBLEM, summary[:300], Severity.P2, details, "publish-pins")
+    overdue = [(p, left) for p, left in guarded if now - p.created_at > grace]
+    if overdue:
+        pin, left = overdue[0]
+        lower, upper = left[0][0], left[-1][1]
+        details["rerun"] = rerun_payload(table, lower, upper)
+        summary = (
+            f"pinned window of {iso(pin.created_at)} still not re-exported: FINAL may lack rows in "
+            f"({'the beginning' if lower is None else iso(lower)}, {iso(upper)}] below its watermark"
+        )
+        return CheckResult("pins", table, Status.PROBLEM, summary[:300], Severity.P2, details, "publish-pins")
+    if guarded:
+        summary = f"{len(guarded)} pinned window(s) not covered yet; the next incremental run re-exports them"
+        return CheckResult("pins", table, Status.PENDING, summary, details=details)
     if pins:
         return CheckResult(
-            "pins",
-            table,
-            Status.PENDING,
-            f"{len(pins)} split publish(es) pinned, within a cycle",
-            details=details,
+            "pins", table, Status.OK, f"{len(pins)} pin(s) covered by manifests, deleted next run"
         )
-    return CheckResult("pins", table, Status.OK, "no interrupted publish")
+    return CheckResult("pins", table, Status.OK, "no pinned window")

@@ -22,11 +22,11 @@ from aurora_sync.alerts import Alert, Severity
 from aurora_sync.config import TableConfig, TablesConfig
 from aurora_sync.errors import TerminalError
 from aurora_sync.layout import manifest_prefixes, pending_prefix
+from aurora_sync.manifest import ReadManifest, parse_manifest
 from aurora_sync.observability import METRICS_NAMESPACE, logger
 from aurora_sync.pending import PublishPin
 from aurora_sync.reconcile_checks import (
     CheckResult,
-    Manifest,
     Status,
     check_freshness,
     check_loads,
@@ -35,7 +35,6 @@ from aurora_sync.reconcile_checks import (
     check_pins,
     check_pipe,
     check_sample,
-    parse_manifest,
     settled_upper,
     unknown,
 )
@@ -187,7 +186,7 @@ class ReconcileService:
         pipe, pipe_error = self._gather("SYSTEM$PIPE_STATUS", lambda: self.history().pipe_status(sf.pipe))
 
         results: list[CheckResult] = []
-        manifests: list[Manifest] | None = None
+        manifests: list[ReadManifest] | None = None
         if listed is None:
             results.append(unknown("manifests", name, s3_error or "S3"))
         else:
@@ -231,18 +230,22 @@ class ReconcileService:
                 self._sample(table, self._must_be_in_final(table, manifests, records, runs, final_max))
             )
         pinned, pin_error = self._gather("S3 publish pins", lambda: self._pins(table))
-        if pinned is None:
-            results.append(unknown("pins", name, pin_error or "?"))
+        if pinned is None or manifests is None:
+            results.append(unknown("pins", name, pin_error or s3_error or "?"))
         else:
-            results.append(check_pins(name, *pinned, now=now, grace=grace))
+            pin_grace = timedelta(minutes=self._settings.pin_grace_minutes)
+            results.append(check_pins(name, *pinned, manifests, now=now, grace=pin_grace))
         return results
 
     def _pins(self, table: TableConfig) -> tuple[list[PublishPin], list[str]]:
         pins: list[PublishPin] = []
         unreadable: list[str] = []
         for key in sorted(self._store.sizes(pending_prefix(table.table_name))):
-            try:
-                pins.append(PublishPin.from_json(self._store.read(key), key))
+            body = self._store.read_if_exists(key)  # None: the exporter deleted it meanwhile
+            if body is None:
+                continue
+            try:  # only the content makes a pin unreadable; a failed read is unknown (raised)
+                pins.append(PublishPin.from_json(body, key))
             except TerminalError as exc:
                 unreadable.append(str(exc))
         return pins, unreadable
@@ -254,8 +257,8 @@ class ReconcileService:
 
     def _manifests(
         self, table: TableConfig, since: datetime, now: datetime
-    ) -> tuple[list[Manifest], list[str]]:
-        manifests: list[Manifest] = []
+    ) -> tuple[list[ReadManifest], list[str]]:
+        manifests: list[ReadManifest] = []
         invalid: list[str] = []
         for prefix in manifest_prefixes(table.table_name, since, now):
             for key in sorted(self._store.sizes(prefix)):
@@ -271,7 +274,7 @@ class ReconcileService:
     def _must_be_in_final(
         self,
         table: TableConfig,
-        manifests: list[Manifest],
+        manifests: list[ReadManifest],
         records: list[CopyRecord],
         runs: list[TaskRun],
         final_max: datetime | None,

@@ -126,6 +126,9 @@ class ReconcilerSettings(ServiceSettings):
     # (Snowpipe usually loads within a minute or two; the merge task runs every few minutes).
     load_grace_minutes: float = Field(default=30, gt=0, alias="LOAD_GRACE_MINUTES")
     sample_size: int = Field(default=20, ge=0, le=1000, alias="SAMPLE_SIZE")
+    # A pinned window (aurora_sync.pending) no manifest covers is re-exported by the next incremental
+    # run of the table; two hourly cycles and the load grace later it is a problem.
+    pin_grace_minutes: float = Field(default=150, gt=0, alias="PIN_GRACE_MINUTES")
     # Checks that cannot run (Snowflake/Aurora unreachable) page P1 after this many runs in a row.
     self_alert_p1_after: int = Field(default=3, ge=1, alias="SELF_ALERT_P1_AFTER")
 

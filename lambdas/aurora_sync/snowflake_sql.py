@@ -22,9 +22,11 @@ JSON_TYPES = frozenset({"VARIANT", "OBJECT", "ARRAY"})
 METADATA_COLUMNS = ("_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT")
 SCHEDULE_PATTERN = re.compile(r"^(\d+ (MINUTE|MINUTES)|USING CRON [0-9*/,\- ]+ [A-Za-z_/]+)$")
 S3_URL_PATTERN = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9_.\-/]*$")
-# Staged rows (and MERGE_AUDIT rows) older than this are deleted by the task after each MERGE.
-# At least 7 days: the reconciler looks back at most 168 hours, and a week of staged rows is what
-# on-call needs to diagnose a row-count mismatch; FINAL never depends on them.
+# Staged rows older than this are deleted by the task in its MERGE's transaction (per table: no
+# lock shared across tables). At least 7 days: a week of staged rows is what on-call needs to
+# diagnose a row-count mismatch within the reconciler's look-back (168 hours at most); FINAL never
+# depends on them. MERGE_AUDIT is not purged: about one row per load per table, and a DELETE on it
+# in every table's task would serialize all their transactions on that one table.
 STAGING_RETENTION_DAYS = 14
 STAGING_RETENTION_RANGE = range(7, 366)
 
@@ -164,7 +166,6 @@ class SnowflakeTable:
         values["merge"] = render("merge", values)
         values["audit_insert"] = render("audit_insert", values)
         values["purge_staging"] = render("purge_staging", values)
-        values["purge_audit"] = render("purge_audit", values)
         return values
 
     def statements(self, **kwargs: Unpack[RenderOptions]) -> dict[str, str]:

@@ -405,6 +405,7 @@ def test_every_variable_and_output_is_typed_and_described() -> None:
         ("aws_storage", "manifest_prefix", MANIFEST_ROOT),
         ("aws_storage", "pending_prefix", PENDING_ROOT),
         ("aws_exporter", "pending_prefix", PENDING_ROOT),
+        ("aws_exporter", "manifest_prefix", MANIFEST_ROOT),
         ("aws_reconciler", "manifest_prefix", MANIFEST_ROOT),
         ("aws_reconciler", "pending_prefix", PENDING_ROOT),
         ("aws_storage", "incoming_prefix", ExporterSettings.model_fields["temp_prefix"].default),

@@ -215,31 +215,31 @@ def test_randomized_rounds_keep_final_equal_to_aurora(pipeline: Pipeline) -> Non
     assert pipeline.run({"tables": ["public.orders"]})["tables"][0]["status"] == "empty"
 
 
-def test_task_deletes_staged_and_audit_rows_past_retention_and_final_keeps_every_row(
-    pipeline: Pipeline,
-) -> None:
-    # GIVEN orders exported and merged twice, the first load and its audit row aged past the 14-day
-    # retention, and an equally old audit row of another table
+def test_task_deletes_staged_rows_past_retention_and_final_keeps_every_row(pipeline: Pipeline) -> None:
+    # GIVEN orders exported and merged once, half of that load aged 15 days (past the 14-day
+    # retention) and half 13 days (inside it)
     seed(pipeline, 10)
     pipeline.run({"tables": ["public.orders"]})
     merge(pipeline)
     conn = pipeline.snow.connect(pipeline.snowflake_database, "STAGING")
     cur = conn.cursor()
-    aged = "DATEADD(DAY, -15, CURRENT_TIMESTAMP())"
-    cur.execute(f'UPDATE "STAGING"."ORDERS" SET "_LOADED_AT" = {aged}')
-    cur.execute(f'UPDATE "STAGING"."MERGE_AUDIT" SET "MERGED_AT" = {aged}')
-    cur.execute(f"INSERT INTO \"STAGING\".\"MERGE_AUDIT\" VALUES ('public.customers', 'q-old', 1, 0, {aged})")
+    cur.execute(
+        'UPDATE "STAGING"."ORDERS" SET "_LOADED_AT" = DATEADD(DAY, -15, CURRENT_TIMESTAMP()) WHERE "ID" <= 5'
+    )
+    cur.execute(
+        'UPDATE "STAGING"."ORDERS" SET "_LOADED_AT" = DATEADD(DAY, -13, CURRENT_TIMESTAMP()) WHERE "ID" > 5'
+    )
     admin = pipeline.admin()
     admin.run("UPDATE public.orders SET status = 'paid', updated_at = now() WHERE id <= 3")
     admin.close()
     # WHEN the next export loads and the task merges
     pipeline.run({"tables": ["public.orders"]})
     merge(pipeline)
-    # THEN only the new load's rows are staged, FINAL still equals Aurora (all 10 rows), and the
-    # aged audit row is gone for orders only (customers' own task purges its rows)
-    cur.execute('SELECT COUNT(*), COUNT(DISTINCT "_SOURCE_FILE") FROM "STAGING"."ORDERS"')
-    assert cur.fetchone() == (3, 1)
-    cur.execute('SELECT "TABLE_NAME", COUNT(*) FROM "STAGING"."MERGE_AUDIT" GROUP BY 1 ORDER BY 1')
-    assert cur.fetchall() == [("public.customers", 1), ("public.orders", 1)]
+    # THEN the 15-day-old staged rows are gone, the 13-day-old ones and the new load's stay, the audit
+    # keeps both merges, and FINAL still equals Aurora (all 10 rows)
+    cur.execute('SELECT "ID" FROM "STAGING"."ORDERS" ORDER BY "_LOADED_AT", "ID"')
+    assert [int(i) for (i,) in cur.fetchall()] == [6, 7, 8, 9, 10, 1, 2, 3]
+    cur.execute('SELECT COUNT(*) FROM "STAGING"."MERGE_AUDIT" WHERE "TABLE_NAME" = \'public.orders\'')
+    assert cur.fetchone() == (2,)
     conn.close()
     assert final_rows(pipeline) == aurora_rows(pipeline) and len(final_rows(pipeline)) == 10

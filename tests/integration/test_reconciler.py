@@ -5,7 +5,7 @@ policies (chat: everything; pager: P1/P2)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,12 +13,13 @@ import pytest
 from aurora_sync.config import TableConfig
 from aurora_sync.layout import pending_key
 from aurora_sync.pending import PublishPin
-from aurora_sync.timeutil import iso
+from aurora_sync.timeutil import iso, parse_instant
 from tests.support.pipeline import Pipeline
 from tests.support.snowpipe_runner import LocalLoadRunner
 from tests.support.stack import free_port
 
 GRACE_OVER = {"LOAD_GRACE_MINUTES": "0.0001"}  # every load older than 6 ms is overdue
+PIN_GRACE_OVER = {"PIN_GRACE_MINUTES": "0.0001"}  # likewise every pinned gap
 
 
 @pytest.fixture
@@ -283,37 +284,35 @@ def test_row_missing_from_final_is_found_by_sampling(pipeline: Pipeline) -> None
 
 
 def test_overdue_publish_pin_pages_once_and_resolves_when_the_next_run_reexports(pipeline: Pipeline) -> None:
-    # GIVEN a split publish of orders interrupted three hours ago and never re-exported: its pin is
-    # all that says FINAL may lack rows of (5 h ago, 4 h ago] below its watermark
-    now = datetime.now(UTC)
-    lower = now - timedelta(hours=5)
-    pin = PublishPin(
-        "public.orders", "interrupted", "r0", lower, lower + timedelta(hours=1), now - timedelta(hours=3)
-    )
+    # GIVEN a window of orders above the last manifest's, pinned by a publish that never finished:
+    # FINAL may lack rows of it below its own watermark, which no other check would see
+    [seeded] = pipeline.manifests("public.orders")
+    lower, upper = parse_instant(seeded["upper"], "upper"), datetime.now(UTC)
+    pin = PublishPin("public.orders", "interrupted", "r0", lower, upper, datetime.now(UTC))
     key = pending_key("public.orders", "interrupted")
     pipeline.s3.put_object(Bucket=pipeline.bucket, Key=key, Body=pin.to_json().encode())
     drained(pipeline)
 
-    # WHEN the reconciler runs
-    pipeline.reconcile()
+    # WHEN the reconciler runs past PIN_GRACE_MINUTES
+    pipeline.reconcile(**PIN_GRACE_OVER)
 
-    # THEN one P2 `pins` page carries the window and the payload that re-exports it
+    # THEN one P2 `pins` page carries the uncovered window and the payload that re-exports it
     chat, pages = drained(pipeline)
     alert = only(pages)
     assert only(chat) == alert
     assert (alert["severity"], alert["check"], alert["table"]) == ("P2", "pins", "public.orders")
-    assert alert["details"]["rerun"]["start"] == iso(lower) and alert["runbook"].endswith("#publish-pins")
+    assert alert["details"]["rerun"] == {"tables": ["public.orders"], "start": iso(lower), "end": iso(upper)}
+    assert alert["runbook"].endswith("#publish-pins")
     # AND running again does not page again
-    pipeline.reconcile()
+    pipeline.reconcile(**PIN_GRACE_OVER)
     assert drained(pipeline) == ([], [])
 
-    # WHEN the next scheduled run exports orders from the pin's lower bound and its file loads
-    [exported] = [t for t in pipeline.run()["tables"] if t["table"] == "public.orders"]
-    assert exported["lower"] == iso(lower)
+    # WHEN the next scheduled run exports orders (its window covers the pinned one) and it loads
+    pipeline.run()
     pipeline.loader().cycle()
-    pipeline.reconcile()
+    pipeline.reconcile(**PIN_GRACE_OVER)
 
-    # THEN the pin is gone and one resolve arrives
+    # THEN that run deleted the pin, and one resolve arrives
     assert pipeline.object_keys("_pending/") == []
     chat, pages = drained(pipeline)
     resolved = only(pages)

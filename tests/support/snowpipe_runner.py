@@ -17,7 +17,7 @@ What it stands in for, exactly:
 - The task: runs the MERGE rendered from the same template production uses (source = the
   stream's name), writes the MERGE_AUDIT row the production task body writes (here from the
   MERGE's own result row, with bound values, since fakesnow has no RESULT_SCAN), runs the task's
-  two retention DELETEs as rendered (staged and audit rows older than the retention), and records
+  retention DELETE as rendered (staged rows older than the retention), and records
   a TASK_HISTORY row (SUCCEEDED, or FAILED with the error). Unlike the task's transaction, these
   statements autocommit one by one here.
 """
@@ -253,7 +253,6 @@ class LocalLoadRunner:
                     (table.table_name, query_id, inserted, updated, datetime.now(UTC).isoformat()),
                 )
                 cur.execute(values["purge_staging"])
-                cur.execute(values["purge_audit"])
                 cur.execute(f"DELETE FROM {sf.stream}")  # consuming the stream
                 outcome = TaskOutcome("SUCCEEDED", None, inserted, updated)
             except Exception as exc:

@@ -17,9 +17,9 @@ from aurora_sync.adapters.snowflake_history import (
     normalize_status,
 )
 from aurora_sync.alerts import Severity
+from aurora_sync.manifest import ReadManifest, parse_manifest
 from aurora_sync.pending import PublishPin
 from aurora_sync.reconcile_checks import (
-    Manifest,
     Status,
     check_freshness,
     check_loads,
@@ -27,9 +27,9 @@ from aurora_sync.reconcile_checks import (
     check_pins,
     check_pipe,
     check_sample,
-    parse_manifest,
     settled_upper,
 )
+from aurora_sync.timeutil import iso
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=30)
@@ -45,7 +45,7 @@ def manifest(
     finished: datetime = NOW - timedelta(hours=1),
     lower: str | None = "2026-11-22T05:00:00.000000Z",
     upper: str = "2026-11-22T06:00:00.000000Z",
-) -> Manifest:
+) -> ReadManifest:
     doc = {
         "run_id": "r",
         "table": TABLE,
@@ -73,7 +73,7 @@ def loaded(
     )
 
 
-def loads(manifests: list[Manifest], records: list[CopyRecord], exists: bool = True) -> Any:
+def loads(manifests: list[ReadManifest], records: list[CopyRecord], exists: bool = True) -> Any:
     return check_loads(
         TABLE, manifests, records, bucket=BUCKET, now=NOW, grace=GRACE, object_exists=lambda _: exists
     )
@@ -261,24 +261,44 @@ def test_pipe_not_running_is_p2_and_old_pending_files_are_p3() -> None:
 
 # -- publish pins ------------------------------------------------------------------------------
 
+PIN_GRACE = timedelta(minutes=150)
+
 
 def pin(age: timedelta, lower: datetime | None = NOW - timedelta(hours=5)) -> PublishPin:
     return PublishPin(TABLE, f"e-{age.total_seconds():.0f}", "r1", lower, NOW - timedelta(hours=4), NOW - age)
 
 
-def test_no_pin_is_ok_and_a_pin_within_a_cycle_is_only_pending() -> None:
-    assert check_pins(TABLE, [], [], now=NOW, grace=GRACE).status == Status.OK
-    # GIVEN a pin younger than one hourly cycle plus the grace WHEN checked THEN pending, no alert
-    result = check_pins(TABLE, [pin(timedelta(minutes=80))], [], now=NOW, grace=GRACE)
-    assert result.status == Status.PENDING and result.severity is None
-    assert result.details["count"] == 1
+def covering(lower: datetime | None, upper: datetime) -> ReadManifest:
+    doc = {
+        "run_id": "r2",
+        "table": TABLE,
+        "files": [],
+        "rows": 0,
+        "lower": None if lower is None else iso(lower),
+        "upper": iso(upper),
+        "finished_at": iso(NOW),
+    }
+    return parse_manifest(f"_manifests/{TABLE}/2026/11/22/07/run-c.json", json.dumps(doc).encode(), TABLE)
 
 
-def test_overdue_pin_is_a_p2_with_the_payload_that_reexports_its_window() -> None:
-    # GIVEN two pins, the older one interrupted 3 hours ago (past 1 h + 30 min grace)
-    old, young = pin(timedelta(hours=3)), pin(timedelta(minutes=10))
-    result = check_pins(TABLE, [young, old], [], now=NOW, grace=GRACE)
-    # THEN one P2 naming the oldest window, with both pins as evidence and the rerun payload
+def pins(found: list[PublishPin], manifests: list[ReadManifest] | None = None) -> Any:
+    return check_pins(TABLE, found, [], manifests or [], now=NOW, grace=PIN_GRACE)
+
+
+def test_no_pin_or_a_covered_pin_is_ok_and_an_uncovered_young_one_only_pending() -> None:
+    assert pins([]).status == Status.OK
+    # GIVEN a pin three hours old whose window a later export's manifest covers THEN ok
+    covered = pins([pin(timedelta(hours=3))], [covering(NOW - timedelta(hours=6), NOW)])
+    assert covered.status == Status.OK and "deleted next run" in covered.summary
+    # GIVEN an uncovered pin younger than PIN_GRACE_MINUTES THEN pending, no alert
+    young = pins([pin(timedelta(minutes=80))])
+    assert young.status == Status.PENDING and young.severity is None and young.details["count"] == 1
+
+
+def test_overdue_gap_is_a_p2_with_the_payload_that_reexports_exactly_it() -> None:
+    # GIVEN a pin three hours old whose upper half a manifest covers
+    result = pins([pin(timedelta(hours=3))], [covering(NOW - timedelta(hours=4, minutes=30), NOW)])
+    # THEN one P2 naming the gap (5 h ago, 4 h 30 ago], with the rerun of exactly that window
     assert (result.status, result.severity, result.runbook_anchor) == (
         Status.PROBLEM,
         Severity.P2,
@@ -287,17 +307,26 @@ def test_overdue_pin_is_a_p2_with_the_payload_that_reexports_its_window() -> Non
     assert result.details["rerun"] == {
         "tables": [TABLE],
         "start": "2026-11-22T03:00:00.000000Z",
-        "end": "2026-11-22T04:00:00.000000Z",
+        "end": "2026-11-22T03:30:00.000000Z",
     }
-    assert [p["export_id"] for p in result.details["pins"]] == [old.export_id, young.export_id]
+    assert result.details["pins"][0]["gaps"] == [
+        ["2026-11-22T03:00:00.000000Z", "2026-11-22T03:30:00.000000Z"]
+    ]
     assert "below its watermark" in result.summary
-    # AND a full-refresh pin's rerun starts at the epoch
-    full = check_pins(TABLE, [pin(timedelta(hours=3), lower=None)], [], now=NOW, grace=GRACE)
-    assert full.details["rerun"]["start"] == "1970-01-01T00:00:00.000000Z"
+
+
+def test_overdue_full_refresh_pin_says_to_set_the_override_not_a_window() -> None:
+    # GIVEN an interrupted full refresh (no lower bound: NULL watermarks too) WHEN overdue
+    result = pins([pin(timedelta(hours=3), lower=None)])
+    # THEN the rerun is the full_refresh override: no manual window can export NULL watermarks
+    assert result.details["rerun"] == {
+        "override": f"/aurora-snowflake-sync/overrides/{TABLE}",
+        "value": {"full_refresh": True},
+    }
 
 
 def test_unreadable_pin_is_a_p2_naming_it() -> None:
     error = "publish pin _pending/public.orders/run-x.json is not JSON (...); inspect and delete it"
-    result = check_pins(TABLE, [], [error], now=NOW, grace=GRACE)
+    result = check_pins(TABLE, [], [error], [], now=NOW, grace=PIN_GRACE)
     assert (result.status, result.severity) == (Status.PROBLEM, Severity.P2)
     assert result.details["unreadable"] == [error] and "run-x.json" in result.summary

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aurora_sync.adapters.aws_errors import classify
+from aurora_sync.adapters.aws_errors import classify, error_code
 from aurora_sync.errors import TerminalError
 from aurora_sync.observability import logger
 
@@ -188,6 +188,17 @@ class ObjectStore:
         try:
             return bytes(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
         except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
+
+    def read_if_exists(self, key: str) -> bytes | None:
+        """None when the object is gone (deleted between a listing and this read)."""
+        try:
+            return bytes(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            if error_code(exc) in {"NoSuchKey", "404"}:
+                return None
+            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
+        except BotoCoreError as exc:
             raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
 
     def exists(self, key: str) -> bool:

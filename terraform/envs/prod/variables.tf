@@ -247,7 +247,7 @@ variable "snowflake_warehouse" {
 }
 
 variable "staging_retention_days" {
-  description = "Days each MERGE task keeps staged rows and their MERGE_AUDIT rows before deleting them (7..365; FINAL never needs them, on-call uses them to diagnose a row-count mismatch)."
+  description = "Days each MERGE task keeps staged rows before deleting them (7..365; FINAL never needs them, on-call uses them to diagnose a row-count mismatch)."
   type        = number
   default     = 14
 }

@@ -65,14 +65,15 @@ data "aws_iam_policy_document" "exporter" {
     resources = ["${local.bucket_arn}/*"]
   }
   statement {
-    # Aurora's parts before publishing, and the publish pins every window reads (aurora_sync.pending).
-    sid       = "ListIncomingPartsAndPublishPins"
+    # Aurora's parts before publishing; the publish pins every incremental window reads, and the
+    # manifests that show what a pin's window still lacks (aurora_sync.pending).
+    sid       = "ListIncomingPartsPublishPinsAndManifests"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${var.incoming_prefix}*", "${var.pending_prefix}*"]
+      values   = ["${var.incoming_prefix}*", "${var.pending_prefix}*", "${var.manifest_prefix}*"]
     }
   }
   statement {

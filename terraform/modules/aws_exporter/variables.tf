@@ -185,6 +185,12 @@ variable "max_range_hours" {
   default     = 168
 }
 
+variable "manifest_prefix" {
+  description = "Prefix of the manifests (fixed by the exporter's layout: aurora_sync.layout.MANIFEST_ROOT)."
+  type        = string
+  default     = "_manifests/"
+}
+
 variable "pending_prefix" {
   description = "Prefix of the publish pins (fixed by the exporter's layout: aurora_sync.layout.PENDING_ROOT)."
   type        = string

@@ -55,7 +55,7 @@ variable "task_schedule" {
 }
 
 variable "staging_retention_days" {
-  description = "Days the MERGE task keeps staged rows and MERGE_AUDIT rows (7..365)."
+  description = "Days the MERGE task keeps staged rows (7..365)."
   type        = number
   default     = 14
 }

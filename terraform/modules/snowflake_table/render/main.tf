@@ -61,7 +61,7 @@ locals {
   sql_dir = "${path.module}/../sql"
   # Composed values: templates rendered into other templates (pipe <- copy, task <- merge + audit +
   # purges).
-  composed_templates = ["copy", "merge", "audit_insert", "purge_staging", "purge_audit"]
+  composed_templates = ["copy", "merge", "audit_insert", "purge_staging"]
   values = merge(local.base_values, {
     for name in local.composed_templates :
     name => trimspace(templatefile("${local.sql_dir}/${name}.sql", local.base_values))

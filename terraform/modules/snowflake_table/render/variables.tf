@@ -54,7 +54,7 @@ variable "schedule" {
 }
 
 variable "staging_retention_days" {
-  description = "Days the task keeps staged rows and MERGE_AUDIT rows after loading them (FINAL never needs them); at least the reconciler's 7-day look-back."
+  description = "Days the task keeps staged rows after loading them (FINAL never needs them); at least the reconciler's 7-day look-back."
   type        = number
   default     = 14
 

@@ -9,7 +9,6 @@ BEGIN
   ${merge};
   ${audit_insert};
   ${purge_staging};
-  ${purge_audit};
   COMMIT;
 END;
 $$
