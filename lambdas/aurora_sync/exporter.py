@@ -28,18 +28,10 @@ from aurora_sync.config import Override, TableConfig, TablesConfig
 from aurora_sync.errors import SchemaDriftError, SyncError, TerminalError
 from aurora_sync.events import ExportWindow
 from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header
-from aurora_sync.layout import (
-    data_key,
-    manifest_key,
-    manifest_prefixes,
-    pending_key,
-    pending_prefix,
-    temp_key,
-    temp_part_number,
-)
-from aurora_sync.manifest import Manifest, ManifestFile, parse_manifest
+from aurora_sync.layout import data_key, manifest_key, pending_key, temp_key, temp_part_number
+from aurora_sync.manifest import Manifest, ManifestFile, read_manifests
 from aurora_sync.observability import METRICS_NAMESPACE, logger
-from aurora_sync.pending import PublishPin, Window, gaps, held_lower
+from aurora_sync.pending import PublishPin, Window, gaps, held_lower, read_pins
 from aurora_sync.settings import ExporterSettings, ExportMode
 from aurora_sync.timeutil import EPOCH, iso
 
@@ -385,16 +377,17 @@ class ExportService:
     def _pin_gaps(self, table: str) -> list[Window]:
         """What the table's pins still guard: their windows minus every manifested window. A pin
         without gaps is deleted (best effort: gaps are recomputed from the evidence every time)."""
-        pins = []
-        for key in sorted(self._store.sizes(pending_prefix(table))):
-            body = self._store.read_if_exists(key)  # another window may have just deleted it
-            if body is not None:
-                pins.append(PublishPin.from_json(body, key))
+        pins, unreadable = read_pins(self._store, table)
+        if unreadable:  # its window is unknown: no incremental bound is safe
+            raise TerminalError(unreadable[0])
         if not pins:
             return []
         # A manifest lies under its run's start hour, which may precede its pin's by minutes.
         since = min(p.created_at for p in pins) - timedelta(hours=1)
-        covered = self._manifest_windows(table, since)
+        manifests, invalid = read_manifests(self._store, table, since, self._clock())
+        for error in invalid:  # proves nothing; the reconciler's manifests check reports it
+            logger.warning("manifest ignored as evidence for publish pins", extra={"error": error})
+        covered = [m.doc.window() for m in manifests]
         open_gaps: list[Window] = []
         for pin in pins:
             left = gaps(pin.window, covered)
@@ -403,19 +396,6 @@ class ExportService:
             else:
                 self._drop_pin(pin, "manifests cover its window")
         return open_gaps
-
-    def _manifest_windows(self, table: str, since: datetime) -> list[Window]:
-        windows = []
-        for prefix in manifest_prefixes(table, since, self._clock()):
-            for key in sorted(self._store.sizes(prefix)):
-                body = self._store.read_if_exists(key) if key.endswith(".json") else None
-                if body is None:
-                    continue
-                try:
-                    windows.append(parse_manifest(key, body, table).doc.window())
-                except ValueError as exc:  # proves nothing; the reconciler's manifests check reports it
-                    logger.warning("manifest ignored as evidence for publish pins", extra={"error": str(exc)})
-        return windows
 
     def _drop_pin(self, pin: PublishPin, why: str) -> None:
         key = pending_key(pin.table, pin.export_id)

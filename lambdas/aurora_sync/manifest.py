@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aurora_sync.layout import manifest_prefixes
 from aurora_sync.timeutil import iso, parse_instant
 from aurora_sync.validation import describe
+
+if TYPE_CHECKING:
+    from aurora_sync.adapters.s3 import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -112,3 +116,22 @@ def rerun_payload(table: str, lower: datetime | None, upper: datetime) -> dict[s
     if lower is None:
         return {"override": f"/aurora-snowflake-sync/overrides/{table}", "value": {"full_refresh": True}}
     return {"tables": [table], "start": iso(lower), "end": iso(upper)}
+
+
+def read_manifests(
+    store: ObjectStore, table: str, since: datetime, until: datetime
+) -> tuple[list[ReadManifest], list[str]]:
+    """Every manifest of `table` under the hours since..until, and the errors of those that cannot be
+    trusted (each naming its key). One gone between the listing and its read is skipped."""
+    manifests: list[ReadManifest] = []
+    invalid: list[str] = []
+    for prefix in manifest_prefixes(table, since, until):
+        for key in sorted(store.sizes(prefix)):
+            body = store.read_if_exists(key) if key.endswith(".json") else None
+            if body is None:
+                continue
+            try:
+                manifests.append(parse_manifest(key, body, table))
+            except ValueError as exc:
+                invalid.append(str(exc))
+    return manifests, invalid

@@ -23,9 +23,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aurora_sync.errors import TerminalError
+from aurora_sync.layout import pending_prefix
 from aurora_sync.timeutil import iso, parse_instant
+
+if TYPE_CHECKING:
+    from aurora_sync.adapters.s3 import ObjectStore
 
 # (lower, upper]: rows with lower < watermark <= upper; lower None: no lower bound (a full
 # refresh, which also holds rows whose watermark is NULL).
@@ -82,6 +87,22 @@ class PublishPin:
             )
         except ValueError as exc:
             raise TerminalError(f"publish pin {key}: {exc}; inspect and delete it") from None
+
+
+def read_pins(store: ObjectStore, table: str) -> tuple[list[PublishPin], list[str]]:
+    """The table's pins, and the errors of those whose content is unreadable (each naming its key).
+    A pin deleted between the listing and its read is skipped; a failed read raises."""
+    pins: list[PublishPin] = []
+    unreadable: list[str] = []
+    for key in sorted(store.sizes(pending_prefix(table))):
+        body = store.read_if_exists(key)
+        if body is None:
+            continue
+        try:
+            pins.append(PublishPin.from_json(body, key))
+        except TerminalError as exc:
+            unreadable.append(str(exc))
+    return pins, unreadable
 
 
 def _below(a: datetime | None, b: datetime | None) -> bool:

@@ -20,11 +20,9 @@ from aurora_sync.adapters.snowflake_history import CopyRecord, HistoryQueries, S
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.config import TableConfig, TablesConfig
-from aurora_sync.errors import TerminalError
-from aurora_sync.layout import manifest_prefixes, pending_prefix
-from aurora_sync.manifest import ReadManifest, parse_manifest
+from aurora_sync.manifest import ReadManifest, read_manifests
 from aurora_sync.observability import METRICS_NAMESPACE, logger
-from aurora_sync.pending import PublishPin
+from aurora_sync.pending import read_pins
 from aurora_sync.reconcile_checks import (
     CheckResult,
     Status,
@@ -229,26 +227,13 @@ class ReconcileService:
             results.append(
                 self._sample(table, self._must_be_in_final(table, manifests, records, runs, final_max))
             )
-        pinned, pin_error = self._gather("S3 publish pins", lambda: self._pins(table))
+        pinned, pin_error = self._gather("S3 publish pins", lambda: read_pins(self._store, name))
         if pinned is None or manifests is None:
             results.append(unknown("pins", name, pin_error or s3_error or "?"))
         else:
             pin_grace = timedelta(minutes=self._settings.pin_grace_minutes)
             results.append(check_pins(name, *pinned, manifests, now=now, grace=pin_grace))
         return results
-
-    def _pins(self, table: TableConfig) -> tuple[list[PublishPin], list[str]]:
-        pins: list[PublishPin] = []
-        unreadable: list[str] = []
-        for key in sorted(self._store.sizes(pending_prefix(table.table_name))):
-            body = self._store.read_if_exists(key)  # None: the exporter deleted it meanwhile
-            if body is None:
-                continue
-            try:  # only the content makes a pin unreadable; a failed read is unknown (raised)
-                pins.append(PublishPin.from_json(body, key))
-            except TerminalError as exc:
-                unreadable.append(str(exc))
-        return pins, unreadable
 
     def _object_exists(self, key: str) -> bool | None:
         """Evidence for on-call (deleted vs never noticed); None when S3 will not say."""
@@ -258,17 +243,9 @@ class ReconcileService:
     def _manifests(
         self, table: TableConfig, since: datetime, now: datetime
     ) -> tuple[list[ReadManifest], list[str]]:
-        manifests: list[ReadManifest] = []
-        invalid: list[str] = []
-        for prefix in manifest_prefixes(table.table_name, since, now):
-            for key in sorted(self._store.sizes(prefix)):
-                if not key.endswith(".json"):
-                    continue
-                try:
-                    manifests.append(parse_manifest(key, self._store.read(key), table.table_name))
-                except ValueError as exc:
-                    logger.error("manifest is invalid", extra={"key": key, "error": str(exc)})
-                    invalid.append(str(exc))
+        manifests, invalid = read_manifests(self._store, table.table_name, since, now)
+        for error in invalid:
+            logger.error("manifest is invalid", extra={"error": error})
         return manifests, invalid
 
     def _must_be_in_final(
