@@ -6,6 +6,8 @@ cause can go away by itself, so every error the domain raises says which kind it
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class SyncError(Exception):
     """Base of every error this package raises on purpose."""
@@ -41,6 +43,25 @@ class PayloadError(TerminalError):
         self.field = field
         self.problem = problem
         super().__init__(f"invalid payload: {field}: {problem}")
+
+
+class StatementTimeoutError(TerminalError):
+    """PostgreSQL cancelled a statement at its statement_timeout (the Lambda's remaining time less a
+    margin). Terminal for the same window, which would time out again; a smaller window succeeds, so
+    the exporter answers it with a re-run payload in chunks and the state machine splits the chunk."""
+
+    def __init__(
+        self, message: str, timeout_ms: int, window: tuple[datetime | None, datetime] | None = None
+    ) -> None:
+        self.timeout_ms = timeout_ms
+        self.window = window  # (lower, upper) of the export that timed out, once known
+        super().__init__(message)
+
+
+class TlsVerificationError(TerminalError):
+    """The server's certificate did not verify (unknown CA, wrong host name, expired). Retrying cannot
+    fix it and other credentials would not either: the CA bundle or DB_HOST is wrong, or the peer is
+    not the database."""
 
 
 class SchemaDriftError(TerminalError):

@@ -7,6 +7,7 @@ come back as an error naming the field, not as a silently different export.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,3 +194,28 @@ def split_range(start: datetime, end: datetime, chunk_minutes: int | None) -> li
     if count > MAX_CHUNKS:
         raise PayloadError("chunk_minutes", f"{count} chunks is more than {MAX_CHUNKS}; use larger chunks")
     return [(start + i * step, min(start + (i + 1) * step, end)) for i in range(count)]
+
+
+# A window whose statement timed out is re-run in this many chunks: each then needs about a quarter
+# of the time, whatever made the whole one slow (its rows, a lock, a cold cache).
+TIMEOUT_RERUN_CHUNKS = 4
+
+
+def smaller_rerun(table: str, lower: datetime | None, upper: datetime) -> dict[str, Any]:
+    """The manual payload that re-exports (lower, upper] in smaller chunks. A full refresh (no lower
+    bound) has no watermark range to cut: its re-run is the refresh itself."""
+    if lower is None:
+        return ExportWindow(table).payload()
+    minutes = max(1, -(-int((upper - lower).total_seconds()) // (60 * TIMEOUT_RERUN_CHUNKS)))
+    return {**ExportWindow(table, lower, upper).payload(), "chunk_minutes": minutes}
+
+
+def smaller_windows_advice(table: str, lower: datetime | None, upper: datetime) -> str:
+    """What on-call runs after a statement timeout, for the error message."""
+    if lower is None:
+        return (
+            f"{table} is a full refresh, which cannot be cut into watermark windows: give the exporter "
+            "a longer timeout, or export manual ranges and then the NULL-watermark rows"
+        )
+    payload = json.dumps(smaller_rerun(table, lower, upper))
+    return f"re-export the window in smaller chunks by invoking the exporter with {payload}"

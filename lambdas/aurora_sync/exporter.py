@@ -25,8 +25,8 @@ from aurora_sync.adapters.ssm import ParameterStore
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.config import Override, TableConfig, TablesConfig
-from aurora_sync.errors import SchemaDriftError, SyncError, TerminalError
-from aurora_sync.events import ExportWindow
+from aurora_sync.errors import SchemaDriftError, StatementTimeoutError, SyncError, TerminalError
+from aurora_sync.events import ExportWindow, smaller_rerun, smaller_windows_advice
 from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header
 from aurora_sync.layout import data_key, manifest_key, pending_key, temp_key, temp_part_number
 from aurora_sync.manifest import Manifest, ManifestFile, read_manifests
@@ -36,7 +36,6 @@ from aurora_sync.settings import ExporterSettings, ExportMode
 from aurora_sync.timeutil import EPOCH, iso
 
 WATERMARK_TYPES = frozenset({"timestamp", "timestamptz"})
-STATEMENT_TIMEOUT_MARGIN_MS = 15_000
 
 
 @dataclass
@@ -49,6 +48,7 @@ class TableResult:
     upper: str | None = None
     error: str | None = None
     retryable: bool | None = None
+    timed_out: bool | None = None  # the statement timeout: a smaller window succeeds
     export_id: str | None = None
     manifest: str | None = None
     rerun: dict[str, Any] | None = None
@@ -170,8 +170,14 @@ class ExportService:
 
     def _export_guarded(self, window: ExportWindow) -> TableResult:
         started = time.monotonic()
+        rerun = window.payload()
         try:
             outcome = self.export_window(window)
+        except StatementTimeoutError as exc:
+            outcome = TableResult(window.table, "failed", error=str(exc), retryable=False, timed_out=True)
+            logger.error("Export hit the statement timeout", extra={"table": window.table, "error": str(exc)})
+            if exc.window is not None:
+                rerun = smaller_rerun(window.table, *exc.window)
         except SyncError as exc:
             outcome = TableResult(window.table, "failed", error=str(exc), retryable=exc.transient)
             logger.error(
@@ -184,7 +190,7 @@ class ExportService:
             )
             logger.exception("Export failed with an unexpected error", extra={"table": window.table})
         if outcome.status == "failed":
-            outcome.rerun = window.payload()
+            outcome.rerun = rerun
             self._alert(
                 Alert(
                     severity=Severity.P2,
@@ -237,9 +243,12 @@ class ExportService:
             },
         )
         started_at = self._clock()
-        aurora.set_statement_timeout(max(1000, self._remaining_ms() - STATEMENT_TIMEOUT_MARGIN_MS))
         pin = None if window.is_manual else self._new_pin(table, export_id, lower, upper)
-        published = self._export(table, query, export_id, (lower, upper), pin)
+        try:
+            published = self._export(table, query, export_id, (lower, upper), pin)
+        except StatementTimeoutError as exc:
+            advice = smaller_windows_advice(table.table_name, lower, upper)
+            raise StatementTimeoutError(f"{exc}; {advice}", exc.timeout_ms, (lower, upper)) from exc
         manifest = Manifest(
             run_id=self.run_id,
             export_id=export_id,

@@ -34,6 +34,11 @@ class ExportRunRetryable(TransientError):
     """Every failed table failed transiently; Step Functions retries this error type."""
 
 
+class ExportRunTimedOut(TerminalError):
+    """Every failed table hit the statement timeout: the same window would again, so Step Functions
+    splits the chunk instead of retrying it, as it does when the Lambda itself times out."""
+
+
 def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     settings = load_exporter_settings()
     run_id = str(uuid.uuid4())
@@ -61,7 +66,14 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         tables=tables,
         parameters=parameters,
         store=ObjectStore(aws.client("s3", region), settings.export_bucket),
-        open_aurora=lambda: open_aurora(settings, credentials, "exporter", run_id),
+        open_aurora=lambda: open_aurora(
+            settings,
+            credentials,
+            "exporter",
+            run_id,
+            parameters=parameters,
+            remaining_ms=context.get_remaining_time_in_millis,
+        ),
         open_snowflake=lambda: open_snowflake(settings, credentials, "exporter", run_id),
         alerts=alerts,
         remaining_ms=context.get_remaining_time_in_millis,
@@ -99,4 +111,6 @@ def _outcome(result: RunResult) -> dict[str, Any]:
     message = json.dumps(body, default=str)
     if all(t.retryable for t in failed):
         raise ExportRunRetryable(message)
+    if all(t.timed_out for t in failed):
+        raise ExportRunTimedOut(message)
     raise ExportRunFailed(message)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from aurora_sync.errors import ConfigError
 from aurora_sync.validation import describe, describe_errors
@@ -75,9 +75,25 @@ class DatabaseSettings(BaseModel):
     port: int = Field(default=5432, gt=0, lt=65536, alias="DB_PORT")
     name: NonEmpty = Field(alias="DB_NAME")
     ssl: bool = Field(default=True, alias="DB_SSL")
+    # SSM parameter holding the PEM CA bundle that signs the server's certificate (the RDS bundle of
+    # the region in production): Lambda's trust store has no RDS CA, and the host name is verified.
+    ssl_ca_bundle_parameter: str | None = Field(
+        default=None, alias="DB_SSL_CA_BUNDLE_PARAMETER", validate_default=True
+    )
+    # Bounds TCP connect, TLS and authentication only; statements are bounded by statement_timeout.
     connect_timeout_seconds: int = Field(default=10, gt=0, alias="DB_CONNECT_TIMEOUT_SECONDS")
     fallback_user: str | None = Field(default=None, alias="DB_USER")
     fallback_password_encrypted: str | None = Field(default=None, alias="DB_PASSWORD_ENCRYPTED")
+
+    @field_validator("ssl_ca_bundle_parameter")
+    @classmethod
+    def _ca_bundle_with_tls(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("ssl", True) and not value:
+            raise ValueError(
+                "required when DB_SSL is true: the SSM parameter holding the RDS CA bundle (PEM); "
+                "without it the server's certificate cannot be verified"
+            )
+        return value
 
 
 class ServiceSettings(BaseModel):
@@ -151,7 +167,7 @@ def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = No
         try:
             parts[key] = sub.model_validate(env)
         except ValidationError as exc:
-            problems.append(describe(exc))
+            problems.append(describe(exc, model=sub))
     try:
         if not problems:
             return model.model_validate({**env, **parts})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 def field_path(prefix: str, loc: tuple[int | str, ...]) -> str:
@@ -15,9 +15,20 @@ def field_path(prefix: str, loc: tuple[int | str, ...]) -> str:
     return path or "(root)"
 
 
-def describe(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
-    """Return (first field path, all problems joined) for a ValidationError."""
-    return describe_errors(exc.errors(include_url=False, include_input=False), prefix)
+def describe(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> tuple[str, str]:
+    """Return (first field path, all problems joined) for a ValidationError.
+
+    With `model`, a location given by attribute name is named by its alias instead: pydantic reports
+    a validated default under the attribute name, but people set the alias (an environment variable).
+    """
+    errors = exc.errors(include_url=False, include_input=False)
+    if model is not None:
+        aliases = {name: f.alias for name, f in model.model_fields.items() if f.alias}
+        errors = [
+            {**e, "loc": (aliases.get(str(e["loc"][0]), e["loc"][0]), *e["loc"][1:])} if e["loc"] else e
+            for e in errors
+        ]
+    return describe_errors(errors, prefix)
 
 
 def describe_errors(errors: Iterable[Any], prefix: str = "") -> tuple[str, str]:

@@ -293,12 +293,13 @@ def test_lambda_service_errors_are_retried_too(run: Callable[..., Execution]) ->
     assert execution.pipeline.attempts_of({"table": "public.customers"}) == 2
 
 
-@pytest.mark.parametrize("timeout", ["States.Timeout", "Sandbox.Timedout"])
+@pytest.mark.parametrize("timeout", ["States.Timeout", "Sandbox.Timedout", "ExportRunTimedOut"])
 def test_chunk_that_times_out_is_split_and_exported_in_parts(
     run: Callable[..., Execution], timeout: str
 ) -> None:
-    """GIVEN a 2-hour chunk whose export times out (the Task's own TimeoutSeconds, or the Lambda
-    function's timeout as Lambda reports it)
+    """GIVEN a 2-hour chunk whose export times out (the Task's own TimeoutSeconds, the Lambda
+    function's timeout as Lambda reports it, or the export statement's statement_timeout as the
+    exporter reports it)
     WHEN the state machine runs
     THEN the exporter is asked to split exactly that chunk, each part is exported, the reconciler
     receives the parts' results and the run succeeds."""
@@ -311,6 +312,8 @@ def test_chunk_that_times_out_is_split_and_exported_in_parts(
         if timeout == "States.Timeout":
             time.sleep(TASK_TIMEOUT_S + 1)  # the Task gives up first
             return None
+        if timeout == "ExportRunTimedOut":
+            return FunctionError(timeout, '{"tables": [{"status": "failed", "timed_out": true}]}')
         return FunctionError("Sandbox.Timedout", "Task timed out after 900.00 seconds")
 
     execution = run(

@@ -342,6 +342,25 @@ def test_lambda_environment_matches_the_settings_model(module: str, model: type[
     )
 
 
+@pytest.mark.parametrize("module", ["aws_exporter", "aws_reconciler"])
+def test_lambdas_get_the_aurora_ca_bundle_and_may_read_it(module: str) -> None:
+    """GIVEN a function module (DB_SSL is left at its default, true) WHEN its environment and policy
+    are read THEN it names the CA bundle parameter, which the settings require with TLS, and its
+    role may read exactly that parameter."""
+    doc = hcl_load(MODULES_DIR / module / "main.tf")
+    environment = locals_of(doc)["environment"]
+    assert "DB_SSL" not in environment
+    assert environment["DB_SSL_CA_BUNDLE_PARAMETER"] == "${var.database.ca_bundle_parameter}"
+    [policy] = blocks(doc, "data", "aws_iam_policy_document").values()
+    readable = [
+        r
+        for st in policy["statement"]
+        if "ssm:GetParameter" in one(st["actions"])
+        for r in one(st["resources"])
+    ]
+    assert any(r.endswith("${var.database.ca_bundle_parameter}") for r in readable), readable
+
+
 def template_options(name: str) -> dict[str, str]:
     """`KEY = value` lines of a CREATE ... template, values unquoted and lower-cased."""
     options = {}

@@ -33,6 +33,7 @@ BASE_ENV = {
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "DB_HOST": "127.0.0.1",
     "DB_NAME": "app",
+    "DB_SSL_CA_BUNDLE_PARAMETER": "/aurora-snowflake-sync/db-ca-bundle",
     "SNOWFLAKE_ACCOUNT": "acme-xy12345",
     "SNOWFLAKE_DATABASE": "ANALYTICS",
     "VAULT_TIMEOUT_SECONDS": "2",
@@ -183,7 +184,7 @@ def test_database_engine_issues_a_working_short_lived_postgres_user(
     root.secrets.database.configure(
         name="aurora",
         plugin_name="postgresql-database-plugin",
-        connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@{pg_server.host}:{pg_server.port}/{dbname}?sslmode=disable",
+        connection_url=f"postgresql://{{{{username}}}}:{{{{password}}}}@{pg_server.host}:{pg_server.port}/{dbname}?sslmode=require",
         username=pg_server.user,
         password=pg_server.password,
         allowed_roles=["exporter"],

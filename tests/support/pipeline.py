@@ -59,6 +59,7 @@ class Pipeline:
         self.db_password = secrets.token_urlsafe(16)
         self.bucket = f"exports-{self.name}"
         self.tables_parameter = f"/{self.name}/tables"
+        self.ca_bundle_parameter = f"/{self.name}/db-ca-bundle"
         self.overrides_path = f"/{self.name}/overrides/"
         self.snowflake_database = self.name.upper()
         self.snowflake_password = secrets.token_urlsafe(16)
@@ -79,6 +80,8 @@ class Pipeline:
             BillingMode="PAY_PER_REQUEST",
         )
         self.put_tables()
+        # As Terraform stores the RDS bundle: the CA that signed the local server's certificate.
+        self.ssm.put_parameter(Name=self.ca_bundle_parameter, Value=self.pg.ca_pem, Type="String")
         self._setup_aurora()
         self._setup_vault()
         self._setup_snowflake()
@@ -150,10 +153,11 @@ class Pipeline:
             "EXPORT_MODE": self.export_mode,
             "ALERT_TOPIC_ARN": self.topic_arn,
             "ALERT_STATE_TABLE": self.alert_state_table,
-            "DB_HOST": self.pg.host,
+            "DB_HOST": self.pg.tls_host,
             "DB_PORT": str(self.pg.port),
             "DB_NAME": self.db_name,
-            "DB_SSL": "false",
+            "DB_SSL": "true",
+            "DB_SSL_CA_BUNDLE_PARAMETER": self.ca_bundle_parameter,
             "VAULT_ADDR": self.bao.addr,
             "VAULT_AUTH_METHOD": "token",
             "VAULT_TOKEN": self.bao.root_token,

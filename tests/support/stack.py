@@ -37,6 +37,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from tests.support.local_ca import LocalCA
+
 TEMP_PREFIX = "aurora-sync-stack-"
 """Prefix of every server's temp dir under /tmp; the orphan reaper only looks at these."""
 
@@ -159,10 +161,12 @@ def _log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
 
 
-def _http_ok(url: str, method: str = "GET", timeout: float = 2.0) -> bool:
+def _http_ok(
+    url: str, method: str = "GET", timeout: float = 2.0, headers: Mapping[str, str] | None = None
+) -> bool:
     """True when `url` answers 2xx. Proxies are bypassed: these servers only live on loopback."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(url, method=method)  # noqa: S310 - loopback http by design
+    request = urllib.request.Request(url, method=method, headers=dict(headers or {}))  # noqa: S310 - loopback
     try:
         with opener.open(request, timeout=timeout) as response:
             status: int = response.status
@@ -436,6 +440,10 @@ def postgres_bin_dir() -> Path:
 class PostgresServer(LocalService):
     """A throwaway PostgreSQL cluster: password (SCRAM) auth on TCP, durability off for speed.
 
+    Like an Aurora cluster with `rds.force_ssl = 1`, it accepts TCP connections only over TLS, with a
+    certificate from a CA made for this server (`ca_pem`) that names only `tls_host` (localhost):
+    clients that verify connect by that name, as the Lambdas connect to the writer endpoint.
+
     PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` OS user and
     initdb/pg_ctl run through `runuser`. The temp dir is world-traversable because programs started by
     `COPY ... TO PROGRAM` run as that user too.
@@ -454,6 +462,8 @@ class PostgresServer(LocalService):
         self.user = "postgres"
         self.password = secrets.token_urlsafe(18)
         self.dbname = "postgres"
+        self.tls_host = "localhost"
+        self.ca = LocalCA()
 
     @property
     def data_dir(self) -> Path:
@@ -463,8 +473,13 @@ class PostgresServer(LocalService):
     def socket_dir(self) -> Path:
         return self._dir / "sock"
 
+    @property
+    def ca_pem(self) -> str:
+        """The CA bundle that verifies this server (the RDS bundle's role in production)."""
+        return self.ca.pem
+
     def connect(self, dbname: str | None = None, user: str | None = None, password: str | None = None) -> Any:
-        """A pg8000.native.Connection over TCP with password auth, like the Lambda's own connections."""
+        """A pg8000.native.Connection over TCP with password auth (TLS, unverified: test plumbing)."""
         import pg8000.native
 
         return pg8000.native.Connection(
@@ -527,6 +542,24 @@ class PostgresServer(LocalService):
             ])  # fmt: skip
         finally:
             pwfile.unlink(missing_ok=True)
+        self._enable_tls()
+
+    def _enable_tls(self) -> None:
+        """Server certificate and key in the data dir (PostgreSQL wants the key 0600, owned by the
+        server's user) and a pg_hba.conf that takes TCP clients over TLS only."""
+        issued = self.ca.issue_server([self.tls_host])
+        cert, key = self.data_dir / "server.crt", self.data_dir / "server.key"
+        cert.write_text(issued.cert_pem)
+        key.write_text(issued.key_pem)
+        key.chmod(0o600)
+        (self.data_dir / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+            "hostssl all all ::1/128 scram-sha-256\n"
+        )
+        if os.geteuid() == 0:
+            for path in (cert, key, self.data_dir / "pg_hba.conf"):
+                shutil.chown(path, user="postgres", group="postgres")
 
     def _launch(self) -> None:
         if not self.data_dir.exists():
@@ -535,6 +568,7 @@ class PostgresServer(LocalService):
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+            " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
         )
         pg_ctl = str(self.bin_dir / "pg_ctl")
         self._run([pg_ctl, "-D", str(self.data_dir), "-l", str(self.log_path), "-w", "-s",
@@ -662,7 +696,11 @@ class OpenBaoServer(LocalService):
         )
 
     def _ready(self) -> bool:
-        return _http_ok(f"{self.addr}/v1/sys/health")
+        # The dev server mounts secret/ as KV v1 and upgrades it to v2 in the background; until that
+        # is done KV v2 calls fail with "Upgrading from non-versioned to versioned data".
+        return _http_ok(f"{self.addr}/v1/sys/health") and _http_ok(
+            f"{self.addr}/v1/secret/config", headers={"X-Vault-Token": self.root_token}
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ BASE_ENV = {
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "DB_HOST": "aurora.example",
     "DB_NAME": "app",
+    "DB_SSL_CA_BUNDLE_PARAMETER": "/aurora-snowflake-sync/db-ca-bundle",
     "VAULT_ADDR": "https://vault.example:8200",
     "VAULT_AUTH_METHOD": "token",
     "VAULT_TOKEN": "hvs.fake-root",

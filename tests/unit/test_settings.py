@@ -12,6 +12,7 @@ MINIMAL = {
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "DB_HOST": "aurora.example",
     "DB_NAME": "app",
+    "DB_SSL_CA_BUNDLE_PARAMETER": "/aurora-snowflake-sync/db-ca-bundle",
     "VAULT_ADDR": "https://vault.example:8200",
     "SNOWFLAKE_ACCOUNT": "acme-xy12345",
     "SNOWFLAKE_DATABASE": "ANALYTICS",
@@ -57,3 +58,14 @@ def test_secret_values_never_appear_in_errors() -> None:
     assert "super-secret" not in str(caught.value)
     settings = load_exporter_settings({**MINIMAL, "VAULT_TOKEN": "s.super-secret-token"})
     assert "super-secret" not in repr(settings)
+
+
+def test_tls_needs_the_ca_bundle_parameter() -> None:
+    # GIVEN DB_SSL on (the default) and no CA bundle
+    env = {k: v for k, v in MINIMAL.items() if k != "DB_SSL_CA_BUNDLE_PARAMETER"}
+    # THEN the variable is named: without it the certificate cannot be verified
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings(env)
+    assert caught.value.field == "DB_SSL_CA_BUNDLE_PARAMETER"
+    # AND without TLS (local tools only) it is not needed
+    assert load_exporter_settings({**env, "DB_SSL": "false"}).database.ssl_ca_bundle_parameter is None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -14,22 +16,39 @@ from typing import Any, Protocol
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from aurora_sync.adapters.postgres_transport import lift_timeout, open_socket
 from aurora_sync.config import TableConfig
-from aurora_sync.errors import SyncError, TerminalError, TransientError
+from aurora_sync.errors import StatementTimeoutError, SyncError, TerminalError, TransientError
 from aurora_sync.identifiers import quote_pg
 from aurora_sync.timeutil import MICROSECOND, as_utc
 
 # SQLSTATE classes/codes worth retrying: connection, serialization, resources, shutdown, lock
-# timeouts. query_canceled (57014, statement_timeout) is transient too: a smaller window succeeds.
+# timeouts, and a cancel by someone else (pg_cancel_backend). The statement timeout is also 57014 but
+# terminal for its window (classify_pg tells them apart).
 TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
 TRANSIENT_SQLSTATES = frozenset({"55P03", "57014", "57P01", "57P02", "57P03"})
+QUERY_CANCELED = "57014"
 
 
-def classify_pg(exc: Exception, action: str) -> SyncError:
+def classify_pg(
+    exc: Exception, action: str, statement_timeout_ms: int | None = None, elapsed_ms: int = 0
+) -> SyncError:
+    """`statement_timeout_ms` and `elapsed_ms` tell a statement timeout from another cancel (both
+    are SQLSTATE 57014) without depending on the server's message language."""
     if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
         fields: dict[str, str] = exc.args[0]
         code, message = fields.get("C", ""), fields.get("M", "")
         detail = f"{action} failed: SQLSTATE {code}: {message}"
+        if (
+            code == QUERY_CANCELED
+            and statement_timeout_ms is not None
+            and ("statement timeout" in message or elapsed_ms >= statement_timeout_ms)
+        ):
+            return StatementTimeoutError(
+                f"{action} hit the statement timeout: cancelled after {elapsed_ms / 1000:.1f} s "
+                f"(statement_timeout {statement_timeout_ms} ms, the Lambda's remaining time less a margin)",
+                statement_timeout_ms,
+            )
         if code in TRANSIENT_SQLSTATES or code.startswith(TRANSIENT_SQLSTATE_PREFIXES):
             return TransientError(detail)
         return TerminalError(detail)
@@ -102,41 +121,88 @@ SELECT a.attname, t.typname, t.typcategory,
 """
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to connect; `tls` None is plain TCP (local tools only)."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+    tls: ssl.SSLContext | None
+    connect_timeout_s: float
+    application_name: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}/{self.database}"
+
+
+class StatementBudget:
+    """statement_timeout follows the Lambda's remaining time, so no statement outlives the Lambda
+    and a slow one ends as a statement timeout the exporter can answer (a smaller window) instead of
+    as a killed Lambda.
+
+    Setting it costs a round trip, so it is re-set only when REFRESH_S have passed since the last
+    SET; a statement may then end up to REFRESH_S later than the margin allows, well inside it.
+    """
+
+    REFRESH_S = 5.0
+    MIN_MS = 1_000
+
+    def __init__(
+        self, remaining_ms: Callable[[], int], margin_ms: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if margin_ms <= self.REFRESH_S * 1000:
+            raise ValueError("the margin must exceed the refresh interval")
+        self._remaining_ms = remaining_ms
+        self._margin_ms = margin_ms
+        self._clock = clock
+        self.current_ms: int | None = None
+        self._set_at = 0.0
+
+    def due(self) -> int | None:
+        """The statement_timeout to SET now, or None while the current one is still fresh."""
+        if self.current_ms is not None and self._clock() - self._set_at < self.REFRESH_S:
+            return None
+        return max(self.MIN_MS, self._remaining_ms() - self._margin_ms)
+
+    def applied(self, milliseconds: int) -> None:
+        self.current_ms, self._set_at = milliseconds, self._clock()
+
+    def reset(self) -> None:
+        self.current_ms = None
+
+
 class Aurora:
     """One connection per invocation, reopened after a connection-level failure."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        database: str,
-        user: str,
-        password: str,
-        *,
-        use_ssl: bool,
-        timeout_seconds: int,
-        application_name: str,
-    ) -> None:
-        self._params: dict[str, Any] = {
-            "host": host,
-            "port": port,
-            "database": database,
-            "user": user,
-            "password": password,
-            "timeout": timeout_seconds,
-            "application_name": application_name,
-            "ssl_context": ssl.create_default_context() if use_ssl else None,
-        }
+    def __init__(self, endpoint: Endpoint, remaining_ms: Callable[[], int], margin_ms: int) -> None:
+        self._endpoint = endpoint
+        self._budget = StatementBudget(remaining_ms, margin_ms)
         self._conn: pg8000.native.Connection | None = None
 
     def _connection(self) -> pg8000.native.Connection:
         if self._conn is None:
+            e = self._endpoint
+            sock = open_socket(e.host, e.port, e.connect_timeout_s, e.tls)
             try:
-                conn = pg8000.native.Connection(**self._params)
+                # TLS (if any) is done on `sock`; pg8000 must not negotiate it again.
+                conn = pg8000.native.Connection(
+                    e.user,
+                    password=e.password,
+                    database=e.database,
+                    application_name=e.application_name,
+                    sock=sock,
+                    ssl_context=False,
+                )
                 conn.run("SET TimeZone = 'UTC'")
             except (DatabaseError, InterfaceError, OSError) as exc:
-                where = f"{self._params['host']}:{self._params['port']}/{self._params['database']}"
-                raise classify_pg(exc, f"connect to Aurora {where}") from exc
+                sock.close()
+                raise classify_pg(exc, f"connect to Aurora {e.where}") from exc
+            lift_timeout(sock)
+            self._budget.reset()
             self._conn = conn
         return self._conn
 
@@ -146,10 +212,17 @@ class Aurora:
 
     def run(self, sql: str, action: str, stream: Any = None, **params: Any) -> list[list[Any]]:
         conn = self._connection()
+        started = time.monotonic()
         try:
+            timeout_ms = self._budget.due()
+            if timeout_ms is not None:
+                conn.run(f"SET statement_timeout = {int(timeout_ms)}")
+                self._budget.applied(timeout_ms)
+            started = time.monotonic()
             rows = conn.run(sql, stream=stream, **params)
         except (DatabaseError, InterfaceError, OSError) as exc:
-            error = classify_pg(exc, action)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            error = classify_pg(exc, action, self._budget.current_ms, elapsed_ms)
             if error.transient:
                 self.close()  # the next table starts on a fresh connection
             raise error from exc
@@ -168,9 +241,6 @@ class Aurora:
         if conn is not None:
             with contextlib.suppress(InterfaceError, OSError):
                 conn.close()
-
-    def set_statement_timeout(self, milliseconds: int) -> None:
-        self.run(f"SET statement_timeout = {int(milliseconds)}", "set statement_timeout")
 
     def safe_bound(self) -> SafeBound:
         row = self.run(SAFE_BOUND_SQL, "read the commit-safe bound (pg_stat_activity)")[0]

@@ -1,4 +1,4 @@
-"""SSM Parameter Store: the Terraform-owned table list and on-call's per-table overrides."""
+"""SSM Parameter Store: the Terraform-owned table list and CA bundle, and on-call's per-table overrides."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ class ParameterStore:
                 self._tables_parameter, "(parameter)", "does not exist; terraform apply writes it"
             )
         return parse_tables(raw, self._tables_parameter)
+
+    def read_text(self, name: str) -> str | None:
+        """Any other parameter's value (None when it does not exist), e.g. the Aurora CA bundle."""
+        return self._get(name)
 
     def load_override(self, table: str) -> Override | None:
         name = self.override_name(table)

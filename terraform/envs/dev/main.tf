@@ -48,6 +48,28 @@ resource "aws_ssm_parameter" "tables" {
   value       = module.tables.ssm_value
 }
 
+# Lambda's trust store has no RDS CA, and a regional bundle (about 6 KB) does not fit beside the
+# other variables in the 4 KB of Lambda environment: the Lambdas read it from here.
+locals {
+  db_ca_bundle = file("${path.module}/${var.db_ca_bundle_file}")
+}
+
+resource "aws_ssm_parameter" "db_ca_bundle" {
+  # checkov:skip=CKV2_AWS_34:Not a secret: public CA certificates.
+  name        = var.db_ca_bundle_parameter_name
+  description = "CA bundle that verifies Aurora's TLS certificate (terraform/envs/${var.environment}/${var.db_ca_bundle_file})"
+  type        = "String"
+  tier        = length(local.db_ca_bundle) > 4096 ? "Advanced" : "Standard"
+  value       = local.db_ca_bundle
+
+  lifecycle {
+    precondition {
+      condition     = strcontains(local.db_ca_bundle, "-----BEGIN CERTIFICATE-----") && length(local.db_ca_bundle) <= 8192
+      error_message = "db_ca_bundle_file must be a PEM CA bundle of at most 8 KB (the region's RDS bundle, not the ~160 KB global one): see docs/deploy.md."
+    }
+  }
+}
+
 resource "aws_lambda_layer_version" "dependencies" {
   layer_name               = "${local.name}-dependencies"
   description              = "Python dependencies of the exporter and reconciler (layers/)"
@@ -141,7 +163,7 @@ module "exporter" {
   alert_topic_arn           = local.lambda_common.alert_topic_arn
   alert_state_table_name    = local.lambda_common.alert_state_table_name
   ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
-  database                  = merge(var.database, { fallback_password_encrypted = try(var.fallback_ciphertexts["exporter"].db_password, null) })
+  database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["exporter"].db_password, null) })
   vault                     = var.vault
   snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["exporter"].snowflake_private_key, null) })
   service_name              = var.service_name
@@ -171,7 +193,7 @@ module "reconciler" {
   alert_topic_arn           = local.lambda_common.alert_topic_arn
   alert_state_table_name    = local.lambda_common.alert_state_table_name
   ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
-  database                  = merge(var.database, { fallback_password_encrypted = try(var.fallback_ciphertexts["reconciler"].db_password, null) })
+  database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["reconciler"].db_password, null) })
   vault                     = var.vault
   snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["reconciler"].snowflake_private_key, null) })
   service_name              = var.service_name

@@ -29,6 +29,18 @@ variable "tables_parameter_name" {
   default     = "/aurora-snowflake-sync/tables"
 }
 
+variable "db_ca_bundle_parameter_name" {
+  description = "SSM parameter the Aurora CA bundle is written to (DB_SSL_CA_BUNDLE_PARAMETER)."
+  type        = string
+  default     = "/aurora-snowflake-sync/db-ca-bundle"
+}
+
+variable "db_ca_bundle_file" {
+  description = "PEM file, relative to this root, with the RDS CA bundle of the cluster's region: curl -fsSo rds-ca-bundle.pem https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem (docs/deploy.md). The Lambdas verify Aurora's certificate and host name against it."
+  type        = string
+  default     = "rds-ca-bundle.pem"
+}
+
 variable "overrides_path" {
   description = "SSM path of per-table operational overrides (OVERRIDES_PATH)."
   type        = string

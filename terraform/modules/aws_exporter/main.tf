@@ -20,6 +20,7 @@ locals {
     DB_HOST                         = var.database.host
     DB_PORT                         = tostring(var.database.port)
     DB_NAME                         = var.database.name
+    DB_SSL_CA_BUNDLE_PARAMETER      = var.database.ca_bundle_parameter
     DB_USER                         = var.database.fallback_user
     DB_PASSWORD_ENCRYPTED           = var.database.fallback_password_encrypted
     VAULT_ADDR                      = var.vault.addr
@@ -44,9 +45,9 @@ locals {
 
 data "aws_iam_policy_document" "exporter" {
   statement {
-    sid       = "ReadTableList"
+    sid       = "ReadTableListAndDbCaBundle"
     actions   = ["ssm:GetParameter"]
-    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}"]
+    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}", "${local.ssm_arn_prefix}${var.database.ca_bundle_parameter}"]
   }
   statement {
     sid       = "ReadAndClearOverrides"

@@ -80,11 +80,12 @@ variable "ops_kms_key_arn" {
 }
 
 variable "database" {
-  description = "Aurora connection: writer endpoint, port, database name; fallback user and its KMS ciphertext (base64, context LambdaFunctionName) for when Vault is unreachable."
+  description = "Aurora connection: writer endpoint (the name on the server certificate), port, database name, SSM parameter of the CA bundle that verifies TLS; fallback user and its KMS ciphertext (base64, context LambdaFunctionName) for when Vault is unreachable."
   type = object({
     host                        = string
     port                        = optional(number, 5432)
     name                        = string
+    ca_bundle_parameter         = string
     fallback_user               = optional(string)
     fallback_password_encrypted = optional(string)
   })
