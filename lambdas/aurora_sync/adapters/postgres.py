@@ -16,6 +16,7 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 
 from aurora_sync.config import TableConfig
 from aurora_sync.errors import SyncError, TerminalError, TransientError
+from aurora_sync.export_sql import rejected_value
 from aurora_sync.identifiers import quote_pg
 from aurora_sync.timeutil import MICROSECOND, as_utc
 
@@ -29,6 +30,9 @@ def classify_pg(exc: Exception, action: str) -> SyncError:
     if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
         fields: dict[str, str] = exc.args[0]
         code, message = fields.get("C", ""), fields.get("M", "")
+        rejected = rejected_value(message, action)  # a value the export query refused on purpose
+        if rejected is not None:
+            return rejected
         detail = f"{action} failed: SQLSTATE {code}: {message}"
         if code in TRANSIENT_SQLSTATES or code.startswith(TRANSIENT_SQLSTATE_PREFIXES):
             return TransientError(detail)
