@@ -6,17 +6,15 @@ exporting half a config would hide the broken entry until someone notices a stal
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aurora_sync.column_types import column_type
 from aurora_sync.errors import ConfigError
 from aurora_sync.identifiers import validate_identifier
 from aurora_sync.validation import describe
 
-# A Snowflake column type as written in tables.json: NUMBER(38,0), VARCHAR, TIMESTAMP_TZ(6), ...
-SNOWFLAKE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*( ?\(\s*\d+\s*(,\s*\d+\s*)?\))?$", re.IGNORECASE)
 MAX_LOOKBACK_SECONDS = 7 * 24 * 3600
 
 
@@ -34,9 +32,9 @@ class ColumnSpec(BaseModel):
     @field_validator("type")
     @classmethod
     def _type(cls, value: str) -> str:
-        if not SNOWFLAKE_TYPE_PATTERN.fullmatch(value.strip()):
-            raise ValueError(f"{value!r} is not a Snowflake type such as NUMBER(38,0) or TIMESTAMP_TZ")
-        return value.strip().upper()
+        """The export query renders each column from this type (aurora_sync.column_types), so a type
+        it cannot render unambiguously is refused here, before any export."""
+        return column_type(value).name
 
 
 Identifier = Annotated[str, Field(min_length=1)]

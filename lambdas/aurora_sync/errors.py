@@ -68,6 +68,18 @@ class SchemaDriftError(TerminalError):
     """A configured column no longer exists in Aurora: exporting would shift every CSV column."""
 
 
+class RejectedValueError(TerminalError):
+    """The export query met a value Snowflake cannot load (aurora_sync.export_sql): the same row
+    fails every retry until someone changes the data or the column's type."""
+
+    def __init__(self, column: str, value: str, key: dict[str, object], action: str) -> None:
+        self.column = column
+        self.value = value
+        self.key = key
+        shown = ", ".join(f"{k}={v!r}" for k, v in key.items())
+        super().__init__(f"{action} failed: column {column} holds {value!r} (row {shown})")
+
+
 class CredentialsError(TerminalError):
     """Credentials could not be obtained (denied, malformed secret, no fallback configured)."""
 

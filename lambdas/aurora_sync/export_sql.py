@@ -2,17 +2,37 @@
 
 Neither COPY nor aws_s3.query_export_to_s3 can bind parameters inside the exported query, so the
 query is text: identifiers are validated and quoted, the bounds rendered by the typed renderer.
+
+Each column is rendered for the Snowflake type it loads into (aurora_sync.column_types), not left
+to PostgreSQL's output settings: dates, times and timestamps in one explicit ISO 8601 form (six
+fraction digits, offset `+00:00`), the form the file format pins Snowflake's parser to
+(terraform/modules/snowflake_table/sql/file_format.sql); json as jsonb (duplicate keys resolved
+the way PostgreSQL reads them: the last wins). A value Snowflake cannot hold (infinity, BC, year
+10000, 24:00:00, NaN in a NUMBER) makes the query itself fail, in the same single pass over the
+rows, with an error naming the column, the value and the row's key; `rejected_value` reads it back.
+Snowpipe would otherwise skip the whole file (ON_ERROR = SKIP_FILE) an hour later.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora_sync.config import TableConfig
-from aurora_sync.identifiers import quote_pg
+from aurora_sync.column_types import Kind, column_type
+from aurora_sync.config import ColumnSpec, TableConfig
+from aurora_sync.errors import RejectedValueError
+from aurora_sync.identifiers import quote_pg, validate_identifier
 from aurora_sync.timeutil import pg_timestamptz_literal
+
+# PostgreSQL to_char patterns. The CSV is UTC: timestamptz is converted AT TIME ZONE 'UTC' (the
+# session's TimeZone does not matter), timestamp is UTC wall-clock time by this system's convention,
+# so both carry the same literal offset and one Snowflake TIMESTAMP_FORMAT parses every timestamp.
+PG_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
+PG_DATE_FORMAT = "YYYY-MM-DD"
+PG_TIME_FORMAT = "HH24:MI:SS.US"
+REJECT_MARKER = "aurora-snowflake-sync rejects "
 
 
 @dataclass(frozen=True)
@@ -30,7 +50,7 @@ def build_export_query(table: TableConfig, lower: datetime | None, upper: dateti
     lower None is a full refresh: everything up to the bound, plus rows whose watermark is NULL,
     which no incremental window can ever select.
     """
-    columns = ", ".join(quote_pg(c) for c in table.column_names)
+    columns = ", ".join(column_expression(table, c) for c in table.columns)
     relation = quote_pg(table.schema_name, table.relation)
     wm = quote_pg(table.watermark_col)
     upper_sql = f"{wm} <= {pg_timestamptz_literal(upper)}"
@@ -39,6 +59,86 @@ def build_export_query(table: TableConfig, lower: datetime | None, upper: dateti
     else:
         where = f"{wm} > {pg_timestamptz_literal(lower)} AND {upper_sql}"
     return ExportQuery(f"SELECT {columns} FROM {relation} WHERE {where}")
+
+
+def column_expression(table: TableConfig, column: ColumnSpec) -> str:
+    """The select-list item for one column, aliased to its name so the CSV header is unchanged."""
+    col = quote_pg(column.name)
+    spec = column_type(column.type)
+    reject = _reject(table, column)
+    match spec.kind:
+        case Kind.TIMESTAMP_TZ:
+            bad = _outside_years(col, "timestamptz", " 00:00:00+00")
+            text = f"to_char({col} AT TIME ZONE 'UTC', '{PG_TIMESTAMP_FORMAT}')"
+        case Kind.TIMESTAMP_NTZ:
+            bad = _outside_years(col, "timestamp", " 00:00:00")
+            text = f"to_char({col}, '{PG_TIMESTAMP_FORMAT}')"
+        case Kind.DATE:
+            bad = _outside_years(col, "date", "")
+            text = f"to_char({col}::timestamp, '{PG_DATE_FORMAT}')"
+        case Kind.TIME:
+            bad = f"{col} > '23:59:59.999999'::time"
+            text = f"to_char('2000-01-01'::date + {col}, '{PG_TIME_FORMAT}')"
+        case Kind.NUMBER:  # NaN and Infinity compare above every number in PostgreSQL
+            bound = f"'1e{spec.integer_digits}'::numeric"
+            return f"CASE WHEN abs({col}::numeric) >= {bound} THEN {reject} ELSE {col} END AS {col}"
+        case Kind.FLOAT:  # Snowflake documents 'inf'/'-inf'; PostgreSQL writes Infinity
+            infinities = "WHEN 'Infinity' THEN 'inf' WHEN '-Infinity' THEN '-inf'"
+            return f"CASE {col}::text {infinities} ELSE {col}::text END AS {col}"
+        case Kind.JSON:
+            return f"{col}::jsonb AS {col}"
+        case _:
+            return col
+    return f"CASE WHEN {bad} THEN {reject}::text ELSE {text} END AS {col}"
+
+
+def _outside_years(col: str, pg_type: str, suffix: str) -> str:
+    """Below year 1 (BC, -infinity) or past 9999 (+infinity): not a 4-digit YYYY in any format."""
+    return f"({col} < '0001-01-01{suffix}'::{pg_type} OR {col} >= '10000-01-01{suffix}'::{pg_type})"
+
+
+def _reject(table: TableConfig, column: ColumnSpec) -> str:
+    """An integer expression that always fails, its error text carrying column, value and key.
+
+    The cast of text to integer is PostgreSQL's way to raise from plain SQL (the export user may not
+    create functions); the text is JSON after REJECT_MARKER. Only the matching row evaluates it.
+    """
+    name = validate_identifier(column.name)  # safe inside '...': no quote or backslash possible
+    keys = ", ".join(f"'{validate_identifier(k)}', {quote_pg(k)}" for k in table.primary_keys)
+    key = f"json_build_object({keys})"
+    doc = f"json_build_object('column', '{name}', 'value', {quote_pg(name)}::text, 'key', {key})"
+    return f"CAST('{REJECT_MARKER}' || {doc}::text AS integer)"
+
+
+def rejected_value(message: str, action: str) -> RejectedValueError | None:
+    """The value a failed export query refused, read from PostgreSQL's error message; None when the
+    error is not one of ours."""
+    start = message.find(REJECT_MARKER)
+    if start < 0:
+        return None
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(message, start + len(REJECT_MARKER))
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    column, value, key = doc.get("column"), doc.get("value"), doc.get("key")
+    if not isinstance(column, str) or not isinstance(key, dict):
+        return None
+    return RejectedValueError(column, str(value), key, action)
+
+
+def describe_rejection(table: TableConfig, rejected: RejectedValueError) -> str:
+    """The table's error for on-call: what, where, why Snowflake refuses it, and the two ways out."""
+    configured = next((c.type for c in table.columns if c.name == rejected.column), "?")
+    limit = "Snowflake cannot load it" if configured == "?" else column_type(configured).limit()
+    row = ", ".join(f"{k}={v!r}" for k, v in rejected.key.items())
+    return (
+        f"{table.table_name}: column {rejected.column} ({configured}) holds {rejected.value!r} in the row "
+        f"{row}: {limit}; nothing was published for this window. Correct the value in Aurora, or "
+        "load the column as VARCHAR (tables.json and the Snowflake tables), then re-run "
+        "(runbook: rejected-value)"
+    )
 
 
 def csv_header(table: TableConfig) -> bytes:

@@ -24,10 +24,17 @@ from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.ssm import ParameterStore
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
+from aurora_sync.column_types import mismatch
 from aurora_sync.config import Override, TableConfig, TablesConfig
-from aurora_sync.errors import SchemaDriftError, StatementTimeoutError, SyncError, TerminalError
+from aurora_sync.errors import (
+    RejectedValueError,
+    SchemaDriftError,
+    StatementTimeoutError,
+    SyncError,
+    TerminalError,
+)
 from aurora_sync.events import ExportWindow, smaller_rerun, smaller_windows_advice
-from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header
+from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header, describe_rejection
 from aurora_sync.layout import data_key, manifest_key, pending_key, temp_key, temp_part_number
 from aurora_sync.manifest import Manifest, ManifestFile, read_manifests
 from aurora_sync.observability import METRICS_NAMESPACE, logger
@@ -249,6 +256,8 @@ class ExportService:
         except StatementTimeoutError as exc:
             advice = smaller_windows_advice(table.table_name, lower, upper)
             raise StatementTimeoutError(f"{exc}; {advice}", exc.timeout_ms, (lower, upper)) from exc
+        except RejectedValueError as exc:  # raised before anything was published
+            raise TerminalError(describe_rejection(table, exc)) from exc
         manifest = Manifest(
             run_id=self.run_id,
             export_id=export_id,
@@ -432,6 +441,14 @@ class ExportService:
         if wm_type not in WATERMARK_TYPES:
             raise TerminalError(
                 f"{table.table_name}.{table.watermark_col} is {wm_type}, not timestamp/timestamptz"
+            )
+        # The export query renders each column for its configured type; the wrong source type would
+        # fail mid-export or, worse, write text Snowpipe skips.
+        wrong = [m for c in table.columns if (m := mismatch(c.name, c.type, actual[c.name]))]
+        if wrong:
+            raise SchemaDriftError(
+                f"{table.table_name}: {'; '.join(wrong)}; correct tables.json (scripts/onboard_table.py "
+                "prints the mapping) or the Aurora column before exporting"
             )
         extra = [c for c in actual if c not in set(table.column_names)]
         if extra:

@@ -1,8 +1,11 @@
 """Onboarding a table: read a live Aurora table and print its tables.json entry.
 
-The Snowflake types chosen here are what the exporter's CSV (PostgreSQL's text output) loads into
-without losing anything: when a PostgreSQL type has no exact Snowflake twin, VARCHAR keeps the
-text exactly as PostgreSQL wrote it, and the mapping says so.
+The Snowflake types chosen here are what the exporter's CSV loads into without losing anything:
+when a PostgreSQL type has no exact Snowflake twin, VARCHAR keeps the text exactly as PostgreSQL
+wrote it, and the mapping says so. Where PostgreSQL allows values the Snowflake type cannot hold
+(infinity, BC and 5-digit years, 24:00:00, NaN), the type is kept and a note says that such a
+value stops the table's export, naming the row (aurora_sync.export_sql): a column that really
+holds them belongs in VARCHAR, which the engineer decides.
 """
 
 from __future__ import annotations
@@ -41,6 +44,20 @@ SELECT a.attname
 """
 
 
+_YEARS = "'infinity', BC dates and years after 9999 stop the export naming the row (Snowflake: 0001..9999)"
+# Notes for the types whose values Snowflake may refuse, or that the export transforms.
+NOTES = {
+    "date": _YEARS,
+    "timestamp": _YEARS,
+    "timestamptz": _YEARS,
+    "time": "24:00:00 stops the export naming the row (Snowflake TIME ends at 23:59:59.999999999)",
+    "json": (
+        "exported as jsonb, so a repeated key keeps its last value (Snowflake's PARSE_JSON refuses "
+        "duplicate keys) and key order and spacing are normalized"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Mapped:
     snowflake_type: str
@@ -51,10 +68,10 @@ def snowflake_type(typname: str, category: str, precision: int | None, scale: in
     """The Snowflake column type for one PostgreSQL column."""
     if typname == "numeric":
         if precision is not None and precision <= 38:
-            return Mapped(f"NUMBER({precision},{scale or 0})")
+            return Mapped(f"NUMBER({precision},{scale or 0})", "'NaN' stops the export naming the row")
         return Mapped("VARCHAR", "numeric without precision (or over 38 digits): text keeps every digit")
     if typname in SIMPLE:
-        return Mapped(SIMPLE[typname])
+        return Mapped(SIMPLE[typname], NOTES.get(typname))
     if typname in TEXT_TYPES or category == "E":  # E: enum
         return Mapped("VARCHAR")
     if category == "A":

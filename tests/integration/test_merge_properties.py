@@ -128,13 +128,16 @@ def test_duplicate_keys_in_one_file_and_across_files_resolve_to_the_latest(pipel
     # GIVEN one file with two versions of key 1, and a second file with an older version of key 1
     # and two versions of key 2 sharing one timestamp (the later row in the file wins)
     put_csv(
-        pipeline, "run-a", "1,1,old,1.00,f,2026-11-20 00:00:01+00\n1,1,new,2.00,f,2026-11-20 00:00:03+00\n"
+        pipeline,
+        "run-a",
+        "1,1,old,1.00,f,2026-11-20T00:00:01.000000+00:00\n1,1,new,2.00,f,2026-11-20T00:00:03.000000+00:00\n",
     )
     put_csv(
         pipeline,
         "run-b",
-        "1,1,older,0.50,f,2026-11-20 00:00:00+00\n"
-        "2,1,first,1.00,f,2026-11-20 00:00:05+00\n2,1,second,1.00,f,2026-11-20 00:00:05+00\n",
+        "1,1,older,0.50,f,2026-11-20T00:00:00.000000+00:00\n"
+        "2,1,first,1.00,f,2026-11-20T00:00:05.000000+00:00\n"
+        "2,1,second,1.00,f,2026-11-20T00:00:05.000000+00:00\n",
     )
     # WHEN both load and the task merges once
     merge(pipeline)

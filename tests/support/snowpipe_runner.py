@@ -6,9 +6,12 @@ What it stands in for, exactly:
   (file name, row number, load time). It parses the CSV in Python (PostgreSQL quoting, NULL =
   unquoted empty field) and inserts with bound values, because fakesnow 0.12 cannot run the pipe's
   COPY: no `$n`/`METADATA$` columns, no S3 stage with duckdb 2.0 offline, and a quoted "" loads as
-  NULL there (Snowflake keeps ''). A file whose column count differs from the table's, or that
-  does not parse, fails the way Snowpipe's default ON_ERROR = SKIP_FILE does: nothing loaded,
-  status "Load failed" with the first error.
+  NULL there (Snowflake keeps ''). Each field is then checked the way the pipe's COPY reads it
+  (tests/support/snowflake_load.py): dates, times and timestamps with the file format's pinned
+  DATE/TIME/TIMESTAMP_FORMAT translated to Python, NUMBER digits, FLOAT special values, JSON
+  without duplicate keys. A file whose column count differs from the table's, that does not
+  parse, or with one field Snowflake would refuse, fails the way Snowpipe's default
+  ON_ERROR = SKIP_FILE does: nothing loaded, status "Load failed" with the first error.
 - COPY_HISTORY / SYSTEM$PIPE_STATUS: rows in LOCAL_HISTORY tables shaped like Snowflake's
   (tests/support/local_history.py), which the reconciler reads. A paused pipe loads nothing and
   reports its pending files, as `ALTER PIPE ... SET PIPE_EXECUTION_PAUSED = TRUE` does.
@@ -36,6 +39,7 @@ from aurora_sync.config import TableConfig
 from aurora_sync.snowflake_sql import JSON_TYPES, SnowflakeTable, render
 from tests.support.local_history import DDL, SCHEMA
 from tests.support.pipeline import parse_pg_csv
+from tests.support.snowflake_load import Rejected, converter
 
 BATCH_ROWS = 200
 
@@ -184,9 +188,17 @@ class LocalLoadRunner:
                 "to ignore this error"
             )
         try:
-            return parse_pg_csv(body)
+            rows = parse_pg_csv(body)
         except Exception as exc:  # csv.Error, ragged rows, bad UTF-8: all a failed file
             raise LoadFailed(f"Error parsing CSV: {exc}") from exc
+        convert = {c.name: converter(c.type) for c in table.columns}
+        try:
+            return [
+                {n: v if v is None or n not in convert else convert[n](v) for n, v in row.items()}
+                for row in rows
+            ]
+        except Rejected as exc:  # one field Snowflake refuses skips the whole file
+            raise LoadFailed(str(exc)) from exc
 
     def _insert(
         self,

@@ -49,6 +49,14 @@ def test_target_table_overrides_snowflake_name() -> None:
         (with_(primary_keys=["nope"]), "[0]"),
         (with_(columns=[{"name": "id", "type": "NUMBER; drop"}]), "[0].columns[0].type"),
         (with_(columns=[{"name": "a b", "type": "VARCHAR"}]), "[0].columns[0].name"),
+        # the export renders a column by its type: an alias of unknown meaning or an impossible
+        # NUMBER is refused before any export
+        (
+            with_(columns=[*GOOD["columns"][:1], {"name": "updated_at", "type": "TIMESTAMP"}]),
+            "[0].columns[1].type",
+        ),
+        (with_(columns=[{"name": "id", "type": "NUMBER(40,2)"}, GOOD["columns"][1]]), "[0].columns[0].type"),
+        (with_(columns=[{"name": "id", "type": "INT(10)"}, GOOD["columns"][1]]), "[0].columns[0].type"),
         (with_(lookback_seconds=-1), "[0].lookback_seconds"),
         (with_(watermark_column="updated_at"), "[0].watermark_column"),
         (json.dumps([GOOD, GOOD]), "tables[1].table_name"),

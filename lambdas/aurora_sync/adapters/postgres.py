@@ -1,6 +1,8 @@
 """Aurora PostgreSQL through pg8000 (pure Python: no native wheel in the layer).
 
-The session is pinned to UTC so timestamptz values in the CSV and the rendered bounds agree.
+The session is pinned to UTC: a `timestamp` (without time zone) watermark compares with the
+rendered UTC bounds as the export renders it, as UTC wall-clock time. The socket, TLS and timeouts
+are set up in postgres_transport.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 from aurora_sync.adapters.postgres_transport import lift_timeout, open_socket
 from aurora_sync.config import TableConfig
 from aurora_sync.errors import StatementTimeoutError, SyncError, TerminalError, TransientError
+from aurora_sync.export_sql import rejected_value
 from aurora_sync.identifiers import quote_pg
 from aurora_sync.timeutil import MICROSECOND, as_utc
 
@@ -38,6 +41,9 @@ def classify_pg(
     if isinstance(exc, DatabaseError) and exc.args and isinstance(exc.args[0], dict):
         fields: dict[str, str] = exc.args[0]
         code, message = fields.get("C", ""), fields.get("M", "")
+        rejected = rejected_value(message, action)  # a value the export query refused on purpose
+        if rejected is not None:
+            return rejected
         detail = f"{action} failed: SQLSTATE {code}: {message}"
         if (
             code == QUERY_CANCELED

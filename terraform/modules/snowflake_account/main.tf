@@ -31,7 +31,8 @@ resource "snowflake_warehouse" "tasks" {
   comment             = "aurora-snowflake-sync merge tasks"
 }
 
-# Same options as sql/file_format.sql (tests/infra compares them).
+# Same options as sql/file_format.sql (tests/infra compares them). The three formats are the
+# exporter's CSV contract (aurora_sync.export_sql): one form for every timestamp, no AUTO guessing.
 resource "snowflake_file_format_csv" "aurora_csv" {
   database                       = snowflake_database.sync.name
   schema                         = snowflake_schema.staging.name
@@ -44,6 +45,9 @@ resource "snowflake_file_format_csv" "aurora_csv" {
   escape_unenclosed_field        = "NONE"
   error_on_column_count_mismatch = "true"
   encoding                       = "UTF8"
+  timestamp_format               = "YYYY-MM-DD\"T\"HH24:MI:SS.FF6TZH:TZM"
+  date_format                    = "YYYY-MM-DD"
+  time_format                    = "HH24:MI:SS.FF6"
 }
 
 # Same columns as sql/merge_audit_table.sql: one row per MERGE the tasks run.
