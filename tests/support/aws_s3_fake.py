@@ -2,48 +2,52 @@
 
 Aurora's aws_s3 extension cannot run outside RDS, so the exporter's `aurora_s3` mode would otherwise go
 untested. aws_s3_fake.sql recreates the documented interface (aws_commons._s3_uri_1,
-aws_commons.create_s3_uri, both aws_s3.query_export_to_s3 overloads) on top of COPY ... TO PROGRAM and
-aws_s3_uploader.py, which uploads to moto.
+aws_commons.create_s3_uri, both aws_s3.query_export_to_s3 overloads) on top of COPY ... TO PROGRAM.
 
     install_aws_s3_fake(admin, endpoint_url=moto.endpoint_url, max_file_bytes=1024)
     grant_export(admin, "exporter")     # what an RDS admin grants the exporter role
     set_split(admin, 64, header_on_parts="all")
 
-`conn` is always a superuser pg8000.native.Connection in autocommit mode (no open transaction).
-The server's OS user (`postgres`) runs the uploader, so the interpreter and this directory must be
-readable by it; the installer finds an interpreter that works from the server's point of view.
+`conn` is always a superuser pg8000.native.Connection in autocommit mode (no open transaction), to a
+server on this machine. The program the server runs (aws_s3_relay.py) runs as the server's OS user,
+which may not be able to read this checkout at all (a clone in a 0700 folder): so it is copied into
+the server's work directory and run by the system python3, and it only relays the COPY stream to the
+uploader service this function starts in the calling process (aws_s3_uploader_service.py), which
+splits and uploads with this process's boto3. Exports work while that process lives.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
-import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.aws_s3_uploader import EMPTY_RESULT, HEADER_ON_PARTS
+from tests.support.aws_s3_uploader_service import ensure_service
+
 SUPPORT_DIR = Path(__file__).resolve().parent
 SQL_FILE = SUPPORT_DIR / "aws_s3_fake.sql"
-UPLOADER = SUPPORT_DIR / "aws_s3_uploader.py"
+RELAY = SUPPORT_DIR / "aws_s3_relay.py"
 
 # Aurora: "Larger exports are stored in multiple files, each with a maximum size of approximately 6 GB."
 AURORA_MAX_FILE_BYTES = 6 * 1024**3
-HEADER_ON_PARTS = ("first", "all")
-EMPTY_RESULT = ("no_file", "one_file")
 
 _ROLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _SETTINGS_SQL = """
 INSERT INTO aws_s3_fake.settings AS s
-    (singleton, endpoint_url, python, python_path, uploader, region, max_file_bytes, header_on_parts,
+    (singleton, endpoint_url, python, relay, uploader_socket, region, max_file_bytes, header_on_parts,
      empty_result, work_dir)
-VALUES (true, :endpoint_url, :python, :python_path, :uploader, :region, :max_file_bytes,
+VALUES (true, :endpoint_url, :python, :relay, :uploader_socket, :region, :max_file_bytes,
         :header_on_parts, :empty_result, :work_dir)
 ON CONFLICT (singleton) DO UPDATE SET
-    endpoint_url = EXCLUDED.endpoint_url, python = EXCLUDED.python, python_path = EXCLUDED.python_path,
-    uploader = EXCLUDED.uploader, region = EXCLUDED.region, max_file_bytes = EXCLUDED.max_file_bytes,
-    header_on_parts = EXCLUDED.header_on_parts, empty_result = EXCLUDED.empty_result,
-    work_dir = EXCLUDED.work_dir
+    endpoint_url = EXCLUDED.endpoint_url, python = EXCLUDED.python, relay = EXCLUDED.relay,
+    uploader_socket = EXCLUDED.uploader_socket, region = EXCLUDED.region,
+    max_file_bytes = EXCLUDED.max_file_bytes, header_on_parts = EXCLUDED.header_on_parts,
+    empty_result = EXCLUDED.empty_result, work_dir = EXCLUDED.work_dir
 """
 
 
@@ -57,7 +61,8 @@ class FakeConfig:
 
     endpoint_url: str
     python: str
-    python_path: str | None
+    relay: str
+    uploader_socket: str
     region: str
     max_file_bytes: int
     header_on_parts: str
@@ -70,26 +75,28 @@ def part_keys(file_path: str, files: int) -> list[str]:
     return [file_path if n == 1 else f"{file_path}_part{n}" for n in range(1, files + 1)]
 
 
-def _boto3_site_dir() -> str:
-    import boto3
-
-    return str(Path(boto3.__file__).resolve().parent.parent)
-
-
-def _interpreters() -> list[tuple[str, str | None]]:
-    """Candidates for the server to run, best first: this interpreter as is, then a system python3
-    with this environment's site-packages on sys.path (when this venv lives where the server's OS
-    user cannot read, e.g. under /root)."""
-    site = _boto3_site_dir()
-    candidates: list[tuple[str, str | None]] = [(sys.executable, None)]
-    for name in ("/usr/bin/python3", shutil.which("python3")):
-        if name:
-            candidates.append((name, site))
-    unique: list[tuple[str, str | None]] = []
-    for candidate in candidates:
+def _interpreters() -> list[str]:
+    """Candidates for running the relay, best first. It is standard library only, so any Python 3
+    the server's OS user can execute will do: Debian's, then whatever `python3` the server's PATH
+    finds, then this process's own (reachable only when the checkout is)."""
+    unique: list[str] = []
+    for candidate in ("/usr/bin/python3", "python3", sys.executable):
         if candidate not in unique:
             unique.append(candidate)
     return unique
+
+
+def _install_relay(work_dir: str) -> str:
+    """Copy the relay into the server's work directory, atomically (a concurrent export may be
+    starting it), readable by the server's OS user; return its path there."""
+    source = RELAY.read_bytes()
+    target = Path(work_dir) / f"aws_s3_fake_relay-{hashlib.sha256(source).hexdigest()[:12]}.py"
+    if not target.exists():
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(source)
+        tmp.chmod(0o644)
+        tmp.replace(target)
+    return str(target)
 
 
 def _check(value: str, allowed: tuple[str, ...], name: str) -> None:
@@ -106,16 +113,16 @@ def install_aws_s3_fake(
     empty_result: str = "no_file",
     region: str = "us-east-1",
     python: str | None = None,
-    python_path: str | None = None,
     work_dir: str | None = None,
 ) -> FakeConfig:
     """Create the aws_commons / aws_s3 stand-in in conn's database and configure it.
 
     Idempotent: re-running replaces the functions and settings. With `python` None, the first
-    interpreter the server can start that imports boto3 wins (checked through the server itself).
-    Raises AwsS3FakeError naming every interpreter tried when none works. `work_dir` (where the
-    server keeps one small header/stats file pair per backend) defaults to the cluster's data
-    directory, so a throwaway cluster takes them with it.
+    interpreter with which the server can start the relay and reach this process's uploader wins
+    (checked through the server itself); AwsS3FakeError names every one tried when none works.
+    `work_dir` (the relay, the uploader's socket and one small header/stats file pair per backend)
+    defaults to the cluster's data directory: a throwaway cluster takes them with it, and only the
+    server's OS user (and root) can enter it, so only the server can reach the uploader.
     """
     from pg8000.native import DatabaseError
 
@@ -126,38 +133,30 @@ def install_aws_s3_fake(
     conn.run(SQL_FILE.read_text(encoding="utf-8"))
     if work_dir is None:
         work_dir = str(conn.run("SELECT current_setting('data_directory')")[0][0])
-    candidates = [(python, python_path)] if python else _interpreters()
+    relay = _install_relay(work_dir)
+    uploader_socket = ensure_service(work_dir)
     failures: list[str] = []
-    for interpreter, sys_path in candidates:
-        settings = {
-            "endpoint_url": endpoint_url,
-            "python": interpreter,
-            "python_path": sys_path,
-            "uploader": str(UPLOADER),
-            "region": region,
-            "max_file_bytes": max_file_bytes,
-            "header_on_parts": header_on_parts,
-            "empty_result": empty_result,
-            "work_dir": work_dir,
-        }
-        conn.run(_SETTINGS_SQL, **settings)
-        try:
-            conn.run("SELECT aws_s3_fake.self_check()")
-        except DatabaseError as exc:  # the server could not start the uploader or import boto3
-            failures.append(f"{interpreter} (sys.path+={sys_path}): {exc}")
-            continue
-        return FakeConfig(
+    for interpreter in [python] if python else _interpreters():
+        config = FakeConfig(
             endpoint_url,
             interpreter,
-            sys_path,
+            relay,
+            uploader_socket,
             region,
             max_file_bytes,
             header_on_parts,
             empty_result,
             work_dir,
         )
+        conn.run(_SETTINGS_SQL, **asdict(config))
+        try:
+            conn.run("SELECT aws_s3_fake.self_check()")
+        except DatabaseError as exc:  # the server could not start the relay, or it got no answer
+            failures.append(f"{interpreter}: {exc}")
+            continue
+        return config
     raise AwsS3FakeError(
-        "the PostgreSQL server cannot start the aws_s3 uploader with any interpreter; tried:\n  "
+        "the PostgreSQL server cannot start the aws_s3 relay with any interpreter; tried:\n  "
         + "\n  ".join(failures)
     )
 

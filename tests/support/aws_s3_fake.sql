@@ -3,7 +3,8 @@
 -- Production calls aws_s3.query_export_to_s3 on the Aurora writer; that extension exists only on RDS.
 -- This file recreates its documented interface so the exporter's `aurora_s3` mode runs for real
 -- against a local PostgreSQL and moto S3. Install it with tests/support/aws_s3_fake.py, never by hand:
--- the installer also writes aws_s3_fake.settings and checks that the server can start the uploader.
+-- the installer also copies the relay, starts the uploader, writes aws_s3_fake.settings and checks
+-- that the server can start the relay and reach the uploader.
 --
 -- Documented interface followed (Aurora User Guide, "Exporting data from an Aurora PostgreSQL DB
 -- cluster to Amazon S3", function reference):
@@ -30,12 +31,18 @@
 --   COPY ... TO PROGRAM and pg_read_file need superuser (the real extension is C code in the server).
 --   It only ever reads that session's own temp snapshot table, checks that the table's owner was
 --   granted EXECUTE on aws_s3.query_export_to_s3, and runs
---     COPY (SELECT * FROM pg_temp.aws_s3_fake_snapshot) TO PROGRAM '<python> <uploader> ...' WITH (options)
---   The uploader (tests/support/aws_s3_uploader.py) splits the stream at record boundaries, uploads
---   the parts to moto with boto3 and reports "files bytes rows" in a stats file read back here.
+--     COPY (SELECT * FROM pg_temp.aws_s3_fake_snapshot) TO PROGRAM '<python> -I <relay> ...' WITH (options)
+--   The program runs as the server's OS user, which may not be able to read the checkout (a clone
+--   in a 0700 folder), so it needs nothing from there: the relay (tests/support/aws_s3_relay.py) is
+--   standard library only, copied into work_dir, run by the system python3. It forwards the stream
+--   over a Unix socket in work_dir to the uploader in the test process that installed the stand-in
+--   (tests/support/aws_s3_uploader_service.py), which splits it at record boundaries, uploads the
+--   parts to moto with boto3 and answers "files bytes rows"; the relay writes that answer to a stats
+--   file read back here.
 -- * Everything the caller controls that reaches the shell (bucket, file_path, region, kms_key) is
---   validated against a strict pattern, rejected if it holds a single quote or control character, and
---   passed as one single-quoted shell word; the whole program string is then a SQL literal (%L).
+--   validated against a strict pattern and goes into the JSON request for the uploader, which is
+--   passed as one single-quoted shell word, like every other argument: a word holding a single quote
+--   or control character is rejected, never escaped. The whole program string is then a SQL literal (%L).
 --   options are checked against the COPY option grammar so they cannot close the WITH (...) list.
 
 CREATE SCHEMA IF NOT EXISTS aws_commons;
@@ -57,11 +64,11 @@ $$;
 CREATE TABLE IF NOT EXISTS aws_s3_fake.settings (
     singleton         boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     endpoint_url      text    NOT NULL,
+    -- Runs the relay: any Python 3 the server's OS user can execute (the relay is stdlib only).
     python            text    NOT NULL,
-    python_path       text,
-    uploader          text    NOT NULL,
-    access_key_id     text    NOT NULL DEFAULT 'testing',
-    secret_access_key text    NOT NULL DEFAULT 'testing',
+    -- The relay as copied into work_dir, and the socket of the uploader it forwards the stream to.
+    relay             text    NOT NULL,
+    uploader_socket   text    NOT NULL,
     region            text    NOT NULL DEFAULT 'us-east-1',
     -- Aurora: "each with a maximum size of approximately 6 GB"; tests set it small to force parts.
     max_file_bytes    bigint  NOT NULL DEFAULT 6442450944 CHECK (max_file_bytes > 0),
@@ -69,7 +76,8 @@ CREATE TABLE IF NOT EXISTS aws_s3_fake.settings (
     header_on_parts   text    NOT NULL DEFAULT 'first' CHECK (header_on_parts IN ('first', 'all')),
     -- The docs do not say what an empty result uploads: 'no_file' (0 files) or 'one_file'.
     empty_result      text    NOT NULL DEFAULT 'no_file' CHECK (empty_result IN ('no_file', 'one_file')),
-    -- Where the server writes its per-backend header probe and stats files (installer: data_directory).
+    -- Holds the relay, the uploader's socket and the per-backend header probe and stats files
+    -- (installer: data_directory).
     work_dir          text    NOT NULL DEFAULT '/tmp' CHECK (work_dir ~ '^/[A-Za-z0-9._/-]*$')
 );
 REVOKE ALL ON aws_s3_fake.settings FROM PUBLIC;
@@ -147,8 +155,9 @@ BEGIN
 END
 $fn$;
 
--- The shell command COPY ... TO PROGRAM runs: every word single-quoted by sh_word().
-CREATE OR REPLACE FUNCTION aws_s3_fake.uploader_command(cfg aws_s3_fake.settings, args text[])
+-- The shell command COPY ... TO PROGRAM runs: every word single-quoted by sh_word(). `args` holds
+-- option/value pairs; the options are constants of this file, the values may come from the caller.
+CREATE OR REPLACE FUNCTION aws_s3_fake.relay_command(cfg aws_s3_fake.settings, args text[])
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 SET standard_conforming_strings = on
@@ -157,14 +166,10 @@ DECLARE
     cmd text;
     i int;
 BEGIN
-    cmd := format('AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s %s -I %s',
-                  aws_s3_fake.sh_word(cfg.access_key_id, 'access_key_id'),
-                  aws_s3_fake.sh_word(cfg.secret_access_key, 'secret_access_key'),
+    cmd := format('%s -I %s --socket %s',
                   aws_s3_fake.sh_word(cfg.python, 'python'),
-                  aws_s3_fake.sh_word(cfg.uploader, 'uploader'));
-    IF cfg.python_path IS NOT NULL THEN
-        cmd := cmd || ' --sys-path ' || aws_s3_fake.sh_word(cfg.python_path, 'python_path');
-    END IF;
+                  aws_s3_fake.sh_word(cfg.relay, 'relay'),
+                  aws_s3_fake.sh_word(cfg.uploader_socket, 'uploader_socket'));
     FOR i IN 1 .. coalesce(array_length(args, 1), 0) BY 2 LOOP
         cmd := cmd || ' ' || args[i] || ' ' || aws_s3_fake.sh_word(args[i + 1], args[i]);
     END LOOP;
@@ -172,7 +177,32 @@ BEGIN
 END
 $fn$;
 
--- Install-time check that the server's OS user can start the uploader and import boto3.
+-- The relay's answer for this call: {ok, files, bytes, rows}, {ok} or {error, word, ...}; NULL when
+-- it left none (it did not start) or an older call's (another nonce).
+CREATE OR REPLACE FUNCTION aws_s3_fake.read_stats(stats_file text, nonce text)
+RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    stats text[];
+BEGIN
+    stats := regexp_split_to_array(btrim(pg_read_file(stats_file), E' \n'), ' ');
+    RETURN CASE WHEN stats[1] = nonce THEN stats[2:] END;
+EXCEPTION WHEN undefined_file THEN
+    RETURN NULL;
+END
+$fn$;
+REVOKE ALL ON FUNCTION aws_s3_fake.read_stats(text, text) FROM PUBLIC;
+
+-- Per-backend work files: bounded in number, and a stale stats file never matches a new nonce.
+CREATE OR REPLACE FUNCTION aws_s3_fake.work_file(cfg aws_s3_fake.settings, suffix text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$ SELECT cfg.work_dir || '/aws_s3_fake-' || pg_backend_pid() || suffix $$;
+
+-- Install-time check that the server's OS user can start the relay and the relay reaches the
+-- uploader; the relay's own message (e.g. no uploader listening) becomes the error.
 CREATE OR REPLACE FUNCTION aws_s3_fake.self_check()
 RETURNS void
 LANGUAGE plpgsql
@@ -181,10 +211,23 @@ SET standard_conforming_strings = on
 AS $fn$
 DECLARE
     cfg aws_s3_fake.settings;
+    stats_file text;
+    nonce text := md5(random()::text || clock_timestamp()::text);
+    stats text[];
 BEGIN
     SELECT * INTO STRICT cfg FROM aws_s3_fake.settings;
-    EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
-                   aws_s3_fake.uploader_command(cfg, ARRAY['--self-check', 'yes']));
+    stats_file := aws_s3_fake.work_file(cfg, '.stats');
+    BEGIN
+        EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
+                       aws_s3_fake.relay_command(cfg, ARRAY['--mode', 'check', '--stats-file', stats_file,
+                                                            '--nonce', nonce]));
+    EXCEPTION WHEN external_routine_exception THEN
+        stats := aws_s3_fake.read_stats(stats_file, nonce);
+        IF stats IS NULL THEN
+            RAISE;
+        END IF;
+        RAISE EXCEPTION 'aws_s3 fake: %', array_to_string(stats, ' ') USING ERRCODE = 'external_routine_exception';
+    END;
 END
 $fn$;
 REVOKE ALL ON FUNCTION aws_s3_fake.self_check() FROM PUBLIC;
@@ -203,10 +246,10 @@ DECLARE
     snap_owner oid;
     fmt text;
     with_clause text := '';
-    base text;
     header_file text;
     stats_file text;
     nonce text := md5(random()::text || clock_timestamp()::text || pg_backend_pid()::text);
+    request text;
     args text[];
     copied bigint;
     stats text[];
@@ -259,63 +302,50 @@ BEGIN
         with_clause := format(' WITH (%s)', p_options);
     END IF;
 
-    -- Per-backend files: bounded in number, and a stale stats file never matches this call's nonce.
-    base := cfg.work_dir || '/aws_s3_fake-' || pg_backend_pid();
-    header_file := base || '.header';
-    stats_file := base || '.stats';
+    header_file := aws_s3_fake.work_file(cfg, '.header');
+    stats_file := aws_s3_fake.work_file(cfg, '.stats');
     -- What COPY writes for no rows with these options is exactly the header (or nothing): the
     -- uploader strips it from the stream and repeats it on later parts when header_on_parts = 'all'.
     EXECUTE format('COPY (SELECT * FROM pg_temp.aws_s3_fake_snapshot LIMIT 0) TO %L%s', header_file, with_clause);
 
-    args := ARRAY[
-        '--endpoint-url', cfg.endpoint_url,
-        '--region', p_region,
-        '--bucket', p_bucket,
-        '--key', p_file_path,
-        '--format', fmt,
-        '--header-file', header_file,
-        '--header-on-parts', cfg.header_on_parts,
-        '--max-file-bytes', cfg.max_file_bytes::text,
-        '--empty-result', cfg.empty_result,
-        '--stats-file', stats_file,
-        '--nonce', nonce];
-    IF p_kms_key IS NOT NULL THEN
-        args := args || ARRAY['--kms-key', p_kms_key];
-    END IF;
+    -- One shell word of JSON: json_build_object escapes control characters, and sh_word refuses the
+    -- word if any value holds a single quote (the caller's are already refused above).
+    request := json_build_object(
+        'endpoint_url', cfg.endpoint_url, 'region', p_region, 'bucket', p_bucket, 'key', p_file_path,
+        'format', fmt, 'header_on_parts', cfg.header_on_parts, 'max_file_bytes', cfg.max_file_bytes,
+        'empty_result', cfg.empty_result, 'kms_key', p_kms_key)::text;
+    args := ARRAY['--header-file', header_file, '--stats-file', stats_file, '--nonce', nonce,
+                  '--request', request];
 
     BEGIN
         EXECUTE format('COPY (SELECT * FROM pg_temp.aws_s3_fake_snapshot) TO PROGRAM %L%s',
-                       aws_s3_fake.uploader_command(cfg, args), with_clause);
+                       aws_s3_fake.relay_command(cfg, args), with_clause);
         GET DIAGNOSTICS copied = ROW_COUNT;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS err_message = MESSAGE_TEXT, err_state = RETURNED_SQLSTATE;
-        BEGIN
-            stats := regexp_split_to_array(btrim(pg_read_file(stats_file), E' \n'), ' ');
-        EXCEPTION WHEN undefined_file THEN
-            stats := NULL;
-        END;
-        IF stats[1] = nonce AND stats[2] = 'error' THEN
+        stats := aws_s3_fake.read_stats(stats_file, nonce);
+        IF stats[1] = 'error' THEN
             RAISE EXCEPTION 'aws_s3 fake: upload to s3://%/% failed: %', p_bucket, p_file_path,
-                array_to_string(stats[3:], ' ')
+                array_to_string(stats[2:], ' ')
                 USING ERRCODE = 'external_routine_exception';
         END IF;
         RAISE EXCEPTION 'aws_s3 fake: %', err_message
             USING ERRCODE = err_state,
-                  HINT = 'The uploader did not report; see the PostgreSQL server log for its stderr.';
+                  HINT = 'The relay did not report; see the PostgreSQL server log for its stderr.';
     END;
 
-    stats := regexp_split_to_array(btrim(pg_read_file(stats_file), E' \n'), ' ');
-    IF stats[1] IS DISTINCT FROM nonce OR stats[2] IS DISTINCT FROM 'ok' THEN
-        RAISE EXCEPTION 'aws_s3 fake: the uploader did not report its result' USING ERRCODE = 'external_routine_exception';
+    stats := aws_s3_fake.read_stats(stats_file, nonce);
+    IF stats[1] IS DISTINCT FROM 'ok' OR array_length(stats, 1) <> 4 THEN
+        RAISE EXCEPTION 'aws_s3 fake: the relay did not report the upload''s result' USING ERRCODE = 'external_routine_exception';
     END IF;
     -- The uploader counts records itself (text/csv); disagreeing with COPY means it split wrongly.
-    IF stats[5]::bigint >= 0 AND stats[5]::bigint <> copied THEN
-        RAISE EXCEPTION 'aws_s3 fake: uploader saw % records but COPY wrote % rows', stats[5], copied
+    IF stats[4]::bigint >= 0 AND stats[4]::bigint <> copied THEN
+        RAISE EXCEPTION 'aws_s3 fake: uploader saw % records but COPY wrote % rows', stats[4], copied
             USING ERRCODE = 'internal_error';
     END IF;
     rows_out := copied;
-    files_out := stats[3]::bigint;
-    bytes_out := stats[4]::bigint;
+    files_out := stats[2]::bigint;
+    bytes_out := stats[3]::bigint;
     RETURN NEXT;
 END
 $fn$;

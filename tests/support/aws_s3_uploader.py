@@ -1,56 +1,79 @@
-"""TEST-ONLY: the program behind the aws_s3.query_export_to_s3 stand-in (see aws_s3_fake.sql).
+"""TEST-ONLY: what the aws_s3 stand-in does with a COPY stream: Aurora's splitting and upload.
 
-PostgreSQL starts it with `COPY (...) TO PROGRAM`, as the server's OS user, and pipes the COPY output
-to stdin. It does what Aurora's extension does with that output: cuts it into files of at most about
-`--max-file-bytes` (Aurora: ~6 GB) named KEY, KEY_part2, KEY_part3, ..., uploads them to S3 (moto) and
-reports how many files and bytes went up.
+The stream reaches this code through the relay the PostgreSQL server runs (aws_s3_relay.py) and the
+uploader service in the test process (aws_s3_uploader_service.py); this module is the work itself,
+with boto3, and knows nothing about sockets. It does what Aurora's extension does with the output
+of COPY: cuts it into files of at most about `max_file_bytes` (Aurora: ~6 GB) named KEY, KEY_part2,
+KEY_part3, ..., uploads them to S3 (moto) and counts files, bytes and records.
 
 Parts are only ever cut at record boundaries, so no row is split across two files: in CSV a newline
 ends a record only when the number of `"` seen so far is even (PostgreSQL quotes any field holding a
 quote, newline or delimiter and doubles the quotes inside it); in text format every newline ends a
 record (embedded newlines are written as `\\n`). Binary COPY output is never split.
-
-The result goes to `--stats-file` as one line, `NONCE ok FILES BYTES ROWS` or `NONCE error MESSAGE`,
-because COPY TO PROGRAM gives the calling SQL function no other way to hear back. ROWS is the number of
-records the splitter saw (-1 for binary); the SQL side checks it against COPY's own row count.
-
-This file runs under the server's interpreter with `-I` (isolated mode), so it imports nothing from
-the test suite and only needs boto3, found via `--sys-path` when that interpreter lacks it.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 CHUNK_BYTES = 1 << 20
 FORMATS = ("text", "csv", "binary")
+HEADER_ON_PARTS = ("first", "all")
+EMPTY_RESULT = ("no_file", "one_file")
+# The stand-in only ever uploads to the moto endpoint it was installed with; moto takes any keys.
+_DUMMY_KEY = "testing"
 
 Upload = Callable[[IO[bytes], str], None]
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sys-path", help="directory to put first on sys.path (where boto3 lives)")
-    parser.add_argument("--self-check", help="only check that boto3 imports, then exit")
-    parser.add_argument("--endpoint-url")
-    parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--bucket")
-    parser.add_argument("--key")
-    parser.add_argument("--format", choices=FORMATS, default="text")
-    parser.add_argument("--header-file", help="what COPY writes for zero rows: the header line, or nothing")
-    parser.add_argument("--header-on-parts", choices=("first", "all"), default="first")
-    parser.add_argument("--max-file-bytes", type=int, default=6 * 1024**3)
-    parser.add_argument("--empty-result", choices=("no_file", "one_file"), default="no_file")
-    parser.add_argument("--stats-file")
-    parser.add_argument("--nonce")
-    parser.add_argument("--kms-key")
-    return parser.parse_args(argv)
+@dataclass(frozen=True)
+class ExportRequest:
+    """One export as the SQL side describes it (aws_s3_fake.export_snapshot builds the JSON)."""
+
+    endpoint_url: str
+    region: str
+    bucket: str
+    key: str
+    copy_format: str
+    header_on_parts: str
+    max_file_bytes: int
+    empty_result: str
+    kms_key: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExportRequest:
+        """Validate the request; a ValueError names the field, so the SQL error says what was wrong."""
+        request = cls(
+            endpoint_url=_text(data, "endpoint_url"),
+            region=_text(data, "region"),
+            bucket=_text(data, "bucket"),
+            key=_text(data, "key"),
+            copy_format=_choice(data, "format", FORMATS),
+            header_on_parts=_choice(data, "header_on_parts", HEADER_ON_PARTS),
+            max_file_bytes=int(data.get("max_file_bytes") or 0),
+            empty_result=_choice(data, "empty_result", EMPTY_RESULT),
+            kms_key=data.get("kms_key") or None,
+        )
+        if request.max_file_bytes <= 0:
+            raise ValueError("request field max_file_bytes must be a positive integer")
+        return request
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"request field {name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _choice(data: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    value = _text(data, name)
+    if value not in allowed:
+        raise ValueError(f"request field {name} must be one of {allowed}, not {value!r}")
+    return value
 
 
 def part_key(key: str, number: int) -> str:
@@ -146,83 +169,47 @@ def read_exactly(stream: IO[bytes], size: int) -> bytes:
     return data
 
 
-def s3_uploader(args: argparse.Namespace) -> Upload:
+def s3_uploader(request: ExportRequest) -> Upload:
     """A function (fileobj, key) -> None that puts one object with boto3 (multipart when large)."""
     import boto3
     from botocore.config import Config
 
+    # A session per export: the uploader service runs exports on several threads at once.
     client = boto3.session.Session().client(
         "s3",
-        endpoint_url=args.endpoint_url,
-        region_name=args.region,
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        endpoint_url=request.endpoint_url,
+        region_name=request.region,
+        aws_access_key_id=_DUMMY_KEY,
+        aws_secret_access_key=_DUMMY_KEY,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
     )
-    extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": args.kms_key} if args.kms_key else {}
+    extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": request.kms_key} if request.kms_key else {}
 
     def upload(fileobj: IO[bytes], key: str) -> None:
-        client.upload_fileobj(fileobj, args.bucket, key, ExtraArgs=extra or None)
+        client.upload_fileobj(fileobj, request.bucket, key, ExtraArgs=extra or None)
 
     return upload
 
 
-def export(args: argparse.Namespace, stdin: IO[bytes], upload: Upload) -> Parts:
-    """Split the COPY stream on stdin into parts and upload them; returns the counts."""
-    header = b""
-    if args.format != "binary" and args.header_file:
-        with open(args.header_file, "rb") as probe:
-            header = probe.read()
-    if header and read_exactly(stdin, len(header)) != header:
+def export(request: ExportRequest, header: bytes, stream: IO[bytes], upload: Upload) -> Parts:
+    """Split the COPY stream into parts and upload them; returns the counts.
+
+    `header` is what COPY wrote for zero rows with the same options: the header line, or nothing.
+    The stream starts with it; it is taken off and put back on the first part (or on every part
+    when header_on_parts is 'all').
+    """
+    if request.copy_format == "binary":
+        header = b""
+    if header and read_exactly(stream, len(header)) != header:
         raise RuntimeError("the COPY stream does not start with the probed header")
-    parts = Parts(upload, args.key, header, args.header_on_parts, args.max_file_bytes)
-    ends = RecordEnds(args.format)
-    while chunk := stdin.read(CHUNK_BYTES):
+    parts = Parts(upload, request.key, header, request.header_on_parts, request.max_file_bytes)
+    ends = RecordEnds(request.copy_format)
+    while chunk := stream.read(CHUNK_BYTES):
         start = 0
         for end in ends(chunk):
             parts.write(chunk[start:end])
             parts.record_done()
             start = end
         parts.write(chunk[start:])
-    parts.finish(args.empty_result)
+    parts.finish(request.empty_result)
     return parts
-
-
-def write_stats(path: str, line: str) -> None:
-    """Replace the stats file atomically, so the SQL side never reads half a line."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as out:
-        out.write(line + "\n")
-    os.replace(tmp, path)
-
-
-def drain(stream: IO[bytes]) -> None:
-    """Read COPY's remaining output so the server fails on our exit code, not on a broken pipe."""
-    while stream.read(CHUNK_BYTES):
-        pass
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.sys_path:
-        sys.path.insert(0, args.sys_path)
-    if args.self_check:
-        import boto3  # noqa: F401 - the check is that it imports
-
-        return 0
-    stdin = sys.stdin.buffer
-    try:
-        parts = export(args, stdin, s3_uploader(args))
-    except Exception as exc:  # reported to the SQL caller through the stats file
-        message = " ".join(f"{type(exc).__name__}: {exc}".split())
-        print(f"aws_s3_uploader: {message}", file=sys.stderr)
-        drain(stdin)
-        write_stats(args.stats_file, f"{args.nonce} error {message}")
-        return 1
-    rows = -1 if args.format == "binary" else parts.records
-    write_stats(args.stats_file, f"{args.nonce} ok {parts.files} {parts.total_bytes} {rows}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -445,8 +445,8 @@ class PostgresServer(LocalService):
     clients that verify connect by that name, as the Lambdas connect to the writer endpoint.
 
     PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` OS user and
-    initdb/pg_ctl run through `runuser`. The temp dir is world-traversable because programs started by
-    `COPY ... TO PROGRAM` run as that user too.
+    initdb/pg_ctl run through `runuser`; the temp dir (root's, under /tmp) is made traversable so that
+    user reaches the data dir inside it. Nothing the server runs comes from the checkout.
     """
 
     kind = "postgres"
