@@ -166,7 +166,7 @@ class ReconcileService:
 
     def reconcile_table(self, table: TableConfig) -> list[CheckResult]:
         name = table.table_name
-        sf = SnowflakeTable(table)
+        sf = SnowflakeTable(table, self._settings.snowflake.database)
         now = self._clock()
         since = (now - timedelta(hours=self._settings.lookback_hours)).replace(
             minute=0, second=0, microsecond=0
@@ -175,12 +175,17 @@ class ReconcileService:
 
         listed, s3_error = self._gather("S3 manifests", lambda: self._manifests(table, since, now))
         records, copy_error = self._gather(
-            "COPY_HISTORY", lambda: self.history().copy_history(sf.bare("STAGING"), since)
+            "COPY_HISTORY", lambda: self.history().copy_history(sf.bare(sf.staging_schema), since)
         )
         runs, task_error = self._gather(
-            "TASK_HISTORY", lambda: self.history().task_history("STAGING", sf.task_name, since)
+            "TASK_HISTORY",
+            lambda: self.history().task_history(
+                sf.bare_database, sf.staging_schema.upper(), sf.task_name, since
+            ),
         )
-        audits, audit_error = self._gather("MERGE_AUDIT", lambda: self.history().merge_audit(name, since))
+        audits, audit_error = self._gather(
+            "MERGE_AUDIT", lambda: self.history().merge_audit(sf.audit_table, name, since)
+        )
         pipe, pipe_error = self._gather("SYSTEM$PIPE_STATUS", lambda: self.history().pipe_status(sf.pipe))
 
         results: list[CheckResult] = []

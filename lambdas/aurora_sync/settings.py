@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from aurora_sync.errors import ConfigError
+from aurora_sync.identifiers import validate_identifier
 from aurora_sync.validation import describe, describe_errors
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -66,6 +67,12 @@ class SnowflakeSettings(BaseModel):
     fallback_user: str | None = Field(default=None, alias="SNOWFLAKE_USER")
     fallback_private_key_encrypted: str | None = Field(default=None, alias="SNOWFLAKE_PRIVATE_KEY_ENCRYPTED")
     fallback_password_encrypted: str | None = Field(default=None, alias="SNOWFLAKE_PASSWORD_ENCRYPTED")
+
+    @field_validator("database")
+    @classmethod
+    def _database_is_an_identifier(cls, value: str) -> str:
+        """It becomes the first part of every quoted Snowflake name the Lambdas put into SQL."""
+        return validate_identifier(value, "SNOWFLAKE_DATABASE")
 
 
 class DatabaseSettings(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.snowflake_history import (
     PRODUCTION_QUERIES,
     SnowflakeHistory,
@@ -21,6 +22,7 @@ from aurora_sync.adapters.snowflake_history import (
     parse_pipe_status,
     parse_task_row,
 )
+from aurora_sync.config import parse_tables
 from aurora_sync.errors import TerminalError
 
 PST = timezone(timedelta(hours=-8))
@@ -37,12 +39,12 @@ def test_production_sql_is_the_reviewed_text() -> None:
         "SELECT NAME, STATE, SCHEDULED_TIME, COMPLETED_TIME, ERROR_CODE, ERROR_MESSAGE, QUERY_ID"
         " FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY(TASK_NAME => %s,"
         " SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ, RESULT_LIMIT => 10000))"
-        " WHERE SCHEMA_NAME = %s AND DATABASE_NAME = CURRENT_DATABASE() AND QUERY_ID IS NOT NULL"
+        " WHERE DATABASE_NAME = %s AND SCHEMA_NAME = %s AND QUERY_ID IS NOT NULL"
         " ORDER BY SCHEDULED_TIME"
     )
     assert PRODUCTION_QUERIES.pipe_status == "SELECT SYSTEM$PIPE_STATUS(%s)"
     assert PRODUCTION_QUERIES.merge_audit == (
-        'SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM "STAGING"."MERGE_AUDIT"'
+        "SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
         " WHERE TABLE_NAME = %s AND MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
     )
 
@@ -121,11 +123,49 @@ def test_adapter_binds_names_and_times_in_the_documented_order() -> None:
     sf = RecordingSnowflake([])
     history = SnowflakeHistory(sf)  # type: ignore[arg-type]
     since = datetime(2026, 11, 21, 8, tzinfo=UTC)
-    history.copy_history("STAGING.ORDERS", since)
-    history.task_history("STAGING", "ORDERS_MERGE", since)
-    history.merge_audit("public.orders", since)
+    history.copy_history("SYNC.STAGING.ORDERS", since)
+    history.task_history("SYNC", "STAGING", "ORDERS_MERGE", since)
+    history.merge_audit('"SYNC"."STAGING"."MERGE_AUDIT"', "public.orders", since)
     assert [params for _, params in sf.calls] == [
-        ("STAGING.ORDERS", "2026-11-21T08:00:00.000000Z"),
-        ("ORDERS_MERGE", "2026-11-21T08:00:00.000000Z", "STAGING"),
+        ("SYNC.STAGING.ORDERS", "2026-11-21T08:00:00.000000Z"),
+        ("ORDERS_MERGE", "2026-11-21T08:00:00.000000Z", "SYNC", "STAGING"),
         ("public.orders", "2026-11-21T08:00:00.000000Z"),
     ]
+    # GIVEN the audit table's quoted three-part name WHEN the audit query is built THEN it is named
+    assert 'FROM "SYNC"."STAGING"."MERGE_AUDIT" WHERE' in sf.calls[2][0]
+
+
+@pytest.mark.parametrize(
+    "audit_table", ['"STAGING"."MERGE_AUDIT"', "SYNC.STAGING.MERGE_AUDIT", '"A"."B"."C" x']
+)
+def test_audit_table_must_be_a_quoted_three_part_name(audit_table: str) -> None:
+    with pytest.raises(ValueError, match="audit_table"):
+        SnowflakeHistory(RecordingSnowflake([])).merge_audit(audit_table, "public.orders", datetime.now(UTC))  # type: ignore[arg-type]
+
+
+class QueryRecordingAdapter(Snowflake):
+    """The real adapter with the connection replaced by a recorder: the SQL it builds is the subject."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__({"account": "acme", "database": database})
+        self.calls: list[tuple[str, tuple[Any, ...] | None]] = []
+
+    def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        self.calls.append((sql, params))
+        return []
+
+
+def test_watermark_and_sample_lookups_name_the_database() -> None:
+    # GIVEN the adapter of a session whose database is SYNC
+    sf = QueryRecordingAdapter("sync")
+    table = parse_tables(
+        '[{"table_name": "public.orders", "watermark_col": "updated_at", "primary_keys": ["id"],'
+        ' "columns": [{"name": "id", "type": "NUMBER"}, {"name": "updated_at", "type": "TIMESTAMP_TZ"}]}]',
+        "p",
+    ).tables[0]
+    # WHEN the exporter's lower bound and the reconciler's sample lookup query FINAL
+    sf.max_watermark("FINAL", "ORDERS", "updated_at")
+    sf.versions("FINAL", table, [(1,)])
+    # THEN both name "SYNC"."FINAL"."ORDERS": the session's current database does not matter
+    assert sf.calls[0][0] == 'SELECT MAX("UPDATED_AT") FROM "SYNC"."FINAL"."ORDERS"'
+    assert 'FROM "SYNC"."FINAL"."ORDERS" WHERE' in sf.calls[1][0]
