@@ -127,7 +127,9 @@ class ExporterSettings(ServiceSettings):
 class ReconcilerSettings(ServiceSettings):
     export_bucket: NonEmpty = Field(alias="EXPORT_BUCKET")
     alert_state_table: NonEmpty = Field(alias="ALERT_STATE_TABLE")
-    # How far back manifests are checked. TASK_HISTORY only reaches 7 days back, hence the cap.
+    # How far back manifests and COPY_HISTORY (14 days of reach) are checked. TASK_HISTORY reaches
+    # 7 days, and the reconciler starts its range inside that (within_reach); a longer look-back would
+    # judge loads whose merges cannot be seen, so 168 stays the cap.
     lookback_hours: int = Field(default=24, gt=0, le=168, alias="RECONCILE_LOOKBACK_HOURS")
     # A manifest's files may be absent from COPY_HISTORY this long before that is a problem
     # (Snowpipe usually loads within a minute or two; the merge task runs every few minutes).

@@ -250,6 +250,7 @@ class LocalLoadRunner:
         scheduled = datetime.now(UTC)
         query_id = str(uuid.uuid4())
         with self._cursor() as cur:
+            started = datetime.now(UTC)  # QUERY_START_TIME: before the MERGE reads the stream
             try:
                 cur.execute(values["merge"])
                 inserted, updated = (int(v) for v in cur.fetchone())
@@ -263,13 +264,14 @@ class LocalLoadRunner:
             except Exception as exc:
                 outcome = TaskOutcome("FAILED", str(exc), 0, 0)
             cur.execute(
-                f'INSERT INTO {SCHEMA}."TASK_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)',
+                f'INSERT INTO {SCHEMA}."TASK_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)',
                 (
                     sf.task_name,
                     sf.bare_database,
                     "STAGING",
                     outcome.state,
                     scheduled.isoformat(),
+                    started.isoformat(),
                     datetime.now(UTC).isoformat(),
                     None if outcome.state == "SUCCEEDED" else "100183",
                     outcome.error_message,

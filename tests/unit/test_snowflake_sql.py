@@ -88,6 +88,29 @@ def test_task_purges_only_rows_older_than_the_retention_after_the_merge() -> Non
     assert task.count("DATEADD(DAY, -30, CURRENT_TIMESTAMP())") == 1 and task.count("DELETE FROM") == 1
 
 
+def block_statements(task: str) -> list[str]:
+    """The statements of the task's scripting block, in order (split on the `;` ending each line)."""
+    body = task.split("EXECUTE IMMEDIATE $$\nBEGIN\n", 1)[1].rsplit("\nEND;\n$$", 1)[0]
+    return [stmt.strip().removesuffix(";") for stmt in body.split(";\n") if stmt.strip()]
+
+
+def test_audit_row_takes_the_merge_query_id_from_sqlid() -> None:
+    # GIVEN the task's scripting block
+    statements = block_statements(STATEMENTS["task"])
+    kinds = [stmt.split()[0] for stmt in statements]
+    # WHEN the statement after the MERGE is read
+    merge_at = kinds.index("MERGE")
+    assert kinds == ["BEGIN", "MERGE", "LET", "INSERT", "DELETE", "COMMIT"]
+    # THEN it captures the MERGE's own query id from SQLID (set by the statement just run), and the
+    # audit row reads that query's result and records that id; LAST_QUERY_ID() counts every query
+    # of the session, child statements of the block included, so it is not used at all
+    assert statements[merge_at + 1] == "LET merge_query_id VARCHAR := SQLID"
+    insert = statements[merge_at + 2]
+    assert "SELECT 'public.orders', :merge_query_id, $1, $2, CURRENT_TIMESTAMP()" in insert
+    assert insert.endswith("FROM TABLE(RESULT_SCAN(:merge_query_id))")
+    assert "LAST_QUERY_ID" not in STATEMENTS["task"]
+
+
 def test_json_columns_are_parsed_on_load() -> None:
     typed = parse_tables(
         '[{"table_name": "public.t", "watermark_col": "u", "primary_keys": ["id"], "columns": ['
