@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from aurora_sync.adapters.snowflake import normalize_key
-from aurora_sync.adapters.snowflake_history import CopyRecord, MergeAudit, PipeStatus, TaskRun
+from aurora_sync.adapters.snowflake_history import FAILED_STATES, CopyRecord, MergeAudit, PipeStatus, TaskRun
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.manifest import ReadManifest, rerun_payload
 from aurora_sync.pending import PublishPin, gaps
@@ -150,16 +150,15 @@ def check_loads(
         kinds = sorted({p["problem"] for p in found.problems})
         first_error = next((p["first_error"] for p in found.problems if p.get("first_error")), None)
         summary = f"{len(found.problems)} file problem(s): {', '.join(kinds)}"
+        if "load skipped" in kinds:
+            summary += " (Snowflake loaded no row of a skipped file: re-export its window with the rerun)"
         if first_error:
             summary += f"; Snowflake: {first_error}"
         details["problems"] = found.problems[:MAX_LISTED]
         details["problem_count"] = len(found.problems)
-        anchor = (
-            "load-failed" if any(k in {"load failed", "partially loaded"} for k in kinds) else "load-missing"
+        return CheckResult(
+            "loads", table, Status.PROBLEM, summary[:300], Severity.P2, details, _loads_anchor(kinds)
         )
-        if kinds == ["row count differs"]:
-            anchor = "row-count-mismatch"
-        return CheckResult("loads", table, Status.PROBLEM, summary[:300], Severity.P2, details, anchor)
     if found.pending:
         details["pending"] = found.pending[:MAX_LISTED]
         return CheckResult(
@@ -176,6 +175,19 @@ def check_loads(
         f"{found.loaded_files} file(s) loaded, rows match manifests",
         details=details,
     )
+
+
+def _loads_anchor(kinds: list[str]) -> str:
+    """The runbook section for the worst kind present: failed/partial files need a fix before a
+    reload; a skipped file needs a re-export under a new name (Snowflake's load metadata would skip
+    the same file again); a missing file needs the pipe or the object looked at."""
+    if any(k in {"load failed", "partially loaded"} for k in kinds):
+        return "load-failed"
+    if "load skipped" in kinds:
+        return "load-skipped"
+    if kinds == ["row count differs"]:
+        return "row-count-mismatch"
+    return "load-missing"
 
 
 def _covered_by_later_load(
@@ -257,20 +269,26 @@ def _check_manifest_loads(
         )
 
 
+def _merged_after(run: TaskRun, loaded_at: datetime) -> bool:
+    """A run merged a load only if its statement started after the load: the task's transaction
+    reads the stream as of its start, so a run that started earlier and completed later did not see
+    those rows (they wait for the next run)."""
+    return run.state == "SUCCEEDED" and run.query_start_time is not None and run.query_start_time >= loaded_at
+
+
 def settled_upper(
     manifests: list[ReadManifest], records: list[CopyRecord], runs: list[TaskRun], bucket: str
 ) -> datetime | None:
-    """Newest export bound whose files are all loaded AND merged by a task run that succeeded
-    after the last of them loaded: every Aurora row at or below it must be in FINAL by now."""
+    """Newest export bound whose files are all loaded AND merged by a successful task run that
+    started after the last of them loaded: every Aurora row at or below it must be in FINAL now."""
     latest = _latest_records(records, bucket)
-    merged = [r.completed_time for r in runs if r.state == "SUCCEEDED" and r.completed_time is not None]
     best: datetime | None = None
     for manifest in manifests:
         loads = [_find(latest, bucket, f.key) for f in manifest.doc.files]
         if not loads or any(r is None or r.status != "loaded" or r.last_load_time is None for r in loads):
             continue  # an empty export proves nothing about earlier windows
         last_load = max(r.last_load_time for r in loads if r is not None and r.last_load_time is not None)
-        if any(done >= last_load for done in merged):
+        if any(_merged_after(run, last_load) for run in runs):
             upper = parse_instant(manifest.doc.upper, "upper")
             best = upper if best is None else max(best, upper)
     return best
@@ -288,9 +306,20 @@ def check_merge(
     *,
     now: datetime,
     grace: timedelta,
+    runs_since: datetime | None = None,
 ) -> CheckResult:
-    finished = [r for r in runs if r.state in {"SUCCEEDED", "FAILED"} and r.completed_time is not None]
-    loads = [r.last_load_time for r in records if r.status == "loaded" and r.row_count and r.last_load_time]
+    """`runs_since` is where the TASK_HISTORY evidence starts (it reaches back 7 days at most, less
+    than the loads' look-back may): a load older than that has no visible run that could have
+    merged it, so it is not judged, rather than paged as never merged."""
+    finished = [r for r in runs if r.state in {"SUCCEEDED", *FAILED_STATES} and r.completed_time is not None]
+    loads = [
+        r.last_load_time
+        for r in records
+        if r.status == "loaded"
+        and r.row_count
+        and r.last_load_time
+        and (runs_since is None or r.last_load_time >= runs_since)
+    ]
     last_load = max(loads) if loads else None
     details: dict[str, Any] = {"task": task, "last_load": None if last_load is None else iso(last_load)}
     if audits:
@@ -302,28 +331,30 @@ def check_merge(
             "merged_at": iso(last.merged_at),
         }
         details["rows_merged_in_window"] = sum(a.rows_inserted + a.rows_updated for a in audits)
-    if finished and finished[-1].state == "FAILED":
+    if finished and finished[-1].state in FAILED_STATES:
         failed = finished[-1]
         details.update(
             {
+                "state": failed.state,
                 "error_code": failed.error_code,
                 "error_message": failed.error_message,
                 "query_id": failed.query_id,
             }
         )
-        summary = f"merge task {task} failed at {iso(failed.completed_time or now)}: {failed.error_message}"
+        what = "failed and was suspended by Snowflake" if failed.state != "FAILED" else "failed"
+        summary = f"merge task {task} {what} at {iso(failed.completed_time or now)}: {failed.error_message}"
         return CheckResult(
             "merge", table, Status.PROBLEM, summary[:300], Severity.P2, details, "merge-failed"
         )
     if last_load is None:
         return CheckResult("merge", table, Status.OK, "no loads to merge in the window", details=details)
-    if any(r.state == "SUCCEEDED" and r.completed_time and r.completed_time >= last_load for r in finished):
+    if any(_merged_after(r, last_load) for r in finished):
         return CheckResult("merge", table, Status.OK, "merged after the last load", details=details)
     if now - last_load <= grace:
         return CheckResult(
             "merge", table, Status.PENDING, "loads within the grace period await the task", details=details
         )
-    summary = f"merge task {task} has not succeeded since the last load at {iso(last_load)}"
+    summary = f"merge task {task} has not succeeded in a run started since the last load at {iso(last_load)}"
     return CheckResult("merge", table, Status.PROBLEM, summary, Severity.P2, details, "merge-not-run")
 
 

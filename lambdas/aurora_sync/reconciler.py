@@ -16,7 +16,15 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aurora_sync.adapters.postgres import Aurora
 from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.adapters.snowflake import Snowflake
-from aurora_sync.adapters.snowflake_history import CopyRecord, HistoryQueries, SnowflakeHistory, TaskRun
+from aurora_sync.adapters.snowflake_history import (
+    COPY_HISTORY_REACH,
+    TASK_HISTORY_REACH,
+    CopyRecord,
+    HistoryQueries,
+    SnowflakeHistory,
+    TaskRun,
+    within_reach,
+)
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.config import TableConfig, TablesConfig
@@ -166,21 +174,30 @@ class ReconcileService:
 
     def reconcile_table(self, table: TableConfig) -> list[CheckResult]:
         name = table.table_name
-        sf = SnowflakeTable(table)
+        sf = SnowflakeTable(table, self._settings.snowflake.database)
         now = self._clock()
         since = (now - timedelta(hours=self._settings.lookback_hours)).replace(
             minute=0, second=0, microsecond=0
         )
+        # The manifests' hours start at `since`; the history functions refuse a range that starts
+        # beyond their reach (168 look-back hours floored to the hour are more than 7 days).
+        copy_since = within_reach(since, now, COPY_HISTORY_REACH)
+        task_since = within_reach(since, now, TASK_HISTORY_REACH)
         grace = timedelta(minutes=self._settings.load_grace_minutes)
 
         listed, s3_error = self._gather("S3 manifests", lambda: self._manifests(table, since, now))
         records, copy_error = self._gather(
-            "COPY_HISTORY", lambda: self.history().copy_history(sf.bare("STAGING"), since)
+            "COPY_HISTORY", lambda: self.history().copy_history(sf.bare(sf.staging_schema), copy_since)
         )
         runs, task_error = self._gather(
-            "TASK_HISTORY", lambda: self.history().task_history("STAGING", sf.task_name, since)
+            "TASK_HISTORY",
+            lambda: self.history().task_history(
+                sf.bare_database, sf.staging_schema.upper(), sf.task_name, task_since
+            ),
         )
-        audits, audit_error = self._gather("MERGE_AUDIT", lambda: self.history().merge_audit(name, since))
+        audits, audit_error = self._gather(
+            "MERGE_AUDIT", lambda: self.history().merge_audit(sf.audit_table, name, since)
+        )
         pipe, pipe_error = self._gather("SYSTEM$PIPE_STATUS", lambda: self.history().pipe_status(sf.pipe))
 
         results: list[CheckResult] = []
@@ -208,7 +225,9 @@ class ReconcileService:
         if records is None or runs is None or audits is None:
             results.append(unknown("merge", name, copy_error or task_error or audit_error or "?"))
         else:
-            results.append(check_merge(name, sf.task, records, runs, audits, now=now, grace=grace))
+            results.append(
+                check_merge(name, sf.task, records, runs, audits, now=now, grace=grace, runs_since=task_since)
+            )
         if pipe is None:
             results.append(unknown("pipe", name, pipe_error or "?"))
         else:

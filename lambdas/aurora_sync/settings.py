@@ -13,6 +13,7 @@ from typing import Annotated, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from aurora_sync.errors import ConfigError
+from aurora_sync.identifiers import validate_identifier
 from aurora_sync.validation import describe, describe_errors
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -66,6 +67,12 @@ class SnowflakeSettings(BaseModel):
     fallback_user: str | None = Field(default=None, alias="SNOWFLAKE_USER")
     fallback_private_key_encrypted: str | None = Field(default=None, alias="SNOWFLAKE_PRIVATE_KEY_ENCRYPTED")
     fallback_password_encrypted: str | None = Field(default=None, alias="SNOWFLAKE_PASSWORD_ENCRYPTED")
+
+    @field_validator("database")
+    @classmethod
+    def _database_is_an_identifier(cls, value: str) -> str:
+        """It becomes the first part of every quoted Snowflake name the Lambdas put into SQL."""
+        return validate_identifier(value, "SNOWFLAKE_DATABASE")
 
 
 class DatabaseSettings(BaseModel):
@@ -136,7 +143,9 @@ class ExporterSettings(ServiceSettings):
 class ReconcilerSettings(ServiceSettings):
     export_bucket: NonEmpty = Field(alias="EXPORT_BUCKET")
     alert_state_table: NonEmpty = Field(alias="ALERT_STATE_TABLE")
-    # How far back manifests are checked. TASK_HISTORY only reaches 7 days back, hence the cap.
+    # How far back manifests and COPY_HISTORY (14 days of reach) are checked. TASK_HISTORY reaches
+    # 7 days, and the reconciler starts its range inside that (within_reach); a longer look-back would
+    # judge loads whose merges cannot be seen, so 168 stays the cap.
     lookback_hours: int = Field(default=24, gt=0, le=168, alias="RECONCILE_LOOKBACK_HOURS")
     # A manifest's files may be absent from COPY_HISTORY this long before that is a problem
     # (Snowpipe usually loads within a minute or two; the merge task runs every few minutes).

@@ -62,19 +62,35 @@ def render(name: str, values: dict[str, str], templates: Path = TEMPLATES_DIR) -
 
 @dataclass(frozen=True)
 class SnowflakeTable:
-    """The Snowflake objects of one configured table, and the values their templates need."""
+    """The Snowflake objects of one configured table, and the values their templates need.
+
+    Every name is database-qualified: a pipe's and a task's SQL is resolved when the object is
+    created, in a Terraform session that has no current database (or the deploy user's default
+    one), and later by sessions that may have another. `database` is SNOWFLAKE_DATABASE on the
+    Python side and the module's `database` variable on Terraform's; both come from the
+    snowflake_account module's database.
+    """
 
     table: TableConfig
+    database: str
     staging_schema: str = "STAGING"
     final_schema: str = "FINAL"
 
+    def __post_init__(self) -> None:
+        validate_identifier(self.database, "database")
+
     def name(self, schema: str, suffix: str = "") -> str:
-        return quote_sf(schema, validate_identifier(self.table.snowflake_table + suffix))
+        return quote_sf(self.database, schema, validate_identifier(self.table.snowflake_table + suffix))
 
     def bare(self, schema: str, suffix: str = "") -> str:
-        """Unquoted upper-case name, for history functions that take names as strings."""
+        """Unquoted upper-case DATABASE.SCHEMA.NAME, for history functions that take names as strings."""
         name = validate_identifier(self.table.snowflake_table + suffix)
-        return f"{validate_identifier(schema).upper()}.{name.upper()}"
+        return ".".join(p.upper() for p in (self.database, validate_identifier(schema), name))
+
+    @property
+    def bare_database(self) -> str:
+        """The database as TASK_HISTORY's DATABASE_NAME column reports it (upper-case, unquoted)."""
+        return self.database.upper()
 
     @property
     def task_name(self) -> str:
@@ -107,7 +123,11 @@ class SnowflakeTable:
 
     @property
     def file_format(self) -> str:
-        return quote_sf(self.staging_schema, "AURORA_CSV")
+        return quote_sf(self.database, self.staging_schema, "AURORA_CSV")
+
+    @property
+    def audit_table(self) -> str:
+        return quote_sf(self.database, self.staging_schema, "MERGE_AUDIT")
 
     def values(
         self,
@@ -154,7 +174,7 @@ class SnowflakeTable:
             "watermark": quote_sf(self.table.watermark_col),
             "update_set": ",\n  ".join(f"{c} = s.{c}" for c in non_keys),
             "insert_values": ", ".join(f"s.{c}" for c in cols),
-            "audit_table": quote_sf(self.staging_schema, "MERGE_AUDIT"),
+            "audit_table": self.audit_table,
             # A single-quoted literal: validated identifiers contain no quote or backslash.
             "table_name": ".".join(validate_identifier(p) for p in self.table.table_name.split(".")),
             "copy_expressions": ", ".join(

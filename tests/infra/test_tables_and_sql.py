@@ -16,7 +16,7 @@ import pytest
 from aurora_sync.config import parse_tables
 from aurora_sync.layout import data_key
 from aurora_sync.snowflake_sql import TEMPLATES_DIR, SnowflakeTable
-from tests.support.terraform import BUCKET, ENVS_DIR, terraform_bin, terraform_view
+from tests.support.terraform import BUCKET, ENVS_DIR, env_snowflake_database, terraform_bin, terraform_view
 
 ENV_TABLES = sorted(ENVS_DIR.glob("*/tables.json"))
 
@@ -66,8 +66,9 @@ def test_terraform_renders_the_same_sql_as_python(tables_file: Path) -> None:
     tables = parse_tables(tables_file.read_text(), "tables.json")
     assert sorted(rendered) == sorted(tables.names)
 
+    database = env_snowflake_database(tables_file.parent)
     for table in tables.tables:
-        python = SnowflakeTable(table)
+        python = SnowflakeTable(table, database)
         stage_url = f"s3://{BUCKET}/{table.table_name}/"
         hcl = rendered[table.table_name]
 
@@ -96,7 +97,9 @@ def test_task_body_and_condition_come_from_the_rendered_task(tables_file: Path) 
     tables = parse_tables(tables_file.read_text(), "tables.json")
     for table in tables.tables:
         task = terraform_view(tables_file)["render"][table.table_name]["task"]
-        statement = SnowflakeTable(table).statements(stage_url=f"s3://{BUCKET}/{table.table_name}/")["task"]
+        statement = SnowflakeTable(table, env_snowflake_database(tables_file.parent)).statements(
+            stage_url=f"s3://{BUCKET}/{table.table_name}/"
+        )["task"]
 
         assert statement.endswith("\nAS\n" + task["body"])
         assert f"\n  WHEN {task['when']}\n" in statement
@@ -127,7 +130,9 @@ def test_snowflake_table_resources_have_the_templates_columns(tables_file: Path)
     tables = parse_tables(tables_file.read_text(), "tables.json")
     for table in tables.tables:
         hcl = terraform_view(tables_file)["render"][table.table_name]
-        statements = SnowflakeTable(table).statements(stage_url=f"s3://{BUCKET}/{table.table_name}/")
+        statements = SnowflakeTable(table, env_snowflake_database(tables_file.parent)).statements(
+            stage_url=f"s3://{BUCKET}/{table.table_name}/"
+        )
 
         assert hcl["staging_columns"] == sql_columns(statements["staging_table"])
         assert hcl["final_columns"] == sql_columns(statements["final_table"])

@@ -306,6 +306,66 @@ def test_environments_share_their_code() -> None:
             assert (env / name).read_text() == (first / name).read_text(), f"{rel(env / name)} differs"
 
 
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_snowflake_sql_and_lambdas_name_the_same_database(env: Path) -> None:
+    """GIVEN the database every pipe, task and Lambda query is qualified with
+    WHEN the environment's wiring is read
+    THEN the per-table SQL (snowflake_table's `database`) and the Lambdas' SNOWFLAKE_DATABASE both come
+    from module.snowflake_account.database, the database that module creates."""
+    doc = hcl_load(env / "main.tf")
+    modules = module_calls(doc)
+    account = "${module.snowflake_account.database}"
+
+    assert one(modules["snowflake_table"]["database"]) == account
+    assert locals_of(doc)["lambda_common"]["snowflake"]["database"] == account
+    for function in ("exporter", "reconciler"):
+        assert "local.lambda_common.snowflake" in one(modules[function]["snowflake"]), function
+        environment = locals_of(hcl_load(MODULES_DIR / f"aws_{function}" / "main.tf"))["environment"]
+        assert environment["SNOWFLAKE_DATABASE"] == "${var.snowflake.database}", function
+    render = module_calls(hcl_load(MODULES_DIR / "snowflake_table" / "main.tf"))["render"]
+    assert one(render["database"]) == "${var.database}"
+    account_main = hcl_load(MODULES_DIR / "snowflake_account" / "main.tf")
+    assert one(blocks(account_main, "resource", "snowflake_database")["sync"]["name"]) == "${var.database}"
+
+
+# Roles that hold the global MANAGE GRANTS privilege out of the box (SECURITYADMIN, and ACCOUNTADMIN
+# above it): GRANT ... ON FUTURE ... IN SCHEMA needs it unless the schema is managed-access.
+MANAGE_GRANTS_ROLES = {"ACCOUNTADMIN", "SECURITYADMIN"}
+
+
+def future_grants(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    grants = blocks(doc, "resource", "snowflake_grant_privileges_to_account_role")
+    return {
+        name: body
+        for name, body in grants.items()
+        if any("future" in on for on in body.get("on_schema_object", []))
+    }
+
+
+def test_future_grants_run_as_a_role_with_manage_grants() -> None:
+    """GIVEN every `future {}` grant of the Snowflake modules
+    WHEN the provider it runs through is read
+    THEN it is the accountadmin alias (the default provider's SYSADMIN lacks MANAGE GRANTS and the
+    schemas are not managed-access, so the first apply would fail), the module declares that alias,
+    and every environment binds it to a role holding MANAGE GRANTS."""
+    found = {}
+    for module in SNOWFLAKE_MODULES:
+        for tf in sorted((MODULES_DIR / module).glob("*.tf")):
+            for name, body in future_grants(hcl_load(tf)).items():
+                found[f"{module}/{tf.name}:{name}"] = one(body.get("provider"))
+    assert found, "no future grants found: the check would be vacuous"
+    assert {k: v for k, v in found.items() if v != "${snowflake.accountadmin}"} == {}
+
+    versions = (MODULES_DIR / "snowflake_account" / "versions.tf").read_text()
+    assert re.search(r"configuration_aliases\s*=\s*\[[^]]*snowflake\.accountadmin", versions)
+    for env in ENVS:
+        providers = [p["snowflake"] for p in hcl_load(env / "providers.tf")["provider"] if "snowflake" in p]
+        [admin] = [p for p in providers if one(p.get("alias")) == "accountadmin"]
+        assert one(admin["role"]) in MANAGE_GRANTS_ROLES, rel(env)
+        passed = one(module_calls(hcl_load(env / "main.tf"))["snowflake_account"]["providers"])
+        assert passed["snowflake.accountadmin"] == "${snowflake.accountadmin}", rel(env)
+
+
 def aliases(model: type[BaseModel]) -> tuple[set[str], set[str]]:
     """(every environment variable a settings model reads, the ones without a default)."""
     names: set[str] = set()

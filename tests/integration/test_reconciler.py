@@ -424,3 +424,44 @@ def test_state_machine_payload_reconciles_the_exported_tables(pipeline: Pipeline
     result = pipeline.reconcile({"source": "sync", "exports": [exported]}, **GRACE_OVER)
     assert result["tables"] == ["public.customers"] and result["export_run_ids"] == [exported["run_id"]]
     assert {c["table"] for c in result["checks"]} == {"public.customers"}
+
+
+def test_the_longest_look_back_reads_task_history_within_its_seven_days(pipeline: Pipeline) -> None:
+    # GIVEN the longest look-back the settings allow, 168 hours, which floored to the hour starts up
+    # to 7 days and 59 minutes ago: beyond TASK_HISTORY's 7 days, where Snowflake (and the local
+    # stand-in, like it) fails the whole query
+    drained(pipeline)
+    # WHEN the reconciler runs with it after a clean cycle
+    result = pipeline.reconcile(RECONCILE_LOOKBACK_HOURS="168", **GRACE_OVER)
+    # THEN the merge evidence is read (its range starts inside the 7 days), every check is ok and
+    # nothing is sent: no "reconciler" alert about checks that could not run
+    statuses = {(c["check"], c["table"]): c["status"] for c in result["checks"]}
+    assert statuses[("merge", "public.orders")] == "ok", result["checks"]
+    assert result["status"] == "ok" and drained(pipeline) == ([], [])
+
+
+def test_the_local_history_refuses_a_range_snowflake_refuses(pipeline: Pipeline) -> None:
+    # GIVEN the local stand-in of TASK_HISTORY / COPY_HISTORY, read through the production adapter
+    from datetime import timedelta
+
+    from aurora_sync.adapters.snowflake import Snowflake
+    from aurora_sync.adapters.snowflake_history import SnowflakeHistory
+    from tests.support.local_history import LOCAL_QUERIES
+
+    runner, table = orders(pipeline)
+    sf = runner.objects(table)
+    adapter = Snowflake({**pipeline.snow.connect_kwargs, "database": pipeline.snowflake_database})
+    history = SnowflakeHistory(adapter, LOCAL_QUERIES)
+    now = datetime.now(UTC)
+    try:
+        # WHEN a range starts inside each function's reach THEN it answers
+        runs = history.task_history(sf.bare_database, "STAGING", sf.task_name, now - timedelta(days=6))
+        assert [r.state for r in runs] == ["SUCCEEDED"] and runs[0].query_start_time is not None
+        assert history.copy_history(sf.bare("STAGING"), now - timedelta(days=13))
+        # WHEN it starts beyond (7 days for TASK_HISTORY, 14 for COPY_HISTORY) THEN the query fails
+        with pytest.raises(Exception, match="within the last 7 days"):
+            history.task_history(sf.bare_database, "STAGING", sf.task_name, now - timedelta(days=7, hours=1))
+        with pytest.raises(Exception, match="within the last 14 days"):
+            history.copy_history(sf.bare("STAGING"), now - timedelta(days=14, hours=1))
+    finally:
+        adapter.close()

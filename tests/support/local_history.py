@@ -4,7 +4,9 @@ fakesnow has no INFORMATION_SCHEMA.COPY_HISTORY / TASK_HISTORY table functions a
 SYSTEM$PIPE_STATUS, so the stand-in writes rows shaped like theirs into plain tables of a
 `LOCAL_HISTORY` schema, and the reconciler reads them with these queries instead of
 PRODUCTION_QUERIES: same binds in the same order, same columns in the same order, same values
-(COPY_HISTORY's mixed-case statuses, TASK_HISTORY's upper-case states, the pipe status JSON).
+(COPY_HISTORY's mixed-case statuses, TASK_HISTORY's upper-case states, the pipe status JSON), and
+the same documented reach: a range starting more than 7 (TASK_HISTORY) or 14 (COPY_HISTORY) days
+ago fails the query, as it does in Snowflake, so a look-back that overreaches fails here too.
 """
 
 from __future__ import annotations
@@ -20,28 +22,51 @@ DDL = (
         "LAST_LOAD_TIME" TIMESTAMP_TZ, "ROW_COUNT" NUMBER, "ROW_PARSED" NUMBER, "ERROR_COUNT" NUMBER,
         "FIRST_ERROR_MESSAGE" VARCHAR, "STATUS" VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}."TASK_HISTORY" (
-        "NAME" VARCHAR, "SCHEMA_NAME" VARCHAR, "STATE" VARCHAR, "SCHEDULED_TIME" TIMESTAMP_TZ,
-        "COMPLETED_TIME" TIMESTAMP_TZ, "ERROR_CODE" VARCHAR, "ERROR_MESSAGE" VARCHAR, "QUERY_ID" VARCHAR)""",
+        "NAME" VARCHAR, "DATABASE_NAME" VARCHAR, "SCHEMA_NAME" VARCHAR, "STATE" VARCHAR,
+        "SCHEDULED_TIME" TIMESTAMP_TZ, "QUERY_START_TIME" TIMESTAMP_TZ, "COMPLETED_TIME" TIMESTAMP_TZ,
+        "ERROR_CODE" VARCHAR, "ERROR_MESSAGE" VARCHAR, "QUERY_ID" VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}."PIPE_STATUS" ("PIPE_NAME" VARCHAR, "STATUS_JSON" VARCHAR)""",
 )
 
+
+def _within(days: int, function: str, argument: str) -> str:
+    """A CASE that fails the query, as Snowflake fails the history function, when the range starts
+    more than `days` ago; evaluated once per query (the one-row "ARGS" CTE drives the join), so an
+    empty history fails as well. The failure is a value that cannot be cast, which fakesnow reports
+    as a SQL error (a bare ERROR() would be an HTTP 500 the connector retries for minutes)."""
+    return (
+        f'CASE WHEN "START" < DATEADD(DAY, -{days}, CURRENT_TIMESTAMP()) THEN CAST(\'{function}: '
+        f"{argument} must be within the last {days} days (local stand-in of the Snowflake limit), got '"
+        ' || "START"::VARCHAR AS TIMESTAMP_TZ) ELSE "START" END'
+    )
+
+
 LOCAL_QUERIES = HistoryQueries(
     copy_history=(
-        'SELECT "FILE_NAME", "STAGE_LOCATION", "LAST_LOAD_TIME", "ROW_COUNT", "ROW_PARSED", "ERROR_COUNT",'
-        ' "FIRST_ERROR_MESSAGE", "STATUS"'
-        f' FROM {SCHEMA}."COPY_HISTORY" WHERE "TABLE_NAME" = %s AND "LAST_LOAD_TIME" >= %s::TIMESTAMP_TZ'
-        ' ORDER BY "LAST_LOAD_TIME"'
+        'WITH "ARGS" AS (SELECT %s AS "TABLE_NAME", %s::TIMESTAMP_TZ AS "START"),'
+        f' "RANGE" AS (SELECT "TABLE_NAME", {_within(14, "COPY_HISTORY", "START_TIME")} AS "START"'
+        ' FROM "ARGS")'
+        ' SELECT h."FILE_NAME", h."STAGE_LOCATION", h."LAST_LOAD_TIME", h."ROW_COUNT", h."ROW_PARSED",'
+        ' h."ERROR_COUNT", h."FIRST_ERROR_MESSAGE", h."STATUS"'
+        f' FROM "RANGE" r LEFT JOIN {SCHEMA}."COPY_HISTORY" h'
+        ' ON h."TABLE_NAME" = r."TABLE_NAME" AND h."LAST_LOAD_TIME" >= r."START"'
+        ' WHERE h."FILE_NAME" IS NOT NULL ORDER BY h."LAST_LOAD_TIME"'
     ),
     task_history=(
-        'SELECT "NAME", "STATE", "SCHEDULED_TIME", "COMPLETED_TIME", "ERROR_CODE", "ERROR_MESSAGE",'
-        ' "QUERY_ID"'
-        f' FROM {SCHEMA}."TASK_HISTORY"'
-        ' WHERE "NAME" = %s AND "SCHEDULED_TIME" >= %s::TIMESTAMP_TZ AND "SCHEMA_NAME" = %s'
-        ' ORDER BY "SCHEDULED_TIME"'
+        'WITH "ARGS" AS (SELECT %s AS "NAME", %s::TIMESTAMP_TZ AS "START", %s AS "DATABASE_NAME",'
+        ' %s AS "SCHEMA_NAME"),'
+        f' "RANGE" AS (SELECT "NAME", "DATABASE_NAME", "SCHEMA_NAME",'
+        f' {_within(7, "TASK_HISTORY", "SCHEDULED_TIME_RANGE_START")} AS "START" FROM "ARGS")'
+        ' SELECT h."NAME", h."STATE", h."SCHEDULED_TIME", h."QUERY_START_TIME", h."COMPLETED_TIME",'
+        ' h."ERROR_CODE", h."ERROR_MESSAGE", h."QUERY_ID"'
+        f' FROM "RANGE" r LEFT JOIN {SCHEMA}."TASK_HISTORY" h'
+        ' ON h."NAME" = r."NAME" AND h."SCHEDULED_TIME" >= r."START"'
+        ' AND h."DATABASE_NAME" = r."DATABASE_NAME" AND h."SCHEMA_NAME" = r."SCHEMA_NAME"'
+        ' WHERE h."NAME" IS NOT NULL ORDER BY h."SCHEDULED_TIME"'
     ),
     pipe_status=f'SELECT "STATUS_JSON" FROM {SCHEMA}."PIPE_STATUS" WHERE "PIPE_NAME" = %s',
     merge_audit=(
-        'SELECT "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT" FROM "STAGING"."MERGE_AUDIT"'
+        'SELECT "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT" FROM {audit_table}'
         ' WHERE "TABLE_NAME" = %s AND "MERGED_AT" >= %s::TIMESTAMP_TZ ORDER BY "MERGED_AT"'
     ),
 )

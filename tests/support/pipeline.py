@@ -133,6 +133,7 @@ class Pipeline:
             s3=self.s3,
             bucket=self.bucket,
             tables=list(parse_tables(json.dumps(self.tables), "pipeline").tables),
+            database=self.snowflake_database,
         )
 
     def put_tables(self, raw: str | None = None) -> None:

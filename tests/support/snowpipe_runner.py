@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aurora_sync.config import TableConfig
+from aurora_sync.identifiers import quote_sf
 from aurora_sync.snowflake_sql import JSON_TYPES, SnowflakeTable, render
 from tests.support.local_history import DDL, SCHEMA
 from tests.support.pipeline import parse_pg_csv
@@ -62,18 +63,22 @@ class LocalLoadRunner:
     s3: Any
     bucket: str
     tables: list[TableConfig]
+    database: str  # SNOWFLAKE_DATABASE: every object is named with it, as in production
+
+    def objects(self, table: TableConfig) -> SnowflakeTable:
+        return SnowflakeTable(table, self.database)
 
     # -- setup -------------------------------------------------------------------------------------
     def create_objects(self) -> None:
         """STAGING, FINAL, MERGE_AUDIT and the stream stand-in from the production templates, the
         history tables, and every pipe RUNNING."""
         with self._cursor() as cur:
-            cur.execute('CREATE SCHEMA IF NOT EXISTS "STAGING"')
-            cur.execute('CREATE SCHEMA IF NOT EXISTS "FINAL"')
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_sf(self.database, 'STAGING')}")
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_sf(self.database, 'FINAL')}")
             for statement in DDL:
                 cur.execute(statement)
             for table in self.tables:
-                sf = SnowflakeTable(table)
+                sf = self.objects(table)
                 values = sf.values(source=sf.stream)
                 cur.execute(render("staging_table", values))
                 cur.execute(render("final_table", values))
@@ -105,7 +110,7 @@ class LocalLoadRunner:
         with self._cursor() as cur:
             cur.execute(
                 f'SELECT "STATUS_JSON" FROM {SCHEMA}."PIPE_STATUS" WHERE "PIPE_NAME" = %s',
-                (SnowflakeTable(table).pipe,),
+                (self.objects(table).pipe,),
             )
             row = cur.fetchone()
         return str(json.loads(row[0])["executionState"]) if row else "RUNNING"
@@ -116,7 +121,7 @@ class LocalLoadRunner:
             key, at = min(pending, key=lambda p: p[1])
             status["oldestPendingFilePath"] = key
             status["oldestFileTimestamp"] = at.isoformat()
-        pipe = SnowflakeTable(table).pipe
+        pipe = self.objects(table).pipe
         with self._cursor() as cur:
             cur.execute(f'DELETE FROM {SCHEMA}."PIPE_STATUS" WHERE "PIPE_NAME" = %s', (pipe,))
             cur.execute(f'INSERT INTO {SCHEMA}."PIPE_STATUS" VALUES (%s, %s)', (pipe, json.dumps(status)))
@@ -126,7 +131,7 @@ class LocalLoadRunner:
         with self._cursor() as cur:
             cur.execute(
                 f'SELECT "STAGE_LOCATION", "FILE_NAME" FROM {SCHEMA}."COPY_HISTORY" WHERE "TABLE_NAME" = %s',
-                (SnowflakeTable(table).bare("STAGING"),),
+                (self.objects(table).bare("STAGING"),),
             )
             rows = cur.fetchall()
         prefix = f"s3://{self.bucket}/"
@@ -160,7 +165,7 @@ class LocalLoadRunner:
                 table, key, rows=0, parsed=0, errors=1, status="Load failed", error=str(exc), at=now
             )
             return 0
-        sf = SnowflakeTable(table)
+        sf = self.objects(table)
         with self._cursor() as cur:
             for target in (sf.staging, sf.stream):
                 for start in range(0, len(rows), BATCH_ROWS):
@@ -240,7 +245,7 @@ class LocalLoadRunner:
                 (
                     key.removeprefix(f"{table.table_name}/"),
                     stage,
-                    SnowflakeTable(table).bare("STAGING"),
+                    self.objects(table).bare("STAGING"),
                     at.isoformat(),
                     rows,
                     parsed,
@@ -252,16 +257,17 @@ class LocalLoadRunner:
 
     # -- the task ----------------------------------------------------------------------------------
     def merge(self, table: TableConfig) -> TaskOutcome:
-        sf = SnowflakeTable(table)
+        sf = self.objects(table)
         values = sf.values(source=sf.stream)
         scheduled = datetime.now(UTC)
         query_id = str(uuid.uuid4())
         with self._cursor() as cur:
+            started = datetime.now(UTC)  # QUERY_START_TIME: before the MERGE reads the stream
             try:
                 cur.execute(values["merge"])
                 inserted, updated = (int(v) for v in cur.fetchone())
                 cur.execute(
-                    'INSERT INTO "STAGING"."MERGE_AUDIT" VALUES (%s, %s, %s, %s, %s)',
+                    f"INSERT INTO {sf.audit_table} VALUES (%s, %s, %s, %s, %s)",
                     (table.table_name, query_id, inserted, updated, datetime.now(UTC).isoformat()),
                 )
                 cur.execute(values["purge_staging"])
@@ -270,12 +276,14 @@ class LocalLoadRunner:
             except Exception as exc:
                 outcome = TaskOutcome("FAILED", str(exc), 0, 0)
             cur.execute(
-                f'INSERT INTO {SCHEMA}."TASK_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
+                f'INSERT INTO {SCHEMA}."TASK_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)',
                 (
                     sf.task_name,
+                    sf.bare_database,
                     "STAGING",
                     outcome.state,
                     scheduled.isoformat(),
+                    started.isoformat(),
                     datetime.now(UTC).isoformat(),
                     None if outcome.state == "SUCCEEDED" else "100183",
                     outcome.error_message,

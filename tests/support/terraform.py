@@ -141,9 +141,26 @@ def terraform_view(tables_file: Path) -> dict[str, Any]:
     try:
         tf = Terraform(RENDER_ROOT, workdir)
         tf.init()
-        return tf.apply_outputs({"tables_file": str(tables_file), "bucket": BUCKET, "asl_vars": ASL_VARS})
+        return tf.apply_outputs(
+            {
+                "tables_file": str(tables_file),
+                "database": env_snowflake_database(tables_file.parent),
+                "bucket": BUCKET,
+                "asl_vars": ASL_VARS,
+            }
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def env_snowflake_database(env: Path) -> str:
+    """The environment's Snowflake database (`snowflake_connection.database` in its terraform.tfvars):
+    what module.snowflake_account creates, the snowflake_table modules qualify every name with, and
+    the Lambdas get as SNOWFLAKE_DATABASE."""
+    database = one(hcl_load(env / "terraform.tfvars")["snowflake_connection"])["database"]
+    if not isinstance(database, str):
+        raise TerraformError(f"{env}/terraform.tfvars: snowflake_connection.database is not a string")
+    return database
 
 
 # --- HCL as data (checkov's parser, in the infra tools venv) ---------------------------------------

@@ -122,6 +122,24 @@ def test_failed_or_partial_load_is_reported_with_snowflakes_first_error(status: 
     assert "Numeric value 'x' is not recognized" in result.summary
 
 
+def test_a_skipped_file_has_its_own_meaning_and_runbook_section() -> None:
+    # GIVEN a manifest's file that COPY_HISTORY reports as "Load skipped" (no row loaded)
+    record = loaded("a.csv", 0, status="Load skipped", error="Remote file was not found", errors=0)
+    # WHEN the loads check reads it
+    result = loads([manifest("m", [("a.csv", 5)], 5)], [record])
+    # THEN it is a P2 of its own kind, linking the load-skipped section, saying what to do
+    assert result.status == Status.PROBLEM and result.severity == Severity.P2
+    assert result.runbook_anchor == "load-skipped"
+    assert "load skipped" in result.summary and "re-export" in result.summary
+    assert "Remote file was not found" in result.summary
+    [problem] = result.details["problems"]
+    assert problem["problem"] == "load skipped" and problem["rerun"]["tables"] == [TABLE]
+    # AND a failed file elsewhere in the window still takes the load-failed section first
+    failed = loaded("b.csv", 0, status="Load failed", error="bad", errors=1)
+    both = loads([manifest("m", [("a.csv", 5), ("b.csv", 1)], 6)], [record, failed])
+    assert both.runbook_anchor == "load-failed"
+
+
 def test_a_reload_after_a_failure_counts_not_the_failure() -> None:
     failed = loaded("a.csv", 0, status="Load failed", at=NOW - timedelta(minutes=50), error="bad")
     reloaded = loaded("a.csv", 5, at=NOW - timedelta(minutes=10))
@@ -165,11 +183,16 @@ def test_manifest_problems_name_the_object_and_the_field() -> None:
         parse_manifest("_manifests/x.json", b'{"run_id": ', TABLE)
 
 
-def run(state: str, completed: datetime, error: str | None = None) -> TaskRun:
+def run(
+    state: str, completed: datetime, error: str | None = None, *, started: datetime | None = None
+) -> TaskRun:
+    """A finished run; its statement started 5 s before it completed unless `started` says."""
+    started = completed - timedelta(seconds=5) if started is None else started
     return TaskRun(
         "ORDERS_MERGE",
         state,
-        completed - timedelta(seconds=5),
+        started - timedelta(seconds=1),
+        started,
         completed,
         "100183" if error else None,
         error,
@@ -211,6 +234,49 @@ def test_no_merge_since_the_last_load_is_pending_then_a_problem() -> None:
     before = [run("SUCCEEDED", NOW - timedelta(minutes=50))]
     result = check_merge(TABLE, "T", old, before, [], now=NOW, grace=GRACE)
     assert result.status == Status.PROBLEM and result.runbook_anchor == "merge-not-run"
+
+
+def test_a_run_that_fails_and_is_auto_suspended_is_a_failed_merge() -> None:
+    # GIVEN a success before the last load, then the run Snowflake reports as
+    # FAILED_AND_AUTO_SUSPENDED (the SUSPEND_TASK_AFTER_NUM_FAILURES-th failure in a row)
+    merged = run("SUCCEEDED", NOW - timedelta(minutes=55))
+    suspended = run("FAILED_AND_AUTO_SUSPENDED", NOW - timedelta(minutes=10), error="Numeric value 'x'")
+    records = [loaded("a.csv", 5, at=NOW - timedelta(minutes=20))]
+    # WHEN the merge check reads them, the load still inside the grace period
+    result = check_merge(TABLE, "T", records, [merged, suspended], [], now=NOW, grace=GRACE)
+    # THEN it is a failed merge now (not "pending"), with the error and the state that says the
+    # task no longer runs until someone resumes it
+    assert result.status == Status.PROBLEM and result.runbook_anchor == "merge-failed"
+    assert result.details["state"] == "FAILED_AND_AUTO_SUSPENDED"
+    assert "suspended" in result.summary and "Numeric value 'x'" in result.summary
+
+
+def test_a_run_that_started_before_the_last_load_did_not_merge_it() -> None:
+    # GIVEN a load at 07:15 and the only successful run started at 07:14 and completed at 07:16:
+    # its transaction read the stream before the load committed
+    load_at = NOW - timedelta(minutes=45)
+    records = [loaded("a.csv", 5, at=load_at)]
+    straddling = run("SUCCEEDED", load_at + timedelta(minutes=1), started=load_at - timedelta(minutes=1))
+    # WHEN the merge check and the sample's bound read them, past the grace period
+    result = check_merge(TABLE, "T", records, [straddling], [], now=NOW, grace=GRACE)
+    # THEN the load is not merged, and no export bound counts as settled
+    assert result.status == Status.PROBLEM and result.runbook_anchor == "merge-not-run"
+    m = manifest("m", [("a.csv", 5)], 5)
+    assert settled_upper([m], records, [straddling], BUCKET) is None
+    # AND a run that started after the load did merge it
+    later = run("SUCCEEDED", load_at + timedelta(minutes=6), started=load_at + timedelta(minutes=5))
+    assert check_merge(TABLE, "T", records, [straddling, later], [], now=NOW, grace=GRACE).status == Status.OK
+    assert settled_upper([m], records, [straddling, later], BUCKET) == datetime(2026, 11, 22, 6, tzinfo=UTC)
+
+
+def test_a_load_older_than_the_task_history_is_not_judged() -> None:
+    # GIVEN the last load 7 days and 30 minutes ago, merged by a run TASK_HISTORY no longer reaches
+    runs_since = NOW - timedelta(days=7) + timedelta(minutes=10)
+    records = [loaded("a.csv", 5, at=NOW - timedelta(days=7, minutes=30))]
+    # WHEN the merge check reads the runs from where TASK_HISTORY starts
+    result = check_merge(TABLE, "T", records, [], [], now=NOW, grace=GRACE, runs_since=runs_since)
+    # THEN that load is outside the evidence: no page for a merge nobody can see
+    assert result.status == Status.OK and result.details["last_load"] is None
 
 
 def test_freshness_compares_aurora_and_final_against_the_sla() -> None:

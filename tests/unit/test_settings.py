@@ -51,6 +51,15 @@ def test_bad_export_mode_is_named() -> None:
     assert caught.value.field == "EXPORT_MODE"
 
 
+def test_snowflake_database_must_be_an_identifier() -> None:
+    # GIVEN a SNOWFLAKE_DATABASE that would break out of a quoted name
+    # WHEN the settings are loaded
+    # THEN the variable is named and nothing runs
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings({**MINIMAL, "SNOWFLAKE_DATABASE": 'ANALYTICS"."PUBLIC'})
+    assert caught.value.field == "SNOWFLAKE_DATABASE"
+
+
 def test_secret_values_never_appear_in_errors() -> None:
     env = {**MINIMAL, "VAULT_TOKEN": "s.super-secret-token", "DB_PORT": "nope"}
     with pytest.raises(ConfigError) as caught:

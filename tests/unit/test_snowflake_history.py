@@ -12,15 +12,21 @@ from typing import Any
 
 import pytest
 
+from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.snowflake_history import (
+    COPY_HISTORY_REACH,
     PRODUCTION_QUERIES,
+    REACH_MARGIN,
+    TASK_HISTORY_REACH,
     SnowflakeHistory,
     normalize_status,
     parse_audit_row,
     parse_copy_row,
     parse_pipe_status,
     parse_task_row,
+    within_reach,
 )
+from aurora_sync.config import parse_tables
 from aurora_sync.errors import TerminalError
 
 PST = timezone(timedelta(hours=-8))
@@ -34,15 +40,16 @@ def test_production_sql_is_the_reviewed_text() -> None:
         " ORDER BY LAST_LOAD_TIME"
     )
     assert PRODUCTION_QUERIES.task_history == (
-        "SELECT NAME, STATE, SCHEDULED_TIME, COMPLETED_TIME, ERROR_CODE, ERROR_MESSAGE, QUERY_ID"
+        "SELECT NAME, STATE, SCHEDULED_TIME, QUERY_START_TIME, COMPLETED_TIME, ERROR_CODE, ERROR_MESSAGE,"
+        " QUERY_ID"
         " FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY(TASK_NAME => %s,"
         " SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ, RESULT_LIMIT => 10000))"
-        " WHERE SCHEMA_NAME = %s AND DATABASE_NAME = CURRENT_DATABASE() AND QUERY_ID IS NOT NULL"
+        " WHERE DATABASE_NAME = %s AND SCHEMA_NAME = %s AND QUERY_ID IS NOT NULL"
         " ORDER BY SCHEDULED_TIME"
     )
     assert PRODUCTION_QUERIES.pipe_status == "SELECT SYSTEM$PIPE_STATUS(%s)"
     assert PRODUCTION_QUERIES.merge_audit == (
-        'SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM "STAGING"."MERGE_AUDIT"'
+        "SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
         " WHERE TABLE_NAME = %s AND MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
     )
 
@@ -52,6 +59,22 @@ def test_the_audit_table_the_sql_reads_is_the_one_the_task_writes() -> None:
     insert = (sql_dir / "audit_insert.sql").read_text()
     assert '"TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT"' in insert
     assert "${audit_insert}" in (sql_dir / "task.sql").read_text()
+
+
+def test_history_ranges_start_inside_what_snowflake_answers() -> None:
+    # GIVEN the longest look-back (168 h) floored to the hour: up to 7 days and 59 minutes ago
+    now = datetime(2026, 11, 22, 8, 59, 30, tzinfo=UTC)
+    since = (now - timedelta(hours=168)).replace(minute=0, second=0, microsecond=0)
+    # WHEN the TASK_HISTORY and COPY_HISTORY starts are computed
+    task_start = within_reach(since, now, TASK_HISTORY_REACH)
+    copy_start = within_reach(since, now, COPY_HISTORY_REACH)
+    # THEN TASK_HISTORY starts inside its 7 days, with a margin for the query's own later clock;
+    # COPY_HISTORY (14 days) keeps the manifests' start, so no manifest's load is cut off
+    assert now - task_start == timedelta(days=7) - REACH_MARGIN
+    assert copy_start == since
+    # AND a short look-back is never moved
+    recent = now - timedelta(hours=24)
+    assert within_reach(recent, now, TASK_HISTORY_REACH) == recent
 
 
 def test_copy_history_row_parses_and_builds_the_file_url() -> None:
@@ -85,8 +108,10 @@ def test_statuses_compare_case_insensitively(raw: str, normalized: str) -> None:
 
 def test_task_row_and_audit_row_parse() -> None:
     at = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-    run = parse_task_row(("ORDERS_MERGE", "failed", at, at, 100183, "boom", "01b2"))
+    started = datetime(2026, 11, 22, 0, 1, tzinfo=PST)
+    run = parse_task_row(("ORDERS_MERGE", "failed", at, started, at, 100183, "boom", "01b2"))
     assert (run.state, run.error_code, run.error_message) == ("FAILED", "100183", "boom")
+    assert run.query_start_time == datetime(2026, 11, 22, 8, 1, tzinfo=UTC)
     audit = parse_audit_row(("01b2", Decimal(3), 4, at))
     assert (audit.rows_inserted, audit.rows_updated, audit.merged_at) == (3, 4, at)
 
@@ -121,11 +146,49 @@ def test_adapter_binds_names_and_times_in_the_documented_order() -> None:
     sf = RecordingSnowflake([])
     history = SnowflakeHistory(sf)  # type: ignore[arg-type]
     since = datetime(2026, 11, 21, 8, tzinfo=UTC)
-    history.copy_history("STAGING.ORDERS", since)
-    history.task_history("STAGING", "ORDERS_MERGE", since)
-    history.merge_audit("public.orders", since)
+    history.copy_history("SYNC.STAGING.ORDERS", since)
+    history.task_history("SYNC", "STAGING", "ORDERS_MERGE", since)
+    history.merge_audit('"SYNC"."STAGING"."MERGE_AUDIT"', "public.orders", since)
     assert [params for _, params in sf.calls] == [
-        ("STAGING.ORDERS", "2026-11-21T08:00:00.000000Z"),
-        ("ORDERS_MERGE", "2026-11-21T08:00:00.000000Z", "STAGING"),
+        ("SYNC.STAGING.ORDERS", "2026-11-21T08:00:00.000000Z"),
+        ("ORDERS_MERGE", "2026-11-21T08:00:00.000000Z", "SYNC", "STAGING"),
         ("public.orders", "2026-11-21T08:00:00.000000Z"),
     ]
+    # GIVEN the audit table's quoted three-part name WHEN the audit query is built THEN it is named
+    assert 'FROM "SYNC"."STAGING"."MERGE_AUDIT" WHERE' in sf.calls[2][0]
+
+
+@pytest.mark.parametrize(
+    "audit_table", ['"STAGING"."MERGE_AUDIT"', "SYNC.STAGING.MERGE_AUDIT", '"A"."B"."C" x']
+)
+def test_audit_table_must_be_a_quoted_three_part_name(audit_table: str) -> None:
+    with pytest.raises(ValueError, match="audit_table"):
+        SnowflakeHistory(RecordingSnowflake([])).merge_audit(audit_table, "public.orders", datetime.now(UTC))  # type: ignore[arg-type]
+
+
+class QueryRecordingAdapter(Snowflake):
+    """The real adapter with the connection replaced by a recorder: the SQL it builds is the subject."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__({"account": "acme", "database": database})
+        self.calls: list[tuple[str, tuple[Any, ...] | None]] = []
+
+    def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        self.calls.append((sql, params))
+        return []
+
+
+def test_watermark_and_sample_lookups_name_the_database() -> None:
+    # GIVEN the adapter of a session whose database is SYNC
+    sf = QueryRecordingAdapter("sync")
+    table = parse_tables(
+        '[{"table_name": "public.orders", "watermark_col": "updated_at", "primary_keys": ["id"],'
+        ' "columns": [{"name": "id", "type": "NUMBER"}, {"name": "updated_at", "type": "TIMESTAMP_TZ"}]}]',
+        "p",
+    ).tables[0]
+    # WHEN the exporter's lower bound and the reconciler's sample lookup query FINAL
+    sf.max_watermark("FINAL", "ORDERS", "updated_at")
+    sf.versions("FINAL", table, [(1,)])
+    # THEN both name "SYNC"."FINAL"."ORDERS": the session's current database does not matter
+    assert sf.calls[0][0] == 'SELECT MAX("UPDATED_AT") FROM "SYNC"."FINAL"."ORDERS"'
+    assert 'FROM "SYNC"."FINAL"."ORDERS" WHERE' in sf.calls[1][0]

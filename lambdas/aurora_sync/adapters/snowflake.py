@@ -97,6 +97,12 @@ class Snowflake:
                 ) from exc
         return self._conn
 
+    @property
+    def database(self) -> str:
+        """SNOWFLAKE_DATABASE: every name this adapter queries is qualified with it, so the result
+        never depends on which database the session happens to have as current."""
+        return str(self._kwargs["database"])
+
     def connect(self) -> None:
         """Open the session now, so an unreachable account fails once, up front."""
         self._connection()
@@ -112,14 +118,14 @@ class Snowflake:
             raise classify_snowflake(exc, action) from exc
 
     def max_watermark(self, schema: str, table: str, column: str) -> datetime | None:
-        relation = quote_sf(schema, table)
+        relation = quote_sf(self.database, schema, table)
         sql = f"SELECT MAX({quote_sf(column)}) FROM {relation}"
         try:
-            rows = self.query(sql, f"read MAX({column}) from {schema}.{table}")
+            rows = self.query(sql, f"read MAX({column}) from {relation}")
         except SnowflakeQueryError as exc:
             if exc.errno in OBJECT_MISSING_ERRNOS:
                 raise TerminalError(
-                    f"{schema}.{table} does not exist in Snowflake (or the role cannot see it): "
+                    f"{relation} does not exist in Snowflake (or the role cannot see it): "
                     "apply the Snowflake Terraform before exporting"
                 ) from exc
             raise
@@ -133,14 +139,16 @@ class Snowflake:
     def versions(
         self, schema: str, table: TableConfig, wanted: list[tuple[Any, ...]]
     ) -> dict[tuple[Any, ...], datetime | None]:
-        """Watermark of each wanted primary key found in schema.<table> (bound values, one query)."""
+        """Watermark of each wanted primary key found in <database>.schema.<table> (bound values,
+        one query)."""
         if not wanted:
             return {}
         keys = table.primary_keys
         match = "(" + " AND ".join(f"{quote_sf(k)} = %s" for k in keys) + ")"
         sql = (
             f"SELECT {', '.join(quote_sf(k) for k in keys)}, {quote_sf(table.watermark_col)} "
-            f"FROM {quote_sf(schema, table.snowflake_table)} WHERE " + " OR ".join([match] * len(wanted))
+            f"FROM {quote_sf(self.database, schema, table.snowflake_table)} WHERE "
+            + " OR ".join([match] * len(wanted))
         )
         params = tuple(_bindable(v) for key in wanted for v in key)
         rows = self.query(sql, f"look up sampled keys in {schema}.{table.snowflake_table}", params)

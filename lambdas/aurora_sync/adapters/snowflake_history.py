@@ -10,19 +10,48 @@ the seam is the SQL text alone; parsing and every check run unchanged.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.errors import TerminalError
 from aurora_sync.timeutil import as_utc, iso
 
+QUOTED_THREE_PART = re.compile(r'"[A-Z_][A-Z0-9_$]*"(\."[A-Z_][A-Z0-9_$]*"){2}')
+
+# How far back the INFORMATION_SCHEMA functions answer; a range starting earlier is an error, not
+# fewer rows (TASK_HISTORY: "within the last 7 days"; COPY_HISTORY: "within the last 14 days").
+TASK_HISTORY_REACH = timedelta(days=7)
+COPY_HISTORY_REACH = timedelta(days=14)
+# Snowflake measures the reach at query time, a moment after our clock read `now`, and its clock is
+# not ours: start this much inside it.
+REACH_MARGIN = timedelta(minutes=10)
+# TASK_HISTORY states that mean the MERGE did not commit. A run that fails the
+# SUSPEND_TASK_AFTER_NUM_FAILURES-th time in a row is FAILED_AND_AUTO_SUSPENDED, not FAILED
+# (release notes: 2023_01 bundle for the ACCOUNT_USAGE view, 2023_03 for this function).
+FAILED_STATES = frozenset({"FAILED", "FAILED_AND_AUTO_SUSPENDED"})
+
+
+def within_reach(since: datetime, now: datetime, reach: timedelta) -> datetime:
+    """The latest of `since` and the oldest start the history function accepts at `now`."""
+    return max(since, now - reach + REACH_MARGIN)
+
 
 @dataclass(frozen=True)
 class HistoryQueries:
-    """SQL with positional binds: copy (table, start), task (task, start, schema), pipe (pipe),
-    audit (table, start). Column order is part of the contract (see the parse_* functions)."""
+    """SQL with positional binds: copy (DATABASE.SCHEMA.TABLE, start), task (task, start, database,
+    schema), pipe (the quoted "DATABASE"."SCHEMA"."PIPE"), audit (table, start). Column order is
+    part of the contract (see the parse_* functions). `{audit_table}` in the audit query is replaced
+    by the validated, quoted, database-qualified MERGE_AUDIT name (an identifier cannot be bound).
+
+    Every object is named with its database, so no result depends on the session's current
+    database: COPY_HISTORY gets a three-part TABLE_NAME; TASK_HISTORY takes only an unqualified
+    TASK_NAME and reports every database's tasks of that name, so its rows are filtered on the
+    bound DATABASE_NAME and SCHEMA_NAME (the role needs USAGE on both, or Snowflake reports them as
+    NULL). The INFORMATION_SCHEMA the functions are called through is the session's, whose current
+    database is SNOWFLAKE_DATABASE too (the connection's `database`)."""
 
     copy_history: str
     task_history: str
@@ -39,15 +68,16 @@ PRODUCTION_QUERIES = HistoryQueries(
         " ORDER BY LAST_LOAD_TIME"
     ),
     task_history=(
-        "SELECT NAME, STATE, SCHEDULED_TIME, COMPLETED_TIME, ERROR_CODE, ERROR_MESSAGE, QUERY_ID"
+        "SELECT NAME, STATE, SCHEDULED_TIME, QUERY_START_TIME, COMPLETED_TIME, ERROR_CODE, ERROR_MESSAGE,"
+        " QUERY_ID"
         " FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY("
         "TASK_NAME => %s, SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ, RESULT_LIMIT => 10000))"
-        " WHERE SCHEMA_NAME = %s AND DATABASE_NAME = CURRENT_DATABASE() AND QUERY_ID IS NOT NULL"
+        " WHERE DATABASE_NAME = %s AND SCHEMA_NAME = %s AND QUERY_ID IS NOT NULL"
         " ORDER BY SCHEDULED_TIME"
     ),
     pipe_status="SELECT SYSTEM$PIPE_STATUS(%s)",
     merge_audit=(
-        'SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM "STAGING"."MERGE_AUDIT"'
+        "SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
         " WHERE TABLE_NAME = %s AND MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
     ),
 )
@@ -75,8 +105,12 @@ class CopyRecord:
 @dataclass(frozen=True)
 class TaskRun:
     name: str
-    state: str  # upper-case: SUCCEEDED, FAILED, CANCELLED, SKIPPED, EXECUTING, SCHEDULED
+    # upper-case: SUCCEEDED, FAILED, FAILED_AND_AUTO_SUSPENDED, CANCELLED, SKIPPED, EXECUTING, SCHEDULED
+    state: str
     scheduled_time: datetime | None
+    # When the task's statement started: its transaction, and so the stream it reads, begins after
+    # this; rows loaded later are left for the next run, whenever this one completes.
+    query_start_time: datetime | None
     completed_time: datetime | None
     error_code: str | None
     error_message: str | None
@@ -131,11 +165,12 @@ def parse_copy_row(row: tuple[Any, ...]) -> CopyRecord:
 
 
 def parse_task_row(row: tuple[Any, ...]) -> TaskRun:
-    name, state, scheduled, completed, code, message, query_id = row
+    name, state, scheduled, started, completed, code, message, query_id = row
     return TaskRun(
         name=str(name),
         state=str(state or "").upper(),
         scheduled_time=_time(scheduled),
+        query_start_time=_time(started),
         completed_time=_time(completed),
         error_code=None if code is None else str(code),
         error_message=None if message is None else str(message),
@@ -177,9 +212,13 @@ class SnowflakeHistory:
         )
         return [parse_copy_row(r) for r in rows]
 
-    def task_history(self, schema: str, task: str, since: datetime) -> list[TaskRun]:
+    def task_history(self, database: str, schema: str, task: str, since: datetime) -> list[TaskRun]:
+        """`since` must be within TASK_HISTORY_REACH of now (see within_reach): Snowflake fails
+        the whole query otherwise."""
         rows = self._sf.query(
-            self._q.task_history, f"TASK_HISTORY of {schema}.{task}", (task, iso(since), schema)
+            self._q.task_history,
+            f"TASK_HISTORY of {database}.{schema}.{task}",
+            (task, iso(since), database, schema),
         )
         return [parse_task_row(r) for r in rows]
 
@@ -189,6 +228,10 @@ class SnowflakeHistory:
             raise TerminalError(f"SYSTEM$PIPE_STATUS({pipe}) returned no row")
         return parse_pipe_status(rows[0][0])
 
-    def merge_audit(self, table: str, since: datetime) -> list[MergeAudit]:
-        rows = self._sf.query(self._q.merge_audit, f"MERGE_AUDIT of {table}", (table, iso(since)))
+    def merge_audit(self, audit_table: str, table: str, since: datetime) -> list[MergeAudit]:
+        """`audit_table` is SnowflakeTable.audit_table: validated and quoted, never user text."""
+        if not QUOTED_THREE_PART.fullmatch(audit_table):
+            raise ValueError(f'audit_table {audit_table!r} must be a quoted "DATABASE"."SCHEMA"."TABLE"')
+        sql = self._q.merge_audit.format(audit_table=audit_table)
+        rows = self._sf.query(sql, f"MERGE_AUDIT of {table}", (table, iso(since)))
         return [parse_audit_row(r) for r in rows]

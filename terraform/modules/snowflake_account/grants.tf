@@ -1,5 +1,9 @@
 # The schema objects' owner (var.owner_role_name) uses the integrations; the Lambdas' service role
 # reads watermarks and history, nothing else.
+#
+# Grants on existing objects run as their owner (the default provider's role). Future grants run as
+# ACCOUNTADMIN: in a standard (not managed-access) schema, GRANT ... ON FUTURE ... IN SCHEMA needs the
+# global MANAGE GRANTS privilege, which SYSADMIN lacks, so the first apply would fail (docs/deploy.md).
 
 resource "snowflake_grant_privileges_to_account_role" "owner_uses_storage_integration" {
   provider          = snowflake.accountadmin
@@ -71,6 +75,7 @@ resource "snowflake_grant_privileges_to_account_role" "service_schemas" {
 
 resource "snowflake_grant_privileges_to_account_role" "service_reads_tables" {
   for_each          = { staging = snowflake_schema.staging.fully_qualified_name, final = snowflake_schema.final.fully_qualified_name }
+  provider          = snowflake.accountadmin
   account_role_name = snowflake_account_role.service.name
   privileges        = ["SELECT"]
   on_schema_object {
@@ -83,6 +88,7 @@ resource "snowflake_grant_privileges_to_account_role" "service_reads_tables" {
 
 resource "snowflake_grant_privileges_to_account_role" "service_monitors" {
   for_each          = toset(["PIPES", "TASKS"])
+  provider          = snowflake.accountadmin
   account_role_name = snowflake_account_role.service.name
   privileges        = ["MONITOR"]
   on_schema_object {

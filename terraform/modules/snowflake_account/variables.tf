@@ -1,6 +1,13 @@
 variable "database" {
-  description = "Database holding the STAGING and FINAL schemas (SNOWFLAKE_DATABASE)."
+  description = "Database holding the STAGING and FINAL schemas (SNOWFLAKE_DATABASE); every pipe, task and Lambda query names it."
   type        = string
+
+  validation {
+    # The provider creates the database under this exact (quoted) name, while the SQL of the pipes,
+    # tasks and Lambdas quotes the upper-cased name: only an upper-case name is the same object in both.
+    condition     = can(regex("^[A-Z_][A-Z0-9_$]*$", var.database)) && length(var.database) <= 63
+    error_message = "database must be an upper-case identifier matching ^[A-Z_][A-Z0-9_$]*$ (at most 63 characters)."
+  }
 }
 
 variable "staging_schema" {

@@ -6,6 +6,7 @@ module "render" {
   source = "./render"
 
   table                  = var.table
+  database               = var.database
   stage_url              = var.stage_url
   storage_integration    = var.storage_integration
   warehouse              = var.warehouse

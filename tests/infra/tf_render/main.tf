@@ -10,6 +10,11 @@ variable "tables_file" {
   type        = string
 }
 
+variable "database" {
+  description = "Snowflake database of the environment (snowflake_connection.database in its terraform.tfvars)."
+  type        = string
+}
+
 variable "bucket" {
   description = "Export bucket name used in stage URLs."
   type        = string
@@ -29,6 +34,7 @@ module "render" {
   source    = "../../../terraform/modules/snowflake_table/render"
   for_each  = module.tables.by_name
   table     = each.value
+  database  = var.database
   stage_url = "s3://${var.bucket}/${module.tables.s3_prefixes[each.key]}"
 }
 

@@ -5,6 +5,7 @@ locals {
 
   relation        = split(".", var.table.table_name)[1]
   snowflake_table = upper(coalesce(var.table.target_table, local.relation))
+  database        = upper(var.database)
   staging_schema  = upper(var.staging_schema)
   final_schema    = upper(var.final_schema)
 
@@ -18,9 +19,12 @@ locals {
     task        = "${local.snowflake_table}_MERGE"
     file_format = "AURORA_CSV"
   }
-  # ... and the quoted, schema-qualified form the SQL uses.
-  staging_q = "\"${local.staging_schema}\".\"${local.names.staging}\""
-  stream_q  = "\"${local.staging_schema}\".\"${local.names.stream}\""
+  # ... and the quoted, database-qualified form the SQL uses: a pipe's COPY and a task's body are
+  # resolved when created, and the provider's session has no current database.
+  staging_prefix = "\"${local.database}\".\"${local.staging_schema}\""
+  final_prefix   = "\"${local.database}\".\"${local.final_schema}\""
+  staging_q      = "${local.staging_prefix}.\"${local.names.staging}\""
+  stream_q       = "${local.staging_prefix}.\"${local.names.stream}\""
 
   column_types = [for c in var.table.columns : upper(trimspace(c.type))]
   cols         = [for c in var.table.columns : "\"${upper(c.name)}\""]
@@ -29,13 +33,13 @@ locals {
 
   base_values = {
     staging             = local.staging_q
-    final               = "\"${local.final_schema}\".\"${local.names.final}\""
+    final               = "${local.final_prefix}.\"${local.names.final}\""
     stream              = local.stream_q
     stream_name         = local.stream_q
-    pipe                = "\"${local.staging_schema}\".\"${local.names.pipe}\""
-    stage               = "\"${local.staging_schema}\".\"${local.names.stage}\""
-    task                = "\"${local.staging_schema}\".\"${local.names.task}\""
-    file_format         = "\"${local.staging_schema}\".\"${local.names.file_format}\""
+    pipe                = "${local.staging_prefix}.\"${local.names.pipe}\""
+    stage               = "${local.staging_prefix}.\"${local.names.stage}\""
+    task                = "${local.staging_prefix}.\"${local.names.task}\""
+    file_format         = "${local.staging_prefix}.\"${local.names.file_format}\""
     stage_url           = var.stage_url
     storage_integration = "\"${upper(var.storage_integration)}\""
     warehouse           = "\"${upper(var.warehouse)}\""
@@ -50,7 +54,7 @@ locals {
     watermark              = "\"${upper(var.table.watermark_col)}\""
     update_set             = join(",\n  ", [for c in local.non_keys : "${c} = s.${c}"])
     insert_values          = join(", ", [for c in local.cols : "s.${c}"])
-    audit_table            = "\"${local.staging_schema}\".\"MERGE_AUDIT\""
+    audit_table            = "${local.staging_prefix}.\"MERGE_AUDIT\""
     table_name             = var.table.table_name
     copy_expressions = join(", ", [
       for i, t in local.column_types :

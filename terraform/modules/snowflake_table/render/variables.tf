@@ -25,6 +25,16 @@ variable "table" {
   }
 }
 
+variable "database" {
+  description = "Database of the STAGING and FINAL schemas: the first part of every object name in the SQL (SNOWFLAKE_DATABASE on the Python side)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_$]*$", var.database)) && length(var.database) <= 63
+    error_message = "database must match ^[A-Za-z_][A-Za-z0-9_$]*$ (at most 63 characters), as aurora_sync.identifiers requires."
+  }
+}
+
 variable "stage_url" {
   description = "s3://bucket/<schema.table>/ URL of the table's external stage."
   type        = string

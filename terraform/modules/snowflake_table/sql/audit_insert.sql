@@ -1,3 +1,4 @@
-INSERT INTO ${audit_table} ("TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT")
-  SELECT '${table_name}', LAST_QUERY_ID(), $1, $2, CURRENT_TIMESTAMP()
-  FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()))
+LET merge_query_id VARCHAR := SQLID;
+  INSERT INTO ${audit_table} ("TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT")
+  SELECT '${table_name}', :merge_query_id, $1, $2, CURRENT_TIMESTAMP()
+  FROM TABLE(RESULT_SCAN(:merge_query_id))
