@@ -93,8 +93,6 @@ class Claim:
 
 
 class LeaseStore(Protocol):
-    table_name: str
-
     def put_if_free(self, item: dict[str, Any], now_epoch: int) -> tuple[bool, dict[str, Any] | None]: ...
 
     def delete_if_holder(self, key: str, holder: str) -> tuple[bool, dict[str, Any] | None]: ...

@@ -27,7 +27,6 @@ class ScriptedStore:
     put_answer: tuple[bool, dict[str, Any] | None] = (True, None)
     delete_answer: tuple[bool, dict[str, Any] | None] = (True, None)
     error: SyncError | None = None
-    table_name: str = "export-lease"
     puts: list[tuple[dict[str, Any], int]] = field(default_factory=list)
     deletes: list[tuple[str, str]] = field(default_factory=list)
 

@@ -125,7 +125,7 @@ def _item(raw: dict[str, dict[str, str]] | None) -> dict[str, Any] | None:
 
 def _to_dynamo(value: Any) -> dict[str, str]:
     if isinstance(value, bool):
-        raise TypeError("alert state has no boolean attributes")
+        raise TypeError("alert state and lease items have no boolean attributes")
     if isinstance(value, int):
         return {"N": str(value)}
     return {"S": str(value)}
