@@ -4,6 +4,8 @@ Ordering is the safety argument: data becomes visible under the table prefix onl
 the manifest is written after the data, and the override is deleted only after both. An
 incremental window that becomes visible in pieces (a split publish, a split window) is pinned
 first (aurora_sync.pending): incremental runs start no higher than what no manifest covers yet.
+An incremental window runs only under its table's lease (aurora_sync.lease): two runs never
+export the same table's incremental window at once; the one that finds it held skips the table.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from aurora_sync.errors import (
 from aurora_sync.events import ExportWindow, smaller_rerun, smaller_windows_advice
 from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header, describe_rejection
 from aurora_sync.layout import data_key, manifest_key, pending_key, temp_key, temp_part_number
+from aurora_sync.lease import Lease, TableLeases
 from aurora_sync.manifest import Manifest, ManifestFile, read_manifests
 from aurora_sync.observability import METRICS_NAMESPACE, logger
 from aurora_sync.pending import PublishPin, Window, gaps, held_lower, read_pins
@@ -48,7 +51,7 @@ WATERMARK_TYPES = frozenset({"timestamp", "timestamptz"})
 @dataclass
 class TableResult:
     table: str
-    status: str  # exported | empty | failed
+    status: str  # exported | empty | failed | skipped (another run holds the table's lease)
     rows: int = 0
     files: list[str] = field(default_factory=list)
     lower: str | None = None
@@ -59,6 +62,7 @@ class TableResult:
     export_id: str | None = None
     manifest: str | None = None
     rerun: dict[str, Any] | None = None
+    message: str | None = None  # why a table was skipped
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -99,6 +103,7 @@ class ExportService:
         open_aurora: Callable[[], Aurora],
         open_snowflake: Callable[[], Snowflake],
         alerts: AlertRouter,
+        leases: TableLeases,
         remaining_ms: Callable[[], int],
         run_id: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -110,6 +115,7 @@ class ExportService:
         self._open_aurora = open_aurora
         self._open_snowflake = open_snowflake
         self._alerts = alerts
+        self._leases = leases
         self._remaining_ms = remaining_ms
         self._clock = clock
         self.run_id = run_id
@@ -179,7 +185,7 @@ class ExportService:
         started = time.monotonic()
         rerun = window.payload()
         try:
-            outcome = self.export_window(window)
+            outcome = self._export_leased(window)
         except StatementTimeoutError as exc:
             outcome = TableResult(window.table, "failed", error=str(exc), retryable=False, timed_out=True)
             logger.error("Export hit the statement timeout", extra={"table": window.table, "error": str(exc)})
@@ -196,6 +202,9 @@ class ExportService:
                 window.table, "failed", error=f"{type(exc).__name__}: {exc}", retryable=False
             )
             logger.exception("Export failed with an unexpected error", extra={"table": window.table})
+        if outcome.status == "skipped":  # the holder exports it, and raises or resolves `export` itself
+            self._emit(window.table, outcome, time.monotonic() - started)
+            return outcome
         if outcome.status == "failed":
             outcome.rerun = rerun
             self._alert(
@@ -220,9 +229,62 @@ class ExportService:
             with single_metric(name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE) as metric:
                 metric.add_dimension(name="table", value=table)
 
+        if outcome.status == "skipped":
+            put("ExportSkipped", MetricUnit.Count, 1)
+            return
         put("ExportedRows", MetricUnit.Count, outcome.rows)
         put("ExportDuration", MetricUnit.Seconds, seconds)
         put("ExportFailed", MetricUnit.Count, 1 if outcome.status == "failed" else 0)
+
+    # -- the table's lease (aurora_sync.lease) ---------------------------------------------------
+    def _export_leased(self, window: ExportWindow) -> TableResult:
+        """An incremental window runs under its table's lease, released however the export ends;
+        a manual window takes none (skipping it would lose exactly the rows its caller asked for)."""
+        if window.is_manual:
+            return self.export_window(window)
+        remaining = timedelta(milliseconds=self._remaining_ms())
+        claim = self._leases.acquire(window.table, self.run_id, remaining)
+        if not claim.acquired:
+            return self._skipped(claim.lease)
+        self._resolve("export_lease", window.table, f"lease acquired by run {self.run_id}")
+        try:
+            return self.export_window(window)
+        finally:
+            self._leases.release(claim.lease)
+
+    def _skipped(self, lease: Lease) -> TableResult:
+        """Not a failure, nothing to re-run: the holder is exporting this incremental window. Pages
+        only when the lease has been held longer than any healthy run holds one."""
+        now = self._clock()
+        message = f"{lease.describe()}; that run exports this table's incremental window, nothing to re-run"
+        limit = timedelta(minutes=self._settings.lease_alert_after_minutes)
+        held = lease.held_for(now)
+        minutes = None if held is None else round(held.total_seconds() / 60, 1)
+        extra = {"table": lease.table, "holder": lease.holder, "held_minutes": minutes}
+        skipped = TableResult(lease.table, "skipped", message=message)
+        if not lease.overdue(now, limit):
+            logger.info("export skipped: another run holds the table's lease", extra=extra)
+            return skipped
+        logger.warning("export skipped: the table's lease is held past the alert limit", extra=extra)
+        self._alert(
+            Alert(
+                severity=Severity.P2,
+                check="export_lease",
+                table=lease.table,
+                summary=f"not exporting: lease {lease.describe()}, longer than any run lasts"[:300],
+                details={
+                    "holder": lease.holder,
+                    "acquired_at": None if lease.acquired_at is None else iso(lease.acquired_at),
+                    "expires_at": None if lease.expires_at is None else iso(lease.expires_at),
+                    "held_minutes": minutes,
+                    "alert_after_minutes": self._settings.lease_alert_after_minutes,
+                    "lease_table": self._settings.export_lease_table,
+                },
+                run_id=self.run_id,
+                runbook_anchor="export-lease-held",
+            )
+        )
+        return skipped
 
     def export_window(self, window: ExportWindow) -> TableResult:
         table, override, full_refresh = self._plan(window)

@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_sync import aws
+from aurora_sync.adapters.dynamodb import LeaseTable
 from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.adapters.ssm import ParameterStore
 from aurora_sync.alert_routing import alert_router
@@ -22,6 +23,7 @@ from aurora_sync.credentials import CredentialProvider, fallback_alert, settle_f
 from aurora_sync.errors import TerminalError, TransientError
 from aurora_sync.events import ExportWindow, parse_request, split_window
 from aurora_sync.exporter import ExportService, RunResult
+from aurora_sync.lease import TableLeases
 from aurora_sync.observability import logger, metrics
 from aurora_sync.settings import load_exporter_settings
 
@@ -76,6 +78,7 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         ),
         open_snowflake=lambda: open_snowflake(settings, credentials, "exporter", run_id),
         alerts=alerts,
+        leases=TableLeases(LeaseTable(aws.client("dynamodb", region), settings.export_lease_table)),
         remaining_ms=context.get_remaining_time_in_millis,
         run_id=run_id,
     )

@@ -133,6 +133,13 @@ class ExporterSettings(ServiceSettings):
     multipart_chunk_mib: int = Field(default=8, ge=5, le=512, alias="EXPORT_PART_MIB")
     # A table whose export fails this many runs in a row pages as P1 (pipeline down), not P2.
     export_failures_p1_after: int = Field(default=3, ge=1, alias="EXPORT_FAILURES_P1_AFTER")
+    # DynamoDB table of the per-table export leases (aurora_sync.lease). Required: without it
+    # nothing stops two incremental runs of one table exporting the same window at once.
+    export_lease_table: NonEmpty = Field(alias="EXPORT_LEASE_TABLE")
+    # A run that finds a table's lease held longer than this pages (P2 `export_lease`). No healthy
+    # run holds one longer than Lambda's 15-minute maximum plus the lease's 1-minute margin, so a
+    # lower limit would page for a run that is simply working.
+    lease_alert_after_minutes: int = Field(default=20, ge=17, le=1440, alias="LEASE_ALERT_AFTER_MINUTES")
 
     @field_validator("overrides_path", "temp_prefix")
     @classmethod

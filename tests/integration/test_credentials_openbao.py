@@ -30,6 +30,7 @@ FALLBACK_PASSWORD = "kms-Pa55-openbao-walrus"
 
 BASE_ENV = {
     "EXPORT_BUCKET": "exports",
+    "EXPORT_LEASE_TABLE": "export-lease",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "DB_HOST": "127.0.0.1",
     "DB_NAME": "app",

@@ -79,6 +79,13 @@ class Pipeline:
             AttributeDefinitions=[{"AttributeName": "dedup_key", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+        self.lease_table = f"export-lease-{self.name}"
+        self.moto.client("dynamodb").create_table(
+            TableName=self.lease_table,
+            KeySchema=[{"AttributeName": "lease_key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "lease_key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         self.put_tables()
         # As Terraform stores the RDS bundle: the CA that signed the local server's certificate.
         self.ssm.put_parameter(Name=self.ca_bundle_parameter, Value=self.pg.ca_pem, Type="String")
@@ -154,6 +161,7 @@ class Pipeline:
             "EXPORT_MODE": self.export_mode,
             "ALERT_TOPIC_ARN": self.topic_arn,
             "ALERT_STATE_TABLE": self.alert_state_table,
+            "EXPORT_LEASE_TABLE": self.lease_table,
             "DB_HOST": self.pg.tls_host,
             "DB_PORT": str(self.pg.port),
             "DB_NAME": self.db_name,

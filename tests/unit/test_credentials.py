@@ -43,6 +43,7 @@ SECRETS = (KV_PASSWORD, LEASE_PASSWORD, FALLBACK_PASSWORD, SF_PASSWORD, PASSPHRA
 
 BASE_ENV = {
     "EXPORT_BUCKET": "exports",
+    "EXPORT_LEASE_TABLE": "export-lease",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "DB_HOST": "aurora.example",
     "DB_NAME": "app",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from aurora_sync.errors import ConfigError
+from aurora_sync.lease import LAMBDA_MAX_TIMEOUT, LEASE_MARGIN
 from aurora_sync.settings import ExportMode, load_exporter_settings
 
 MINIMAL = {
     "EXPORT_BUCKET": "b",
+    "EXPORT_LEASE_TABLE": "export-lease",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "DB_HOST": "aurora.example",
     "DB_NAME": "app",
@@ -34,6 +38,7 @@ def test_missing_variables_are_all_named() -> None:
     message = str(caught.value)
     for name in (
         "EXPORT_BUCKET",
+        "EXPORT_LEASE_TABLE",
         "ALERT_TOPIC_ARN",
         "DB_HOST",
         "DB_PORT",
@@ -78,3 +83,25 @@ def test_tls_needs_the_ca_bundle_parameter() -> None:
     assert caught.value.field == "DB_SSL_CA_BUNDLE_PARAMETER"
     # AND without TLS (local tools only) it is not needed
     assert load_exporter_settings({**env, "DB_SSL": "false"}).database.ssl_ca_bundle_parameter is None
+
+
+def test_the_export_lease_table_is_required() -> None:
+    # GIVEN no EXPORT_LEASE_TABLE: nothing would stop two runs exporting one table at once
+    env = {k: v for k, v in MINIMAL.items() if k != "EXPORT_LEASE_TABLE"}
+    # THEN the exporter refuses to start, naming it
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings(env)
+    assert caught.value.field == "EXPORT_LEASE_TABLE"
+
+
+def test_lease_alert_limit_defaults_above_the_longest_healthy_hold_and_refuses_less() -> None:
+    # GIVEN the default WHEN compared with the longest a working run holds a lease THEN it is above
+    longest_hold = LAMBDA_MAX_TIMEOUT + LEASE_MARGIN
+    limit = timedelta(minutes=load_exporter_settings(MINIMAL).lease_alert_after_minutes)
+    assert limit > longest_hold
+    # AND the smallest accepted value is above it too; one below is refused, naming the variable
+    lowest = load_exporter_settings({**MINIMAL, "LEASE_ALERT_AFTER_MINUTES": "17"})
+    assert timedelta(minutes=lowest.lease_alert_after_minutes) > longest_hold
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings({**MINIMAL, "LEASE_ALERT_AFTER_MINUTES": "16"})
+    assert caught.value.field == "LEASE_ALERT_AFTER_MINUTES"

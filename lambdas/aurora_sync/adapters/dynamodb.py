@@ -1,7 +1,11 @@
-"""Alert state in DynamoDB: one item per open-or-recently-resolved problem, keyed by dedup_key.
+"""DynamoDB conditional writes: alert state, and the exporter's per-table leases.
 
-Writes are conditional on the version read, so two reconcilers (the hourly schedule and the state
-machine's) cannot both decide to page for the same problem.
+Alert state: one item per open-or-recently-resolved problem, keyed by dedup_key. Writes are
+conditional on the version read, so two reconcilers (the hourly schedule and the state machine's)
+cannot both decide to page for the same problem.
+
+Leases (aurora_sync.lease): one item per table while an incremental export of it runs, written only
+if absent, expired or already the writer's, deleted only by its holder.
 """
 
 from __future__ import annotations
@@ -26,8 +30,7 @@ class AlertStateTable:
             )
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, f"dynamodb:GetItem {self.table_name} {dedup_key}") from exc
-        item = response.get("Item")
-        return None if item is None else {k: _from_dynamo(v) for k, v in item.items()}
+        return _item(response.get("Item"))
 
     def put(self, item: dict[str, Any], expected_version: int | None) -> None:
         """Write `item` if the stored version is still `expected_version` (None: must not exist)."""
@@ -50,9 +53,79 @@ class AlertStateTable:
             raise classify(exc, f"dynamodb:PutItem {self.table_name}") from exc
 
 
+LEASE_KEY = "lease_key"
+# Expiry is compared in the condition itself: TTL deletes expired items only eventually.
+_FREE_OR_MINE = "attribute_not_exists(#key) OR #expires <= :now OR #holder = :holder"
+
+
+class LeaseTable:
+    """The export lease table (hash key `lease_key`); every write is conditional and atomic."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._db = dynamodb
+        self.table_name = table_name
+
+    def put_if_free(self, item: dict[str, Any], now_epoch: int) -> tuple[bool, dict[str, Any] | None]:
+        """Write `item` unless another holder's unexpired lease is there.
+
+        Returns (True, the item replaced or None) or (False, the item in the way). The holder's own
+        item counts as free, so botocore retrying a put whose answer was lost does not lock its
+        writer out. ALL_OLD on either outcome is read atomically with the write: no second read.
+        """
+        action = f"dynamodb:PutItem {self.table_name} {item[LEASE_KEY]}"
+        try:
+            response = self._db.put_item(
+                TableName=self.table_name,
+                Item={k: _to_dynamo(v) for k, v in item.items() if v is not None},
+                ConditionExpression=_FREE_OR_MINE,
+                ExpressionAttributeNames={"#key": LEASE_KEY, "#expires": "expires_at", "#holder": "holder"},
+                ExpressionAttributeValues={":now": _to_dynamo(now_epoch), ":holder": {"S": item["holder"]}},
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False, _item_in_the_way(exc)
+            raise classify(exc, action) from exc
+        except BotoCoreError as exc:
+            raise classify(exc, action) from exc
+        return True, _item(response.get("Attributes"))
+
+    def delete_if_holder(self, key: str, holder: str) -> tuple[bool, dict[str, Any] | None]:
+        """Delete the lease if `holder` holds it: (True, None), or (False, the item there or None)."""
+        action = f"dynamodb:DeleteItem {self.table_name} {key}"
+        try:
+            self._db.delete_item(
+                TableName=self.table_name,
+                Key={LEASE_KEY: {"S": key}},
+                ConditionExpression="#holder = :holder",
+                ExpressionAttributeNames={"#holder": "holder"},
+                ExpressionAttributeValues={":holder": {"S": holder}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False, _item_in_the_way(exc)
+            raise classify(exc, action) from exc
+        except BotoCoreError as exc:
+            raise classify(exc, action) from exc
+        return True, None
+
+
+def _item_in_the_way(exc: ClientError) -> dict[str, Any] | None:
+    """The item that failed the condition (ReturnValuesOnConditionCheckFailure=ALL_OLD); None when
+    no item is there (a delete whose item is already gone)."""
+    raw = exc.response.get("Item")
+    return _item(raw if isinstance(raw, dict) else None)
+
+
+def _item(raw: dict[str, dict[str, str]] | None) -> dict[str, Any] | None:
+    return None if not raw else {k: _from_dynamo(v) for k, v in raw.items()}
+
+
 def _to_dynamo(value: Any) -> dict[str, str]:
     if isinstance(value, bool):
-        raise TypeError("alert state has no boolean attributes")
+        raise TypeError("alert state and lease items have no boolean attributes")
     if isinstance(value, int):
         return {"N": str(value)}
     return {"S": str(value)}

@@ -13,6 +13,11 @@ output "exporter_function_name" {
   value       = module.exporter.function_name
 }
 
+output "export_lease_table" {
+  description = "DynamoDB table of the per-table export leases: who is exporting a table now (runbook: export-lease-held)."
+  value       = module.exporter.lease_table_name
+}
+
 output "reconciler_function_name" {
   description = "Reconciler Lambda."
   value       = module.reconciler.function_name

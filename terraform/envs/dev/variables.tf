@@ -95,13 +95,14 @@ variable "lambda_security_group_ids" {
 }
 
 variable "exporter" {
-  description = "Exporter sizing: timeout (max 900 s; chunks must fit in it), memory, reserved concurrency, export mode, widest manual range."
+  description = "Exporter sizing: timeout (max 900 s; chunks must fit in it), memory, reserved concurrency, export mode, widest manual range, minutes a table's export lease may be held before it pages."
   type = object({
-    timeout_seconds      = optional(number, 900)
-    memory_mb            = optional(number, 1024)
-    reserved_concurrency = optional(number, 10)
-    export_mode          = optional(string, "aurora_s3")
-    max_range_hours      = optional(number, 168)
+    timeout_seconds           = optional(number, 900)
+    memory_mb                 = optional(number, 1024)
+    reserved_concurrency      = optional(number, 10)
+    export_mode               = optional(string, "aurora_s3")
+    max_range_hours           = optional(number, 168)
+    lease_alert_after_minutes = optional(number, 20)
   })
   default = {}
 }

@@ -156,6 +156,7 @@ module "exporter" {
   reserved_concurrency      = var.exporter.reserved_concurrency
   export_mode               = var.exporter.export_mode
   max_range_hours           = var.exporter.max_range_hours
+  lease_alert_after_minutes = var.exporter.lease_alert_after_minutes
   tables_parameter_name     = local.lambda_common.tables_parameter_name
   overrides_path            = var.overrides_path
   export_bucket             = local.lambda_common.export_bucket

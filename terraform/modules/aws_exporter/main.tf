@@ -17,6 +17,8 @@ locals {
     MAX_RANGE_HOURS                 = tostring(var.max_range_hours)
     ALERT_TOPIC_ARN                 = var.alert_topic_arn
     ALERT_STATE_TABLE               = var.alert_state_table_name
+    EXPORT_LEASE_TABLE              = aws_dynamodb_table.export_lease.name
+    LEASE_ALERT_AFTER_MINUTES       = tostring(var.lease_alert_after_minutes)
     DB_HOST                         = var.database.host
     DB_PORT                         = tostring(var.database.port)
     DB_NAME                         = var.database.name
@@ -93,7 +95,14 @@ data "aws_iam_policy_document" "exporter" {
     resources = ["arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.alert_state_table_name}"]
   }
   statement {
-    sid       = "UseOpsKeyForTopicAndAlertState"
+    # Conditional PutItem (take: absent, expired or already ours) and DeleteItem (release: only as
+    # the holder); the item in the way comes back with the failed write, so no GetItem.
+    sid       = "ExportLeases"
+    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.export_lease.arn]
+  }
+  statement {
+    sid       = "UseOpsKeyForTopicAlertStateAndLeases"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [var.ops_kms_key_arn]
   }

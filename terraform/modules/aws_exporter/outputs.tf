@@ -22,3 +22,8 @@ output "timeout_seconds" {
   description = "Function timeout."
   value       = var.timeout_seconds
 }
+
+output "lease_table_name" {
+  description = "DynamoDB table of the per-table export leases (EXPORT_LEASE_TABLE); runbook: export-lease-held."
+  value       = aws_dynamodb_table.export_lease.name
+}

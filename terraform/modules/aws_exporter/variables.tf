@@ -203,3 +203,14 @@ variable "incoming_prefix" {
   type        = string
   default     = "_incoming/"
 }
+
+variable "lease_alert_after_minutes" {
+  description = "A run that finds a table's export lease held longer than this pages P2 `export_lease` (LEASE_ALERT_AFTER_MINUTES). Must exceed the function timeout plus the lease's one-minute margin, or a working run pages."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.lease_alert_after_minutes >= 17 && var.lease_alert_after_minutes <= 1440
+    error_message = "lease_alert_after_minutes must be 17..1440: no healthy run holds a lease longer than Lambda's 15-minute maximum plus the 1-minute margin."
+  }
+}
