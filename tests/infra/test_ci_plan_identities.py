@@ -10,6 +10,8 @@ It holds only read-only identities:
   (a refresh that cannot see an object drops it from the plan's state) and read no rows.
 - AWS: the plan role is ReadOnlyAccess plus `ci_plan_role_policy_json`, which denies the export
   bucket's objects and its key.
+- State: plans run with -lock=false (the plan role cannot write `<key>.tflock`); the apply locks, and
+  refuses a saved plan whose state has moved.
 
 The Terraform behaviours this relies on are pinned here with the real terraform binary on throwaway
 roots (provider-free where possible), so a Terraform upgrade that changed them would fail a test.
@@ -380,3 +382,51 @@ def test_env_root_outputs_the_plan_role_policy_of_its_own_bucket(env: Path) -> N
     assert one(call["export_bucket_kms_key_arn"]) == "${module.storage.kms_key_arn}"
     outputs = {k: v for entry in hcl_load(env / "outputs.tf")["output"] for k, v in entry.items()}
     assert one(outputs["ci_plan_role_policy_json"]["value"]) == "${module.ci_plan_policy.json}"
+
+
+# --------------------------------------------------------------------------------------------------
+# State lock: plans without it, the apply with it
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_state_is_locked_by_lockfile(env: Path) -> None:
+    """GIVEN an env root's backend WHEN read THEN S3-native locking (use_lockfile) stays on: the apply
+    and force-unlock take <key>.tflock; only plans opt out (-lock=false, .github/workflows)."""
+    backend = one(one(hcl_load(env / "versions.tf")["terraform"])["backend"])
+    assert one(backend["s3"]["use_lockfile"]) is True
+
+
+STALE_ROOT = """
+variable "value" {
+  type = string
+}
+
+resource "terraform_data" "x" {
+  input = var.value
+}
+"""
+
+
+@needs_terraform
+def test_a_saved_plan_made_without_the_lock_is_refused_once_the_state_moved(tmp_path: Path) -> None:
+    """GIVEN a saved plan made with -lock=false (as CI plans are)
+    WHEN another apply changes the state before it is applied
+    THEN applying the saved plan fails as stale and changes nothing: skipping the lock on plans cannot
+    apply a plan made from an old state."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.tf").write_text(STALE_ROOT)
+    tf = Terraform(root, tmp_path / "work")
+    tf.init()
+    state = f"-state={tmp_path / 'state.tfstate'}"
+    tf.run("apply", "-auto-approve", "-input=false", state, "-var=value=a")
+
+    tf.run("plan", "-lock=false", "-input=false", state, "-var=value=b", f"-out={tmp_path / 'tfplan'}")
+    tf.run("apply", "-auto-approve", "-input=false", state, "-var=value=c")  # e.g. an earlier merge's apply
+    with pytest.raises(TerraformError, match="Saved plan is stale"):
+        tf.run("apply", "-input=false", state, str(tmp_path / "tfplan"))
+
+    shown = json.loads(tf.run("show", "-json", str(tmp_path / "state.tfstate")))
+    [resource] = shown["values"]["root_module"]["resources"]
+    assert resource["values"]["input"] == "c"

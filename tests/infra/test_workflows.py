@@ -332,6 +332,22 @@ def test_the_apply_is_the_deploy_identity_in_apply_mode() -> None:
     assert "SNOWFLAKE_PASSWORD" not in (WORKFLOWS / "terraform-env.yml").read_text()
 
 
+def test_plans_skip_the_state_lock_and_the_apply_takes_it() -> None:
+    """GIVEN the plan and apply commands
+    WHEN read
+    THEN the plan runs with -lock=false (the plan role cannot write <key>.tflock, and a plan writes no
+    state), and the apply and force-unlock do lock: the apply waits for a lock held by another apply."""
+    env = _load(WORKFLOWS / "terraform-env.yml")["jobs"]
+    [plan] = [s["run"] for s in env["plan"]["steps"] if " plan " in s.get("run", "")]
+    assert re.search(r"terraform -chdir=\S+ plan -lock=false ", plan), plan
+    [apply] = [s["run"] for s in env["apply"]["steps"] if " apply " in s.get("run", "")]
+    assert "-lock=false" not in apply and "-lock-timeout=" in apply
+    for path in _workflow_files():
+        for line in path.read_text().splitlines():
+            if "-lock=false" in line and not line.lstrip().startswith("#"):
+                assert " plan " in line, f"{path.name}: only plans may skip the lock: {line.strip()}"
+
+
 def _environment_table() -> dict[str, str]:
     """docs/deploy.md's table of GitHub environments: first cell -> the whole row."""
     text = DEPLOY_DOCS.read_text()
