@@ -227,16 +227,155 @@ def test_callers_pass_exactly_the_inputs_the_reusable_workflow_declares() -> Non
         assert job.get("secrets") == "inherit"
 
 
-def test_snowflake_key_comes_from_secrets_only() -> None:
-    """GIVEN terraform-env.yml WHEN read THEN the plan and the apply get the private key from secrets, and
-    no password anywhere (the provider blocks use SNOWFLAKE_JWT)."""
-    env = _load(WORKFLOWS / "terraform-env.yml")
-    steps = [s for job in env["jobs"].values() for s in job["steps"] if "terraform" in s.get("name", "")]
-    keyed = [s for s in steps if "SNOWFLAKE_PRIVATE_KEY" in s.get("env", {})]
-    assert {s["name"].split(" (")[0] for s in keyed} == {"terraform plan", "terraform apply"}
-    for step in keyed:
-        assert step["env"]["SNOWFLAKE_PRIVATE_KEY"] == "${{ secrets.SNOWFLAKE_PRIVATE_KEY }}"
+# What each kind of job may hold (docs/deploy.md, "GitHub environments"). A pull request's run uses the
+# workflow files as its branch left them, so a job that runs without approval must reach nothing beyond
+# the read-only plan identities; the deploy identities live only in the protected environments.
+PLAN_SECRETS = {"SNOWFLAKE_PLAN_PRIVATE_KEY", "SNOWFLAKE_PLAN_PRIVATE_KEY_PASSPHRASE"}
+DEPLOY_SECRETS = {"SNOWFLAKE_DEPLOY_PRIVATE_KEY", "SNOWFLAKE_DEPLOY_PRIVATE_KEY_PASSPHRASE"}
+PLAN_VARS = {"AWS_PLAN_ROLE_ARN", "AWS_REGION", "TF_INIT_ARGS"}
+DEPLOY_VARS = {"AWS_DEPLOY_ROLE_ARN", "AWS_REGION", "TF_INIT_ARGS"}
+PROTECTED_ENVIRONMENT = "${{ inputs.environment }}"  # dev or prod: required reviewers, main only
+PLAN_ENVIRONMENT = "${{ inputs.environment }}-plan"
+CONTEXT_REFERENCE = re.compile(r"\b(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)")
+DEPLOY_DOCS = ROOT / "docs" / "deploy.md"
+
+
+def _references(job: dict[str, Any]) -> dict[str, set[str]]:
+    """The secrets and vars a job names anywhere (steps, env, with, if, outputs)."""
+    found: dict[str, set[str]] = {"secrets": set(), "vars": set()}
+    for context, name in CONTEXT_REFERENCE.findall(yaml.safe_dump(job)):
+        found[context].add(name)
+    return found
+
+
+def _runs_without_approval(job: dict[str, Any]) -> bool:
+    """Every job except those in the protected environment (whose reviewers approve each run)."""
+    return job.get("environment") != PROTECTED_ENVIRONMENT
+
+
+def test_no_workflow_runs_branch_code_with_the_base_repositorys_secrets() -> None:
+    """GIVEN every workflow WHEN its triggers are read THEN none is pull_request_target or workflow_run,
+    which run with the base repository's secrets and write token next to code a branch or fork controls."""
+    for path in _workflow_files():
+        triggers = _load(path)["on"]
+        names = (
+            set(triggers)
+            if isinstance(triggers, dict)
+            else {triggers}
+            if isinstance(triggers, str)
+            else set(triggers)
+        )
+        assert not names & {"pull_request_target", "workflow_run"}, f"{path.name}: {names}"
+
+
+def test_jobs_without_approval_reach_only_the_plan_identities() -> None:
+    """GIVEN every job of every workflow
+    WHEN the secrets and variables it names, and its environment, are read
+    THEN a job that runs without approval (pull requests' plans, fmt, validate, the comment, ci) names
+    only plan identities and never a deploy secret or role; the deploy identities appear only in jobs of
+    the protected environment; and no workflow names a secret outside these sets (with `secrets: inherit`,
+    a repository- or organization-level secret would reach the plan job)."""
+    for workflow, name, job in _jobs():
+        refs = _references(job)
+        assert refs["secrets"] <= PLAN_SECRETS | DEPLOY_SECRETS | {"GITHUB_TOKEN"}, (
+            f"{workflow}:{name} {refs}"
+        )
+        if _runs_without_approval(job):
+            assert refs["secrets"] <= PLAN_SECRETS | {"GITHUB_TOKEN"}, f"{workflow}:{name} {refs['secrets']}"
+            assert refs["vars"] <= PLAN_VARS, f"{workflow}:{name} {refs['vars']}"
+            assert "DEPLOY" not in yaml.safe_dump(job), f"{workflow}:{name} names a deploy identity"
+        else:
+            assert refs["secrets"] <= DEPLOY_SECRETS, f"{workflow}:{name} {refs['secrets']}"
+            assert refs["vars"] <= DEPLOY_VARS, f"{workflow}:{name} {refs['vars']}"
+    deploy_jobs = {(w, n) for w, n, job in _jobs() if not _runs_without_approval(job)}
+    assert deploy_jobs == {("terraform-env.yml", "apply"), ("terraform-unlock.yml", "unlock")}
+
+
+def test_the_plan_job_is_read_only_and_plans_as_the_plan_identity() -> None:
+    """GIVEN terraform-env.yml's plan job (pull requests and main alike)
+    WHEN its environment, permissions, AWS role, Snowflake key and mode are read
+    THEN it runs in <env>-plan with contents: read and an OIDC token only, assumes the plan role, gets the
+    plan user's key, and sets terraform_mode=plan so the provider blocks are the plan user and role."""
+    plan = _load(WORKFLOWS / "terraform-env.yml")["jobs"]["plan"]
+    assert plan["environment"] == PLAN_ENVIRONMENT
+    assert plan["permissions"] == {"contents": "read", "id-token": "write"}
+    assert plan["env"]["TF_VAR_terraform_mode"] == "plan"
+    [aws] = [s for s in plan["steps"] if s.get("uses", "").startswith(AWS_CREDENTIALS_ACTION)]
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_PLAN_ROLE_ARN }}"
+    [step] = [s for s in plan["steps"] if s.get("name") == "terraform plan"]
+    assert step["env"] == {
+        "SNOWFLAKE_PRIVATE_KEY": "${{ secrets.SNOWFLAKE_PLAN_PRIVATE_KEY }}",
+        "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "${{ secrets.SNOWFLAKE_PLAN_PRIVATE_KEY_PASSPHRASE }}",
+    }
+    callers = [j for _, _, j in _jobs() if j.get("uses") == "./.github/workflows/terraform-env.yml"]
+    for caller in callers:  # a caller's permissions cap the called jobs': no more than the plan needs
+        assert caller["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_the_apply_is_the_deploy_identity_in_apply_mode() -> None:
+    """GIVEN terraform-env.yml's apply job and terraform-unlock.yml
+    WHEN their AWS role, Snowflake key and mode are read
+    THEN they assume the deploy role, the apply gets the deploy user's key and sets terraform_mode=apply
+    (ephemeral: the saved plan, made in plan mode, does not carry its mode into the apply)."""
+    apply = _load(WORKFLOWS / "terraform-env.yml")["jobs"]["apply"]
+    unlock = _load(WORKFLOWS / "terraform-unlock.yml")["jobs"]["unlock"]
+    assert apply["env"]["TF_VAR_terraform_mode"] == "apply"
+    for job in (apply, unlock):
+        assert job["environment"] == PROTECTED_ENVIRONMENT
+        [aws] = [s for s in job["steps"] if s.get("uses", "").startswith(AWS_CREDENTIALS_ACTION)]
+        assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    [step] = [s for s in apply["steps"] if s.get("name", "").startswith("terraform apply")]
+    assert step["env"] == {
+        "SNOWFLAKE_PRIVATE_KEY": "${{ secrets.SNOWFLAKE_DEPLOY_PRIVATE_KEY }}",
+        "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "${{ secrets.SNOWFLAKE_DEPLOY_PRIVATE_KEY_PASSPHRASE }}",
+    }
     assert "SNOWFLAKE_PASSWORD" not in (WORKFLOWS / "terraform-env.yml").read_text()
+
+
+def test_plans_skip_the_state_lock_and_the_apply_takes_it() -> None:
+    """GIVEN the plan and apply commands
+    WHEN read
+    THEN the plan runs with -lock=false (the plan role cannot write <key>.tflock, and a plan writes no
+    state), and the apply and force-unlock do lock: the apply waits for a lock held by another apply."""
+    env = _load(WORKFLOWS / "terraform-env.yml")["jobs"]
+    [plan] = [s["run"] for s in env["plan"]["steps"] if " plan " in s.get("run", "")]
+    assert re.search(r"terraform -chdir=\S+ plan -lock=false ", plan), plan
+    [apply] = [s["run"] for s in env["apply"]["steps"] if " apply " in s.get("run", "")]
+    assert "-lock=false" not in apply and "-lock-timeout=" in apply
+    for path in _workflow_files():
+        for line in path.read_text().splitlines():
+            if "-lock=false" in line and not line.lstrip().startswith("#"):
+                assert " plan " in line, f"{path.name}: only plans may skip the lock: {line.strip()}"
+
+
+def _environment_table() -> dict[str, str]:
+    """docs/deploy.md's table of GitHub environments: first cell -> the whole row."""
+    text = DEPLOY_DOCS.read_text()
+    section = text[text.index("### GitHub environments") :]
+    rows = [line for line in section.splitlines()[1:] if line.startswith("|")]
+    return {row.split("|")[1].strip(): row for row in rows[2:]}
+
+
+def test_docs_list_what_each_github_environment_holds() -> None:
+    """GIVEN docs/deploy.md's GitHub environments table and the workflows
+    WHEN compared
+    THEN the plan environments' row names every plan secret and variable the workflows use and no deploy
+    one, the protected environments' row every deploy one, and the repository row holds no secret."""
+    table = _environment_table()
+    [plan_row] = [row for first, row in table.items() if "-plan" in first]
+    [deploy_row] = [row for first, row in table.items() if "`dev`" in first and "-plan" not in first]
+    [repo_row] = [row for first, row in table.items() if "repository" in first.lower()]
+    used = {"secrets": set(), "vars": set()}
+    for _, _, job in _jobs():
+        for context, names in _references(job).items():
+            used[context] |= names - {"GITHUB_TOKEN"}
+    for name in (used["secrets"] | used["vars"]) & (PLAN_SECRETS | PLAN_VARS):
+        assert f"`{name}`" in plan_row, name
+    for name in (used["secrets"] | used["vars"]) & (DEPLOY_SECRETS | DEPLOY_VARS):
+        assert f"`{name}`" in deploy_row, name
+    for name in DEPLOY_SECRETS | {"AWS_DEPLOY_ROLE_ARN"}:
+        assert name not in plan_row, name
+    assert "none" in repo_row.lower()
 
 
 @pytest.fixture

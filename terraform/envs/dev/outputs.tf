@@ -51,3 +51,8 @@ output "snowflake_storage_integration" {
     aws_role_arn = module.storage.snowflake_role_arn
   }
 }
+
+output "ci_plan_role_policy_json" {
+  description = "Inline policy of the <env>-plan GitHub environment's AWS role, beside AWS-managed ReadOnlyAccess: no object reads in the export bucket, no decryption with its key (docs/deploy.md, \"Plan identities\")."
+  value       = module.ci_plan_policy.json
+}

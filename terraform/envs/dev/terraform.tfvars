@@ -22,6 +22,7 @@ vault = {
 snowflake_organization   = "REPLACE-ME"
 snowflake_account_name   = "REPLACE-ME"
 snowflake_terraform_user = "TERRAFORM"
+snowflake_plan_user      = "TERRAFORM_PLAN"
 snowflake_connection = {
   account      = "REPLACE-ME-orgname-account"
   database     = "AURORA_SYNC_DEV"

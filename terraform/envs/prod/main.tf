@@ -204,6 +204,15 @@ module "reconciler" {
   tags                      = local.tags
 }
 
+# What the <env>-plan GitHub environment's AWS role must not do, beside AWS-managed ReadOnlyAccess
+# (the role itself is created outside this stack: every plan, the first included, runs as it).
+module "ci_plan_policy" {
+  source = "../../modules/aws_ci_plan_policy"
+
+  export_bucket_arn         = module.storage.bucket_arn
+  export_bucket_kms_key_arn = module.storage.kms_key_arn
+}
+
 module "orchestration" {
   source = "../../modules/aws_orchestration"
 
@@ -239,6 +248,7 @@ module "snowflake_account" {
   aws_role_arn      = "${local.iam_arn_prefix}/${local.snowflake_s3_role_name}"
   owner_role_name   = var.snowflake_owner_role
   service_user_name = var.snowflake_connection.service_user
+  plan_role_name    = var.snowflake_plan_role
   task_error_notifications = {
     enabled      = var.snowflake_task_error_notifications
     topic_arn    = module.alerting.alert_topic_arn

@@ -229,8 +229,30 @@ variable "snowflake_account_name" {
 }
 
 variable "snowflake_terraform_user" {
-  description = "User Terraform connects as (key pair in SNOWFLAKE_PRIVATE_KEY); needs ACCOUNTADMIN and the owner role."
+  description = "Deploy user: the user an apply connects as (key pair in the protected GitHub environment <env>); needs ACCOUNTADMIN and the owner role."
   type        = string
+}
+
+variable "snowflake_plan_user" {
+  description = "Read-only user every CI plan connects as (key pair in the GitHub environment <env>-plan, which pull requests reach); granted snowflake_plan_role only (docs/deploy.md, \"Plan identities\")."
+  type        = string
+}
+
+variable "snowflake_plan_role" {
+  description = "Role of snowflake_plan_user: may SHOW and DESCRIBE every object Terraform manages and read no rows (grants: modules/snowflake_account/plan_role.tf)."
+  type        = string
+  default     = "AURORA_SYNC_TERRAFORM_PLAN"
+}
+
+variable "terraform_mode" {
+  description = "Who Terraform is in Snowflake. plan: snowflake_plan_user with snowflake_plan_role, for every provider alias (CI plans); apply: snowflake_terraform_user with the owner role and ACCOUNTADMIN. Ephemeral: a saved plan does not carry it, so the apply of a plan made in plan mode sets it again (TF_VAR_terraform_mode=apply)."
+  type        = string
+  ephemeral   = true
+
+  validation {
+    condition     = contains(["plan", "apply"], var.terraform_mode)
+    error_message = "terraform_mode must be plan or apply."
+  }
 }
 
 variable "snowflake_owner_role" {

@@ -82,3 +82,8 @@ variable "owner_role_name" {
   type        = string
   default     = "SYSADMIN"
 }
+
+variable "plan_role_name" {
+  description = "Existing role of the read-only user CI plans connect as (created with that user before the first plan, docs/deploy.md); plan_role.tf lets it see every object of this module and of the per-table modules, and read no rows."
+  type        = string
+}
