@@ -93,6 +93,7 @@ class Pipeline:
     """Answers the exporter's and reconciler's invocations; records what it was sent."""
 
     export: ExportScript = lambda item, attempt: None  # default: every export succeeds
+    incremental_window: tuple[datetime, datetime] = INCREMENTAL_WINDOW
     reconcile: Outcome = field(default_factory=lambda: Result({"status": "ok", "checks": []}))
     attempts: Counter[str] = field(default_factory=Counter)
     exports: list[dict[str, Any]] = field(default_factory=list)
@@ -125,7 +126,7 @@ class Pipeline:
         self.splits.append(payload)
         request = parse_request(payload, TABLES, MAX_RANGE)
         (window,) = request.windows
-        start, end = (window.start, window.end) if window.start and window.end else INCREMENTAL_WINDOW
+        start, end = (window.start, window.end) if window.start and window.end else self.incremental_window
         return Result({"items": [w.item() for w in split_window(window.table, start, end, request.parts)]})
 
     def _export(self, payload: Any) -> Outcome:
@@ -323,7 +324,8 @@ def test_chunk_that_times_out_is_split_and_exported_in_parts(
 
     assert execution.status == "SUCCEEDED", execution.error
     assert execution.pipeline.splits == [chunk | {"action": "split", "parts": int(ASL_VARS["split_parts"])}]
-    parts = items("public.orders", "2026-11-20T00:00:00+00:00", "2026-11-20T02:00:00+00:00", 60)
+    parts = [p | {"split": True} for p in items("public.orders", "2026-11-20T00:00:00+00:00",
+                                                 "2026-11-20T02:00:00+00:00", 60)]  # fmt: skip
     assert sorted((e for e in execution.pipeline.exports if e != chunk), key=lambda i: i["start"]) == parts
     assert execution.pipeline.reconciles[0]["exports"] == [exported(p) for p in parts]
     assert execution.alerts == []
@@ -346,9 +348,32 @@ def test_incremental_item_that_times_out_is_split_on_its_resolved_window(
     start, end = INCREMENTAL_WINDOW
     middle = start + (end - start) / 2
     assert sorted((e for e in execution.pipeline.exports if "start" in e), key=lambda i: i["start"]) == [
-        {"table": "public.customers", "start": iso(start), "end": iso(middle)},
-        {"table": "public.customers", "start": iso(middle), "end": iso(end)},
+        {"table": "public.customers", "start": iso(start), "end": iso(middle), "split": True},
+        {"table": "public.customers", "start": iso(middle), "end": iso(end), "split": True},
     ]
+
+
+def test_first_incremental_run_from_the_epoch_is_split_into_parts_the_exporter_accepts(
+    run: Callable[..., Execution],
+) -> None:
+    """GIVEN a table's first incremental run (FINAL empty: its window starts at the epoch, 56 years
+    wide) whose export times out
+    WHEN the state machine splits it
+    THEN every part, each far wider than MAX_RANGE_HOURS, is accepted by the exporter's own parser
+    and exported, and the run succeeds (before the fix each part was refused as too wide)."""
+    epoch_window = (datetime(1970, 1, 1, tzinfo=UTC), datetime(2026, 11, 20, 6, tzinfo=UTC))
+
+    def first_run_times_out(item: dict[str, Any], attempt: int) -> Outcome | None:
+        return FunctionError("Sandbox.Timedout", "timed out") if "start" not in item else None
+
+    execution = run(Pipeline(export=first_run_times_out, incremental_window=epoch_window),
+                    {"tables": ["public.orders"]})  # fmt: skip
+
+    assert execution.status == "SUCCEEDED", execution.error
+    parts = [e for e in execution.pipeline.exports if "start" in e]
+    assert len(parts) == int(ASL_VARS["split_parts"]) and all(e["split"] is True for e in parts)
+    assert min(e["start"] for e in parts) == iso(epoch_window[0])
+    assert max(e["end"] for e in parts) == iso(epoch_window[1])
 
 
 def test_part_that_times_out_again_fails_loudly(run: Callable[..., Execution]) -> None:
