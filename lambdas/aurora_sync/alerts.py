@@ -12,6 +12,9 @@ from typing import Any, Protocol
 from aurora_sync.errors import TerminalError, TransientError
 
 RUNBOOK_URL = "docs/runbook.md"
+# SNS takes at most 256 KiB per message, attributes included (docs/deploy.md, "At scale"); the
+# rest of this budget is headroom for the subject and attributes.
+MAX_MESSAGE_BYTES = 250 * 1024
 
 
 class Severity(StrEnum):
@@ -68,7 +71,7 @@ class AlertPublisher:
             response = self._sns.publish(
                 TopicArn=self._topic_arn,
                 Subject=subject,
-                Message=json.dumps(alert.body(), default=str, sort_keys=True),
+                Message=encode_message(alert),
                 MessageAttributes={
                     "severity": {"DataType": "String", "StringValue": str(alert.severity)},
                     "check": {"DataType": "String", "StringValue": alert.check},
@@ -83,3 +86,24 @@ class AlertPublisher:
         except BotoCoreError as exc:
             raise TransientError(f"SNS publish failed: {exc}") from exc
         return str(response.get("MessageId", ""))
+
+
+def encode_message(alert: Alert, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """The alert's JSON body, at most `limit` bytes: a page must never fail for its size. Past the
+    limit the details are replaced by their size and the first part of their JSON text."""
+    body = alert.body()
+    message = json.dumps(body, default=str, sort_keys=True)
+    if len(message.encode()) <= limit:
+        return message
+    details = json.dumps(alert.details, default=str, sort_keys=True).encode()
+    keep = limit // 2
+    while True:
+        body["details"] = {
+            "truncated": True,
+            "details_bytes": len(details),
+            "head": details[:keep].decode(errors="ignore"),
+        }
+        message = json.dumps(body, default=str, sort_keys=True)
+        if len(message.encode()) <= limit or keep == 0:
+            return message
+        keep //= 2

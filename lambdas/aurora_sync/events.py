@@ -20,17 +20,27 @@ from aurora_sync.timeutil import iso, parse_instant
 from aurora_sync.validation import describe
 
 MAX_CHUNKS = 1000
+# Items one state machine execution carries (every table's chunks together): the plan, and each
+# chunk's outcome, must fit in Step Functions' 256 KiB of state (docs/deploy.md, "At scale").
+MAX_PLAN_ITEMS = 1000
 MAX_SPLIT_PARTS = 16
 ACTIONS = ("plan", "split")
 
 
 @dataclass(frozen=True)
 class ExportWindow:
-    """One unit of export work. start/end None means: derive from the FINAL watermark / safe bound."""
+    """One unit of export work. start/end None means: derive from the FINAL watermark / safe bound.
+
+    `split` marks a part the exporter cut from a window it resolved or validated itself (the
+    state machine's `split` action): such a part is exempt from the maximum range, which guards
+    hand-written payloads. A first incremental run exports from the epoch, so a quarter of its
+    window can span years.
+    """
 
     table: str
     start: datetime | None = None
     end: datetime | None = None
+    split: bool = False
 
     @property
     def is_manual(self) -> bool:
@@ -40,13 +50,18 @@ class ExportWindow:
         """The payload that re-runs exactly this window (reported when time runs out)."""
         if self.start is None or self.end is None:
             return {"tables": [self.table]}
+        if self.split:  # a manual payload this wide would be refused: re-run the part as an item
+            return self.item()
         return {"tables": [self.table], "start": iso(self.start), "end": iso(self.end)}
 
     def item(self) -> dict[str, Any]:
         """The Step Functions item for this window (one Map iteration exports exactly it)."""
         if self.start is None or self.end is None:
             return {"table": self.table}
-        return {"table": self.table, "start": iso(self.start), "end": iso(self.end)}
+        item: dict[str, Any] = {"table": self.table, "start": iso(self.start), "end": iso(self.end)}
+        if self.split:
+            item["split"] = True
+        return item
 
 
 class _Range(BaseModel):
@@ -71,6 +86,7 @@ class ManualPayload(_Range):
 
 class ItemPayload(_Range):
     table: str
+    split: bool = False
 
 
 class SplitParts(BaseModel):
@@ -108,7 +124,15 @@ def parse_request(event: object, tables: TablesConfig, max_range: timedelta) -> 
     if action == "split":
         window, parts = parse_split(payload, tables, max_range)
         return Request(action, [window], parts)
-    return Request(action, parse_event(payload, tables, max_range))
+    windows = parse_event(payload, tables, max_range)
+    if action == "plan" and len(windows) > MAX_PLAN_ITEMS:
+        field = "chunk_minutes" if isinstance(payload, dict) and "chunk_minutes" in payload else "tables"
+        raise PayloadError(
+            field,
+            f"{len(windows)} chunks in all is more than the {MAX_PLAN_ITEMS} one execution carries; "
+            "use larger chunks, fewer tables, or one execution per range",
+        )
+    return Request(action, windows)
 
 
 def parse_split(event: object, tables: TablesConfig, max_range: timedelta) -> tuple[ExportWindow, int]:
@@ -130,7 +154,7 @@ def split_window(table: str, start: datetime, end: datetime, parts: int) -> list
     if span < timedelta(microseconds=parts):
         raise PayloadError("parts", f"window {iso(start)}..{iso(end)} is too short for {parts} parts")
     edges = [start + span * i // parts for i in range(parts)] + [end]
-    return [ExportWindow(table, a, b) for a, b in itertools.pairwise(edges)]
+    return [ExportWindow(table, a, b, split=True) for a, b in itertools.pairwise(edges)]
 
 
 def _is_scheduled(event: dict[str, Any]) -> bool:
@@ -148,6 +172,7 @@ def parse_event(event: object, tables: TablesConfig, max_range: timedelta) -> li
     if _is_scheduled(event):
         return [ExportWindow(t) for t in tables.names]
     names, chunk, rng = _validate(event, tables)
+    split = isinstance(rng, ItemPayload) and rng.split
     if rng.start is None and rng.end is None:
         if chunk is not None:
             raise PayloadError("chunk_minutes", "only applies to a start/end range")
@@ -157,10 +182,10 @@ def parse_event(event: object, tables: TablesConfig, max_range: timedelta) -> li
     start, end = parse_instant(rng.start, "start"), parse_instant(rng.end, "end")
     if start >= end:
         raise PayloadError("start", f"start {iso(start)} must be before end {iso(end)}")
-    if end - start > max_range:
+    if end - start > max_range and not split:
         hours = max_range.total_seconds() / 3600
         raise PayloadError("end", f"range {end - start} is wider than the maximum of {hours:g} hours")
-    return [ExportWindow(n, s, e) for n in names for s, e in split_range(start, end, chunk)]
+    return [ExportWindow(n, s, e, split) for n in names for s, e in split_range(start, end, chunk)]
 
 
 def _validate(event: dict[str, Any], tables: TablesConfig) -> tuple[list[str], int | None, _Range]:

@@ -2,7 +2,9 @@
 
 - scheduled event or `{}`: every configured table;
 - `{"source": "sync", "exports": [<exporter result>, ...]}`: the tables those runs exported
-  (every table when none is named), with their run ids kept as evidence;
+  (every table when none is named), with their run ids kept as evidence. The state machine sends
+  each result trimmed to `{"run_id", "tables": ["schema.table", ...]}` (table names only, so a
+  1,000-chunk backfill fits in its state); whole results, with `{"table", ...}` objects, are accepted too;
 - `{"tables": ["public.orders"]}`: those tables.
 """
 
@@ -28,7 +30,10 @@ class _ExportResult(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     run_id: str | None = None
-    tables: list[_ExportedTable] = Field(default_factory=list)
+    tables: list[_ExportedTable | str] = Field(default_factory=list)
+
+    def names(self) -> list[str]:
+        return [t if isinstance(t, str) else t.table for t in self.tables]
 
 
 class _SyncPayload(BaseModel):
@@ -66,7 +71,7 @@ def parse_reconcile_event(event: object, tables: TablesConfig) -> ReconcileReque
     try:
         if "source" in event or "exports" in event:
             sync = _SyncPayload.model_validate(event)
-            named = list(dict.fromkeys(t.table for run in sync.exports for t in run.tables))
+            named = list(dict.fromkeys(name for run in sync.exports for name in run.names()))
             run_ids = [run.run_id for run in sync.exports if run.run_id]
             names, where = (named or list(tables.names)), "exports[].tables[].table"
         else:

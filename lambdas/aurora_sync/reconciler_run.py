@@ -20,7 +20,8 @@ from aurora_sync.credentials import CredentialProvider, fallback_alert, settle_f
 from aurora_sync.observability import logger
 from aurora_sync.reconcile_events import parse_reconcile_event
 from aurora_sync.reconciler import ReconcileService
-from aurora_sync.settings import load_reconciler_settings
+from aurora_sync.settings import ReconcilerSettings, load_reconciler_settings
+from aurora_sync.sync_alerts import handle_status_change, is_status_change
 
 
 def run_reconciler(
@@ -28,6 +29,8 @@ def run_reconciler(
 ) -> dict[str, Any]:
     """`history_queries` is the local stack's seam (fakesnow has no INFORMATION_SCHEMA history)."""
     settings = load_reconciler_settings()
+    if is_status_change(event):  # EventBridge: a sync execution ended (aurora_sync.sync_alerts)
+        return page_sync_execution(event, settings)
     run_id = str(uuid.uuid4())
     logger.set_correlation_id(run_id)
     region = settings.aws_region
@@ -65,3 +68,13 @@ def run_reconciler(
     finally:
         service.close()
     return result.as_dict()
+
+
+def page_sync_execution(event: dict[str, Any], settings: ReconcilerSettings) -> dict[str, Any]:
+    """Page once per open problem for a sync execution that failed, timed out or was aborted."""
+    sfn = aws.client("stepfunctions", settings.aws_region)
+    outcome = handle_status_change(
+        event, alert_router(settings), lambda arn: sfn.describe_execution(executionArn=arn)
+    )
+    logger.info("sync execution status change", extra=outcome)
+    return outcome

@@ -504,3 +504,197 @@ def test_s3_prefix_defaults_are_the_exporters_layout(module: str, variable: str,
     doc = hcl_load(MODULES_DIR / module / "variables.tf")
     [body] = [entry[variable] for entry in doc["variable"] if variable in entry]
     assert one(body["default"]) == code_value
+
+
+# --------------------------------------------------------------------------------------------------
+# Failures that must not be dropped, and alarms that page only when something is really down
+# --------------------------------------------------------------------------------------------------
+
+
+def statements(doc: dict[str, Any], policy: str) -> dict[str, dict[str, Any]]:
+    """The statements of one aws_iam_policy_document, by Sid, attributes unwrapped."""
+    body = blocks(doc, "data", "aws_iam_policy_document")[policy]
+    return {one(st["sid"]): {k: one(v) for k, v in st.items()} for st in body["statement"]}
+
+
+def resource(doc: dict[str, Any], type_: str, name: str) -> dict[str, Any]:
+    return {k: one(v) for k, v in blocks(doc, "resource", type_)[name].items()}
+
+
+ORCHESTRATION_DIR = MODULES_DIR / "aws_orchestration"
+ALERTING_DIR = MODULES_DIR / "aws_alerting"
+
+
+def test_reconciler_async_failures_are_retried_then_sent_to_the_pager() -> None:
+    """GIVEN the reconciler, which EventBridge Scheduler and the status-change rule invoke
+    asynchronously (Lambda retries, then discards)
+    WHEN its module is read
+    THEN the retries are explicit (2, within Lambda's 0..2), what still fails goes to the on-failure
+    destination the environment wires to the alarms topic, and the function's role may publish there
+    with the key that encrypts that topic."""
+    doc = hcl_load(MODULES_DIR / "aws_reconciler" / "main.tf")
+    config = resource(doc, "aws_lambda_function_event_invoke_config", "reconciler")
+    assert config["function_name"] == "${module.function.function_name}"
+    assert config["maximum_retry_attempts"] == "${var.async_retry_attempts}"
+    assert one(one(config["destination_config"])["on_failure"])["destination"] == [
+        "${var.invocation_failure_topic_arn}"
+    ]
+    [retries] = [e["async_retry_attempts"] for e in hcl_load(MODULES_DIR / "aws_reconciler" / "variables.tf")
+                 ["variable"] if "async_retry_attempts" in e]  # fmt: skip
+    assert one(retries["default"]) == 2 and "validation" in retries
+
+    policy = statements(doc, "reconciler")
+    assert policy["RecordFailedAsyncInvocations"]["actions"] == ["sns:Publish"]
+    assert policy["RecordFailedAsyncInvocations"]["resources"] == ["${var.invocation_failure_topic_arn}"]
+    assert "kms:GenerateDataKey" in policy["UseOpsKeyForTopicsAndAlertState"]["actions"]
+
+    alerting = hcl_load(ALERTING_DIR / "main.tf")
+    assert resource(alerting, "aws_sns_topic", "alarms")["kms_master_key_id"] == "${aws_kms_key.ops.arn}"
+    for env in ENVS:
+        calls = module_calls(hcl_load(env / "main.tf"))
+        assert (
+            one(calls["reconciler"]["invocation_failure_topic_arn"]) == "${module.alerting.alarm_topic_arn}"
+        )
+        assert one(calls["reconciler"]["ops_kms_key_arn"]) == "${local.lambda_common.ops_kms_key_arn}"
+
+
+def test_schedules_and_the_status_rule_dead_letter_to_an_encrypted_watched_queue() -> None:
+    """GIVEN both hourly schedules and the status-change rule's target
+    WHEN their Terraform is read
+    THEN each has a dead-letter queue: one SQS queue encrypted with the ops key, written by the
+    schedules' role (Scheduler's DLQ permission model) and by EventBridge for this rule only (queue
+    policy, SourceArn; the key allows EventBridge), and its depth pages."""
+    schedules = hcl_load(ORCHESTRATION_DIR / "schedules.tf")
+    for name in ("sync", "reconcile"):
+        schedule = resource(schedules, "aws_scheduler_schedule", name)
+        target = one(schedule["target"])
+        assert one(target["dead_letter_config"])["arn"] == ["${aws_sqs_queue.undelivered.arn}"], name
+        assert one(target["retry_policy"])["maximum_retry_attempts"] == [3 if name == "sync" else 2]
+        assert schedule["group_name"] == "${aws_scheduler_schedule_group.pipeline.name}"
+    role = statements(schedules, "scheduler")
+    assert role["DeadLetterUndeliveredInvocations"]["actions"] == ["sqs:SendMessage"]
+    assert role["DeadLetterUndeliveredInvocations"]["resources"] == ["${aws_sqs_queue.undelivered.arn}"]
+    assert role["EncryptDeadLetters"]["resources"] == ["${var.ops_kms_key_arn}"]
+
+    status = hcl_load(ORCHESTRATION_DIR / "status_changes.tf")
+    assert resource(status, "aws_sqs_queue", "undelivered")["kms_master_key_id"] == "${var.ops_kms_key_arn}"
+    target = resource(status, "aws_cloudwatch_event_target", "sync_status")
+    assert one(target["dead_letter_config"])["arn"] == ["${aws_sqs_queue.undelivered.arn}"]
+    queue_policy = statements(status, "undelivered")["StatusChangesRuleDeadLetters"]
+    assert one(queue_policy["principals"])["identifiers"] == [["events.amazonaws.com"]]
+    assert one(queue_policy["condition"])["values"] == [["${aws_cloudwatch_event_rule.sync_status.arn}"]]
+    key_policy = statements(hcl_load(ALERTING_DIR / "main.tf"), "ops_key")["EventBridgeEncryptsDeadLetters"]
+    assert one(key_policy["principals"])["identifiers"] == [["events.amazonaws.com"]]
+
+    depth = resource(hcl_load(ALERTING_DIR / "alarms.tf"), "aws_cloudwatch_metric_alarm", "undelivered")
+    assert (depth["namespace"], depth["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert depth["dimensions"] == {"QueueName": "${var.undelivered_queue_name}"}
+    assert depth["alarm_actions"] == "${local.pager}"
+
+
+def test_status_changes_reach_the_reconciler_which_may_read_the_cause() -> None:
+    """GIVEN the rule for the state machine's status changes WHEN read THEN its pattern is the render
+    module's (tested on moto), its target is the reconciler, EventBridge may invoke it for this rule
+    only, and the reconciler may describe this state machine's executions only."""
+    status = hcl_load(ORCHESTRATION_DIR / "status_changes.tf")
+    rule = resource(status, "aws_cloudwatch_event_rule", "sync_status")
+    assert rule["event_pattern"] == "${module.render.status_change_pattern}"
+    assert (
+        resource(status, "aws_cloudwatch_event_target", "sync_status")["arn"]
+        == "${var.reconciler_function_arn}"
+    )
+    permission = resource(status, "aws_lambda_permission", "sync_status")
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.sync_status.arn}"
+    describe = statements(hcl_load(MODULES_DIR / "aws_reconciler" / "main.tf"), "reconciler")[
+        "DescribeSyncExecutions"
+    ]
+    assert describe["actions"] == ["states:DescribeExecution"]
+    assert describe["resources"][0].endswith(":execution:${var.sync_state_machine_name}:*")
+    for env in ENVS:
+        calls = module_calls(hcl_load(env / "main.tf"))
+        assert (
+            one(calls["reconciler"]["sync_state_machine_name"])
+            == "${module.orchestration.state_machine_name}"
+        )
+    # The state machine no longer publishes (its P1 went through no deduplication).
+    sfn_policy = statements(hcl_load(ORCHESTRATION_DIR / "main.tf"), "state_machine")
+    assert not [s for s in sfn_policy.values() if any(a.startswith("sns:") for a in s["actions"])]
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    doc = hcl_load(ALERTING_DIR / "alarms.tf")
+    return {
+        n: {k: one(v) for k, v in b.items()}
+        for n, b in blocks(doc, "resource", "aws_cloudwatch_metric_alarm").items()
+    }
+
+
+def test_throttle_and_scheduler_alarms_watch_the_right_metrics() -> None:
+    """GIVEN the alarms WHEN read THEN Lambda Throttles is watched for both functions, and the
+    Scheduler's TargetErrorCount and InvocationDroppedCount (namespace AWS/Scheduler) for the
+    pipeline's own schedule group, the group both schedules are in."""
+    found = alarms()
+    for name, function in (("exporter_throttles", "exporter"), ("reconciler_throttles", "reconciler")):
+        alarm = found[name]
+        assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Lambda", "Throttles")
+        assert alarm["dimensions"] == {"FunctionName": f"${{var.{function}_function_name}}"}
+    for name, metric in (("scheduler_target_errors", "TargetErrorCount"),
+                         ("scheduler_invocations_dropped", "InvocationDroppedCount")):  # fmt: skip
+        alarm = found[name]
+        assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Scheduler", metric)
+        assert alarm["dimensions"] == {"ScheduleGroup": "${var.schedule_group_name}"}
+    for env in ENVS:
+        alerting = module_calls(hcl_load(env / "main.tf"))["alerting"]
+        assert one(alerting["schedule_group_name"]) == "${module.orchestration.schedule_group_name}"
+        assert one(alerting["undelivered_queue_name"]) == "${module.orchestration.undelivered_queue_name}"
+
+
+def test_only_failures_nothing_else_retries_page() -> None:
+    """GIVEN the alarm routing WHEN read THEN conditions Step Functions or Scheduler retry by
+    themselves (exporter Errors and Throttles, Scheduler target errors) notify chat only (the alerts
+    topic, whose pager subscription takes only messages with a severity P1/P2 attribute, which alarm
+    notifications never carry), while what is down after the retries pages (the alarms topic):
+    failed/timed-out/aborted executions, dropped schedule invocations, undelivered events, a
+    reconciler that cannot run or is throttled for 15 minutes."""
+    doc = hcl_load(ALERTING_DIR / "alarms.tf")
+    routes = locals_of(doc)
+    assert routes["pager"] == ["${aws_sns_topic.alarms.arn}"] and routes["chat"] == [
+        "${aws_sns_topic.alerts.arn}"
+    ]
+    pager_subscription = resource(
+        hcl_load(ALERTING_DIR / "main.tf"), "aws_sns_topic_subscription", "alerts_pager"
+    )
+    assert pager_subscription["filter_policy"] == "${local.pager_filter}"
+    actions = {name: alarm["alarm_actions"] for name, alarm in alarms().items()}
+    chat_only = {"exporter_errors", "exporter_throttles", "scheduler_target_errors"}
+    pages = {"state_machine_failures", "scheduler_invocations_dropped", "undelivered", "reconciler_errors",
+             "reconciler_throttles"}  # fmt: skip
+    assert {n for n in chat_only if actions[n] == "${local.chat}"} == chat_only
+    assert {n for n in pages if actions[n] == "${local.pager}"} == pages
+    [expression] = one(alarms()["state_machine_failures"]["metric_query"])["expression"]
+    assert expression == "failed + timed_out + aborted"
+
+
+def github_anchor(heading: str) -> str:
+    """The fragment GitHub gives a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_alarm_and_alert_links_a_runbook_section_that_exists() -> None:
+    """GIVEN docs/runbook.md WHEN every alarm description's `#anchor` and every runbook anchor the
+    Lambdas' alerts name are looked up THEN each is a heading of the runbook."""
+    runbook = (REPO / "docs" / "runbook.md").read_text()
+    headings = {github_anchor(h) for h in re.findall(r"^#+ (.+)$", runbook, re.MULTILINE)}
+    linked = {}
+    for name, alarm in alarms().items():
+        match = re.search(r"\$\{var\.runbook_url\}#([\w-]+)", alarm["alarm_description"])
+        assert match, f"alarm {name} links no runbook section"
+        linked[f"alarm {name}"] = match.group(1)
+    for source in (REPO / "lambdas").rglob("*.py"):
+        for anchor in re.findall(r'(?:runbook_anchor=|RUNBOOK_ANCHOR = )"([\w-]+)"', source.read_text()):
+            linked[f"{source.name} {anchor}"] = anchor
+    assert "sync_alerts.py sync-execution-failed" in linked
+    missing = {where: anchor for where, anchor in linked.items() if anchor not in headings}
+    assert not missing, f"runbook sections missing: {missing}"

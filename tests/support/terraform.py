@@ -110,45 +110,48 @@ def required_providers(root: Path) -> set[str]:
     return sources
 
 
-# Values of the state machine template for tests: tiny retry intervals, waits and task timeouts so
-# executions on moto take seconds; fake ARNs of the shape moto accepts (the Lambda front answers
-# any function).
+# Inputs of the state machine's render module for tests: tiny retry intervals, waits and task
+# timeouts so executions on moto take seconds; fake ARNs of the shape moto accepts (the Lambda front
+# answers any function).
 _FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:aurora-snowflake-sync-"
 BUCKET = "aurora-sync-exports-test"
-ASL_VARS = {
+STATE_MACHINE_NAME = "aurora-snowflake-sync-test-sync"
+ORCHESTRATION: dict[str, Any] = {
     "exporter_function_arn": _FUNCTION_ARN + "exporter",
     "reconciler_function_arn": _FUNCTION_ARN + "reconciler",
-    "alert_topic_arn": "arn:aws:sns:us-east-1:123456789012:aurora-snowflake-sync-alerts",
-    "runbook_url": "https://example.invalid/runbook#sync-execution-failed",
-    "execution_timeout_seconds": "600",
-    "max_concurrency": "2",
-    "split_parts": "2",
-    "split_concurrency": "2",
-    "retry_interval_seconds": "1",
-    "retry_max_attempts": "2",
-    "retry_backoff_rate": "1",
-    "export_task_timeout_seconds": "3",
-    "reconcile_task_timeout_seconds": "60",
-    "ingestion_wait_seconds": "1",
+    "state_machine_arn": f"arn:aws:states:us-east-1:123456789012:stateMachine:{STATE_MACHINE_NAME}",
+    "execution_timeout_seconds": 600,
+    "table_count": 2,
+    "max_concurrency": 2,
+    "split_parts": 2,
+    "split_concurrency": 2,
+    "retry": {"interval_seconds": 1, "max_attempts": 2, "backoff_rate": 1},
+    "export_task_timeout_seconds": 3,
+    "reconcile_task_timeout_seconds": 60,
+    "ingestion_wait_seconds": 1,
 }
 
 
+def terraform_view(tables_file: Path, orchestration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What Terraform computes from `tables_file` and the state machine's render module (with
+    `orchestration` inputs, default ORCHESTRATION), evaluated by applying the provider-free root
+    tests/infra/tf_render (cached: one init + apply per distinct input)."""
+    return _terraform_view(str(tables_file), json.dumps(orchestration or ORCHESTRATION, sort_keys=True))
+
+
 @functools.cache
-def terraform_view(tables_file: Path) -> dict[str, Any]:
-    """What Terraform computes from `tables_file` and the state machine template, evaluated by
-    applying the provider-free root tests/infra/tf_render (cached: one init + apply per file)."""
+def _terraform_view(tables_file: str, orchestration: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-render-"))
     try:
         tf = Terraform(RENDER_ROOT, workdir)
         tf.init()
-        return tf.apply_outputs(
-            {
-                "tables_file": str(tables_file),
-                "database": env_snowflake_database(tables_file.parent),
-                "bucket": BUCKET,
-                "asl_vars": ASL_VARS,
-            }
-        )
+        variables = {
+            "tables_file": tables_file,
+            "database": env_snowflake_database(Path(tables_file).parent),
+            "bucket": BUCKET,
+            "orchestration": json.loads(orchestration),
+        }
+        return tf.apply_outputs(variables)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

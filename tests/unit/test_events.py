@@ -145,3 +145,41 @@ def test_split_of_a_window_shorter_than_its_parts_is_refused() -> None:
     with pytest.raises(PayloadError) as caught:
         split_window("public.orders", start, start + timedelta(microseconds=2), 3)
     assert caught.value.field == "parts"
+
+
+def test_parts_of_a_window_wider_than_the_maximum_range_are_accepted() -> None:
+    # GIVEN a first incremental run (FINAL empty: from the epoch) whose export timed out, split in 4
+    start, end = t("1970-01-01T00:00:00"), t("2026-11-20T06:00:00")
+    parts = split_window("public.orders", start, end, 4)
+    # WHEN the state machine hands each part to the exporter
+    windows = [parse_request(p.item(), TABLES, MAX_RANGE).windows for p in parts]
+    # THEN every part is accepted as exactly that window, although each spans about 14 years
+    assert [w for (w,) in windows] == parts
+    assert all(p.item()["split"] is True for p in parts)
+
+
+def test_a_hand_written_item_wider_than_the_maximum_is_still_refused() -> None:
+    # GIVEN an item a person typed (no split marker) spanning years WHEN parsed THEN refused on `end`
+    typed = {"table": "public.orders", "start": "1970-01-01T00:00:00Z", "end": "1984-01-12T00:00:00Z"}
+    with pytest.raises(PayloadError) as caught:
+        parse_event(typed, TABLES, MAX_RANGE)
+    assert caught.value.field == "end"
+
+
+def test_split_part_sample_and_its_rerun_payload_are_accepted() -> None:
+    # GIVEN a split part as the state machine sends it WHEN parsed, and its re-run payload re-parsed
+    (window,) = parse_event(load("stepfunctions-split-part.json"), TABLES, MAX_RANGE)
+    # THEN one wide window, and the payload reported for a re-run is that same window again
+    assert window.split and window.start == t("1970-01-01T00:00:00")
+    assert parse_event(window.payload(), TABLES, MAX_RANGE) == [window]
+
+
+def test_plan_refuses_more_items_than_one_execution_carries() -> None:
+    # GIVEN a plan of 600 ten-minute chunks for each of the two tables (1,200 items)
+    payload = {"action": "plan", "start": "2026-11-01T00:00:00Z", "end": "2026-11-05T04:00:00Z",
+               "chunk_minutes": 10}  # fmt: skip
+    # WHEN planned THEN refused naming chunk_minutes; one table's 600 chunks are fine
+    with pytest.raises(PayloadError) as caught:
+        parse_request(payload, TABLES, MAX_RANGE)
+    assert caught.value.field == "chunk_minutes" and "1200 chunks" in str(caught.value)
+    assert len(parse_request(payload | {"tables": ["public.orders"]}, TABLES, MAX_RANGE).windows) == 600

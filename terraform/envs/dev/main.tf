@@ -107,6 +107,8 @@ module "alerting" {
   exporter_timeout_seconds = module.exporter.timeout_seconds
   reconciler_function_name = module.reconciler.function_name
   state_machine_arn        = module.orchestration.state_machine_arn
+  schedule_group_name      = module.orchestration.schedule_group_name
+  undelivered_queue_name   = module.orchestration.undelivered_queue_name
   freshness_sla_minutes    = { for t, entry in module.tables.by_name : t => lookup(entry, "freshness_sla_minutes", 120) }
   metrics_namespace        = var.metrics_namespace
   service_name             = var.service_name
@@ -194,14 +196,17 @@ module "reconciler" {
   alert_topic_arn           = local.lambda_common.alert_topic_arn
   alert_state_table_name    = local.lambda_common.alert_state_table_name
   ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
-  database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["reconciler"].db_password, null) })
-  vault                     = var.vault
-  snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["reconciler"].snowflake_private_key, null) })
-  service_name              = var.service_name
-  metrics_namespace         = var.metrics_namespace
-  subnet_ids                = var.lambda_subnet_ids
-  security_group_ids        = var.lambda_security_group_ids
-  tags                      = local.tags
+  sync_state_machine_name   = module.orchestration.state_machine_name
+  # Scheduled runs and status-change events that fail every retry: the pager.
+  invocation_failure_topic_arn = module.alerting.alarm_topic_arn
+  database                     = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["reconciler"].db_password, null) })
+  vault                        = var.vault
+  snowflake                    = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["reconciler"].snowflake_private_key, null) })
+  service_name                 = var.service_name
+  metrics_namespace            = var.metrics_namespace
+  subnet_ids                   = var.lambda_subnet_ids
+  security_group_ids           = var.lambda_security_group_ids
+  tags                         = local.tags
 }
 
 # What the <env>-plan GitHub environment's AWS role must not do, beside AWS-managed ReadOnlyAccess
@@ -221,9 +226,8 @@ module "orchestration" {
   exporter_timeout_seconds   = module.exporter.timeout_seconds
   reconciler_function_arn    = module.reconciler.function_arn
   reconciler_timeout_seconds = module.reconciler.timeout_seconds
-  alert_topic_arn            = module.alerting.alert_topic_arn
   ops_kms_key_arn            = module.alerting.kms_key_arn
-  runbook_url                = var.runbook_url
+  table_count                = length(module.tables.by_name)
   schedules_enabled          = var.schedules_enabled
   max_concurrency            = var.sync.max_concurrency
   split_parts                = var.sync.split_parts

@@ -194,7 +194,7 @@ variable "schedules_enabled" {
 }
 
 variable "runbook_url" {
-  description = "Base URL of docs/runbook.md as on-call opens it; linked from the state machine's P1."
+  description = "Base URL of docs/runbook.md as on-call opens it; every alarm links its section."
   type        = string
 }
 

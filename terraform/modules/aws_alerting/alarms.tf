@@ -1,8 +1,17 @@
-# Alarms page through the alarms topic; the dashboard shows the same signals side by side.
+# Alarms that page go to the alarms topic (pager and chat). Alarms for conditions something else
+# already retries go to the alerts topic instead: an alarm notification carries no `severity`
+# attribute, so the pager subscription's filter drops it and only chat gets it (the same path as
+# Snowflake's error notifications). What pages when a retried failure finally fails: the sync
+# executions alarm and the execution's P1, the undelivered queue, dropped schedule invocations.
+# The dashboard shows the same signals side by side.
+locals {
+  pager = [aws_sns_topic.alarms.arn]
+  chat  = [aws_sns_topic.alerts.arn]
+}
 
 resource "aws_cloudwatch_metric_alarm" "exporter_errors" {
   alarm_name          = "${var.name}-exporter-errors"
-  alarm_description   = "The exporter Lambda raised (a table failed, or the run could not start). ${var.runbook_url}#export-failed"
+  alarm_description   = "Chat only: an exporter invocation raised. Step Functions retries transient errors and splits timeouts; a chunk that still fails pages through the sync execution (P1 and sync-executions-failed). ${var.runbook_url}#export-failed"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = var.exporter_function_name }
@@ -12,8 +21,96 @@ resource "aws_cloudwatch_metric_alarm" "exporter_errors" {
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.chat
+  ok_actions          = local.chat
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "exporter_throttles" {
+  alarm_name          = "${var.name}-exporter-throttles"
+  alarm_description   = "Chat only: exporter invocations were throttled (Step Functions retries Lambda.TooManyRequestsException; a chunk that still fails pages through the sync execution). ${var.runbook_url}#lambda-throttled"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = var.exporter_function_name }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.chat
+  ok_actions          = local.chat
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "reconciler_throttles" {
+  alarm_name          = "${var.name}-reconciler-throttles"
+  alarm_description   = "The reconciler has been throttled for 15 minutes: its hourly checks and the sync executions' pages wait in Lambda's queue (up to an hour, then the alarms topic). ${var.runbook_url}#lambda-throttled"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = var.reconciler_function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.pager
+  ok_actions          = local.pager
+  tags                = var.tags
+}
+
+# EventBridge Scheduler metrics (namespace AWS/Scheduler, dimension ScheduleGroup): attempts that
+# failed at the target, and invocations given up after the schedule's retry policy.
+resource "aws_cloudwatch_metric_alarm" "scheduler_target_errors" {
+  alarm_name          = "${var.name}-scheduler-target-errors"
+  alarm_description   = "Chat only: starting the hourly sync or invoking the reconciler failed at the target; Scheduler retries, and an invocation it gives up pages (scheduler-invocations-dropped, undelivered queue). ${var.runbook_url}#schedule-failed"
+  namespace           = "AWS/Scheduler"
+  metric_name         = "TargetErrorCount"
+  dimensions          = { ScheduleGroup = var.schedule_group_name }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.chat
+  ok_actions          = local.chat
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "scheduler_invocations_dropped" {
+  alarm_name          = "${var.name}-scheduler-invocations-dropped"
+  alarm_description   = "An hourly sync or reconciler run was not started: Scheduler gave up after its retries. ${var.runbook_url}#schedule-failed"
+  namespace           = "AWS/Scheduler"
+  metric_name         = "InvocationDroppedCount"
+  dimensions          = { ScheduleGroup = var.schedule_group_name }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.pager
+  ok_actions          = local.pager
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "undelivered" {
+  alarm_name          = "${var.name}-undelivered"
+  alarm_description   = "A schedule invocation or a sync status change (a page) could not be delivered and sits in the undelivered queue. ${var.runbook_url}#undelivered"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.undelivered_queue_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.pager
+  ok_actions          = local.pager
   tags                = var.tags
 }
 
@@ -29,8 +126,8 @@ resource "aws_cloudwatch_metric_alarm" "exporter_duration" {
   threshold           = floor(var.exporter_timeout_seconds * 1000 * var.duration_alarm_ratio)
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.pager
+  ok_actions          = local.pager
   tags                = var.tags
 }
 
@@ -46,20 +143,20 @@ resource "aws_cloudwatch_metric_alarm" "reconciler_errors" {
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.pager
+  ok_actions          = local.pager
   tags                = var.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "state_machine_failures" {
   alarm_name          = "${var.name}-sync-executions-failed"
-  alarm_description   = "A sync execution failed, timed out or was aborted (the P1 alert names the stage and chunks). ${var.runbook_url}#sync-execution-failed"
+  alarm_description   = "A sync execution failed, timed out or was aborted (its P1, from the reconciler, names the stage, counts and the chunks to re-run). ${var.runbook_url}#sync-execution-failed"
   comparison_operator = "GreaterThanOrEqualToThreshold"
   evaluation_periods  = 1
   threshold           = 1
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.pager
+  ok_actions          = local.pager
   tags                = var.tags
 
   metric_query {
@@ -101,8 +198,8 @@ resource "aws_cloudwatch_metric_alarm" "freshness" {
   threshold           = each.value * 60
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.pager
+  ok_actions          = local.pager
   tags                = var.tags
 }
 
@@ -152,13 +249,14 @@ resource "aws_cloudwatch_dashboard" "sync" {
       {
         type = "metric", x = 12, y = 6, width = 12, height = 6
         properties = {
-          title  = "Reconciler invocations and errors"
+          title  = "Reconciler invocations, errors, throttles"
           region = local.region
           stat   = "Sum"
           period = 3600
           metrics = [
             ["AWS/Lambda", "Invocations", "FunctionName", var.reconciler_function_name],
             [".", "Errors", ".", "."],
+            [".", "Throttles", ".", "."],
           ]
         }
       },

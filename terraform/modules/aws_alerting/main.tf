@@ -35,6 +35,22 @@ data "aws_iam_policy_document" "ops_key" {
     }
   }
   statement {
+    # A KMS-encrypted SQS dead-letter queue of an EventBridge rule target needs the key to allow
+    # EventBridge itself (EventBridge User Guide, "Using dead-letter queues").
+    sid       = "EventBridgeEncryptsDeadLetters"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+  statement {
     sid       = "CloudWatchLogsEncryptLogGroups"
     actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
     resources = ["*"]
@@ -51,7 +67,7 @@ data "aws_iam_policy_document" "ops_key" {
 }
 
 resource "aws_kms_key" "ops" {
-  description         = "${var.name}: alerts topic, alert state, logs"
+  description         = "${var.name}: alerts and alarms topics, alert state, logs, undelivered queue"
   enable_key_rotation = true
   policy              = data.aws_iam_policy_document.ops_key.json
   tags                = var.tags

@@ -46,6 +46,16 @@ variable "state_machine_arn" {
   type        = string
 }
 
+variable "schedule_group_name" {
+  description = "Schedule group of the hourly schedules (dimension of the AWS/Scheduler alarms)."
+  type        = string
+}
+
+variable "undelivered_queue_name" {
+  description = "SQS queue of undelivered schedule invocations and status-change events (depth alarm)."
+  type        = string
+}
+
 variable "freshness_sla_minutes" {
   description = "Freshness SLA per table (schema.table => minutes), from tables.json."
   type        = map(number)

@@ -111,7 +111,7 @@ resource "aws_iam_role_policy_attachment" "xray" {
 }
 
 resource "aws_lambda_function" "function" {
-  # checkov:skip=CKV_AWS_116:Invoked synchronously (Step Functions, whose Retry/Catch handle failures) or by EventBridge Scheduler (retries + its own alarms); a DLQ would only catch async invocations.
+  # checkov:skip=CKV_AWS_116:The exporter is invoked synchronously (Step Functions Retry/Catch); the reconciler's async invocations have an on-failure destination (aws_reconciler: aws_lambda_function_event_invoke_config), which records the event and the error, more than a DLQ.
   # checkov:skip=CKV_AWS_272:Zips are built and deployed by CI from the reviewed repository; a code-signing profile is not provisioned in this stack.
   function_name                  = var.name
   description                    = var.description

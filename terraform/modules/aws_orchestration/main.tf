@@ -1,30 +1,37 @@
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
-  # The definition lives in state_machine.asl.json (validated by asl-validator and executed on moto
-  # in tests/infra); only ${...} placeholders are filled in here.
-  definition = jsonencode(jsondecode(templatefile("${path.module}/state_machine.asl.json", {
-    exporter_function_arn          = var.exporter_function_arn
-    reconciler_function_arn        = var.reconciler_function_arn
-    alert_topic_arn                = var.alert_topic_arn
-    runbook_url                    = "${var.runbook_url}#sync-execution-failed"
-    execution_timeout_seconds      = var.execution_timeout_seconds
-    max_concurrency                = var.max_concurrency
-    split_parts                    = var.split_parts
-    split_concurrency              = var.split_concurrency
-    retry_interval_seconds         = var.retry.interval_seconds
-    retry_max_attempts             = var.retry.max_attempts
-    retry_backoff_rate             = var.retry.backoff_rate
-    export_task_timeout_seconds    = var.exporter_timeout_seconds + 60
-    reconcile_task_timeout_seconds = var.reconciler_timeout_seconds + 60
-    ingestion_wait_seconds         = var.ingestion_wait_seconds
-  })))
+  state_machine_name = "${var.name}-sync"
+  # Known before the state machine exists: its status-change pattern is rendered with it.
+  state_machine_arn = "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:stateMachine:${local.state_machine_name}"
   lambda_targets = [
     var.exporter_function_arn,
     "${var.exporter_function_arn}:*",
     var.reconciler_function_arn,
     "${var.reconciler_function_arn}:*",
   ]
+}
+
+# The definition lives in state_machine.asl.json (validated by asl-validator and executed on moto in
+# tests/infra); render/ fills in its placeholders and refuses an execution timeout shorter than the
+# worst case of an hourly run.
+module "render" {
+  source = "./render"
+
+  exporter_function_arn          = var.exporter_function_arn
+  reconciler_function_arn        = var.reconciler_function_arn
+  state_machine_arn              = local.state_machine_arn
+  execution_timeout_seconds      = var.execution_timeout_seconds
+  table_count                    = var.table_count
+  max_concurrency                = var.max_concurrency
+  split_parts                    = var.split_parts
+  split_concurrency              = var.split_concurrency
+  retry                          = var.retry
+  export_task_timeout_seconds    = var.exporter_timeout_seconds + 60
+  reconcile_task_timeout_seconds = var.reconciler_timeout_seconds + 60
+  ingestion_wait_seconds         = var.ingestion_wait_seconds
 }
 
 resource "aws_cloudwatch_log_group" "state_machine" {
@@ -64,16 +71,6 @@ data "aws_iam_policy_document" "state_machine" {
     resources = local.lambda_targets
   }
   statement {
-    sid       = "PublishP1"
-    actions   = ["sns:Publish"]
-    resources = [var.alert_topic_arn]
-  }
-  statement {
-    sid       = "EncryptForTopic"
-    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [var.ops_kms_key_arn]
-  }
-  statement {
     # CloudWatch Logs delivery and X-Ray APIs do not support resource-level permissions.
     sid = "LogDeliveryAndTracing"
     actions = [
@@ -103,10 +100,10 @@ resource "aws_iam_role_policy" "state_machine" {
 }
 
 resource "aws_sfn_state_machine" "sync" {
-  name       = "${var.name}-sync"
+  name       = local.state_machine_name
   role_arn   = aws_iam_role.state_machine.arn
   type       = "STANDARD"
-  definition = local.definition
+  definition = module.render.definition
 
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"

@@ -23,19 +23,14 @@ variable "reconciler_timeout_seconds" {
   type        = number
 }
 
-variable "alert_topic_arn" {
-  description = "Alerts topic; the state machine publishes its P1 there."
-  type        = string
-}
-
 variable "ops_kms_key_arn" {
-  description = "Key of the alerts topic and of the log groups."
+  description = "Key of the log group and of the undelivered queue (the alerting module's key)."
   type        = string
 }
 
-variable "runbook_url" {
-  description = "URL of docs/runbook.md as on-call opens it; the P1 links its #sync-execution-failed section."
-  type        = string
+variable "table_count" {
+  description = "Tables in tables.json: the hourly run exports one item per table (sizes the worst case the execution timeout must cover)."
+  type        = number
 }
 
 variable "sync_schedule" {
@@ -116,9 +111,9 @@ variable "ingestion_wait_seconds" {
 }
 
 variable "execution_timeout_seconds" {
-  description = "Hard limit of one execution; shorter than the schedule period so runs do not pile up."
+  description = "Hard limit of one execution (manual backfills included); refused below the worst case of an hourly run (retries, split, parts, wait, reconcile), about 5.2 h with the defaults."
   type        = number
-  default     = 3300
+  default     = 21600
 }
 
 variable "log_retention_days" {

@@ -77,9 +77,22 @@ data "aws_iam_policy_document" "reconciler" {
     resources = ["arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.alert_state_table_name}"]
   }
   statement {
-    sid       = "UseOpsKeyForTopicAndAlertState"
+    # Alerts topic, alert state, and the alarms topic of the on-failure destination (below).
+    sid       = "UseOpsKeyForTopicsAndAlertState"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [var.ops_kms_key_arn]
+  }
+  statement {
+    # The summary a failed sync execution leaves in its cause (aurora_sync.sync_alerts).
+    sid       = "DescribeSyncExecutions"
+    actions   = ["states:DescribeExecution"]
+    resources = ["arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:execution:${var.sync_state_machine_name}:*"]
+  }
+  statement {
+    # Lambda sends the on-failure destination's record with the function's own role.
+    sid       = "RecordFailedAsyncInvocations"
+    actions   = ["sns:Publish"]
+    resources = [var.invocation_failure_topic_arn]
   }
 }
 
@@ -104,3 +117,20 @@ module "function" {
   logs_kms_key_arn       = var.ops_kms_key_arn
   tags                   = var.tags
 }
+
+# EventBridge Scheduler (hourly run) and the status-change rule invoke the reconciler
+# asynchronously. Lambda retries a failed invocation and then discards it; the retries are stated
+# here, and what still fails goes to the alarms topic (pager) as an invocation record: the event,
+# the error, and how many attempts were made.
+resource "aws_lambda_function_event_invoke_config" "reconciler" {
+  function_name                = module.function.function_name
+  maximum_retry_attempts       = var.async_retry_attempts
+  maximum_event_age_in_seconds = 3600
+
+  destination_config {
+    on_failure {
+      destination = var.invocation_failure_topic_arn
+    }
+  }
+}
+

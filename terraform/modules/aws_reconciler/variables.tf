@@ -75,8 +75,29 @@ variable "alert_state_table_name" {
 }
 
 variable "ops_kms_key_arn" {
-  description = "Key of the alerts topic, alert-state table and log groups."
+  description = "Key of the alerts and alarms topics, alert-state table and log groups."
   type        = string
+}
+
+variable "sync_state_machine_name" {
+  description = "Name of the sync state machine: the reconciler reads its failed executions' causes (DescribeExecution)."
+  type        = string
+}
+
+variable "invocation_failure_topic_arn" {
+  description = "Topic (the alarms topic: pager) that receives the record of an asynchronous invocation that failed every attempt."
+  type        = string
+}
+
+variable "async_retry_attempts" {
+  description = "Retries of a failed asynchronous invocation (scheduled run, status-change event) before its record goes to invocation_failure_topic_arn (0..2)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.async_retry_attempts >= 0 && var.async_retry_attempts <= 2
+    error_message = "async_retry_attempts must be 0, 1 or 2 (Lambda's limit)."
+  }
 }
 
 variable "database" {

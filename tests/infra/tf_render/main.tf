@@ -20,9 +20,22 @@ variable "bucket" {
   type        = string
 }
 
-variable "asl_vars" {
-  description = "Values for the state machine template (see modules/aws_orchestration)."
-  type        = map(string)
+variable "orchestration" {
+  description = "Inputs of modules/aws_orchestration/render (the state machine, its worst case, its event pattern)."
+  type = object({
+    exporter_function_arn          = string
+    reconciler_function_arn        = string
+    state_machine_arn              = string
+    execution_timeout_seconds      = number
+    table_count                    = number
+    max_concurrency                = number
+    split_parts                    = number
+    split_concurrency              = number
+    retry                          = object({ interval_seconds = number, max_attempts = number, backoff_rate = number })
+    export_task_timeout_seconds    = number
+    reconcile_task_timeout_seconds = number
+    ingestion_wait_seconds         = number
+  })
 }
 
 module "tables" {
@@ -50,6 +63,31 @@ output "render" {
   value = module.render
 }
 
+module "orchestration" {
+  source = "../../../terraform/modules/aws_orchestration/render"
+
+  exporter_function_arn          = var.orchestration.exporter_function_arn
+  reconciler_function_arn        = var.orchestration.reconciler_function_arn
+  state_machine_arn              = var.orchestration.state_machine_arn
+  execution_timeout_seconds      = var.orchestration.execution_timeout_seconds
+  table_count                    = var.orchestration.table_count
+  max_concurrency                = var.orchestration.max_concurrency
+  split_parts                    = var.orchestration.split_parts
+  split_concurrency              = var.orchestration.split_concurrency
+  retry                          = var.orchestration.retry
+  export_task_timeout_seconds    = var.orchestration.export_task_timeout_seconds
+  reconcile_task_timeout_seconds = var.orchestration.reconcile_task_timeout_seconds
+  ingestion_wait_seconds         = var.orchestration.ingestion_wait_seconds
+}
+
 output "state_machine" {
-  value = jsonencode(jsondecode(templatefile("${path.module}/../../../terraform/modules/aws_orchestration/state_machine.asl.json", var.asl_vars)))
+  value = module.orchestration.definition
+}
+
+output "state_machine_worst_case_seconds" {
+  value = module.orchestration.worst_case_seconds
+}
+
+output "status_change_pattern" {
+  value = module.orchestration.status_change_pattern
 }
