@@ -438,3 +438,30 @@ def test_s3_prefix_defaults_are_the_exporters_layout(module: str, variable: str,
     doc = hcl_load(MODULES_DIR / module / "variables.tf")
     [body] = [entry[variable] for entry in doc["variable"] if variable in entry]
     assert one(body["default"]) == code_value
+
+
+FILTER_CONDITIONS = {"prefix", "tag", "and", "object_size_greater_than", "object_size_less_than"}
+
+
+def test_every_lifecycle_rule_filter_names_one_condition() -> None:
+    """GIVEN every S3 lifecycle configuration (static and dynamic rules)
+    WHEN each rule's filter is read THEN it names exactly one condition; the whole bucket is
+    `prefix = ""`. An empty `filter {}` draws "Invalid Attribute Combination ... will be an error in a
+    future version of the provider" from hashicorp/aws 5.90 to 5.97, which the pin admits
+    (hashicorp/terraform-provider-aws#41710, #42714; relaxed again by #42624)."""
+    rules = []
+    for tf, doc in hcl_load_many(sorted(MODULES_DIR.glob("aws_*/*.tf"))).items():
+        for name, body in blocks(doc, "resource", "aws_s3_bucket_lifecycle_configuration").items():
+            found = [(f"{rel(tf)} {name} {one(r['id'])}", r) for r in body.get("rule", [])]
+            for dynamic in body.get("dynamic", []):
+                found += [
+                    (f"{rel(tf)} {name} dynamic", c) for c in dynamic.get("rule", {}).get("content", [])
+                ]
+            rules += found
+    assert len(rules) >= 5
+    for where, rule in rules:
+        [filter_] = rule["filter"]
+        conditions = set(filter_) & FILTER_CONDITIONS
+        assert len(conditions) == 1 and set(filter_) - {"__start_line__", "__end_line__"} == conditions, (
+            f"{where}: filter {filter_}"
+        )
