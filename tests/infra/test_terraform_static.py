@@ -38,6 +38,7 @@ from tests.support.terraform import (
     module_calls,
     one,
     required_providers,
+    stub_snowflake,
     terraform_bin,
 )
 
@@ -127,36 +128,6 @@ def test_terraform_validate(root: Path, validations: dict[Path, str | Exception]
     if isinstance(outcome, Exception):
         raise outcome
     assert "Success" in outcome
-
-
-SNOWFLAKE_MODULES = ("snowflake_account", "snowflake_table")
-
-
-def stub_snowflake(tree: Path, env: Path) -> Path:
-    """In a copy of terraform/: the Snowflake modules reduced to their interface (same variables,
-    same outputs, value null, no provider) and the env root without its snowflake provider, so the
-    root's own expressions and every AWS module call can be validated with the aws provider alone."""
-    for name in SNOWFLAKE_MODULES:
-        module = tree / "modules" / name
-        outputs = re.findall(r'^output "(\w+)"', (module / "outputs.tf").read_text(), re.MULTILINE)
-        for tf in module.glob("*.tf"):
-            if tf.name != "variables.tf":
-                tf.unlink()
-        (module / "outputs.tf").write_text("".join(f'output "{o}" {{\n  value = null\n}}\n' for o in outputs))
-    root = tree / "envs" / env.name
-    versions = (root / "versions.tf").read_text()
-    (root / "versions.tf").write_text(
-        re.sub(r"\n    snowflake = \{.*?\n    \}", "", versions, flags=re.DOTALL)
-    )
-    providers = (root / "providers.tf").read_text()
-    (root / "providers.tf").write_text(
-        re.sub(r'\n(#[^\n]*\n)*provider "snowflake" \{.*?\n\}\n', "\n", providers, flags=re.DOTALL)
-    )
-    main = (root / "main.tf").read_text()
-    (root / "main.tf").write_text(re.sub(r"\n  providers = \{.*?\n  \}\n", "\n", main, flags=re.DOTALL))
-    assert "snowflake" not in (root / "providers.tf").read_text()
-    assert "snowflakedb" not in (root / "versions.tf").read_text()
-    return root
 
 
 @needs_terraform

@@ -59,6 +59,16 @@ variable "export_bucket" {
   type        = string
 }
 
+variable "table_prefixes" {
+  description = "Export prefix per table (schema.table => \"schema.table/\"), from the tables module: the only data prefixes the exporter may write."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.table_prefixes) > 0 && alltrue([for p in values(var.table_prefixes) : length(p) > 1 && endswith(p, "/") && !startswith(p, "_")])
+    error_message = "table_prefixes must be non-empty \"<schema.table>/\" prefixes (never the bucket root or a _-prefixed internal prefix)."
+  }
+}
+
 variable "export_bucket_kms_key_arn" {
   description = "KMS key of the export bucket."
   type        = string
