@@ -75,7 +75,7 @@ def top_imports(deployment: layer_probe.Deployment, target: layer_build.Target) 
     """
     code = f"import sys; sys.path[:0] = {json.dumps(deployment.path)}; import handler"
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-X", "importtime", "-c", code],
+        [str(layer_probe.target_python(target)), "-I", "-S", "-B", "-X", "importtime", "-c", code],
         env=layer_probe.lambda_env(deployment, target),
         cwd=deployment.task,
         capture_output=True,

@@ -9,14 +9,19 @@ Why it is built this way:
 - The layer is requirements.lock minus the AWS SDK the runtime already ships (RUNTIME_PROVIDED). Its
   other dependencies (urllib3, python-dateutil, six) stay in the layer at the lock's versions: the layer
   comes before the runtime's own copies on sys.path, so what the tests ran is what Lambda runs.
-- Only wheels, for the target platform (`pip download --only-binary=:all: --platform ...`), with the
-  glibc of the runtime's OS as ceiling (python3.11 runs on Amazon Linux 2: glibc 2.26); a manylinux_2_28
-  wheel would install here and fail there, so it is never accepted.
+- Only wheels, for the target (`pip download --only-binary=:all: --python-version X.Y --platform ...`),
+  with the glibc of the runtime's OS as ceiling (python3.12 runs on Amazon Linux 2023: glibc 2.34); a
+  manylinux_2_35 wheel would install on a newer machine and fail there, so it is never accepted. The
+  build interpreter's own version does not matter: after unpacking, every extension module, dist-info
+  tag and .pyc in the artifacts is checked against the target (incompatible_members).
 - Wheels are unpacked here, not by `pip install --target`: a wheel is a zip, and unpacking it ourselves
   writes nothing that depends on the machine or the time (no console scripts with this machine's
   shebang, no RECORD rewrite); .pyc from wheels or the working tree never enter.
-- Every module is byte-compiled here (compile_tree): Lambda cannot write .pyc into /opt or /var/task,
-  so without them each cold start compiles everything it imports (measured: twice the import time).
+- Every module is byte-compiled here (compile_tree) by the target's interpreter (python3.12 on PATH, or
+  $AURORA_SYNC_TARGET_PYTHON): Lambda cannot write .pyc into /opt or /var/task, so without them each
+  cold start compiles everything it imports (measured: twice the import time). A machine without that
+  interpreter builds artifacts without .pyc (correct, slower cold starts; manifest "bytecode": null)
+  and says so; CI's ubuntu-24.04 runners have python3.12.
 - Zips are byte-reproducible: sorted entries, one fixed timestamp, fixed permissions, one compression
   level, hash-based .pyc. Two builds from the same tree and cache are byte-identical.
 - The size check fails the build when the unzipped layer plus the largest function exceeds the budget in
@@ -27,10 +32,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
-import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -63,7 +67,7 @@ ZIP_FILE_MODE = 0o100644 << 16  # regular file, rw-r--r-- (shared objects need n
 ZIP_LEVEL = 9
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # function + layers, unzipped: Lambda's hard limit (250 MiB)
 MIB = 1024 * 1024
-PYTHON_TAG = "311"  # the .pyc shipped are for this CPython; Target.load checks the runtime agrees
+TARGET_PYTHON_ENV = "AURORA_SYNC_TARGET_PYTHON"  # an interpreter of the target's version (.pyc, probe)
 ARCH_TAGS = {"x86_64": "x86_64", "arm64": "aarch64"}
 OLDEST_MANYLINUX = 5  # manylinux_2_5 == manylinux1, the oldest policy there is
 LEGACY_MANYLINUX = ("manylinux2014", "manylinux2010", "manylinux1")  # aliases of 2_17, 2_12, 2_5
@@ -79,9 +83,9 @@ class BudgetExceeded(BuildError):
 
 @dataclass(frozen=True)
 class Target:
-    runtime: str  # e.g. python3.11
+    runtime: str  # e.g. python3.12
     architecture: str  # Lambda's name: x86_64 or arm64
-    glibc: str  # newest glibc of the runtime's OS, e.g. 2.26 for Amazon Linux 2
+    glibc: str  # newest glibc of the runtime's OS, e.g. 2.34 for Amazon Linux 2023
     size_budget_mib: int
 
     @classmethod
@@ -95,15 +99,25 @@ class Target:
         )
         if target.architecture not in ARCH_TAGS:
             raise BuildError(f"architecture must be one of {sorted(ARCH_TAGS)}, not {target.architecture!r}")
-        if target.runtime != f"python{PYTHON_TAG[0]}.{PYTHON_TAG[1:]}":
+        if not re.fullmatch(r"python3\.\d+", target.runtime) or not re.fullmatch(r"2\.\d+", target.glibc):
             raise BuildError(
-                f"runtime {target.runtime!r}: this build ships .pyc for python3.{PYTHON_TAG[1:]} only"
+                f"runtime must be python3.N and glibc 2.N, not {target.runtime!r}, {target.glibc!r}"
             )
         return target
 
     @property
     def python_version(self) -> str:
         return self.runtime.removeprefix("python")
+
+    @property
+    def python_tag(self) -> str:
+        """312 for python3.12: wheel tags (cp312) and extension suffixes (cpython-312-...)."""
+        return self.python_version.replace(".", "")
+
+    @property
+    def cache_tag(self) -> str:
+        """What the target interpreter names its .pyc files: cpython-312."""
+        return f"cpython-{self.python_tag}"
 
     @property
     def platforms(self) -> list[str]:
@@ -114,8 +128,8 @@ class Target:
         return [*tags, *(f"{legacy}_{machine}" for legacy in LEGACY_MANYLINUX)]
 
     def supports(self, tag: Tag) -> bool:
-        """Would pip on the runtime install a wheel with this tag? (cp311, abi3 from older CPythons, pure)."""
-        ours = int(self.python_version.replace(".", ""))
+        """Would pip on the runtime install a wheel with this tag? (cpNN, abi3 of older CPythons, pure)."""
+        ours = int(self.python_tag)
         if tag.platform != "any" and tag.platform not in self.platforms:
             return False
         if tag.abi == "none":
@@ -167,7 +181,7 @@ class WheelCache:
 
     def __init__(self, root: Path, target: Target) -> None:
         self.target = target
-        self.dir = root / f"wheels-cp{target.python_version.replace('.', '')}-{target.architecture}"
+        self.dir = root / f"wheels-cp{target.python_tag}-{target.architecture}"
 
     def find(self, pin: Pin) -> Path | None:
         if not self.dir.is_dir():
@@ -287,8 +301,58 @@ def tree_entries(directory: Path, prefix: str = "") -> dict[str, Path]:
     return {prefix + p.relative_to(directory).as_posix(): p for p in directory.rglob("*") if p.is_file()}
 
 
-def compile_tree(directory: Path, deployed_at: str) -> None:
-    """Byte-compile every .py, as the runtime would on each cold start, into __pycache__.
+def _cache_tag_of(python: str) -> str | None:
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def find_target_python(target: Target) -> Path | None:
+    """An interpreter of the target's version: $AURORA_SYNC_TARGET_PYTHON, else python3.N on PATH.
+
+    Each candidate is run once to ask its cache tag, so a pyenv shim for a version that is not
+    selected, or a wrong minor version, is not taken. None when there is none (an explicitly named
+    one that is not the target's version is an error).
+    """
+    named = os.environ.get(TARGET_PYTHON_ENV)
+    if named:
+        tag = _cache_tag_of(named)
+        if tag != target.cache_tag:
+            raise BuildError(
+                f"${TARGET_PYTHON_ENV}={named} is {tag or 'not runnable'}, not {target.cache_tag}"
+            )
+        return Path(named)
+    found = shutil.which(f"python{target.python_version}")
+    if found and _cache_tag_of(found) == target.cache_tag:
+        return Path(found)
+    return None
+
+
+# Runs in the target interpreter: argv = [deployed_at, directory]; compiles every .py below directory.
+_COMPILE = """
+import importlib.util, pathlib, py_compile, sys
+deployed_at, directory = sys.argv[1], pathlib.Path(sys.argv[2])
+for source in sorted(directory.rglob("*.py")):
+    py_compile.compile(
+        str(source),
+        cfile=importlib.util.cache_from_source(str(source)),
+        dfile=f"{deployed_at}/{source.relative_to(directory).as_posix()}",
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+"""
+
+
+def compile_tree(directory: Path, deployed_at: str, python: Path) -> None:
+    """Byte-compile every .py with the target's interpreter, as the runtime would on each cold start.
 
     Lambda's /opt and /var/task are read-only, so without shipped .pyc every cold start compiles every
     module it imports (measured: importing the exporter handler takes about twice as long). The .pyc
@@ -296,20 +360,47 @@ def compile_tree(directory: Path, deployed_at: str) -> None:
     artifact is immutable). `deployed_at` is the directory Lambda unpacks to, so tracebacks name the
     real paths, not this machine's staging directory.
     """
-    if sys.implementation.cache_tag != f"cpython-{PYTHON_TAG}":
-        raise BuildError(
-            f"byte-compiling for {PYTHON_TAG} needs a CPython {PYTHON_TAG[0]}.{PYTHON_TAG[1:]} interpreter; "
-            f"this is {sys.implementation.cache_tag}: run with the project's .venv"
-        )
-    for source in sorted(directory.rglob("*.py")):
-        relative = source.relative_to(directory).as_posix()
-        py_compile.compile(
-            str(source),
-            cfile=importlib.util.cache_from_source(str(source)),
-            dfile=f"{deployed_at}/{relative}",
-            doraise=True,
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-        )
+    done = subprocess.run(
+        [str(python), "-I", "-c", _COMPILE, deployed_at, str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BuildError(f"byte-compiling {directory} with {python} failed:\n{done.stderr[-3000:]}")
+
+
+_EXTENSION = re.compile(r"\.cpython-(\d+)-(\w+?)-linux-gnu\.so$")
+
+
+def incompatible_members(zip_path: Path, target: Target) -> list[str]:
+    """What in an artifact the target runtime could not load, each with the reason (empty: all fine).
+
+    Checks the artifact itself rather than the wheels it was built from: every installed wheel's tags
+    (`*.dist-info/WHEEL`, at least one the target supports), every extension module's ABI suffix
+    (cpython-<N>-<machine>; abi3 and plain .so carry their wheel's tags), every .pyc's cache tag.
+    """
+    machine = ARCH_TAGS[target.architecture]
+    problems = []
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in archive.namelist():
+            if name.endswith(".dist-info/WHEEL"):
+                lines = archive.read(name).decode().splitlines()
+                tags = [
+                    Tag(*line.split(":", 1)[1].strip().split("-"))
+                    for line in lines
+                    if line.startswith("Tag:")
+                ]
+                if not any(map(target.supports, tags)):
+                    problems.append(f"{name}: tags {[str(t) for t in tags]} not loadable by {target.runtime}")
+            elif match := _EXTENSION.search(name):
+                if match.groups() != (target.python_tag, machine):
+                    problems.append(
+                        f"{name}: built for cpython-{match[1]}-{match[2]}, not {target.cache_tag}-{machine}"
+                    )
+            elif name.endswith(".pyc") and not name.endswith(f".{target.cache_tag}.pyc"):
+                problems.append(f"{name}: bytecode of another interpreter than {target.cache_tag}")
+    return problems
 
 
 def function_names(lambdas: Path = LAMBDAS) -> list[str]:
@@ -373,6 +464,7 @@ def build(
 ) -> dict[str, Any]:
     """Build layer.zip and one zip per function into `out`; write and return out/manifest.json."""
     target = target or Target.load()
+    python = find_target_python(target)
     cache = WheelCache(cache_root or Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE), target)
     pins = layer_pins(read_lock(lock))
     wheels = cache.wheels(pins)
@@ -383,7 +475,8 @@ def build(
     with tempfile.TemporaryDirectory(prefix="layer-") as staging:
         site = Path(staging) / "python"
         unpack_wheels(wheels, site)
-        compile_tree(site, "/opt/python")
+        if python:
+            compile_tree(site, "/opt/python", python)
         write_zip(tree_entries(site, prefix="python/"), out / "layer.zip")
     for name in functions:
         with tempfile.TemporaryDirectory(prefix=f"{name}-") as staging:
@@ -391,13 +484,22 @@ def build(
             for arcname, source in function_entries(name, lambdas).items():
                 (task / arcname).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, task / arcname)
-            compile_tree(task, "/var/task")
+            if python:
+                compile_tree(task, "/var/task", python)
             write_zip(tree_entries(task), out / f"{name}.zip")
+    problems = [
+        p for name in ["layer", *functions] for p in incompatible_members(out / f"{name}.zip", target)
+    ]
+    if problems:
+        raise BuildError(
+            f"the artifacts hold what {target.runtime} cannot load:\n" + "\n".join(problems[:20])
+        )
     layer = describe(out / "layer.zip")
     described = {name: describe(out / f"{name}.zip") for name in functions}
     manifest: dict[str, Any] = {
         "runtime": target.runtime,
         "architecture": target.architecture,
+        "bytecode": target.cache_tag if python else None,
         "handler": "handler.handler",
         "layer": layer,
         "functions": described,
@@ -427,6 +529,11 @@ def summary(manifest: dict[str, Any]) -> str:
         f"(budget {manifest['size_budget_mib']} MiB, Lambda limit 250 MiB) "
         f"[{manifest['runtime']}, {manifest['architecture']}]"
     )
+    if manifest["bytecode"] is None:
+        lines.append(
+            f"WARNING: no .pyc shipped (no {manifest['runtime']} interpreter here: put one on PATH or set "
+            f"${TARGET_PYTHON_ENV}); correct, but each cold start compiles what it imports"
+        )
     return "\n".join(lines)
 
 

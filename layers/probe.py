@@ -5,8 +5,11 @@
 What "alone" means here, and why:
 - The function zip and the layer zip are unzipped into a scratch directory laid out like Lambda's
   (`task/` = /var/task, `opt/python` = /opt/python) and put first on sys.path in that order.
-- The interpreter runs with `-I -S`: no site-packages, no user site, no PYTHON* variables, no current
-  directory; only the standard library is there besides what we add.
+- The interpreter is one of the runtime's version (layers.build.find_target_python: python3.12 on PATH,
+  or $AURORA_SYNC_TARGET_PYTHON), never this virtualenv's: the layer's native wheels are built for it.
+  Where there is none, the probe says so and imports nothing (the wheel and ABI tags of everything in
+  the artifacts are still checked by the build). It runs with `-I -S`: no site-packages, no user
+  site, no PYTHON* variables, no current directory; only its standard library besides what we add.
 - The layer leaves out the SDK the runtime ships (layers.build.RUNTIME_PROVIDED), so a stand-in for
   /var/runtime comes last: those same packages at requirements.lock's versions, unpacked from the same
   wheel cache. The real runtime's boto3 may be newer; the lock's version is the one every test ran.
@@ -46,6 +49,7 @@ from layers.build import (
     Target,
     WheelCache,
     compile_tree,
+    find_target_python,
     read_lock,
     runtime_pins,
     unpack_wheels,
@@ -114,18 +118,30 @@ def extract(zip_path: Path, dest: Path) -> None:
         archive.extractall(dest)
 
 
+def target_python(target: Target) -> Path:
+    """The interpreter the probe runs: the target's version, or a BuildError saying how to get one."""
+    python = find_target_python(target)
+    if python is None:
+        raise BuildError(
+            f"no {target.runtime} interpreter here (python{target.python_version} on PATH or "
+            f"$AURORA_SYNC_TARGET_PYTHON): the artifacts cannot be imported as the runtime would"
+        )
+    return python
+
+
 def runtime_standin(target: Target, cache_root: Path | None = None, lock: Path = LOCK) -> Path:
     """The SDK the runtime provides, at the lock's versions, unpacked once into the cache."""
     root = cache_root or Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
     pins = runtime_pins(read_lock(lock))
     key = hashlib.sha256(json.dumps([p.requirement for p in pins]).encode()).hexdigest()[:16]
-    dest = root / f"runtime-standin-{target.architecture}-{key}"
+    dest = root / f"runtime-standin-cp{target.python_tag}-{target.architecture}-{key}"
     if dest.is_dir():
         return dest
+    python = target_python(target)
     wheels = WheelCache(root, target).wheels(pins)
     staging = Path(tempfile.mkdtemp(prefix="standin-", dir=root))
     unpack_wheels(wheels, staging)
-    compile_tree(staging, "/var/runtime")  # the runtime's own SDK comes byte-compiled too
+    compile_tree(staging, "/var/runtime", python)  # the runtime's own SDK comes byte-compiled too
     try:
         staging.rename(dest)
     except OSError:  # another process won the race: theirs is identical
@@ -165,11 +181,13 @@ def lambda_env(deployment: Deployment, target: Target) -> dict[str, str]:
     return env
 
 
-def fresh_python(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
-    """Wall time and stdout of `python -I -S -B <args>`: stdlib only, no .pyc written (as /opt: read-only)."""
+def fresh_python(args: list[str], env: dict[str, str], cwd: Path, target: Target) -> tuple[float, str]:
+    """Wall time and stdout of the target's `python -I -S -B <args>`: stdlib only, no .pyc written (as
+    /opt: read-only)."""
+    python = target_python(target)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", *args],
+        [str(python), "-I", "-S", "-B", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -195,7 +213,7 @@ def probe(
         "check": check,
     }
     env = lambda_env(deployment, target)
-    wall, out = fresh_python(["-c", CHILD, json.dumps(spec)], env, deployment.task)
+    wall, out = fresh_python(["-c", CHILD, json.dumps(spec)], env, deployment.task, target)
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["wall_s"] = wall
     return result
@@ -203,7 +221,7 @@ def probe(
 
 def baseline_wall(deployment: Deployment, target: Target) -> float:
     """The same fresh interpreter doing nothing: what every cold start pays before our code."""
-    wall, _ = fresh_python(["-c", "pass"], lambda_env(deployment, target), deployment.task)
+    wall, _ = fresh_python(["-c", "pass"], lambda_env(deployment, target), deployment.task, target)
     return wall
 
 
@@ -220,6 +238,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"layers.probe: {target.architecture} artifacts cannot be imported on this {host} machine; "
             f"the test suite checks a {host} build of the same tree (tests/infra/test_layer_build.py)"
+        )
+        return 0
+    if find_target_python(target) is None:
+        print(
+            f"layers.probe: no {target.runtime} interpreter here (python{target.python_version} on PATH or "
+            f"$AURORA_SYNC_TARGET_PYTHON), so the handlers were NOT imported from the artifacts; the build "
+            f"checked every wheel, extension and .pyc in them against {target.runtime}"
         )
         return 0
     standin = runtime_standin(target)

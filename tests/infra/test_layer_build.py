@@ -2,6 +2,12 @@
 
 The build downloads wheels once into ~/.cache/aurora-sync-layer (or $AURORA_SYNC_LAYER_CACHE); with a
 warm cache this module takes about half a minute (two full builds and one cold import per function).
+
+The target runtime (layers/target.json) is newer than this project's Python. Its .pyc and the import
+tests need an interpreter of the target's version (python3.12 on PATH, as on CI's ubuntu-24.04
+runners, or $AURORA_SYNC_TARGET_PYTHON); without one the build ships no .pyc and those tests are
+skipped, saying so. What the runtime could not load is checked either way: every wheel tag, extension
+module suffix and .pyc in the zips against the target.
 """
 
 from __future__ import annotations
@@ -21,6 +27,14 @@ from layers import build as layer_build
 from layers import probe as layer_probe
 
 HOST_ARCH = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+TARGET = layer_build.Target.load()
+TARGET_PYTHON = layer_build.find_target_python(TARGET)
+needs_target_python = pytest.mark.skipif(
+    TARGET_PYTHON is None,
+    reason=f"no {TARGET.runtime} interpreter here (python{TARGET.python_version} on PATH or "
+    f"${layer_build.TARGET_PYTHON_ENV}): the artifacts cannot be imported as the runtime would; "
+    "their wheel/ABI tags are checked by test_every_binary_in_the_layer_is_built_for_the_target",
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +62,12 @@ def _names(zip_path: Path) -> list[str]:
 
 
 def test_target_is_the_one_terraform_reads() -> None:
-    """GIVEN layers/target.json WHEN loaded THEN it names a supported runtime, architecture and budget."""
+    """GIVEN layers/target.json WHEN loaded THEN it names a supported runtime, architecture and budget:
+    python3.12 on Amazon Linux 2023 (glibc 2.34); python3.11 runs on Amazon Linux 2, out of support."""
     raw = json.loads(layer_build.TARGET_JSON.read_text())
     target = layer_build.Target.load()
-    assert raw["runtime"] == target.runtime == "python3.11"
+    assert raw["runtime"] == target.runtime == "python3.12"
+    assert target.glibc == "2.34"
     assert target.architecture in {"x86_64", "arm64"}
     assert raw["layer_zip"] == "build/layer.zip"
     assert raw["function_zip"].format(function="exporter") == "build/exporter.zip"
@@ -82,8 +98,14 @@ def test_layer_holds_the_lock_minus_the_runtime_sdk(built: tuple[Path, dict[str,
     assert {"pydantic", "pydantic_core", "snowflake", "pg8000", "hvac", "aws_lambda_powertools"} <= top
     assert not top & {"boto3", "botocore", "s3transfer", "jmespath", "bin"}
     sources = {n for n in names if n.endswith(".py")}
-    compiled = {n for n in names if n.endswith(".cpython-311.pyc")}
-    assert len(compiled) == len(sources) > 1000
+    compiled = {n for n in names if n.endswith(".pyc")}
+    assert len(sources) > 1000
+    if manifest["bytecode"]:
+        assert manifest["bytecode"] == "cpython-312"
+        assert {n for n in compiled if n.endswith(".cpython-312.pyc")} == compiled
+        assert len(compiled) == len(sources)
+    else:
+        assert compiled == set()
     with zipfile.ZipFile(out / "layer.zip") as archive:
         assert {i.date_time for i in archive.infolist()} == {layer_build.ZIP_DATE}
         assert {i.external_attr for i in archive.infolist()} == {layer_build.ZIP_FILE_MODE}
@@ -94,14 +116,59 @@ def test_layer_holds_the_lock_minus_the_runtime_sdk(built: tuple[Path, dict[str,
 def test_every_wheel_loads_on_the_runtime_glibc(
     built: tuple[Path, dict[str, Any]], target: layer_build.Target
 ) -> None:
-    """GIVEN the wheels in the layer WHEN their tags are read THEN each is pure or manylinux <= glibc 2.26."""
+    """GIVEN the wheels in the layer WHEN their tags are read THEN each is pure or cp312 (or abi3)
+    manylinux <= glibc 2.34."""
     _, manifest = built
     for wheel in manifest["wheels"]:
         tags = parse_wheel_filename(wheel)[3]
         assert any(target.supports(t) for t in tags), wheel
-    assert not target.supports(Tag("cp311", "cp311", f"manylinux_2_28_{platform.machine()}"))
-    assert not target.supports(Tag("cp312", "cp312", "any"))
-    assert target.supports(Tag("cp37", "abi3", f"manylinux2014_{platform.machine()}"))
+    machine = layer_build.ARCH_TAGS[target.architecture]
+    assert target.supports(Tag("cp312", "cp312", f"manylinux_2_34_{machine}"))
+    assert not target.supports(Tag("cp312", "cp312", f"manylinux_2_35_{machine}"))
+    assert not target.supports(Tag("cp311", "cp311", f"manylinux_2_17_{machine}"))
+    assert not target.supports(Tag("cp313", "cp313", "any"))
+    assert target.supports(Tag("cp37", "abi3", f"manylinux2014_{machine}"))
+
+
+def test_every_binary_in_the_layer_is_built_for_the_target(
+    built: tuple[Path, dict[str, Any]], target: layer_build.Target
+) -> None:
+    """GIVEN the built zips (the layer's native modules: pydantic_core, cryptography, cffi, ...)
+    WHEN every installed wheel's tags, extension module suffix and .pyc in them is read
+    THEN each is one the target runtime loads: cp312 or abi3, this architecture, glibc <= 2.34.
+    This stands in for importing them, which needs a python3.12 this machine may not have."""
+    out, manifest = built
+    with zipfile.ZipFile(out / "layer.zip") as archive:
+        names = archive.namelist()
+    extensions = [n for n in names if n.endswith(".so")]
+    machine = layer_build.ARCH_TAGS[target.architecture]
+    assert any(n.startswith("python/pydantic_core/") for n in extensions), extensions
+    assert any(f".cpython-312-{machine}-linux-gnu.so" in n for n in extensions)
+    assert not any(".cpython-311-" in n for n in extensions)
+    assert len([n for n in names if n.endswith(".dist-info/WHEEL")]) == len(manifest["wheels"])
+    for artifact in ["layer", *manifest["functions"]]:
+        assert layer_build.incompatible_members(out / f"{artifact}.zip", target) == [], artifact
+
+
+def test_the_binary_check_can_fail(tmp_path: Path, target: layer_build.Target) -> None:
+    """GIVEN a layer holding what python3.11 on Amazon Linux 2 used (a cp311 extension module, its
+    wheel's tags, 3.11 bytecode) WHEN checked against the target THEN each is reported."""
+    machine = layer_build.ARCH_TAGS[target.architecture]
+    old = tmp_path / "old-layer.zip"
+    with zipfile.ZipFile(old, "w") as archive:
+        archive.writestr(f"python/pydantic_core/_pydantic_core.cpython-311-{machine}-linux-gnu.so", b"")
+        archive.writestr(
+            "python/pydantic_core-2.50.4.dist-info/WHEEL",
+            f"Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_17_{machine}\n",
+        )
+        archive.writestr("python/pydantic/__pycache__/main.cpython-311.pyc", b"")
+        archive.writestr("python/pydantic_core/_ok.abi3.so", b"")
+    problems = layer_build.incompatible_members(old, target)
+    assert [p.split(":")[0] for p in problems] == [
+        f"python/pydantic_core/_pydantic_core.cpython-311-{machine}-linux-gnu.so",
+        "python/pydantic_core-2.50.4.dist-info/WHEEL",
+        "python/pydantic/__pycache__/main.cpython-311.pyc",
+    ]
 
 
 def test_function_zips_hold_the_handler_and_the_domain_package_only(
@@ -114,11 +181,11 @@ def test_function_zips_hold_the_handler_and_the_domain_package_only(
     for function in manifest["functions"]:
         names = _names(out / f"{function}.zip")
         assert "handler.py" in names
-        assert "__pycache__/handler.cpython-311.pyc" in names
+        assert ("__pycache__/handler.cpython-312.pyc" in names) == bool(manifest["bytecode"])
         assert "aurora_sync/__init__.py" in names
         roots = {PurePosixPath(n).parts[0] for n in names}
         assert roots <= {"handler.py", "aurora_sync", "__pycache__"}, roots
-        assert all(n.endswith((".py", ".cpython-311.pyc", "py.typed")) for n in names)
+        assert all(n.endswith((".py", ".cpython-312.pyc", "py.typed")) for n in names)
 
 
 def test_size_stays_under_the_budget_and_the_check_can_fail(
@@ -134,6 +201,7 @@ def test_size_stays_under_the_budget_and_the_check_can_fail(
         layer_build.check_budget(manifest, too_small)
 
 
+@needs_target_python
 def test_each_handler_imports_from_the_artifacts_alone(
     built: tuple[Path, dict[str, Any]], target: layer_build.Target, tmp_path: Path
 ) -> None:
@@ -154,6 +222,7 @@ def test_each_handler_imports_from_the_artifacts_alone(
         assert result["modules"] > 500  # Powertools, pydantic and the Tracer's patches really loaded
 
 
+@needs_target_python
 def test_without_the_runtime_sdk_the_handler_does_not_import(
     built: tuple[Path, dict[str, Any]], target: layer_build.Target, tmp_path: Path
 ) -> None:

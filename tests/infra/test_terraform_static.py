@@ -28,6 +28,7 @@ from tests.support.terraform import (
     MODULES_DIR,
     PLUGIN_DIR,
     REPO,
+    SNOWFLAKE_MODULES,
     TERRAFORM_DIR,
     Terraform,
     blocks,
@@ -38,6 +39,7 @@ from tests.support.terraform import (
     module_calls,
     one,
     required_providers,
+    stub_snowflake,
     terraform_bin,
 )
 
@@ -127,36 +129,6 @@ def test_terraform_validate(root: Path, validations: dict[Path, str | Exception]
     if isinstance(outcome, Exception):
         raise outcome
     assert "Success" in outcome
-
-
-SNOWFLAKE_MODULES = ("snowflake_account", "snowflake_table")
-
-
-def stub_snowflake(tree: Path, env: Path) -> Path:
-    """In a copy of terraform/: the Snowflake modules reduced to their interface (same variables,
-    same outputs, value null, no provider) and the env root without its snowflake provider, so the
-    root's own expressions and every AWS module call can be validated with the aws provider alone."""
-    for name in SNOWFLAKE_MODULES:
-        module = tree / "modules" / name
-        outputs = re.findall(r'^output "(\w+)"', (module / "outputs.tf").read_text(), re.MULTILINE)
-        for tf in module.glob("*.tf"):
-            if tf.name != "variables.tf":
-                tf.unlink()
-        (module / "outputs.tf").write_text("".join(f'output "{o}" {{\n  value = null\n}}\n' for o in outputs))
-    root = tree / "envs" / env.name
-    versions = (root / "versions.tf").read_text()
-    (root / "versions.tf").write_text(
-        re.sub(r"\n    snowflake = \{.*?\n    \}", "", versions, flags=re.DOTALL)
-    )
-    providers = (root / "providers.tf").read_text()
-    (root / "providers.tf").write_text(
-        re.sub(r'\n(#[^\n]*\n)*provider "snowflake" \{.*?\n\}\n', "\n", providers, flags=re.DOTALL)
-    )
-    main = (root / "main.tf").read_text()
-    (root / "main.tf").write_text(re.sub(r"\n  providers = \{.*?\n  \}\n", "\n", main, flags=re.DOTALL))
-    assert "snowflake" not in (root / "providers.tf").read_text()
-    assert "snowflakedb" not in (root / "versions.tf").read_text()
-    return root
 
 
 @needs_terraform
@@ -698,3 +670,30 @@ def test_every_alarm_and_alert_links_a_runbook_section_that_exists() -> None:
     assert "sync_alerts.py sync-execution-failed" in linked
     missing = {where: anchor for where, anchor in linked.items() if anchor not in headings}
     assert not missing, f"runbook sections missing: {missing}"
+
+
+FILTER_CONDITIONS = {"prefix", "tag", "and", "object_size_greater_than", "object_size_less_than"}
+
+
+def test_every_lifecycle_rule_filter_names_one_condition() -> None:
+    """GIVEN every S3 lifecycle configuration (static and dynamic rules)
+    WHEN each rule's filter is read THEN it names exactly one condition; the whole bucket is
+    `prefix = ""`. An empty `filter {}` draws "Invalid Attribute Combination ... will be an error in a
+    future version of the provider" from hashicorp/aws 5.90 to 5.97, which the pin admits
+    (hashicorp/terraform-provider-aws#41710, #42714; relaxed again by #42624)."""
+    rules = []
+    for tf, doc in hcl_load_many(sorted(MODULES_DIR.glob("aws_*/*.tf"))).items():
+        for name, body in blocks(doc, "resource", "aws_s3_bucket_lifecycle_configuration").items():
+            found = [(f"{rel(tf)} {name} {one(r['id'])}", r) for r in body.get("rule", [])]
+            for dynamic in body.get("dynamic", []):
+                found += [
+                    (f"{rel(tf)} {name} dynamic", c) for c in dynamic.get("rule", {}).get("content", [])
+                ]
+            rules += found
+    assert len(rules) >= 5
+    for where, rule in rules:
+        [filter_] = rule["filter"]
+        conditions = set(filter_) & FILTER_CONDITIONS
+        assert len(conditions) == 1 and set(filter_) - {"__start_line__", "__end_line__"} == conditions, (
+            f"{where}: filter {filter_}"
+        )

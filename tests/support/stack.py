@@ -653,6 +653,22 @@ class MotoServer(LocalService):
         return _http_ok(f"{self.endpoint_url}/moto-api/")
 
 
+class TerraformMotoServer(MotoServer):
+    """moto completed where `terraform apply` with the AWS provider needs more than moto 5.2 has:
+    tests/support/moto_for_terraform.py says what is added and why. Only the Terraform apply test
+    uses it; everything else talks to plain moto."""
+
+    kind = "moto-terraform"
+
+    def _launch(self) -> None:
+        self.port = free_port()
+        self._spawn(
+            [sys.executable, str(Path(__file__).with_name("moto_for_terraform.py")), "-H", self.host,
+             "-p", str(self.port)],
+            {"MOTO_PORT": str(self.port)},
+        )  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------
 # OpenBao (Vault API)
 # --------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,14 @@ class Terraform:
         )
         return env
 
-    def run(self, *args: str) -> str:
+    def run(self, *args: str, ok: tuple[int, ...] = (0,), timeout: float = TIMEOUT_S) -> str:
+        """stdout of `terraform <args>`; TerraformError unless its exit code is one of `ok`."""
+        return self.run_status(*args, ok=ok, timeout=timeout)[1]
+
+    def run_status(
+        self, *args: str, ok: tuple[int, ...] = (0,), timeout: float = TIMEOUT_S
+    ) -> tuple[int, str]:
+        """(exit code, stdout) of `terraform <args>`, e.g. plan -detailed-exitcode with ok=(0, 2)."""
         binary = terraform_bin()
         if binary is None:
             raise TerraformError("terraform is not on PATH")
@@ -76,15 +84,15 @@ class Terraform:
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=TIMEOUT_S,
+            timeout=timeout,
             check=False,
         )
-        if result.returncode != 0:
+        if result.returncode not in ok:
             raise TerraformError(
                 f"terraform {' '.join(args)} in {self.root} failed ({result.returncode}):\n"
                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
             )
-        return result.stdout
+        return result.returncode, result.stdout
 
     def init(self, plugin_dir: Path | None = None) -> None:
         args = ["init", "-backend=false", "-input=false"]
@@ -100,6 +108,42 @@ class Terraform:
         self.run("apply", "-auto-approve", "-input=false", f"-state={state}", f"-var-file={var_file}")
         outputs = json.loads(self.run("output", "-json", f"-state={state}"))
         return {name: output["value"] for name, output in outputs.items()}
+
+
+SNOWFLAKE_MODULES = ("snowflake_account", "snowflake_table")
+
+
+def stub_snowflake(tree: Path, env: Path, values: Mapping[str, str] | None = None) -> Path:
+    """In a copy of terraform/: the Snowflake modules reduced to their interface (same variables,
+    same outputs, no provider) and the env root without its snowflake provider, so the root's own
+    expressions and every AWS module call can be validated, or applied, with the aws provider alone.
+
+    Each output's value is the HCL expression `values` gives for its name, else null: enough for
+    `validate`; an apply needs values where AWS resources use them (the handshake's IAM user)."""
+    values = values or {}
+    for name in SNOWFLAKE_MODULES:
+        module = tree / "modules" / name
+        outputs = re.findall(r'^output "(\w+)"', (module / "outputs.tf").read_text(), re.MULTILINE)
+        for tf in module.glob("*.tf"):
+            if tf.name != "variables.tf":
+                tf.unlink()
+        (module / "outputs.tf").write_text(
+            "".join(f'output "{o}" {{\n  value = {values.get(o, "null")}\n}}\n' for o in outputs)
+        )
+    root = tree / "envs" / env.name
+    versions = (root / "versions.tf").read_text()
+    (root / "versions.tf").write_text(
+        re.sub(r"\n    snowflake = \{.*?\n    \}", "", versions, flags=re.DOTALL)
+    )
+    providers = (root / "providers.tf").read_text()
+    (root / "providers.tf").write_text(
+        re.sub(r'\n(#[^\n]*\n)*provider "snowflake" \{.*?\n\}\n', "\n", providers, flags=re.DOTALL)
+    )
+    main = (root / "main.tf").read_text()
+    (root / "main.tf").write_text(re.sub(r"\n  providers = \{.*?\n  \}\n", "\n", main, flags=re.DOTALL))
+    assert "snowflake" not in (root / "providers.tf").read_text()
+    assert "snowflakedb" not in (root / "versions.tf").read_text()
+    return root
 
 
 def required_providers(root: Path) -> set[str]:

@@ -6,6 +6,12 @@ runbook_url        = "https://REPLACE-ME/aurora-snowflake-sync/blob/main/docs/ru
 
 lambda_subnet_ids         = ["subnet-REPLACE-ME-a", "subnet-REPLACE-ME-b"]
 lambda_security_group_ids = ["sg-REPLACE-ME"]
+# Routes to the AWS APIs when the VPC has no NAT gateway (docs/deploy.md, "Network"); Snowflake and
+# Vault need their own route either way.
+# network_endpoints = {
+#   vpc_id          = "vpc-REPLACE-ME"
+#   route_table_ids = ["rtb-REPLACE-ME"] # the Lambdas' route tables, and Aurora's for aurora_s3
+# }
 
 database = {
   host = "REPLACE-ME.cluster-xxxx.us-east-1.rds.amazonaws.com"

@@ -94,6 +94,17 @@ variable "lambda_security_group_ids" {
   type        = list(string)
 }
 
+variable "network_endpoints" {
+  description = "Create VPC endpoints for the AWS APIs: S3 and DynamoDB gateway routes in route_table_ids (the Lambdas' and, for aurora_s3, Aurora's route tables), interface endpoints with private DNS in lambda_subnet_ids open on 443 to lambda_security_group_ids. null = the VPC already reaches them (a NAT gateway or existing endpoints). gateway_services / interface_services: null = the module's defaults (docs/deploy.md, Network)."
+  type = object({
+    vpc_id             = string
+    route_table_ids    = list(string)
+    gateway_services   = optional(list(string))
+    interface_services = optional(list(string))
+  })
+  default = null
+}
+
 variable "exporter" {
   description = "Exporter sizing: timeout (max 900 s; chunks must fit in it), memory, reserved concurrency, export mode, widest manual range, minutes a table's export lease may be held before it pages."
   type = object({

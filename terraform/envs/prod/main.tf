@@ -81,6 +81,22 @@ resource "aws_lambda_layer_version" "dependencies" {
 
 # --- AWS -----------------------------------------------------------------------------------------
 
+# Private routes to the AWS APIs for a VPC without a NAT gateway; null when the VPC already has them
+# (docs/deploy.md, "Network"). Vault and Snowflake need their own route either way.
+module "network_endpoints" {
+  source = "../../modules/aws_network_endpoints"
+  count  = var.network_endpoints == null ? 0 : 1
+
+  name                      = local.name
+  vpc_id                    = var.network_endpoints.vpc_id
+  subnet_ids                = var.lambda_subnet_ids
+  route_table_ids           = var.network_endpoints.route_table_ids
+  client_security_group_ids = var.lambda_security_group_ids
+  gateway_services          = var.network_endpoints.gateway_services
+  interface_services        = var.network_endpoints.interface_services
+  tags                      = local.tags
+}
+
 module "storage" {
   source = "../../modules/aws_storage"
 
@@ -162,6 +178,7 @@ module "exporter" {
   tables_parameter_name     = local.lambda_common.tables_parameter_name
   overrides_path            = var.overrides_path
   export_bucket             = local.lambda_common.export_bucket
+  table_prefixes            = module.tables.s3_prefixes
   export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
   alert_topic_arn           = local.lambda_common.alert_topic_arn
   alert_state_table_name    = local.lambda_common.alert_state_table_name

@@ -56,16 +56,31 @@ data "aws_iam_policy_document" "exporter" {
     actions   = ["ssm:GetParameter", "ssm:DeleteParameter"]
     resources = ["${local.ssm_arn_prefix}${var.overrides_path}*"]
   }
+  # Objects, per prefix, exactly as aurora_sync.exporter uses them (layout.py, adapters/s3.py). A
+  # multipart upload and the target of a (part) copy need s3:PutObject, the copy's source s3:GetObject.
   statement {
-    sid = "WriteExportsAndManifests"
-    actions = [
-      "s3:PutObject",
-      "s3:GetObject",
-      "s3:DeleteObject",
-      "s3:AbortMultipartUpload",
-      "s3:ListMultipartUploadParts",
-    ]
-    resources = ["${local.bucket_arn}/*"]
+    # Data files: streamed (copy_stream) or copied in from _incoming/ (aurora_s3); the parts of a
+    # split publish that failed midway are removed again. Never read back.
+    sid       = "WriteTableExports"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+    resources = [for prefix in values(var.table_prefixes) : "${local.bucket_arn}/${prefix}*"]
+  }
+  statement {
+    # Aurora's output (aurora_s3): header check and copy source, then deleted.
+    sid       = "ReadAndClearIncomingExports"
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    resources = ["${local.bucket_arn}/${var.incoming_prefix}*"]
+  }
+  statement {
+    # Written last for each export; read back as evidence for publish pins.
+    sid       = "WriteAndReadManifests"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = ["${local.bucket_arn}/${var.manifest_prefix}*"]
+  }
+  statement {
+    sid       = "WriteReadAndClearPublishPins"
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+    resources = ["${local.bucket_arn}/${var.pending_prefix}*"]
   }
   statement {
     # Aurora's parts before publishing; the publish pins every incremental window reads, and the

@@ -16,7 +16,7 @@ variable "layer_arn" {
 variable "runtime" {
   description = "Lambda runtime (layers/target.json)."
   type        = string
-  default     = "python3.11"
+  default     = "python3.12"
 }
 
 variable "handler" {
@@ -57,6 +57,16 @@ variable "tables_parameter_name" {
 variable "export_bucket" {
   description = "Export bucket name (EXPORT_BUCKET)."
   type        = string
+}
+
+variable "table_prefixes" {
+  description = "Export prefix per table (schema.table => \"schema.table/\"), from the tables module: the only data prefixes the exporter may write."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.table_prefixes) > 0 && alltrue([for p in values(var.table_prefixes) : length(p) > 1 && endswith(p, "/") && !startswith(p, "_")])
+    error_message = "table_prefixes must be non-empty \"<schema.table>/\" prefixes (never the bucket root or a _-prefixed internal prefix)."
+  }
 }
 
 variable "export_bucket_kms_key_arn" {

@@ -26,7 +26,7 @@ variable "layer_arns" {
 variable "runtime" {
   description = "Lambda runtime."
   type        = string
-  default     = "python3.11"
+  default     = "python3.12"
 }
 
 variable "architecture" {

@@ -16,7 +16,7 @@ variable "layer_arn" {
 variable "runtime" {
   description = "Lambda runtime (layers/target.json)."
   type        = string
-  default     = "python3.11"
+  default     = "python3.12"
 }
 
 variable "handler" {

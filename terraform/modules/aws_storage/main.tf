@@ -183,7 +183,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "exports" {
     # delete markers never accumulate.
     id     = "abort-multipart-everywhere"
     status = "Enabled"
-    filter {}
+    # The whole bucket. Not `filter {}`: hashicorp/aws 5.90 to 5.97 (inside the pin) warn that an
+    # empty filter will become an error (hashicorp/terraform-provider-aws#41710, #42714); an empty
+    # prefix means the same to S3 and no version warns about it.
+    filter {
+      prefix = ""
+    }
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
     }
