@@ -81,9 +81,9 @@ class ManifestDoc(BaseModel):
             parse_instant(self.upper, "upper"),
         )
 
-    def rerun(self) -> dict[str, Any]:
+    def rerun(self, overrides_path: str) -> dict[str, Any]:
         """What on-call runs to export this manifest's window again."""
-        return rerun_payload(self.table, *self.window())
+        return rerun_payload(self.table, *self.window(), overrides_path=overrides_path)
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,14 @@ def parse_manifest(key: str, body: bytes, table: str) -> ReadManifest:
     return ReadManifest(key, doc)
 
 
-def rerun_payload(table: str, lower: datetime | None, upper: datetime) -> dict[str, Any]:
+def rerun_payload(
+    table: str, lower: datetime | None, upper: datetime, *, overrides_path: str
+) -> dict[str, Any]:
     """What on-call runs to export (lower, upper] again: a manual window, or for no lower bound
-    (rows with a NULL watermark included) the full_refresh override no window can replace."""
+    (rows with a NULL watermark included) the full_refresh override no window can replace, named in
+    this environment's OVERRIDES_PATH."""
     if lower is None:
-        return {"override": f"/aurora-snowflake-sync/overrides/{table}", "value": {"full_refresh": True}}
+        return {"override": f"{overrides_path}{table}", "value": {"full_refresh": True}}
     return {"tables": [table], "start": iso(lower), "end": iso(upper)}
 
 

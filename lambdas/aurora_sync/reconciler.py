@@ -220,6 +220,7 @@ class ReconcileService:
                     now=now,
                     grace=grace,
                     object_exists=self._object_exists,
+                    overrides_path=self._settings.overrides_path,
                 )
             )
         if records is None or runs is None or audits is None:
@@ -251,7 +252,16 @@ class ReconcileService:
             results.append(unknown("pins", name, pin_error or s3_error or "?"))
         else:
             pin_grace = timedelta(minutes=self._settings.pin_grace_minutes)
-            results.append(check_pins(name, *pinned, manifests, now=now, grace=pin_grace))
+            results.append(
+                check_pins(
+                    name,
+                    *pinned,
+                    manifests,
+                    now=now,
+                    grace=pin_grace,
+                    overrides_path=self._settings.overrides_path,
+                )
+            )
         return results
 
     def _object_exists(self, key: str) -> bool | None:

@@ -5,8 +5,14 @@
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
+# Every account-scoped name carries the environment (dev and prod may share an AWS or Snowflake account).
+module "names" {
+  source      = "../../modules/names"
+  environment = var.environment
+}
+
 locals {
-  name = "aurora-snowflake-sync-${var.environment}"
+  name = module.names.prefix
   tags = merge(var.tags, {
     project     = "aurora-snowflake-sync"
     environment = var.environment
@@ -41,7 +47,7 @@ module "tables" {
 
 resource "aws_ssm_parameter" "tables" {
   # checkov:skip=CKV2_AWS_34:Not a secret: table names, columns and types; the Lambdas read it as a String.
-  name        = var.tables_parameter_name
+  name        = module.names.tables_parameter
   description = "aurora-snowflake-sync table list, written from terraform/envs/${var.environment}/tables.json"
   type        = "String"
   tier        = "Intelligent-Tiering"
@@ -56,7 +62,7 @@ locals {
 
 resource "aws_ssm_parameter" "db_ca_bundle" {
   # checkov:skip=CKV2_AWS_34:Not a secret: public CA certificates.
-  name        = var.db_ca_bundle_parameter_name
+  name        = module.names.db_ca_bundle_parameter
   description = "CA bundle that verifies Aurora's TLS certificate (terraform/envs/${var.environment}/${var.db_ca_bundle_file})"
   type        = "String"
   tier        = length(local.db_ca_bundle) > 4096 ? "Advanced" : "Standard"
@@ -108,8 +114,8 @@ module "alerting" {
   reconciler_function_name = module.reconciler.function_name
   state_machine_arn        = module.orchestration.state_machine_arn
   freshness_sla_minutes    = { for t, entry in module.tables.by_name : t => lookup(entry, "freshness_sla_minutes", 120) }
-  metrics_namespace        = var.metrics_namespace
-  service_name             = var.service_name
+  metrics_namespace        = module.names.metrics_namespace
+  service_name             = module.names.service_name
   snowflake_error_notifications = {
     enabled      = var.snowflake_task_error_notifications
     role_name    = local.snowflake_sns_role_name
@@ -158,7 +164,7 @@ module "exporter" {
   max_range_hours           = var.exporter.max_range_hours
   lease_alert_after_minutes = var.exporter.lease_alert_after_minutes
   tables_parameter_name     = local.lambda_common.tables_parameter_name
-  overrides_path            = var.overrides_path
+  overrides_path            = module.names.overrides_path
   export_bucket             = local.lambda_common.export_bucket
   export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
   alert_topic_arn           = local.lambda_common.alert_topic_arn
@@ -167,8 +173,8 @@ module "exporter" {
   database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["exporter"].db_password, null) })
   vault                     = var.vault
   snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["exporter"].snowflake_private_key, null) })
-  service_name              = var.service_name
-  metrics_namespace         = var.metrics_namespace
+  service_name              = module.names.service_name
+  metrics_namespace         = module.names.metrics_namespace
   subnet_ids                = var.lambda_subnet_ids
   security_group_ids        = var.lambda_security_group_ids
   tags                      = local.tags
@@ -189,6 +195,7 @@ module "reconciler" {
   lookback_hours            = var.reconciler.lookback_hours
   load_grace_minutes        = var.reconciler.load_grace_minutes
   tables_parameter_name     = local.lambda_common.tables_parameter_name
+  overrides_path            = module.names.overrides_path
   export_bucket             = local.lambda_common.export_bucket
   export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
   alert_topic_arn           = local.lambda_common.alert_topic_arn
@@ -197,8 +204,8 @@ module "reconciler" {
   database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["reconciler"].db_password, null) })
   vault                     = var.vault
   snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["reconciler"].snowflake_private_key, null) })
-  service_name              = var.service_name
-  metrics_namespace         = var.metrics_namespace
+  service_name              = module.names.service_name
+  metrics_namespace         = module.names.metrics_namespace
   subnet_ids                = var.lambda_subnet_ids
   security_group_ids        = var.lambda_security_group_ids
   tags                      = local.tags
@@ -232,13 +239,15 @@ module "snowflake_account" {
     snowflake.accountadmin = snowflake.accountadmin
   }
 
-  database          = var.snowflake_connection.database
-  warehouse_name    = var.snowflake_warehouse.name
-  warehouse_size    = var.snowflake_warehouse.size
-  bucket_name       = var.export_bucket_name
-  aws_role_arn      = "${local.iam_arn_prefix}/${local.snowflake_s3_role_name}"
-  owner_role_name   = var.snowflake_owner_role
-  service_user_name = var.snowflake_connection.service_user
+  database                 = var.snowflake_connection.database
+  warehouse_name           = module.names.snowflake.warehouse
+  warehouse_size           = var.snowflake_warehouse.size
+  storage_integration_name = module.names.snowflake.storage_integration
+  service_role_name        = module.names.snowflake.service_role
+  bucket_name              = var.export_bucket_name
+  aws_role_arn             = "${local.iam_arn_prefix}/${local.snowflake_s3_role_name}"
+  owner_role_name          = var.snowflake_owner_role
+  service_user_name        = var.snowflake_connection.service_user
   task_error_notifications = {
     enabled      = var.snowflake_task_error_notifications
     topic_arn    = module.alerting.alert_topic_arn

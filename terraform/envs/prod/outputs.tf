@@ -51,3 +51,16 @@ output "snowflake_storage_integration" {
     aws_role_arn = module.storage.snowflake_role_arn
   }
 }
+
+output "names" {
+  description = "Every account-scoped name of this environment (modules/names): SSM parameters, metric namespace and service, Snowflake warehouse, integration and role."
+  value = {
+    prefix                 = module.names.prefix
+    tables_parameter       = module.names.tables_parameter
+    overrides_path         = module.names.overrides_path
+    db_ca_bundle_parameter = module.names.db_ca_bundle_parameter
+    service_name           = module.names.service_name
+    metrics_namespace      = module.names.metrics_namespace
+    snowflake              = module.names.snowflake
+  }
+}

@@ -126,13 +126,11 @@ variable "snowflake" {
 variable "service_name" {
   description = "POWERTOOLS_SERVICE_NAME (also the `service` dimension of custom metrics)."
   type        = string
-  default     = "aurora-snowflake-sync"
 }
 
 variable "metrics_namespace" {
   description = "POWERTOOLS_METRICS_NAMESPACE."
   type        = string
-  default     = "AuroraSnowflakeSync"
 }
 
 variable "subnet_ids" {
@@ -160,7 +158,6 @@ variable "tags" {
 variable "overrides_path" {
   description = "SSM path of the per-table overrides (OVERRIDES_PATH)."
   type        = string
-  default     = "/aurora-snowflake-sync/overrides/"
 }
 
 variable "export_mode" {

@@ -9,6 +9,7 @@ locals {
   # The deploy contract (aurora_sync.settings.ReconcilerSettings); empty values are left out.
   environment = {
     TABLES_PARAMETER                = var.tables_parameter_name
+    OVERRIDES_PATH                  = var.overrides_path
     EXPORT_BUCKET                   = var.export_bucket
     ALERT_TOPIC_ARN                 = var.alert_topic_arn
     ALERT_STATE_TABLE               = var.alert_state_table_name

@@ -54,6 +54,11 @@ variable "tables_parameter_name" {
   type        = string
 }
 
+variable "overrides_path" {
+  description = "SSM path of the per-table overrides (OVERRIDES_PATH): the reconciler names the override to set in an alert whose re-run is a full refresh; it never reads or writes one."
+  type        = string
+}
+
 variable "export_bucket" {
   description = "Export bucket name (EXPORT_BUCKET)."
   type        = string
@@ -126,13 +131,11 @@ variable "snowflake" {
 variable "service_name" {
   description = "POWERTOOLS_SERVICE_NAME (also the `service` dimension of custom metrics)."
   type        = string
-  default     = "aurora-snowflake-sync"
 }
 
 variable "metrics_namespace" {
   description = "POWERTOOLS_METRICS_NAMESPACE."
   type        = string
-  default     = "AuroraSnowflakeSync"
 }
 
 variable "subnet_ids" {
