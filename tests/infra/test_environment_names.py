@@ -25,6 +25,7 @@ from tests.support.terraform import (
     MODULES_DIR,
     Terraform,
     blocks,
+    env_tables_parameter,
     hcl_load,
     locals_of,
     module_calls,
@@ -58,6 +59,7 @@ def account_scoped_names(env: Path) -> dict[str, str]:
     """Every account-scoped name the environment's root creates or claims, by what it is."""
     values = tfvars(env)
     names = evaluated_names(values["environment"])
+    assert env_tables_parameter(env) == names["tables_parameter"]  # what the other infra tests assume
     snowflake = names["snowflake"]
     connection = one(values["snowflake_connection"])
     account_main = hcl_load(MODULES_DIR / "snowflake_account" / "main.tf")

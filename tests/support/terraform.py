@@ -134,9 +134,15 @@ ASL_VARS = {
 
 
 @functools.cache
-def terraform_view(tables_file: Path) -> dict[str, Any]:
+def terraform_view(
+    tables_file: Path, tables_parameter: str | None = None, render_sql: bool = True
+) -> dict[str, Any]:
     """What Terraform computes from `tables_file` and the state machine template, evaluated by
-    applying the provider-free root tests/infra/tf_render (cached: one init + apply per file)."""
+    applying the provider-free root tests/infra/tf_render (cached: one init + apply per file).
+
+    `tables_parameter` defaults to the environment's (the directory of `tables_file`);
+    `render_sql=False` computes the SSM parameters only (generated lists of hundreds of tables)."""
+    env = tables_file.parent
     workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-render-"))
     try:
         tf = Terraform(RENDER_ROOT, workdir)
@@ -144,13 +150,22 @@ def terraform_view(tables_file: Path) -> dict[str, Any]:
         return tf.apply_outputs(
             {
                 "tables_file": str(tables_file),
-                "database": env_snowflake_database(tables_file.parent),
+                "tables_parameter": tables_parameter or env_tables_parameter(env),
+                "render_sql": render_sql,
+                "database": env_snowflake_database(env) if render_sql else "UNUSED",
                 "bucket": BUCKET,
                 "asl_vars": ASL_VARS,
             }
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def env_tables_parameter(env: Path) -> str:
+    """The environment's TABLES_PARAMETER: modules/names' `tables_parameter` for its `environment`
+    (tests/infra/test_environment_names.py evaluates that module itself and checks this form)."""
+    environment = one(hcl_load(env / "terraform.tfvars")["environment"])
+    return f"/aurora-snowflake-sync/{environment}/tables"
 
 
 def env_snowflake_database(env: Path) -> str:

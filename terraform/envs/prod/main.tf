@@ -41,17 +41,33 @@ locals {
 }
 
 module "tables" {
-  source      = "../../modules/tables"
-  tables_json = file("${path.module}/tables.json")
+  source         = "../../modules/tables"
+  tables_json    = file("${path.module}/tables.json")
+  parameter_name = module.names.tables_parameter
+}
+
+# One parameter per table (8 KB at most each, and the index's parts beyond its first), then the
+# index at TABLES_PARAMETER; the Lambdas check one against the other (docs/architecture.md, "Table list").
+resource "aws_ssm_parameter" "table" {
+  # checkov:skip=CKV2_AWS_34:Not a secret: table names, columns and types; the Lambdas read it as a String.
+  for_each    = module.tables.ssm_parameters
+  name        = each.key
+  description = "aurora-snowflake-sync table list (index ${module.names.tables_parameter}), written from terraform/envs/${var.environment}/tables.json"
+  type        = "String"
+  tier        = "Intelligent-Tiering"
+  value       = each.value
 }
 
 resource "aws_ssm_parameter" "tables" {
-  # checkov:skip=CKV2_AWS_34:Not a secret: table names, columns and types; the Lambdas read it as a String.
+  # checkov:skip=CKV2_AWS_34:Not a secret: table names and a digest; the Lambdas read it as a String.
   name        = module.names.tables_parameter
-  description = "aurora-snowflake-sync table list, written from terraform/envs/${var.environment}/tables.json"
+  description = "aurora-snowflake-sync table index: the tables of terraform/envs/${var.environment}/tables.json, one parameter each under this name"
   type        = "String"
   tier        = "Intelligent-Tiering"
-  value       = module.tables.ssm_value
+  value       = module.tables.ssm_index
+
+  # Last: an index whose sha256 does not match the entries means an apply stopped in between.
+  depends_on = [aws_ssm_parameter.table]
 }
 
 # Lambda's trust store has no RDS CA, and a regional bundle (about 6 KB) does not fit beside the

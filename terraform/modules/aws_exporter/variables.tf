@@ -50,7 +50,7 @@ variable "reserved_concurrency" {
 }
 
 variable "tables_parameter_name" {
-  description = "SSM parameter holding the table list (TABLES_PARAMETER)."
+  description = "SSM parameter of the table index (TABLES_PARAMETER); each table's parameter is <it>/<schema.table>."
   type        = string
 }
 
