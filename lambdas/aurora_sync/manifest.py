@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aurora_sync.layout import manifest_prefixes
+from aurora_sync.layout import hour_path, manifest_hour, manifest_listing
 from aurora_sync.timeutil import iso, parse_instant
 from aurora_sync.validation import describe
 
@@ -128,13 +128,16 @@ def read_manifests(
     trusted (each naming its key). One gone between the listing and its read is skipped."""
     manifests: list[ReadManifest] = []
     invalid: list[str] = []
-    for prefix in manifest_prefixes(table, since, until):
-        for key in sorted(store.sizes(prefix)):
-            body = store.read_if_exists(key) if key.endswith(".json") else None
-            if body is None:
-                continue
-            try:
-                manifests.append(parse_manifest(key, body, table))
-            except ValueError as exc:
-                invalid.append(str(exc))
+    prefix, start_after = manifest_listing(table, since)
+    last_hour = hour_path(until)
+    for key in sorted(store.sizes(prefix, start_after)):
+        if manifest_hour(key, prefix) > last_hour:
+            continue
+        body = store.read_if_exists(key) if key.endswith(".json") else None
+        if body is None:
+            continue
+        try:
+            manifests.append(parse_manifest(key, body, table))
+        except ValueError as exc:
+            invalid.append(str(exc))
     return manifests, invalid
