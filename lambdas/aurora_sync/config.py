@@ -1,6 +1,7 @@
-"""The table list (SSM `/aurora-snowflake-sync/tables`, written by Terraform from tables.json)
-and the per-table operational override. Parsed once per invocation, rejected whole on any error:
-exporting half a config would hide the broken entry until someone notices a stale table.
+"""The table list (tables.json; in Parameter Store one parameter per table under the index at
+TABLES_PARAMETER, see aurora_sync.table_index) and the per-table operational override. Parsed once
+per invocation, rejected whole on any error: exporting half a config would hide the broken entry
+until someone notices a stale table.
 """
 
 from __future__ import annotations
@@ -158,6 +159,36 @@ def parse_tables(raw: str, source: str) -> TablesConfig:
         raise ConfigError(source, "(value)", f"expected a JSON array of tables, got {type(data).__name__}")
     try:
         return TablesConfig.model_validate({"tables": data})
+    except ValidationError as exc:
+        field, problems = describe(exc)
+        raise ConfigError(source, field, problems) from None
+
+
+def parse_entry(raw: str, source: str, table_name: str) -> TableConfig:
+    """One table's parameter (a tables.json entry), which must be the entry of `table_name`."""
+    try:
+        data: Any = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        raise ConfigError(source, "(value)", problem) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, "(value)", f"expected a JSON object (one table), got {type(data).__name__}")
+    try:
+        table = TableConfig.model_validate(data)
+    except ValidationError as exc:
+        field, problems = describe(exc)
+        raise ConfigError(source, field, problems) from None
+    if table.table_name != table_name:
+        raise ConfigError(
+            source, "table_name", f"is {table.table_name!r}; this parameter holds {table_name!r}"
+        )
+    return table
+
+
+def combine_tables(tables: list[TableConfig], source: str) -> TablesConfig:
+    """Entries checked one by one, then together (no Snowflake table used twice)."""
+    try:
+        return TablesConfig(tables=tables)
     except ValidationError as exc:
         field, problems = describe(exc)
         raise ConfigError(source, field, problems) from None

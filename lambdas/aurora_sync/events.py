@@ -109,6 +109,14 @@ def split_action(event: object) -> tuple[str | None, object]:
     return str(action), {k: v for k, v in event.items() if k != "action"}
 
 
+def item_table(event: object) -> str | None:
+    """The table of a Step Functions item or split request (`{"table": ...}`), else None: such an
+    invocation needs that one table's configuration only (ParameterStore.load_tables(only=...))."""
+    if isinstance(event, dict) and isinstance(event.get("table"), str):
+        return str(event["table"])
+    return None
+
+
 @dataclass(frozen=True)
 class Request:
     """A parsed invocation: export `windows`, or (state machine) plan them or split the one window."""

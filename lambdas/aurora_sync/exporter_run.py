@@ -21,7 +21,7 @@ from aurora_sync.alert_routing import alert_router
 from aurora_sync.connections import open_aurora, open_snowflake
 from aurora_sync.credentials import CredentialProvider, fallback_alert, settle_fallback_alert
 from aurora_sync.errors import TerminalError, TransientError
-from aurora_sync.events import ExportWindow, parse_request, split_window
+from aurora_sync.events import ExportWindow, item_table, parse_request, split_window
 from aurora_sync.exporter import ExportService, RunResult
 from aurora_sync.lease import TableLeases
 from aurora_sync.observability import logger, metrics
@@ -47,7 +47,7 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     logger.set_correlation_id(run_id)
     region = settings.aws_region
     parameters = ParameterStore(aws.client("ssm", region), settings.tables_parameter, settings.overrides_path)
-    tables = parameters.load_tables()
+    tables = parameters.load_tables(only=item_table(event))
     request = parse_request(event, tables, timedelta(hours=settings.max_range_hours))
     windows = request.windows
     if request.action == "plan":  # before the state machine's Map: validate and chunk, no database

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aurora_sync.timeutil import as_utc
 
@@ -25,15 +25,17 @@ def manifest_key(table: str, run_hour: datetime, export_id: str) -> str:
     return f"{MANIFEST_ROOT}{table}/{hour_path(run_hour)}/run-{export_id}.json"
 
 
-def manifest_prefixes(table: str, since: datetime, until: datetime) -> list[str]:
-    """One prefix per UTC hour from since's hour to until's hour: listing them finds every manifest
-    of the window without listing the table's whole history."""
-    hour = as_utc(since).replace(minute=0, second=0, microsecond=0)
-    prefixes = []
-    while hour <= as_utc(until):
-        prefixes.append(f"{MANIFEST_ROOT}{table}/{hour_path(hour)}/")
-        hour += timedelta(hours=1)
-    return prefixes
+def manifest_listing(table: str, since: datetime) -> tuple[str, str]:
+    """(prefix, start_after) that list a table's manifests from since's hour on in one request per
+    1,000 keys (ListObjectsV2 returns keys in order; StartAfter is exclusive, and every key of that
+    hour sorts after `<prefix>YYYY/MM/DD/HH`), instead of one request per hour."""
+    prefix = f"{MANIFEST_ROOT}{table}/"
+    return prefix, prefix + hour_path(since)
+
+
+def manifest_hour(key: str, prefix: str) -> str:
+    """The `YYYY/MM/DD/HH` part of a manifest key listed under `prefix`."""
+    return key[len(prefix) : len(prefix) + 13]
 
 
 def temp_key(temp_prefix: str, table: str, export_id: str) -> str:

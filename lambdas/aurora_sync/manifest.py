@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aurora_sync.layout import manifest_prefixes
+from aurora_sync.layout import hour_path, manifest_hour, manifest_listing
 from aurora_sync.timeutil import iso, parse_instant
 from aurora_sync.validation import describe
 
@@ -81,9 +81,9 @@ class ManifestDoc(BaseModel):
             parse_instant(self.upper, "upper"),
         )
 
-    def rerun(self) -> dict[str, Any]:
+    def rerun(self, overrides_path: str) -> dict[str, Any]:
         """What on-call runs to export this manifest's window again."""
-        return rerun_payload(self.table, *self.window())
+        return rerun_payload(self.table, *self.window(), overrides_path=overrides_path)
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,14 @@ def parse_manifest(key: str, body: bytes, table: str) -> ReadManifest:
     return ReadManifest(key, doc)
 
 
-def rerun_payload(table: str, lower: datetime | None, upper: datetime) -> dict[str, Any]:
+def rerun_payload(
+    table: str, lower: datetime | None, upper: datetime, *, overrides_path: str
+) -> dict[str, Any]:
     """What on-call runs to export (lower, upper] again: a manual window, or for no lower bound
-    (rows with a NULL watermark included) the full_refresh override no window can replace."""
+    (rows with a NULL watermark included) the full_refresh override no window can replace, named in
+    this environment's OVERRIDES_PATH."""
     if lower is None:
-        return {"override": f"/aurora-snowflake-sync/overrides/{table}", "value": {"full_refresh": True}}
+        return {"override": f"{overrides_path}{table}", "value": {"full_refresh": True}}
     return {"tables": [table], "start": iso(lower), "end": iso(upper)}
 
 
@@ -125,13 +128,16 @@ def read_manifests(
     trusted (each naming its key). One gone between the listing and its read is skipped."""
     manifests: list[ReadManifest] = []
     invalid: list[str] = []
-    for prefix in manifest_prefixes(table, since, until):
-        for key in sorted(store.sizes(prefix)):
-            body = store.read_if_exists(key) if key.endswith(".json") else None
-            if body is None:
-                continue
-            try:
-                manifests.append(parse_manifest(key, body, table))
-            except ValueError as exc:
-                invalid.append(str(exc))
+    prefix, start_after = manifest_listing(table, since)
+    last_hour = hour_path(until)
+    for key in sorted(store.sizes(prefix, start_after)):
+        if manifest_hour(key, prefix) > last_hour:
+            continue
+        body = store.read_if_exists(key) if key.endswith(".json") else None
+        if body is None:
+            continue
+        try:
+            manifests.append(parse_manifest(key, body, table))
+        except ValueError as exc:
+            invalid.append(str(exc))
     return manifests, invalid

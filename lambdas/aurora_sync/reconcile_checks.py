@@ -123,6 +123,7 @@ def check_loads(
     now: datetime,
     grace: timedelta,
     object_exists: Callable[[str], bool | None],
+    overrides_path: str,
 ) -> CheckResult:
     latest = _latest_records(records, bucket)
     found = _LoadFindings()
@@ -130,7 +131,14 @@ def check_loads(
     for manifest in manifests:
         own = _LoadFindings()
         _check_manifest_loads(
-            manifest, own, latest=latest, bucket=bucket, now=now, grace=grace, object_exists=object_exists
+            manifest,
+            own,
+            latest=latest,
+            bucket=bucket,
+            now=now,
+            grace=grace,
+            object_exists=object_exists,
+            overrides_path=overrides_path,
         )
         if own.problems and _covered_by_later_load(manifest, manifests, latest, bucket):
             superseded.append(manifest.key)
@@ -222,6 +230,7 @@ def _check_manifest_loads(
     now: datetime,
     grace: timedelta,
     object_exists: Callable[[str], bool | None],
+    overrides_path: str,
 ) -> None:
     doc = manifest.doc
     overdue = now - doc.finished() > grace
@@ -229,7 +238,7 @@ def _check_manifest_loads(
     complete = True
     for entry in doc.files:
         record = _find(latest, bucket, entry.key)
-        base = {"file": entry.key, "manifest": manifest.key, "rerun": doc.rerun()}
+        base = {"file": entry.key, "manifest": manifest.key, "rerun": doc.rerun(overrides_path)}
         if record is None or record.status == "load in progress":
             complete = False
             if not overdue:
@@ -264,7 +273,7 @@ def _check_manifest_loads(
                 "exported_rows": doc.rows,
                 "loaded_rows": loaded_rows,
                 "files": [f.key for f in doc.files],
-                "rerun": doc.rerun(),
+                "rerun": doc.rerun(overrides_path),
             }
         )
 
@@ -465,6 +474,7 @@ def check_pins(
     *,
     now: datetime,
     grace: timedelta,
+    overrides_path: str,
 ) -> CheckResult:
     """The one loss no other check sees: FINAL may lack rows *below* its own watermark (freshness
     looks fine, the sample of the newest rows finds them all). A pin whose window manifests cover
@@ -496,7 +506,7 @@ def check_pins(
     if overdue:
         pin, left = overdue[0]
         lower, upper = left[0][0], left[-1][1]
-        details["rerun"] = rerun_payload(table, lower, upper)
+        details["rerun"] = rerun_payload(table, lower, upper, overrides_path=overrides_path)
         summary = (
             f"pinned window of {iso(pin.created_at)} still not re-exported: FINAL may lack rows in "
             f"({'the beginning' if lower is None else iso(lower)}, {iso(upper)}] below its watermark"

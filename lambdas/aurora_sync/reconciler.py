@@ -21,8 +21,10 @@ from aurora_sync.adapters.snowflake_history import (
     TASK_HISTORY_REACH,
     CopyRecord,
     HistoryQueries,
+    MergeAudit,
     SnowflakeHistory,
     TaskRun,
+    TaskRuns,
     within_reach,
 )
 from aurora_sync.alert_routing import AlertRouter
@@ -50,6 +52,14 @@ from aurora_sync.snowflake_sql import SnowflakeTable
 T = TypeVar("T")
 SELF_CHECK = "reconciler"
 CHECKS = ("manifests", "loads", "merge", "pipe", "freshness", "sample", "pins")
+# No table is started with less than this left before the Lambda's timeout: a run cut off by its
+# timeout returns nothing (the state machine pages P1, every check is lost); one that stops here
+# reports the tables it could not reach as unknown, and its self-alert says to give it more time.
+STOP_BEFORE_TIMEOUT_MS = 60_000
+OUT_OF_TIME = (
+    "the reconciler stopped {seconds} s before its timeout without checking this table: give it more "
+    "time (reconciler.timeout_seconds; docs/deploy.md, Hundreds of tables)"
+)
 
 
 @dataclass
@@ -81,6 +91,26 @@ class ReconcileResult:
         }
 
 
+@dataclass(frozen=True)
+class _SharedEvidence:
+    """Evidence read once per run for every table; None with the error when it could not be."""
+
+    runs: TaskRuns | None
+    runs_error: str | None
+    audits: dict[str, list[MergeAudit]] | None
+    audit_error: str | None
+
+    def runs_of(self, task: str) -> list[TaskRun] | None:
+        return None if self.runs is None else self.runs.by_task.get(task, [])
+
+    def runs_since(self, task_since: datetime) -> datetime:
+        """Where the runs are complete from: a history too long for its pages starts later."""
+        return task_since if self.runs is None else max(task_since, self.runs.since)
+
+    def audits_of(self, table: str) -> list[MergeAudit] | None:
+        return None if self.audits is None else self.audits.get(table, [])
+
+
 class _Unavailable(Exception):
     """A service failed earlier in this invocation; the same error is reported without retrying."""
 
@@ -98,6 +128,7 @@ class ReconcileService:
         run_id: str,
         history_queries: HistoryQueries,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        remaining_ms: Callable[[], int] | None = None,
     ) -> None:
         self._settings = settings
         self._tables = tables
@@ -111,6 +142,7 @@ class ReconcileService:
         self._router = router
         self._queries = history_queries
         self._clock = clock
+        self._remaining_ms = remaining_ms
         self.run_id = run_id
 
     # -- connections: opened once, a failure remembered for the rest of the run ---------------------
@@ -156,14 +188,11 @@ class ReconcileService:
     # -- the run ---------------------------------------------------------------------------------
     def run(self, names: list[str], export_run_ids: list[str]) -> ReconcileResult:
         result = ReconcileResult(self.run_id, names, export_run_ids)
-        for name in names:
-            table = self._tables.get(name)
-            assert table is not None  # parse_reconcile_event rejected unknown names
-            try:
-                checks = self.reconcile_table(table)
-            except Exception as exc:  # a bug must cost one table's checks (as unknown), not the run
-                logger.exception("reconciling a table failed", extra={"table": name})
-                checks = [unknown(c, name, f"{type(exc).__name__}: {exc}") for c in CHECKS]
+        tables = [t for t in (self._tables.get(name) for name in names) if t is not None]
+        assert len(tables) == len(names)  # parse_reconcile_event rejected unknown names
+        shared = self._shared_evidence(tables)
+        for table in tables:
+            checks = self._checks(table, shared)
             result.checks.extend(checks)
             for check in checks:
                 self._route(check, result)
@@ -172,13 +201,50 @@ class ReconcileService:
         logger.info("reconciler result", extra={"result": result.as_dict()})
         return result
 
-    def reconcile_table(self, table: TableConfig) -> list[CheckResult]:
+    def _checks(self, table: TableConfig, shared: _SharedEvidence) -> list[CheckResult]:
+        name = table.table_name
+        if self._remaining_ms is not None and self._remaining_ms() < STOP_BEFORE_TIMEOUT_MS:
+            reason = OUT_OF_TIME.format(seconds=STOP_BEFORE_TIMEOUT_MS // 1000)
+            return [unknown(c, name, reason) for c in CHECKS]
+        try:
+            return self.reconcile_table(table, shared)
+        except Exception as exc:  # a bug must cost one table's checks (as unknown), not the run
+            logger.exception("reconciling a table failed", extra={"table": name})
+            return [unknown(c, name, f"{type(exc).__name__}: {exc}") for c in CHECKS]
+
+    def _since(self, now: datetime) -> datetime:
+        """Start of the look-back: the manifests' first hour."""
+        return (now - timedelta(hours=self._settings.lookback_hours)).replace(
+            minute=0, second=0, microsecond=0
+        )
+
+    def _shared_evidence(self, tables: list[TableConfig]) -> _SharedEvidence:
+        """What one statement reads for every table of the run: TASK_HISTORY (all tasks of the
+        STAGING schema, paged) and MERGE_AUDIT (all tables). Per table, Snowflake needs its own
+        COPY_HISTORY (TABLE_NAME is required), SYSTEM$PIPE_STATUS, MAX(watermark) and sample lookup."""
+        if not tables:
+            return _SharedEvidence(None, "no table", None, "no table")
+        now = self._clock()
+        since = self._since(now)
+        sf = SnowflakeTable(tables[0], self._settings.snowflake.database)
+        tasks = {SnowflakeTable(t, self._settings.snowflake.database).task_name for t in tables}
+        task_since = within_reach(since, now, TASK_HISTORY_REACH)
+        runs, runs_error = self._gather(
+            "TASK_HISTORY",
+            lambda: self.history().task_runs(
+                sf.bare_database, sf.staging_schema.upper(), tasks, task_since, now
+            ),
+        )
+        audits, audit_error = self._gather(
+            "MERGE_AUDIT", lambda: self.history().merge_audits(sf.audit_table, since)
+        )
+        return _SharedEvidence(runs, runs_error, audits, audit_error)
+
+    def reconcile_table(self, table: TableConfig, shared: _SharedEvidence) -> list[CheckResult]:
         name = table.table_name
         sf = SnowflakeTable(table, self._settings.snowflake.database)
         now = self._clock()
-        since = (now - timedelta(hours=self._settings.lookback_hours)).replace(
-            minute=0, second=0, microsecond=0
-        )
+        since = self._since(now)
         # The manifests' hours start at `since`; the history functions refuse a range that starts
         # beyond their reach (168 look-back hours floored to the hour are more than 7 days).
         copy_since = within_reach(since, now, COPY_HISTORY_REACH)
@@ -189,15 +255,12 @@ class ReconcileService:
         records, copy_error = self._gather(
             "COPY_HISTORY", lambda: self.history().copy_history(sf.bare(sf.staging_schema), copy_since)
         )
-        runs, task_error = self._gather(
-            "TASK_HISTORY",
-            lambda: self.history().task_history(
-                sf.bare_database, sf.staging_schema.upper(), sf.task_name, task_since
-            ),
+        runs, task_error, task_since = (
+            shared.runs_of(sf.task_name),
+            shared.runs_error,
+            shared.runs_since(task_since),
         )
-        audits, audit_error = self._gather(
-            "MERGE_AUDIT", lambda: self.history().merge_audit(sf.audit_table, name, since)
-        )
+        audits, audit_error = shared.audits_of(name), shared.audit_error
         pipe, pipe_error = self._gather("SYSTEM$PIPE_STATUS", lambda: self.history().pipe_status(sf.pipe))
 
         results: list[CheckResult] = []
@@ -220,6 +283,7 @@ class ReconcileService:
                     now=now,
                     grace=grace,
                     object_exists=self._object_exists,
+                    overrides_path=self._settings.overrides_path,
                 )
             )
         if records is None or runs is None or audits is None:
@@ -251,7 +315,16 @@ class ReconcileService:
             results.append(unknown("pins", name, pin_error or s3_error or "?"))
         else:
             pin_grace = timedelta(minutes=self._settings.pin_grace_minutes)
-            results.append(check_pins(name, *pinned, manifests, now=now, grace=pin_grace))
+            results.append(
+                check_pins(
+                    name,
+                    *pinned,
+                    manifests,
+                    now=now,
+                    grace=pin_grace,
+                    overrides_path=self._settings.overrides_path,
+                )
+            )
         return results
 
     def _object_exists(self, key: str) -> bool | None:

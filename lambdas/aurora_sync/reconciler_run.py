@@ -61,6 +61,7 @@ def run_reconciler(
         router=router,
         run_id=run_id,
         history_queries=history_queries,
+        remaining_ms=context.get_remaining_time_in_millis,
     )
     try:
         result = service.run(request.tables, request.export_run_ids)

@@ -109,6 +109,9 @@ class ServiceSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tables_parameter: NonEmpty = Field(default="/aurora-snowflake-sync/tables", alias="TABLES_PARAMETER")
+    # On-call's per-table overrides. The exporter reads and deletes them; the reconciler names the one
+    # to set when the only re-run of a window is a full refresh. Terraform sets both per environment.
+    overrides_path: NonEmpty = Field(default="/aurora-snowflake-sync/overrides/", alias="OVERRIDES_PATH")
     alert_topic_arn: NonEmpty = Field(alias="ALERT_TOPIC_ARN")
     # DynamoDB table holding open alerts, so one problem pages once (DESIGN.md §6). Without it
     # (local tools only) every alert is published as raised.
@@ -119,9 +122,13 @@ class ServiceSettings(BaseModel):
     vault: VaultSettings
     snowflake: SnowflakeSettings
 
+    @field_validator("overrides_path")
+    @classmethod
+    def _directory(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
 
 class ExporterSettings(ServiceSettings):
-    overrides_path: NonEmpty = Field(default="/aurora-snowflake-sync/overrides/", alias="OVERRIDES_PATH")
     export_bucket: NonEmpty = Field(alias="EXPORT_BUCKET")
     export_mode: ExportMode = Field(default=ExportMode.AURORA_S3, alias="EXPORT_MODE")
     # Widest manual range accepted in one invocation (on-call splits wider ones).
@@ -141,7 +148,7 @@ class ExporterSettings(ServiceSettings):
     # lower limit would page for a run that is simply working.
     lease_alert_after_minutes: int = Field(default=20, ge=17, le=1440, alias="LEASE_ALERT_AFTER_MINUTES")
 
-    @field_validator("overrides_path", "temp_prefix")
+    @field_validator("temp_prefix")
     @classmethod
     def _slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"

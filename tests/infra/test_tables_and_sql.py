@@ -13,10 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from aurora_sync.config import parse_tables
+from aurora_sync.config import parse_entry, parse_tables
 from aurora_sync.layout import data_key
 from aurora_sync.snowflake_sql import TEMPLATES_DIR, SnowflakeTable
-from tests.support.terraform import BUCKET, ENVS_DIR, env_snowflake_database, terraform_bin, terraform_view
+from aurora_sync.table_index import entry_parameter, parse_index, render_parameters
+from tests.support.terraform import (
+    BUCKET,
+    ENVS_DIR,
+    env_snowflake_database,
+    env_tables_parameter,
+    terraform_bin,
+    terraform_view,
+)
 
 ENV_TABLES = sorted(ENVS_DIR.glob("*/tables.json"))
 
@@ -28,17 +36,26 @@ def env_id(path: Path) -> str:
 
 
 @pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)
-def test_ssm_parameter_value_is_the_exporters_config(tables_file: Path) -> None:
+def test_ssm_parameters_are_the_exporters_config(tables_file: Path) -> None:
     """GIVEN an environment's tables.json
-    WHEN Terraform computes the SSM parameter value and the exporter parses it
-    THEN it validates and is exactly the file's table list (nothing dropped, added or reordered)."""
+    WHEN Terraform computes the SSM parameters (index + one per table) and the exporter parses them
+    THEN they are character for character what aurora_sync.table_index renders, each entry validates
+    and the whole is exactly the file's table list (nothing dropped or added)."""
     from_file = parse_tables(tables_file.read_text(), str(tables_file))
-    ssm_value = terraform_view(tables_file)["ssm_value"]
+    parameter = env_tables_parameter(tables_file.parent)
+    view = terraform_view(tables_file)
+    terraform = view["ssm_parameters"] | {parameter: view["ssm_index"]}
 
-    from_ssm = parse_tables(ssm_value, "ssm")
-
-    assert from_ssm == from_file
-    assert json.loads(ssm_value) == json.loads(tables_file.read_text())
+    assert terraform == render_parameters(json.loads(tables_file.read_text()), parameter)
+    index = parse_index(terraform[parameter], parameter)
+    assert index.count == len(index.tables) == len(from_file.tables) and index.parts == 1
+    entries = [parse_entry(terraform[entry_parameter(parameter, t)], "ssm", t) for t in index.tables]
+    assert sorted(entries, key=lambda t: t.table_name) == sorted(from_file.tables, key=lambda t: t.table_name)
+    for table in from_file.tables:
+        value = json.loads(terraform[entry_parameter(parameter, table.table_name)])
+        assert value == next(
+            e for e in json.loads(tables_file.read_text()) if e["table_name"] == table.table_name
+        )
 
 
 @pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)

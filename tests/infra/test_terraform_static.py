@@ -259,9 +259,10 @@ def test_environment_derives_everything_from_tables_json(env: Path) -> None:
     modules = module_calls(doc)
 
     assert 'file("${path.module}/tables.json")' in one(modules["tables"]["tables_json"])
-    assert (
-        one(blocks(doc, "resource", "aws_ssm_parameter")["tables"]["value"]) == "${module.tables.ssm_value}"
-    )
+    parameters = blocks(doc, "resource", "aws_ssm_parameter")
+    assert one(parameters["tables"]["value"]) == "${module.tables.ssm_index}"
+    assert one(parameters["table"]["for_each"]) == "${module.tables.ssm_parameters}"
+    assert "aws_ssm_parameter.table" in str(parameters["tables"]["depends_on"])
     assert one(modules["storage"]["table_prefixes"]) == "${module.tables.s3_prefixes}"
     assert one(modules["snowflake_table"]["for_each"]) == "${module.tables.by_name}"
     assert "module.tables.s3_prefixes[each.key]" in one(modules["snowflake_table"]["stage_url"])

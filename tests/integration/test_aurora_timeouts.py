@@ -22,6 +22,7 @@ from aurora_sync.config import parse_tables
 from aurora_sync.connections import STATEMENT_TIMEOUT_MARGIN_MS
 from aurora_sync.events import parse_event
 from aurora_sync.exporter_run import ExportRunTimedOut
+from aurora_sync.reconciler import STOP_BEFORE_TIMEOUT_MS
 from aurora_sync.timeutil import iso
 from tests.support.aws_s3_fake import grant_export, install_aws_s3_fake
 from tests.support.lambda_context import LambdaContext
@@ -144,13 +145,26 @@ def test_reconciler_query_waiting_on_a_lock_longer_than_the_connect_timeout_succ
     assert freshness(result)["status"] == "ok", freshness(result)
 
 
+class LateContext(LambdaContext):
+    """Enough time left when the reconciler starts the table (it starts none in its last
+    STOP_BEFORE_TIMEOUT_MS), then, from the next reading on, as if most of it had been spent on the
+    table's other checks: statements get about `statement_s` seconds."""
+
+    def __init__(self, statement_s: float) -> None:
+        super().__init__(timeout_ms=STOP_BEFORE_TIMEOUT_MS + 1_000)
+        self._late_ms = STATEMENT_TIMEOUT_MARGIN_MS + int(statement_s * 1000)
+        self._readings = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self._readings += 1
+        return super().get_remaining_time_in_millis() if self._readings == 1 else self._late_ms
+
+
 def test_reconciler_query_past_the_statement_timeout_is_unknown_naming_it(synced: Pipeline) -> None:
     # GIVEN orders locked for longer than the reconciler's statements may run
     with table_locked(synced, "public.orders", 6.0):
-        # WHEN the reconciler runs with about 2 s left for statements
-        result = synced.reconcile(
-            {"tables": ["public.orders"]}, context=with_statement_timeout(2.0), **CONNECT_TIMEOUT
-        )
+        # WHEN the reconciler reaches Aurora with about 2 s left for statements
+        result = synced.reconcile({"tables": ["public.orders"]}, context=LateContext(2.0), **CONNECT_TIMEOUT)
     # THEN freshness is unknown, and the evidence says statement timeout, not connection problem
     check = freshness(result)
     assert check["status"] == "unknown"

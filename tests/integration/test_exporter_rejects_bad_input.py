@@ -37,45 +37,50 @@ def assert_no_side_effects(p: Pipeline) -> None:
     assert export_sessions(p) == 0
 
 
+def _entry(**changes: Any) -> dict[str, Any]:
+    entry = {
+        "table_name": "public.orders",
+        "watermark_col": "updated_at",
+        "primary_keys": ["id"],
+        "columns": [{"name": "id", "type": "NUMBER"}, {"name": "updated_at", "type": "TIMESTAMP_TZ"}],
+    }
+    return {**entry, **changes}
+
+
 @pytest.mark.parametrize(
-    ("raw", "field"),
+    ("index", "field"),
     [
         ("[{broken", "(value)"),
-        ('{"table_name": "public.orders"}', "(value)"),
-        (
-            json.dumps(
-                [
-                    {
-                        "table_name": "public.orders; drop table x",
-                        "watermark_col": "updated_at",
-                        "primary_keys": ["id"],
-                        "columns": [{"name": "id", "type": "NUMBER"}],
-                    }
-                ]
-            ),
-            "table_name",
-        ),
-        (
-            json.dumps(
-                [
-                    {
-                        "table_name": "public.orders",
-                        "watermark_col": 'updated_at"--',
-                        "primary_keys": ["id"],
-                        "columns": [{"name": "id", "type": "NUMBER"}],
-                    }
-                ]
-            ),
-            "watermark_col",
-        ),
+        (json.dumps([_entry()]), "(value)"),  # the list as one parameter, before the index
+        ('{"count": 1, "entries": "/x/", "parts": 1, "tables": ["public.orders"]}', "sha256"),
     ],
 )
-def test_malformed_table_parameter_fails_before_any_export(pipeline: Pipeline, raw: str, field: str) -> None:
-    # GIVEN a malformed /tables parameter WHEN the exporter runs THEN ConfigError names it, nothing happens
-    pipeline.put_tables(raw)
+def test_malformed_table_index_fails_before_any_export(pipeline: Pipeline, index: str, field: str) -> None:
+    # GIVEN a malformed index at TABLES_PARAMETER WHEN the exporter runs THEN ConfigError names it
+    pipeline.ssm.put_parameter(Name=pipeline.tables_parameter, Value=index, Type="String", Overwrite=True)
     with pytest.raises(ConfigError) as caught:
         pipeline.run({})
-    assert pipeline.tables_parameter in str(caught.value) and field in str(caught.value)
+    assert str(caught.value).startswith(f"{pipeline.tables_parameter}: {field}"), caught.value
+    assert_no_side_effects(pipeline)
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        (_entry(watermark_col='updated_at"--'), "watermark_col"),
+        (_entry(columns=[{"name": "id", "type": "NUMBER(99)"}]), "columns"),
+        (_entry(primary_keys=[]), "primary_keys"),
+    ],
+)
+def test_malformed_table_parameter_fails_before_any_export(
+    pipeline: Pipeline, entry: dict[str, Any], field: str
+) -> None:
+    # GIVEN one table's parameter that Terraform wrote (index and digest agree) but that does not
+    # validate WHEN the exporter runs THEN ConfigError names that parameter and the field; no side effect
+    pipeline.put_tables([entry])
+    with pytest.raises(ConfigError) as caught:
+        pipeline.run({})
+    assert str(caught.value).startswith(f"{pipeline.tables_parameter}/public.orders: {field}"), caught.value
     assert_no_side_effects(pipeline)
 
 

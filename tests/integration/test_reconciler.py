@@ -455,12 +455,15 @@ def test_the_local_history_refuses_a_range_snowflake_refuses(pipeline: Pipeline)
     now = datetime.now(UTC)
     try:
         # WHEN a range starts inside each function's reach THEN it answers
-        runs = history.task_history(sf.bare_database, "STAGING", sf.task_name, now - timedelta(days=6))
+        found = history.task_runs(sf.bare_database, "STAGING", {sf.task_name}, now - timedelta(days=6), now)
+        runs = found.by_task[sf.task_name]
         assert [r.state for r in runs] == ["SUCCEEDED"] and runs[0].query_start_time is not None
         assert history.copy_history(sf.bare("STAGING"), now - timedelta(days=13))
         # WHEN it starts beyond (7 days for TASK_HISTORY, 14 for COPY_HISTORY) THEN the query fails
         with pytest.raises(Exception, match="within the last 7 days"):
-            history.task_history(sf.bare_database, "STAGING", sf.task_name, now - timedelta(days=7, hours=1))
+            history.task_runs(
+                sf.bare_database, "STAGING", {sf.task_name}, now - timedelta(days=7, hours=1), now
+            )
         with pytest.raises(Exception, match="within the last 14 days"):
             history.copy_history(sf.bare("STAGING"), now - timedelta(days=14, hours=1))
     finally:

@@ -41,32 +41,48 @@ def _within(days: int, function: str, argument: str) -> str:
     )
 
 
-LOCAL_QUERIES = HistoryQueries(
-    copy_history=(
-        'WITH "ARGS" AS (SELECT %s AS "TABLE_NAME", %s::TIMESTAMP_TZ AS "START"),'
-        f' "RANGE" AS (SELECT "TABLE_NAME", {_within(14, "COPY_HISTORY", "START_TIME")} AS "START"'
-        ' FROM "ARGS")'
-        ' SELECT h."FILE_NAME", h."STAGE_LOCATION", h."LAST_LOAD_TIME", h."ROW_COUNT", h."ROW_PARSED",'
-        ' h."ERROR_COUNT", h."FIRST_ERROR_MESSAGE", h."STATUS"'
-        f' FROM "RANGE" r LEFT JOIN {SCHEMA}."COPY_HISTORY" h'
-        ' ON h."TABLE_NAME" = r."TABLE_NAME" AND h."LAST_LOAD_TIME" >= r."START"'
-        ' WHERE h."FILE_NAME" IS NOT NULL ORDER BY h."LAST_LOAD_TIME"'
-    ),
-    task_history=(
-        'WITH "ARGS" AS (SELECT %s AS "NAME", %s::TIMESTAMP_TZ AS "START", %s AS "DATABASE_NAME",'
-        ' %s AS "SCHEMA_NAME"),'
-        f' "RANGE" AS (SELECT "NAME", "DATABASE_NAME", "SCHEMA_NAME",'
-        f' {_within(7, "TASK_HISTORY", "SCHEDULED_TIME_RANGE_START")} AS "START" FROM "ARGS")'
-        ' SELECT h."NAME", h."STATE", h."SCHEDULED_TIME", h."QUERY_START_TIME", h."COMPLETED_TIME",'
-        ' h."ERROR_CODE", h."ERROR_MESSAGE", h."QUERY_ID"'
-        f' FROM "RANGE" r LEFT JOIN {SCHEMA}."TASK_HISTORY" h'
-        ' ON h."NAME" = r."NAME" AND h."SCHEDULED_TIME" >= r."START"'
-        ' AND h."DATABASE_NAME" = r."DATABASE_NAME" AND h."SCHEMA_NAME" = r."SCHEMA_NAME"'
-        ' WHERE h."NAME" IS NOT NULL ORDER BY h."SCHEDULED_TIME"'
-    ),
-    pipe_status=f'SELECT "STATUS_JSON" FROM {SCHEMA}."PIPE_STATUS" WHERE "PIPE_NAME" = %s',
-    merge_audit=(
-        'SELECT "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT" FROM {audit_table}'
-        ' WHERE "TABLE_NAME" = %s AND "MERGED_AT" >= %s::TIMESTAMP_TZ ORDER BY "MERGED_AT"'
-    ),
-)
+def local_queries(task_history_limit: int = 10000) -> HistoryQueries:
+    """The stand-in's queries. TASK_HISTORY returns, like Snowflake's RESULT_LIMIT, only the
+    `task_history_limit` most recent runs of the range (every database's), with the page's row count
+    and oldest SCHEDULED_TIME, and its oldest row whatever it is; a test passes a small limit to see
+    the reconciler page back."""
+    return HistoryQueries(
+        copy_history=(
+            'WITH "ARGS" AS (SELECT %s AS "TABLE_NAME", %s::TIMESTAMP_TZ AS "START"),'
+            f' "RANGE" AS (SELECT "TABLE_NAME", {_within(14, "COPY_HISTORY", "START_TIME")} AS "START"'
+            ' FROM "ARGS")'
+            ' SELECT h."FILE_NAME", h."STAGE_LOCATION", h."LAST_LOAD_TIME", h."ROW_COUNT", h."ROW_PARSED",'
+            ' h."ERROR_COUNT", h."FIRST_ERROR_MESSAGE", h."STATUS"'
+            f' FROM "RANGE" r LEFT JOIN {SCHEMA}."COPY_HISTORY" h'
+            ' ON h."TABLE_NAME" = r."TABLE_NAME" AND h."LAST_LOAD_TIME" >= r."START"'
+            ' WHERE h."FILE_NAME" IS NOT NULL ORDER BY h."LAST_LOAD_TIME"'
+        ),
+        task_history=(
+            'WITH "ARGS" AS (SELECT %s::TIMESTAMP_TZ AS "START", %s::TIMESTAMP_TZ AS "END",'
+            ' %s AS "DATABASE_NAME", %s AS "SCHEMA_NAME"),'
+            ' "RANGE" AS (SELECT "END", "DATABASE_NAME", "SCHEMA_NAME",'
+            f' {_within(7, "TASK_HISTORY", "SCHEDULED_TIME_RANGE_START")} AS "START" FROM "ARGS"),'
+            ' "PAGE" AS (SELECT h.* FROM "RANGE" r'
+            f' JOIN {SCHEMA}."TASK_HISTORY" h'
+            ' ON h."SCHEDULED_TIME" >= r."START" AND h."SCHEDULED_TIME" <= r."END"'
+            f' ORDER BY h."SCHEDULED_TIME" DESC LIMIT {int(task_history_limit)}),'
+            ' "ROWS" AS (SELECT *, COUNT(*) OVER () AS "PAGE_ROWS",'
+            ' MIN("SCHEDULED_TIME") OVER () AS "PAGE_START",'
+            ' ROW_NUMBER() OVER (ORDER BY "SCHEDULED_TIME") AS "PAGE_ROW" FROM "PAGE")'
+            ' SELECT p."NAME", p."STATE", p."SCHEDULED_TIME", p."QUERY_START_TIME", p."COMPLETED_TIME",'
+            ' p."ERROR_CODE", p."ERROR_MESSAGE", p."QUERY_ID", p."DATABASE_NAME", p."SCHEMA_NAME",'
+            ' p."PAGE_ROWS", p."PAGE_START"'
+            ' FROM "RANGE" r LEFT JOIN "ROWS" p ON (p."DATABASE_NAME" = r."DATABASE_NAME"'
+            ' AND p."SCHEMA_NAME" = r."SCHEMA_NAME" AND p."QUERY_ID" IS NOT NULL) OR p."PAGE_ROW" = 1'
+            ' ORDER BY p."SCHEDULED_TIME"'
+        ),
+        pipe_status=f'SELECT "STATUS_JSON" FROM {SCHEMA}."PIPE_STATUS" WHERE "PIPE_NAME" = %s',
+        merge_audit=(
+            'SELECT "TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT" FROM {audit_table}'
+            ' WHERE "MERGED_AT" >= %s::TIMESTAMP_TZ ORDER BY "MERGED_AT"'
+        ),
+        task_history_limit=task_history_limit,
+    )
+
+
+LOCAL_QUERIES = local_queries()

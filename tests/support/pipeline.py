@@ -143,9 +143,20 @@ class Pipeline:
             database=self.snowflake_database,
         )
 
-    def put_tables(self, raw: str | None = None) -> None:
-        value = raw if raw is not None else json.dumps(self.tables)
-        self.ssm.put_parameter(Name=self.tables_parameter, Value=value, Type="String", Overwrite=True)
+    def put_tables(self, entries: list[dict[str, Any]] | None = None) -> None:
+        """Write the table list as Terraform does (aurora_sync.table_index): one parameter per table,
+        then the index; a table's parameter no entry names any more is deleted, as an apply does."""
+        from aurora_sync.table_index import render_parameters
+
+        rendered = render_parameters(self.tables if entries is None else entries, self.tables_parameter)
+        index = rendered.pop(self.tables_parameter)
+        pages = self.ssm.get_paginator("get_parameters_by_path").paginate(Path=self.tables_parameter)
+        stale = {p["Name"] for page in pages for p in page["Parameters"]} - set(rendered)
+        for name, value in rendered.items():
+            self.ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+        self.ssm.put_parameter(Name=self.tables_parameter, Value=index, Type="String", Overwrite=True)
+        for name in sorted(stale):
+            self.ssm.delete_parameter(Name=name)
 
     # -- handles ---------------------------------------------------------------------------------
     def admin(self) -> Any:

@@ -176,28 +176,52 @@ ORCHESTRATION: dict[str, Any] = {
 }
 
 
-def terraform_view(tables_file: Path, orchestration: dict[str, Any] | None = None) -> dict[str, Any]:
+def terraform_view(
+    tables_file: Path,
+    orchestration: dict[str, Any] | None = None,
+    tables_parameter: str | None = None,
+    render_sql: bool = True,
+) -> dict[str, Any]:
     """What Terraform computes from `tables_file` and the state machine's render module (with
     `orchestration` inputs, default ORCHESTRATION), evaluated by applying the provider-free root
-    tests/infra/tf_render (cached: one init + apply per distinct input)."""
-    return _terraform_view(str(tables_file), json.dumps(orchestration or ORCHESTRATION, sort_keys=True))
+    tests/infra/tf_render (cached: one init + apply per distinct input).
+
+    `tables_parameter` defaults to the environment's (the directory of `tables_file`);
+    `render_sql=False` computes the SSM parameters only (generated lists of hundreds of tables)."""
+    return _terraform_view(
+        str(tables_file),
+        json.dumps(orchestration or ORCHESTRATION, sort_keys=True),
+        tables_parameter or env_tables_parameter(tables_file.parent),
+        render_sql,
+    )
 
 
 @functools.cache
-def _terraform_view(tables_file: str, orchestration: str) -> dict[str, Any]:
+def _terraform_view(
+    tables_file: str, orchestration: str, tables_parameter: str, render_sql: bool
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-render-"))
     try:
         tf = Terraform(RENDER_ROOT, workdir)
         tf.init()
         variables = {
             "tables_file": tables_file,
-            "database": env_snowflake_database(Path(tables_file).parent),
+            "tables_parameter": tables_parameter,
+            "render_sql": render_sql,
+            "database": env_snowflake_database(Path(tables_file).parent) if render_sql else "UNUSED",
             "bucket": BUCKET,
             "orchestration": json.loads(orchestration),
         }
         return tf.apply_outputs(variables)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def env_tables_parameter(env: Path) -> str:
+    """The environment's TABLES_PARAMETER: modules/names' `tables_parameter` for its `environment`
+    (tests/infra/test_environment_names.py evaluates that module itself and checks this form)."""
+    environment = one(hcl_load(env / "terraform.tfvars")["environment"])
+    return f"/aurora-snowflake-sync/{environment}/tables"
 
 
 def env_snowflake_database(env: Path) -> str:

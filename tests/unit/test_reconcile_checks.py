@@ -35,6 +35,8 @@ NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=30)
 BUCKET = "exports"
 TABLE = "public.orders"
+# This environment's OVERRIDES_PATH (modules/names): a full-refresh re-run names the override under it.
+OVERRIDES = "/aurora-snowflake-sync/prod/overrides/"
 
 
 def manifest(
@@ -75,7 +77,14 @@ def loaded(
 
 def loads(manifests: list[ReadManifest], records: list[CopyRecord], exists: bool = True) -> Any:
     return check_loads(
-        TABLE, manifests, records, bucket=BUCKET, now=NOW, grace=GRACE, object_exists=lambda _: exists
+        TABLE,
+        manifests,
+        records,
+        bucket=BUCKET,
+        now=NOW,
+        grace=GRACE,
+        object_exists=lambda _: exists,
+        overrides_path=OVERRIDES,
     )
 
 
@@ -348,7 +357,7 @@ def covering(lower: datetime | None, upper: datetime) -> ReadManifest:
 
 
 def pins(found: list[PublishPin], manifests: list[ReadManifest] | None = None) -> Any:
-    return check_pins(TABLE, found, [], manifests or [], now=NOW, grace=PIN_GRACE)
+    return check_pins(TABLE, found, [], manifests or [], now=NOW, grace=PIN_GRACE, overrides_path=OVERRIDES)
 
 
 def test_no_pin_or_a_covered_pin_is_ok_and_an_uncovered_young_one_only_pending() -> None:
@@ -386,13 +395,13 @@ def test_overdue_full_refresh_pin_says_to_set_the_override_not_a_window() -> Non
     result = pins([pin(timedelta(hours=3), lower=None)])
     # THEN the rerun is the full_refresh override: no manual window can export NULL watermarks
     assert result.details["rerun"] == {
-        "override": f"/aurora-snowflake-sync/overrides/{TABLE}",
+        "override": f"{OVERRIDES}{TABLE}",
         "value": {"full_refresh": True},
     }
 
 
 def test_unreadable_pin_is_a_p2_naming_it() -> None:
     error = "publish pin _pending/public.orders/run-x.json is not JSON (...); inspect and delete it"
-    result = check_pins(TABLE, [], [error], [], now=NOW, grace=PIN_GRACE)
+    result = check_pins(TABLE, [], [error], [], now=NOW, grace=PIN_GRACE, overrides_path=OVERRIDES)
     assert (result.status, result.severity) == (Status.PROBLEM, Severity.P2)
     assert result.details["unreadable"] == [error] and "run-x.json" in result.summary

@@ -5,6 +5,7 @@ int or Decimal, COPY_HISTORY's mixed-case statuses, SYSTEM$PIPE_STATUS as a JSON
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,7 @@ from aurora_sync.adapters.snowflake_history import (
 )
 from aurora_sync.config import parse_tables
 from aurora_sync.errors import TerminalError
+from aurora_sync.timeutil import iso
 
 PST = timezone(timedelta(hours=-8))
 
@@ -39,18 +41,23 @@ def test_production_sql_is_the_reviewed_text() -> None:
         " FROM TABLE(INFORMATION_SCHEMA.COPY_HISTORY(TABLE_NAME => %s, START_TIME => %s::TIMESTAMP_LTZ))"
         " ORDER BY LAST_LOAD_TIME"
     )
+    # One statement for every task: no TASK_NAME; the page's size and oldest run come along
     assert PRODUCTION_QUERIES.task_history == (
         "SELECT NAME, STATE, SCHEDULED_TIME, QUERY_START_TIME, COMPLETED_TIME, ERROR_CODE, ERROR_MESSAGE,"
-        " QUERY_ID"
-        " FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY(TASK_NAME => %s,"
-        " SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ, RESULT_LIMIT => 10000))"
-        " WHERE DATABASE_NAME = %s AND SCHEMA_NAME = %s AND QUERY_ID IS NOT NULL"
+        " QUERY_ID, DATABASE_NAME, SCHEMA_NAME, PAGE_ROWS, PAGE_START"
+        " FROM (SELECT *, COUNT(*) OVER () AS PAGE_ROWS, MIN(SCHEDULED_TIME) OVER () AS PAGE_START,"
+        " ROW_NUMBER() OVER (ORDER BY SCHEDULED_TIME) AS PAGE_ROW"
+        " FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY(SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ,"
+        " SCHEDULED_TIME_RANGE_END => %s::TIMESTAMP_LTZ, RESULT_LIMIT => 10000)))"
+        " WHERE (DATABASE_NAME = %s AND SCHEMA_NAME = %s AND QUERY_ID IS NOT NULL) OR PAGE_ROW = 1"
         " ORDER BY SCHEDULED_TIME"
     )
+    assert PRODUCTION_QUERIES.task_history_limit == 10000
     assert PRODUCTION_QUERIES.pipe_status == "SELECT SYSTEM$PIPE_STATUS(%s)"
+    # One statement for every table's merges
     assert PRODUCTION_QUERIES.merge_audit == (
-        "SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
-        " WHERE TABLE_NAME = %s AND MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
+        "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
+        " WHERE MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
     )
 
 
@@ -112,8 +119,8 @@ def test_task_row_and_audit_row_parse() -> None:
     run = parse_task_row(("ORDERS_MERGE", "failed", at, started, at, 100183, "boom", "01b2"))
     assert (run.state, run.error_code, run.error_message) == ("FAILED", "100183", "boom")
     assert run.query_start_time == datetime(2026, 11, 22, 8, 1, tzinfo=UTC)
-    audit = parse_audit_row(("01b2", Decimal(3), 4, at))
-    assert (audit.rows_inserted, audit.rows_updated, audit.merged_at) == (3, 4, at)
+    table, audit = parse_audit_row(("public.orders", "01b2", Decimal(3), 4, at))
+    assert (table, audit.rows_inserted, audit.rows_updated, audit.merged_at) == ("public.orders", 3, 4, at)
 
 
 def test_pipe_status_json_parses_and_garbage_is_a_terminal_error() -> None:
@@ -133,26 +140,31 @@ def test_pipe_status_json_parses_and_garbage_is_a_terminal_error() -> None:
 
 
 class RecordingSnowflake:
-    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
-        self.rows = rows
+    """Answers each statement with the next of `pages` (then nothing), recording SQL and binds."""
+
+    def __init__(self, *pages: list[tuple[Any, ...]]) -> None:
+        self.pages = list(pages)
         self.calls: list[tuple[str, tuple[Any, ...] | None]] = []
 
     def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
         self.calls.append((sql, params))
-        return self.rows
+        return self.pages.pop(0) if self.pages else []
+
+
+SINCE = datetime(2026, 11, 21, 8, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 22, 8, tzinfo=UTC)
 
 
 def test_adapter_binds_names_and_times_in_the_documented_order() -> None:
-    sf = RecordingSnowflake([])
+    sf = RecordingSnowflake()
     history = SnowflakeHistory(sf)  # type: ignore[arg-type]
-    since = datetime(2026, 11, 21, 8, tzinfo=UTC)
-    history.copy_history("SYNC.STAGING.ORDERS", since)
-    history.task_history("SYNC", "STAGING", "ORDERS_MERGE", since)
-    history.merge_audit('"SYNC"."STAGING"."MERGE_AUDIT"', "public.orders", since)
+    history.copy_history("SYNC.STAGING.ORDERS", SINCE)
+    history.task_runs("SYNC", "STAGING", {"ORDERS_MERGE"}, SINCE, UNTIL)
+    history.merge_audits('"SYNC"."STAGING"."MERGE_AUDIT"', SINCE)
     assert [params for _, params in sf.calls] == [
         ("SYNC.STAGING.ORDERS", "2026-11-21T08:00:00.000000Z"),
-        ("ORDERS_MERGE", "2026-11-21T08:00:00.000000Z", "SYNC", "STAGING"),
-        ("public.orders", "2026-11-21T08:00:00.000000Z"),
+        ("2026-11-21T08:00:00.000000Z", "2026-11-22T08:00:00.000000Z", "SYNC", "STAGING"),
+        ("2026-11-21T08:00:00.000000Z",),
     ]
     # GIVEN the audit table's quoted three-part name WHEN the audit query is built THEN it is named
     assert 'FROM "SYNC"."STAGING"."MERGE_AUDIT" WHERE' in sf.calls[2][0]
@@ -163,7 +175,92 @@ def test_adapter_binds_names_and_times_in_the_documented_order() -> None:
 )
 def test_audit_table_must_be_a_quoted_three_part_name(audit_table: str) -> None:
     with pytest.raises(ValueError, match="audit_table"):
-        SnowflakeHistory(RecordingSnowflake([])).merge_audit(audit_table, "public.orders", datetime.now(UTC))  # type: ignore[arg-type]
+        SnowflakeHistory(RecordingSnowflake()).merge_audits(audit_table, datetime.now(UTC))  # type: ignore[arg-type]
+
+
+def run_row(
+    name: str, at: datetime, query_id: str | None, page: tuple[int, datetime], db: str = "SYNC"
+) -> tuple[Any, ...]:
+    return (name, "SUCCEEDED", at, at, at, None, None, query_id, db, "STAGING", *page)
+
+
+def test_merge_audits_of_every_table_come_from_one_statement() -> None:
+    at = datetime(2026, 11, 22, 7, tzinfo=UTC)
+    sf = RecordingSnowflake(
+        [
+            ("public.orders", "q1", 1, 0, at),
+            ("public.customers", "q2", 2, 0, at),
+            ("public.orders", "q3", 0, 1, at),
+        ]
+    )
+    audits = SnowflakeHistory(sf).merge_audits('"SYNC"."STAGING"."MERGE_AUDIT"', SINCE)  # type: ignore[arg-type]
+    assert {t: [a.query_id for a in rows] for t, rows in audits.items()} == {
+        "public.orders": ["q1", "q3"],
+        "public.customers": ["q2"],
+    }
+    assert len(sf.calls) == 1
+
+
+def test_task_runs_of_every_task_come_from_one_statement_when_the_page_is_not_full() -> None:
+    # GIVEN one page of 4 rows (limit 10000): ours, another database's, one not started, a stranger task
+    t = [SINCE + timedelta(hours=h) for h in range(4)]
+    page = (4, t[0])
+    sf = RecordingSnowflake(
+        [
+            run_row("OTHER_MERGE", t[0], "q0", page, db="ELSEWHERE"),
+            run_row("ORDERS_MERGE", t[1], "q1", page),
+            run_row("CUSTOMERS_MERGE", t[2], "q2", page),
+            run_row("ORDERS_MERGE", t[3], None, page),
+        ]
+    )
+    # WHEN the runs of two tasks are read
+    runs = SnowflakeHistory(sf).task_runs(
+        "SYNC", "STAGING", {"ORDERS_MERGE", "CUSTOMERS_MERGE"}, SINCE, UNTIL
+    )  # type: ignore[arg-type]
+    # THEN one statement; only started runs of this database's tasks; complete from `since`
+    assert {k: [r.query_id for r in v] for k, v in runs.by_task.items()} == {
+        "ORDERS_MERGE": ["q1"],
+        "CUSTOMERS_MERGE": ["q2"],
+    }
+    assert (runs.pages, runs.since) == (1, SINCE)
+
+
+def test_a_full_page_is_followed_by_the_page_that_ends_at_its_oldest_run() -> None:
+    # GIVEN RESULT_LIMIT 2: the newest page (2 rows, oldest at t2) then the rest (1 row at t1, and t2 again)
+    queries = replace(PRODUCTION_QUERIES, task_history_limit=2)
+    t1, t2, t3 = (SINCE + timedelta(hours=h) for h in (1, 2, 3))
+    sf = RecordingSnowflake(
+        [run_row("ORDERS_MERGE", t2, "q2", (2, t2)), run_row("ORDERS_MERGE", t3, "q3", (2, t2))],
+        [run_row("ORDERS_MERGE", t1, "q1", (2, t1)), run_row("ORDERS_MERGE", t2, "q2", (2, t1))],
+        [],
+    )
+    runs = SnowflakeHistory(sf, queries).task_runs("SYNC", "STAGING", {"ORDERS_MERGE"}, SINCE, UNTIL)  # type: ignore[arg-type]
+    # THEN the second page ends just after the first one's oldest run, the third after the second's;
+    # every run once, in order, complete from `since`
+    ends = [params[1] for _, params in sf.calls if params]
+    assert ends == [iso(UNTIL), iso(t2 + timedelta(microseconds=1)), iso(t1 + timedelta(microseconds=1))]
+    assert [r.query_id for r in runs.by_task["ORDERS_MERGE"]] == ["q1", "q2", "q3"]
+    assert (runs.pages, runs.since) == (3, SINCE)
+
+
+def test_a_history_longer_than_its_pages_starts_where_they_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN pages that stay full, and at most 2 pages
+    monkeypatch.setattr("aurora_sync.adapters.snowflake_history.MAX_TASK_HISTORY_PAGES", 2)
+    queries = replace(PRODUCTION_QUERIES, task_history_limit=1)
+    t1, t2 = (SINCE + timedelta(hours=h) for h in (5, 6))
+    sf = RecordingSnowflake(
+        [run_row("ORDERS_MERGE", t2, "q2", (1, t2))], [run_row("ORDERS_MERGE", t1, "q1", (1, t1))]
+    )
+    runs = SnowflakeHistory(sf, queries).task_runs("SYNC", "STAGING", {"ORDERS_MERGE"}, SINCE, UNTIL)  # type: ignore[arg-type]
+    # THEN the runs are said complete only from the last page's oldest run: older loads go unjudged
+    assert (runs.pages, runs.since) == (2, t1)
+    # AND, however many pages are allowed, a page whose oldest run does not move back stops the paging
+    monkeypatch.setattr("aurora_sync.adapters.snowflake_history.MAX_TASK_HISTORY_PAGES", 20)
+    sf = RecordingSnowflake(
+        [run_row("ORDERS_MERGE", t2, "q2", (1, t2))], [run_row("ORDERS_MERGE", t2, "q3", (1, t2))]
+    )
+    runs = SnowflakeHistory(sf, queries).task_runs("SYNC", "STAGING", {"ORDERS_MERGE"}, SINCE, UNTIL)  # type: ignore[arg-type]
+    assert (runs.pages, runs.since) == (2, t2)
 
 
 class QueryRecordingAdapter(Snowflake):

@@ -173,11 +173,14 @@ class ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, f"s3:PutObject s3://{self.bucket}/{key}") from exc
 
-    def sizes(self, prefix: str) -> dict[str, int]:
-        """Keys under prefix with their sizes."""
+    def sizes(self, prefix: str, start_after: str | None = None) -> dict[str, int]:
+        """Keys under prefix (after `start_after`, in key order) with their sizes."""
         found: dict[str, int] = {}
+        kwargs = {"Bucket": self.bucket, "Prefix": prefix}
+        if start_after is not None:
+            kwargs["StartAfter"] = start_after
         try:
-            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in self._s3.get_paginator("list_objects_v2").paginate(**kwargs):
                 for item in page.get("Contents", []):
                     found[item["Key"]] = int(item["Size"])
         except (ClientError, BotoCoreError) as exc:

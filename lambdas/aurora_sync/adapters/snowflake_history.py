@@ -41,22 +41,28 @@ def within_reach(since: datetime, now: datetime, reach: timedelta) -> datetime:
 
 @dataclass(frozen=True)
 class HistoryQueries:
-    """SQL with positional binds: copy (DATABASE.SCHEMA.TABLE, start), task (task, start, database,
-    schema), pipe (the quoted "DATABASE"."SCHEMA"."PIPE"), audit (table, start). Column order is
-    part of the contract (see the parse_* functions). `{audit_table}` in the audit query is replaced
-    by the validated, quoted, database-qualified MERGE_AUDIT name (an identifier cannot be bound).
+    """SQL with positional binds: copy (DATABASE.SCHEMA.TABLE, start), task (start, end, database,
+    schema), pipe (the quoted "DATABASE"."SCHEMA"."PIPE"), audit (start). Column order is part of the
+    contract (see the parse_* functions). `{audit_table}` in the audit query is replaced by the
+    validated, quoted, database-qualified MERGE_AUDIT name (an identifier cannot be bound).
 
-    Every object is named with its database, so no result depends on the session's current
-    database: COPY_HISTORY gets a three-part TABLE_NAME; TASK_HISTORY takes only an unqualified
-    TASK_NAME and reports every database's tasks of that name, so its rows are filtered on the
-    bound DATABASE_NAME and SCHEMA_NAME (the role needs USAGE on both, or Snowflake reports them as
-    NULL). The INFORMATION_SCHEMA the functions are called through is the session's, whose current
-    database is SNOWFLAKE_DATABASE too (the connection's `database`)."""
+    One statement per table where Snowflake needs one (COPY_HISTORY's TABLE_NAME is a required
+    argument; SYSTEM$PIPE_STATUS takes one pipe), one per run for every table where one can serve
+    all: TASK_HISTORY without TASK_NAME returns the runs of every task the role may see, filtered
+    here on the bound DATABASE_NAME and SCHEMA_NAME (the role needs USAGE on both, or Snowflake
+    reports them as NULL) and, in Python, on the tasks being checked; MERGE_AUDIT holds every
+    table's merges. TASK_HISTORY returns at most RESULT_LIMIT (`task_history_limit`) rows, the most
+    recent when more match ("RESULT_LIMIT", TASK_HISTORY reference), so each page also returns how
+    many rows the function gave and the oldest one's SCHEDULED_TIME (computed over its output before
+    the filter, and that oldest row is always returned): a full page is followed by the page that
+    ends there (SnowflakeHistory.task_runs). The INFORMATION_SCHEMA the functions are called through
+    is the session's, whose current database is SNOWFLAKE_DATABASE (the connection's `database`)."""
 
     copy_history: str
     task_history: str
     pipe_status: str
     merge_audit: str
+    task_history_limit: int = 10000
 
 
 PRODUCTION_QUERIES = HistoryQueries(
@@ -69,18 +75,24 @@ PRODUCTION_QUERIES = HistoryQueries(
     ),
     task_history=(
         "SELECT NAME, STATE, SCHEDULED_TIME, QUERY_START_TIME, COMPLETED_TIME, ERROR_CODE, ERROR_MESSAGE,"
-        " QUERY_ID"
+        " QUERY_ID, DATABASE_NAME, SCHEMA_NAME, PAGE_ROWS, PAGE_START"
+        " FROM (SELECT *, COUNT(*) OVER () AS PAGE_ROWS, MIN(SCHEDULED_TIME) OVER () AS PAGE_START,"
+        " ROW_NUMBER() OVER (ORDER BY SCHEDULED_TIME) AS PAGE_ROW"
         " FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY("
-        "TASK_NAME => %s, SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ, RESULT_LIMIT => 10000))"
-        " WHERE DATABASE_NAME = %s AND SCHEMA_NAME = %s AND QUERY_ID IS NOT NULL"
+        "SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ, SCHEDULED_TIME_RANGE_END => %s::TIMESTAMP_LTZ,"
+        " RESULT_LIMIT => 10000)))"
+        " WHERE (DATABASE_NAME = %s AND SCHEMA_NAME = %s AND QUERY_ID IS NOT NULL) OR PAGE_ROW = 1"
         " ORDER BY SCHEDULED_TIME"
     ),
     pipe_status="SELECT SYSTEM$PIPE_STATUS(%s)",
     merge_audit=(
-        "SELECT QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
-        " WHERE TABLE_NAME = %s AND MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
+        "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
+        " WHERE MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
     ),
+    task_history_limit=10000,
 )
+# Pages of TASK_HISTORY one run reads at most (10,000 runs each); past them, older loads go unjudged.
+MAX_TASK_HISTORY_PAGES = 20
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,16 @@ class MergeAudit:
     rows_inserted: int
     rows_updated: int
     merged_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskRuns:
+    """The runs of the tasks asked for, by task name, complete from `since` on (a history too large
+    for MAX_TASK_HISTORY_PAGES pages starts later than asked), in `pages` statements."""
+
+    by_task: dict[str, list[TaskRun]]
+    since: datetime
+    pages: int
 
 
 def _time(value: Any) -> datetime | None:
@@ -193,12 +215,13 @@ def parse_pipe_status(value: Any) -> PipeStatus:
     )
 
 
-def parse_audit_row(row: tuple[Any, ...]) -> MergeAudit:
-    query_id, inserted, updated, merged_at = row
+def parse_audit_row(row: tuple[Any, ...]) -> tuple[str, MergeAudit]:
+    """(TABLE_NAME, the audit row)."""
+    table, query_id, inserted, updated, merged_at = row
     merged = _time(merged_at)
     if merged is None:
         raise TerminalError(f"MERGE_AUDIT row {query_id} has no MERGED_AT")
-    return MergeAudit(str(query_id), _int(inserted), _int(updated), merged)
+    return str(table), MergeAudit(str(query_id), _int(inserted), _int(updated), merged)
 
 
 class SnowflakeHistory:
@@ -212,15 +235,41 @@ class SnowflakeHistory:
         )
         return [parse_copy_row(r) for r in rows]
 
-    def task_history(self, database: str, schema: str, task: str, since: datetime) -> list[TaskRun]:
-        """`since` must be within TASK_HISTORY_REACH of now (see within_reach): Snowflake fails
-        the whole query otherwise."""
-        rows = self._sf.query(
-            self._q.task_history,
-            f"TASK_HISTORY of {database}.{schema}.{task}",
-            (task, iso(since), database, schema),
-        )
-        return [parse_task_row(r) for r in rows]
+    def task_runs(
+        self, database: str, schema: str, tasks: set[str], since: datetime, until: datetime
+    ) -> TaskRuns:
+        """Every run of `tasks` in database.schema scheduled in since..until, one statement for all
+        tasks (a page: RESULT_LIMIT rows of the whole account at most), paging back while pages
+        come back full. `since` must be within TASK_HISTORY_REACH of now (see within_reach):
+        Snowflake fails the whole query otherwise."""
+        runs: dict[str, TaskRun] = {}
+        end, complete_since, pages, previous = until, since, 0, None
+        while True:
+            pages += 1
+            rows = self._sf.query(
+                self._q.task_history,
+                f"TASK_HISTORY of {database}.{schema} ({len(tasks)} tasks, page {pages})",
+                (iso(since), iso(end), database, schema),
+            )
+            for row in rows:
+                run = parse_task_row(row[:8])
+                if (row[8], row[9]) == (database, schema) and run.query_id and run.name in tasks:
+                    runs[run.query_id] = run
+            page_rows, oldest = _page(rows)
+            if page_rows < self._q.task_history_limit or oldest is None:
+                complete_since = since
+                break
+            # A full page holds the newest runs: all of those after its oldest, maybe not every one
+            # at that instant, so the next page ends just after it.
+            complete_since = max(since, oldest)
+            stuck = previous is not None and oldest >= previous
+            if oldest <= since or stuck or pages == MAX_TASK_HISTORY_PAGES:
+                break
+            previous, end = oldest, oldest + timedelta(microseconds=1)
+        by_task: dict[str, list[TaskRun]] = {task: [] for task in tasks}
+        for run in sorted(runs.values(), key=lambda r: (r.scheduled_time or since, r.query_id or "")):
+            by_task[run.name].append(run)
+        return TaskRuns(by_task, complete_since, pages)
 
     def pipe_status(self, pipe: str) -> PipeStatus:
         rows = self._sf.query(self._q.pipe_status, f"SYSTEM$PIPE_STATUS({pipe})", (pipe,))
@@ -228,10 +277,23 @@ class SnowflakeHistory:
             raise TerminalError(f"SYSTEM$PIPE_STATUS({pipe}) returned no row")
         return parse_pipe_status(rows[0][0])
 
-    def merge_audit(self, audit_table: str, table: str, since: datetime) -> list[MergeAudit]:
-        """`audit_table` is SnowflakeTable.audit_table: validated and quoted, never user text."""
+    def merge_audits(self, audit_table: str, since: datetime) -> dict[str, list[MergeAudit]]:
+        """Every table's MERGE_AUDIT rows since `since`, by TABLE_NAME (schema.table), oldest first.
+        `audit_table` is SnowflakeTable.audit_table: validated and quoted, never user text."""
         if not QUOTED_THREE_PART.fullmatch(audit_table):
             raise ValueError(f'audit_table {audit_table!r} must be a quoted "DATABASE"."SCHEMA"."TABLE"')
         sql = self._q.merge_audit.format(audit_table=audit_table)
-        rows = self._sf.query(sql, f"MERGE_AUDIT of {table}", (table, iso(since)))
-        return [parse_audit_row(r) for r in rows]
+        audits: dict[str, list[MergeAudit]] = {}
+        for row in self._sf.query(sql, "MERGE_AUDIT of every table", (iso(since),)):
+            table, audit = parse_audit_row(row)
+            audits.setdefault(table, []).append(audit)
+        return audits
+
+
+def _page(rows: list[tuple[Any, ...]]) -> tuple[int, datetime | None]:
+    """(rows the history function returned, the oldest one's SCHEDULED_TIME) of one page; a page
+    without rows returns none (the local stand-in: one row of NULLs)."""
+    for row in rows:
+        if row[10] is not None:
+            return _int(row[10]), _time(row[11])
+    return 0, None

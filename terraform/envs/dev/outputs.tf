@@ -56,3 +56,16 @@ output "ci_plan_role_policy_json" {
   description = "Inline policy of the <env>-plan GitHub environment's AWS role, beside AWS-managed ReadOnlyAccess: no object reads in the export bucket, no decryption with its key (docs/deploy.md, \"Plan identities\")."
   value       = module.ci_plan_policy.json
 }
+
+output "names" {
+  description = "Every account-scoped name of this environment (modules/names): SSM parameters, metric namespace and service, Snowflake warehouse, integration and role."
+  value = {
+    prefix                 = module.names.prefix
+    tables_parameter       = module.names.tables_parameter
+    overrides_path         = module.names.overrides_path
+    db_ca_bundle_parameter = module.names.db_ca_bundle_parameter
+    service_name           = module.names.service_name
+    metrics_namespace      = module.names.metrics_namespace
+    snowflake              = module.names.snowflake
+  }
+}

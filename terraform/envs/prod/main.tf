@@ -5,8 +5,14 @@
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
+# Every account-scoped name carries the environment (dev and prod may share an AWS or Snowflake account).
+module "names" {
+  source      = "../../modules/names"
+  environment = var.environment
+}
+
 locals {
-  name = "aurora-snowflake-sync-${var.environment}"
+  name = module.names.prefix
   tags = merge(var.tags, {
     project     = "aurora-snowflake-sync"
     environment = var.environment
@@ -35,17 +41,33 @@ locals {
 }
 
 module "tables" {
-  source      = "../../modules/tables"
-  tables_json = file("${path.module}/tables.json")
+  source         = "../../modules/tables"
+  tables_json    = file("${path.module}/tables.json")
+  parameter_name = module.names.tables_parameter
+}
+
+# One parameter per table (8 KB at most each, and the index's parts beyond its first), then the
+# index at TABLES_PARAMETER; the Lambdas check one against the other (docs/architecture.md, "Table list").
+resource "aws_ssm_parameter" "table" {
+  # checkov:skip=CKV2_AWS_34:Not a secret: table names, columns and types; the Lambdas read it as a String.
+  for_each    = module.tables.ssm_parameters
+  name        = each.key
+  description = "aurora-snowflake-sync table list (index ${module.names.tables_parameter}), written from terraform/envs/${var.environment}/tables.json"
+  type        = "String"
+  tier        = "Intelligent-Tiering"
+  value       = each.value
 }
 
 resource "aws_ssm_parameter" "tables" {
-  # checkov:skip=CKV2_AWS_34:Not a secret: table names, columns and types; the Lambdas read it as a String.
-  name        = var.tables_parameter_name
-  description = "aurora-snowflake-sync table list, written from terraform/envs/${var.environment}/tables.json"
+  # checkov:skip=CKV2_AWS_34:Not a secret: table names and a digest; the Lambdas read it as a String.
+  name        = module.names.tables_parameter
+  description = "aurora-snowflake-sync table index: the tables of terraform/envs/${var.environment}/tables.json, one parameter each under this name"
   type        = "String"
   tier        = "Intelligent-Tiering"
-  value       = module.tables.ssm_value
+  value       = module.tables.ssm_index
+
+  # Last: an index whose sha256 does not match the entries means an apply stopped in between.
+  depends_on = [aws_ssm_parameter.table]
 }
 
 # Lambda's trust store has no RDS CA, and a regional bundle (about 6 KB) does not fit beside the
@@ -56,7 +78,7 @@ locals {
 
 resource "aws_ssm_parameter" "db_ca_bundle" {
   # checkov:skip=CKV2_AWS_34:Not a secret: public CA certificates.
-  name        = var.db_ca_bundle_parameter_name
+  name        = module.names.db_ca_bundle_parameter
   description = "CA bundle that verifies Aurora's TLS certificate (terraform/envs/${var.environment}/${var.db_ca_bundle_file})"
   type        = "String"
   tier        = length(local.db_ca_bundle) > 4096 ? "Advanced" : "Standard"
@@ -126,8 +148,8 @@ module "alerting" {
   schedule_group_name      = module.orchestration.schedule_group_name
   undelivered_queue_name   = module.orchestration.undelivered_queue_name
   freshness_sla_minutes    = { for t, entry in module.tables.by_name : t => lookup(entry, "freshness_sla_minutes", 120) }
-  metrics_namespace        = var.metrics_namespace
-  service_name             = var.service_name
+  metrics_namespace        = module.names.metrics_namespace
+  service_name             = module.names.service_name
   snowflake_error_notifications = {
     enabled      = var.snowflake_task_error_notifications
     role_name    = local.snowflake_sns_role_name
@@ -176,7 +198,7 @@ module "exporter" {
   max_range_hours           = var.exporter.max_range_hours
   lease_alert_after_minutes = var.exporter.lease_alert_after_minutes
   tables_parameter_name     = local.lambda_common.tables_parameter_name
-  overrides_path            = var.overrides_path
+  overrides_path            = module.names.overrides_path
   export_bucket             = local.lambda_common.export_bucket
   table_prefixes            = module.tables.s3_prefixes
   export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
@@ -186,8 +208,8 @@ module "exporter" {
   database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["exporter"].db_password, null) })
   vault                     = var.vault
   snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["exporter"].snowflake_private_key, null) })
-  service_name              = var.service_name
-  metrics_namespace         = var.metrics_namespace
+  service_name              = module.names.service_name
+  metrics_namespace         = module.names.metrics_namespace
   subnet_ids                = var.lambda_subnet_ids
   security_group_ids        = var.lambda_security_group_ids
   tags                      = local.tags
@@ -208,6 +230,7 @@ module "reconciler" {
   lookback_hours            = var.reconciler.lookback_hours
   load_grace_minutes        = var.reconciler.load_grace_minutes
   tables_parameter_name     = local.lambda_common.tables_parameter_name
+  overrides_path            = module.names.overrides_path
   export_bucket             = local.lambda_common.export_bucket
   export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
   alert_topic_arn           = local.lambda_common.alert_topic_arn
@@ -219,8 +242,8 @@ module "reconciler" {
   database                     = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["reconciler"].db_password, null) })
   vault                        = var.vault
   snowflake                    = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["reconciler"].snowflake_private_key, null) })
-  service_name                 = var.service_name
-  metrics_namespace            = var.metrics_namespace
+  service_name                 = module.names.service_name
+  metrics_namespace            = module.names.metrics_namespace
   subnet_ids                   = var.lambda_subnet_ids
   security_group_ids           = var.lambda_security_group_ids
   tags                         = local.tags
@@ -262,14 +285,16 @@ module "snowflake_account" {
     snowflake.accountadmin = snowflake.accountadmin
   }
 
-  database          = var.snowflake_connection.database
-  warehouse_name    = var.snowflake_warehouse.name
-  warehouse_size    = var.snowflake_warehouse.size
-  bucket_name       = var.export_bucket_name
-  aws_role_arn      = "${local.iam_arn_prefix}/${local.snowflake_s3_role_name}"
-  owner_role_name   = var.snowflake_owner_role
-  service_user_name = var.snowflake_connection.service_user
-  plan_role_name    = var.snowflake_plan_role
+  database                 = var.snowflake_connection.database
+  warehouse_name           = module.names.snowflake.warehouse
+  warehouse_size           = var.snowflake_warehouse.size
+  storage_integration_name = module.names.snowflake.storage_integration
+  service_role_name        = module.names.snowflake.service_role
+  bucket_name              = var.export_bucket_name
+  aws_role_arn             = "${local.iam_arn_prefix}/${local.snowflake_s3_role_name}"
+  owner_role_name          = var.snowflake_owner_role
+  service_user_name        = var.snowflake_connection.service_user
+  plan_role_name           = var.snowflake_plan_role
   task_error_notifications = {
     enabled      = var.snowflake_task_error_notifications
     topic_arn    = module.alerting.alert_topic_arn

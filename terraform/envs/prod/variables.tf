@@ -23,28 +23,10 @@ variable "tags" {
 
 # --- Table list and bucket ----------------------------------------------------------------------
 
-variable "tables_parameter_name" {
-  description = "SSM parameter the table list is written to (TABLES_PARAMETER)."
-  type        = string
-  default     = "/aurora-snowflake-sync/tables"
-}
-
-variable "db_ca_bundle_parameter_name" {
-  description = "SSM parameter the Aurora CA bundle is written to (DB_SSL_CA_BUNDLE_PARAMETER)."
-  type        = string
-  default     = "/aurora-snowflake-sync/db-ca-bundle"
-}
-
 variable "db_ca_bundle_file" {
   description = "PEM file, relative to this root, with the RDS CA bundle of the cluster's region: curl -fsSo rds-ca-bundle.pem https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem (docs/deploy.md). The Lambdas verify Aurora's certificate and host name against it."
   type        = string
   default     = "rds-ca-bundle.pem"
-}
-
-variable "overrides_path" {
-  description = "SSM path of per-table operational overrides (OVERRIDES_PATH)."
-  type        = string
-  default     = "/aurora-snowflake-sync/overrides/"
 }
 
 variable "export_bucket_name" {
@@ -169,18 +151,6 @@ variable "vault" {
   })
 }
 
-variable "service_name" {
-  description = "Powertools service name of both Lambdas (the `service` dimension of custom metrics)."
-  type        = string
-  default     = "aurora-snowflake-sync"
-}
-
-variable "metrics_namespace" {
-  description = "CloudWatch namespace of the custom metrics."
-  type        = string
-  default     = "AuroraSnowflakeSync"
-}
-
 # --- Orchestration and alerting -----------------------------------------------------------------
 
 variable "sync" {
@@ -283,9 +253,8 @@ variable "snowflake_connection" {
 }
 
 variable "snowflake_warehouse" {
-  description = "Task warehouse name and size, and how often each MERGE task checks its stream."
+  description = "Task warehouse size (its name, SYNC_WH_<ENV>, comes from modules/names), and how often each MERGE task checks its stream."
   type = object({
-    name          = optional(string, "SYNC_WH")
     size          = optional(string, "XSMALL")
     task_schedule = optional(string, "5 MINUTE")
   })

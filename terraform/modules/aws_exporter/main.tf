@@ -47,9 +47,16 @@ locals {
 
 data "aws_iam_policy_document" "exporter" {
   statement {
+    # The table index, one table's parameter (a Step Functions item reads only its own), the CA bundle.
     sid       = "ReadTableListAndDbCaBundle"
     actions   = ["ssm:GetParameter"]
-    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}", "${local.ssm_arn_prefix}${var.database.ca_bundle_parameter}"]
+    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}", "${local.ssm_arn_prefix}${var.tables_parameter_name}/*", "${local.ssm_arn_prefix}${var.database.ca_bundle_parameter}"]
+  }
+  statement {
+    # Every table's parameter in pages of 10; authorized against the path itself (API reference).
+    sid       = "ListTableEntries"
+    actions   = ["ssm:GetParametersByPath"]
+    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}"]
   }
   statement {
     sid       = "ReadAndClearOverrides"

@@ -9,6 +9,7 @@ locals {
   # The deploy contract (aurora_sync.settings.ReconcilerSettings); empty values are left out.
   environment = {
     TABLES_PARAMETER                = var.tables_parameter_name
+    OVERRIDES_PATH                  = var.overrides_path
     EXPORT_BUCKET                   = var.export_bucket
     ALERT_TOPIC_ARN                 = var.alert_topic_arn
     ALERT_STATE_TABLE               = var.alert_state_table_name
@@ -45,9 +46,16 @@ locals {
 
 data "aws_iam_policy_document" "reconciler" {
   statement {
+    # The table index, one table's parameter (a Step Functions item reads only its own), the CA bundle.
     sid       = "ReadTableListAndDbCaBundle"
     actions   = ["ssm:GetParameter"]
-    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}", "${local.ssm_arn_prefix}${var.database.ca_bundle_parameter}"]
+    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}", "${local.ssm_arn_prefix}${var.tables_parameter_name}/*", "${local.ssm_arn_prefix}${var.database.ca_bundle_parameter}"]
+  }
+  statement {
+    # Every table's parameter in pages of 10; authorized against the path itself (API reference).
+    sid       = "ListTableEntries"
+    actions   = ["ssm:GetParametersByPath"]
+    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}"]
   }
   statement {
     # Manifests, and the exporter's publish pins (the `pins` check); never the data files.

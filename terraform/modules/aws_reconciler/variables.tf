@@ -50,7 +50,12 @@ variable "reserved_concurrency" {
 }
 
 variable "tables_parameter_name" {
-  description = "SSM parameter holding the table list (TABLES_PARAMETER)."
+  description = "SSM parameter of the table index (TABLES_PARAMETER); each table's parameter is <it>/<schema.table>."
+  type        = string
+}
+
+variable "overrides_path" {
+  description = "SSM path of the per-table overrides (OVERRIDES_PATH): the reconciler names the override to set in an alert whose re-run is a full refresh; it never reads or writes one."
   type        = string
 }
 
@@ -147,13 +152,11 @@ variable "snowflake" {
 variable "service_name" {
   description = "POWERTOOLS_SERVICE_NAME (also the `service` dimension of custom metrics)."
   type        = string
-  default     = "aurora-snowflake-sync"
 }
 
 variable "metrics_namespace" {
   description = "POWERTOOLS_METRICS_NAMESPACE."
   type        = string
-  default     = "AuroraSnowflakeSync"
 }
 
 variable "subnet_ids" {

@@ -25,7 +25,12 @@ variable "final_schema" {
 variable "warehouse_name" {
   description = "Warehouse running the MERGE tasks (and the Lambdas' small queries)."
   type        = string
-  default     = "SYNC_WH"
+
+  validation {
+    # Upper case: the provider quotes the name it creates, the Lambdas' connection does not.
+    condition     = can(regex("^[A-Z_][A-Z0-9_$]*$", var.warehouse_name))
+    error_message = "warehouse_name must be an upper-case identifier (modules/names derives it from the environment)."
+  }
 }
 
 variable "warehouse_size" {
@@ -37,7 +42,12 @@ variable "warehouse_size" {
 variable "storage_integration_name" {
   description = "Name of the storage integration for the export bucket."
   type        = string
-  default     = "AURORA_EXPORTS"
+
+  validation {
+    # Upper case: the provider quotes the name it creates, the Lambdas' connection does not.
+    condition     = can(regex("^[A-Z_][A-Z0-9_$]*$", var.storage_integration_name))
+    error_message = "storage_integration_name must be an upper-case identifier (modules/names derives it from the environment)."
+  }
 }
 
 variable "bucket_name" {
@@ -68,7 +78,12 @@ variable "task_error_notifications" {
 variable "service_role_name" {
   description = "Role the Lambdas use (SNOWFLAKE_ROLE): reads FINAL watermarks, load and task history."
   type        = string
-  default     = "AURORA_SYNC_SERVICE"
+
+  validation {
+    # Upper case: the provider quotes the name it creates, the Lambdas' connection does not.
+    condition     = can(regex("^[A-Z_][A-Z0-9_$]*$", var.service_role_name))
+    error_message = "service_role_name must be an upper-case identifier (modules/names derives it from the environment)."
+  }
 }
 
 variable "service_user_name" {

@@ -83,6 +83,13 @@ resource "snowflake_pipe" "load" {
   comment           = "Loads new ${var.table.table_name} exports into STAGING"
 
   depends_on = [snowflake_table.staging, snowflake_stage_external_s3.exports]
+
+  lifecycle {
+    # A pipe keeps the stage it was created with: a stage replaced or altered (URL, storage
+    # integration, file format) is not seen by the pipe, and the provider does not notice. The
+    # provider's snowflake_pipe documentation replaces the pipe with its stage for this reason.
+    replace_triggered_by = [snowflake_stage_external_s3.exports]
+  }
 }
 
 resource "snowflake_stream_on_table" "staging" {

@@ -1,3 +1,13 @@
+variable "parameter_name" {
+  description = "SSM name of the table index (TABLES_PARAMETER); each table's parameter is <it>/<schema.table>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^(/[a-zA-Z0-9_.-]+)+$", var.parameter_name))
+    error_message = "parameter_name must be an SSM hierarchy name: /a/b/c of a-zA-Z0-9_.- parts."
+  }
+}
+
 variable "tables_json" {
   description = "Content of the environment's tables.json: a JSON array of table entries (DESIGN.md §3)."
   type        = string
@@ -15,6 +25,11 @@ variable "tables_json" {
       ])) == 0
     ])
     error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table, full_refresh)."
+  }
+  validation {
+    # schema.table, each part an identifier (aurora_sync.identifiers): also what the SSM names are made of.
+    condition     = alltrue([for t in jsondecode(var.tables_json) : can(regex("^[A-Za-z_][A-Za-z0-9_$]*[.][A-Za-z_][A-Za-z0-9_$]*$", t.table_name))])
+    error_message = "Every table_name must be schema.table, each part matching ^[A-Za-z_][A-Za-z0-9_$]*$."
   }
   validation {
     condition     = length(distinct([for t in jsondecode(var.tables_json) : t.table_name])) == length(jsondecode(var.tables_json))

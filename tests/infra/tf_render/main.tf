@@ -38,21 +38,39 @@ variable "orchestration" {
   })
 }
 
+variable "tables_parameter" {
+  description = "SSM name of the table index (the environment's module.names.tables_parameter)."
+  type        = string
+}
+
+variable "render_sql" {
+  description = "Render every table's SQL too (false: only the SSM parameters, for large generated lists)."
+  type        = bool
+  default     = true
+}
+
 module "tables" {
-  source      = "../../../terraform/modules/tables"
-  tables_json = file(var.tables_file)
+  source         = "../../../terraform/modules/tables"
+  tables_json    = file(var.tables_file)
+  parameter_name = var.tables_parameter
 }
 
 module "render" {
   source    = "../../../terraform/modules/snowflake_table/render"
-  for_each  = module.tables.by_name
+  for_each  = { for name, table in module.tables.by_name : name => table if var.render_sql }
   table     = each.value
   database  = var.database
   stage_url = "s3://${var.bucket}/${module.tables.s3_prefixes[each.key]}"
 }
 
-output "ssm_value" {
-  value = module.tables.ssm_value
+output "ssm_parameters" {
+  description = "The table list's SSM parameters but the index: name => value."
+  value       = module.tables.ssm_parameters
+}
+
+output "ssm_index" {
+  description = "The index parameter's value."
+  value       = module.tables.ssm_index
 }
 
 output "s3_prefixes" {

@@ -1,0 +1,168 @@
+"""Two environments in one AWS or Snowflake account must not share a name.
+
+SSM parameter names, CloudWatch namespaces and dimensions, Snowflake integrations, warehouses and
+roles are unique per account (and region): with one shared name the second environment's apply
+fails (ParameterAlreadyExists, "object already exists"), or worse succeeds and mixes them (dev's
+exporter deleting prod's overrides; prod's freshness alarms reading dev's data points). Every such
+name comes from terraform/modules/names (evaluated here by Terraform itself, for each environment's
+`environment`) or from the environment's terraform.tfvars; this file checks that the environments'
+names are pairwise disjoint and that the roots really use them.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.terraform import (
+    ENVS_DIR,
+    MODULES_DIR,
+    Terraform,
+    blocks,
+    env_tables_parameter,
+    hcl_load,
+    locals_of,
+    module_calls,
+    one,
+    terraform_bin,
+)
+
+ENVS = sorted(p for p in ENVS_DIR.iterdir() if (p / "main.tf").exists())
+NAMES_MODULE = MODULES_DIR / "names"
+
+needs_terraform = pytest.mark.skipif(terraform_bin() is None, reason="terraform is not installed here")
+
+
+def tfvars(env: Path) -> dict[str, Any]:
+    return {k: one(v) for k, v in hcl_load(env / "terraform.tfvars").items()}
+
+
+@functools.cache
+def evaluated_names(environment: str) -> dict[str, Any]:
+    """modules/names' outputs for `environment`, computed by `terraform apply` (no provider)."""
+    workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-names-"))
+    try:
+        tf = Terraform(NAMES_MODULE, workdir)
+        tf.init()
+        return tf.apply_outputs({"environment": environment})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def account_scoped_names(env: Path) -> dict[str, str]:
+    """Every account-scoped name the environment's root creates or claims, by what it is."""
+    values = tfvars(env)
+    names = evaluated_names(values["environment"])
+    assert env_tables_parameter(env) == names["tables_parameter"]  # what the other infra tests assume
+    snowflake = names["snowflake"]
+    connection = one(values["snowflake_connection"])
+    account_main = hcl_load(MODULES_DIR / "snowflake_account" / "main.tf")
+    error_integration = blocks(account_main, "resource", "snowflake_notification_integration")["errors"]
+    assert one(error_integration["name"]) == "${var.storage_integration_name}_ERRORS"
+    return {
+        "aws resource prefix": names["prefix"],
+        "ssm tables index": names["tables_parameter"],
+        "ssm table entries": names["tables_parameter"] + "/",
+        "ssm overrides path": names["overrides_path"],
+        "ssm db ca bundle": names["db_ca_bundle_parameter"],
+        "powertools service (metric dimension)": names["service_name"],
+        "cloudwatch namespace": names["metrics_namespace"],
+        "s3 bucket": values["export_bucket_name"],
+        "snowflake database": connection["database"],
+        "snowflake service user": connection["service_user"],
+        "snowflake warehouse": snowflake["warehouse"],
+        "snowflake storage integration": snowflake["storage_integration"],
+        "snowflake error integration": snowflake["storage_integration"] + "_ERRORS",
+        "snowflake service role": snowflake["service_role"],
+    }
+
+
+@needs_terraform
+@pytest.mark.parametrize(("a", "b"), list(itertools.combinations(ENVS, 2)), ids=lambda p: p.name)
+def test_environments_share_no_account_scoped_name(a: Path, b: Path) -> None:
+    """GIVEN two environment roots (their terraform.tfvars, and modules/names evaluated by Terraform)
+    WHEN their account-scoped names are compared
+    THEN no name is used by both, and no SSM name of one lies under a path of the other (the
+    exporter's IAM grant on `<overrides path>*` reaches exactly its own environment's overrides)."""
+    names_a, names_b = account_scoped_names(a), account_scoped_names(b)
+
+    shared = set(names_a.values()) & set(names_b.values())
+    assert not shared, f"{a.name} and {b.name} share {sorted(shared)}"
+    ssm_a = [v for k, v in names_a.items() if k.startswith("ssm")]
+    ssm_b = [v for k, v in names_b.items() if k.startswith("ssm")]
+    for name_a, name_b in itertools.product(ssm_a, ssm_b):
+        assert not name_b.startswith(name_a) and not name_a.startswith(name_b), (name_a, name_b)
+
+
+@needs_terraform
+def test_names_carry_the_environment() -> None:
+    """GIVEN an environment with a dash (allowed by the variable's validation)
+    WHEN its names are evaluated
+    THEN each carries it, the Snowflake ones as an upper-case identifier without the dash."""
+    names = evaluated_names("pre-prod")
+
+    assert names["tables_parameter"] == "/aurora-snowflake-sync/pre-prod/tables"
+    assert names["overrides_path"] == "/aurora-snowflake-sync/pre-prod/overrides/"
+    assert names["metrics_namespace"] == "AuroraSnowflakeSync/pre-prod"
+    assert names["service_name"] == names["prefix"] == "aurora-snowflake-sync-pre-prod"
+    assert names["snowflake"] == {
+        "warehouse": "SYNC_WH_PRE_PROD",
+        "storage_integration": "AURORA_EXPORTS_PRE_PROD",
+        "service_role": "AURORA_SYNC_SERVICE_PRE_PROD",
+    }
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_roots_take_every_account_scoped_name_from_the_names_module(env: Path) -> None:
+    """GIVEN an environment root
+    WHEN its wiring is read
+    THEN every account-scoped name it passes on comes from module.names (fed its `environment`), so
+    none can be typed in twice: the SSM parameters, the Lambdas' overrides path, service and
+    namespace, the alarms' namespace and dimension, and the Snowflake warehouse, integration, role."""
+    doc = hcl_load(env / "main.tf")
+    modules = module_calls(doc)
+    ssm = blocks(doc, "resource", "aws_ssm_parameter")
+
+    assert one(modules["names"]["environment"]) == "${var.environment}"
+    assert locals_of(doc)["name"] == "${module.names.prefix}"
+    assert one(ssm["tables"]["name"]) == "${module.names.tables_parameter}"
+    assert one(ssm["db_ca_bundle"]["name"]) == "${module.names.db_ca_bundle_parameter}"
+    for module in ("exporter", "reconciler"):
+        assert one(modules[module]["overrides_path"]) == "${module.names.overrides_path}", module
+    for module in ("exporter", "reconciler", "alerting"):
+        assert one(modules[module]["service_name"]) == "${module.names.service_name}", module
+        assert one(modules[module]["metrics_namespace"]) == "${module.names.metrics_namespace}", module
+    account = modules["snowflake_account"]
+    assert one(account["warehouse_name"]) == "${module.names.snowflake.warehouse}"
+    assert one(account["storage_integration_name"]) == "${module.names.snowflake.storage_integration}"
+    assert one(account["service_role_name"]) == "${module.names.snowflake.service_role}"
+
+
+@pytest.mark.parametrize(
+    ("module", "variable"),
+    [
+        ("aws_exporter", "overrides_path"),
+        ("aws_exporter", "service_name"),
+        ("aws_exporter", "metrics_namespace"),
+        ("aws_reconciler", "overrides_path"),
+        ("aws_reconciler", "service_name"),
+        ("aws_reconciler", "metrics_namespace"),
+        ("snowflake_account", "warehouse_name"),
+        ("snowflake_account", "storage_integration_name"),
+        ("snowflake_account", "service_role_name"),
+    ],
+)
+def test_modules_have_no_shared_default_for_an_account_scoped_name(module: str, variable: str) -> None:
+    """GIVEN a module variable that names an account-scoped object
+    WHEN its declaration is read
+    THEN it has no default: a caller that forgets it fails to plan instead of silently sharing a
+    name with every other environment."""
+    doc = hcl_load(MODULES_DIR / module / "variables.tf")
+    [body] = [entry[variable] for entry in doc["variable"] if variable in entry]
+    assert "default" not in body
