@@ -5,6 +5,7 @@
 - Unit tests cannot open network connections: a test that needs a server belongs in integration.
 - Every test runs with dummy AWS credentials and no profile or endpoint from the caller's shell, so
   nothing can ever reach a real AWS account.
+- Every test starts with no Powertools metrics, dimensions or cold start left by another.
 - The servers are session fixtures: started on first use (unit runs start none), stopped at session end
   even when tests fail, and by atexit if the run is interrupted.
 """
@@ -20,7 +21,9 @@ from types import FrameType
 from typing import Any, NoReturn
 
 import pytest
+from aws_lambda_powertools.metrics.provider import cold_start
 
+from aurora_sync.observability import METRICS_NAMESPACE, SERVICE, metrics
 from tests.support import AWS_ACCOUNT_ENV, NetworkBlockedError
 from tests.support.lambda_context import LambdaContext
 from tests.support.stack import FakeSnowServer, MotoServer, OpenBaoServer, PostgresServer
@@ -80,6 +83,21 @@ def _dummy_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Tem
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     # No EC2 instance-metadata probing if something still looks for credentials.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _reset_metrics() -> Iterator[None]:
+    """Powertools keeps metrics, dimensions and the cold-start flag in module/class state shared by
+    every Metrics instance: without a reset, one test's metrics are flushed (or asserted) by the next.
+    """
+    metrics.clear_metrics()
+    metrics.clear_default_dimensions()
+    metrics.namespace = METRICS_NAMESPACE
+    metrics.service = SERVICE
+    cold_start.reset_cold_start_flag()
+    yield
+    metrics.clear_metrics()
+    metrics.clear_default_dimensions()
 
 
 def _is_local(sock: socket.socket) -> bool:

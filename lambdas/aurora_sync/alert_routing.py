@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from aurora_sync import aws
 from aurora_sync.adapters.dynamodb import AlertStateTable
-from aurora_sync.alerts import Alert, AlertPublisher, Severity
+from aurora_sync.adapters.sns import AlertPublisher
+from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import StateConflict
 from aurora_sync.observability import logger
 from aurora_sync.settings import ServiceSettings

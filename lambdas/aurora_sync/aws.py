@@ -11,6 +11,10 @@ from typing import Any
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=60)
+# KMS Decrypt answers in milliseconds: a short timeout and fewer attempts leave the run its time.
+_SERVICE_CONFIG = {
+    "kms": Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10),
+}
 
 
 @cache
@@ -23,4 +27,4 @@ def _session() -> Any:
 
 @cache
 def client(service: str, region: str) -> Any:
-    return _session().client(service, region_name=region, config=_CONFIG)
+    return _session().client(service, region_name=region, config=_SERVICE_CONFIG.get(service, _CONFIG))

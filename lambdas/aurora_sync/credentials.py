@@ -24,7 +24,8 @@ from typing import Any, Literal, Protocol
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from aurora_sync.adapters.kms import KmsClient, KmsDecryptor, default_kms_client
+from aurora_sync import aws
+from aurora_sync.adapters.kms import KmsClient, KmsDecryptor
 from aurora_sync.adapters.vault import VaultAdapter, VaultReader, utc_now
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
@@ -110,6 +111,9 @@ class CredentialSettings(Protocol):
     @property
     def snowflake(self) -> SnowflakeSettings: ...
 
+    @property
+    def aws_region(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -187,14 +191,15 @@ def fallback_alert(kind: str, reason: str, run_id: str) -> Alert:
 
 
 class CredentialProvider:
-    """``database()`` and ``snowflake()`` credentials: Vault, cache, KMS fallback."""
+    """``database()`` and ``snowflake()`` credentials: Vault, cache, KMS fallback. The KMS client is
+    ``aws.client("kms", settings.aws_region)`` unless ``kms_client_factory`` is given (tests)."""
 
     def __init__(
         self,
         settings: CredentialSettings,
         *,
         vault_client_factory: VaultClientFactory = VaultAdapter,
-        kms_client_factory: KmsClientFactory = default_kms_client,
+        kms_client_factory: KmsClientFactory | None = None,
         clock: Clock = utc_now,
         on_fallback: FallbackCallback | None = None,
         kv_max_age: timedelta = timedelta(minutes=15),
@@ -206,7 +211,8 @@ class CredentialProvider:
         self._database = settings.database
         self._snowflake = settings.snowflake
         self._vault_client_factory = vault_client_factory
-        self._kms = KmsDecryptor(kms_client_factory)
+        region = settings.aws_region
+        self._kms = KmsDecryptor(kms_client_factory or (lambda: aws.client("kms", region)))
         self._clock = clock
         self._on_fallback = on_fallback
         self._kv_max_age = kv_max_age

@@ -16,6 +16,7 @@ from typing import Any
 import hvac
 import pytest
 
+from aurora_sync import aws
 from aurora_sync.credentials import CredentialCache, CredentialProvider, CredentialSource
 from aurora_sync.errors import CredentialsError
 from aurora_sync.observability import SERVICE
@@ -260,7 +261,16 @@ def test_closed_port_falls_back_to_kms(
     assert "cannot connect" in reason
 
 
-def test_default_kms_client_reaches_kms_through_aws_endpoint_url(
+@pytest.fixture
+def fresh_aws_clients() -> Iterator[None]:
+    """A "cold start": aws.client caches clients (and their endpoint) for the process."""
+    aws.client.cache_clear()
+    yield
+    aws.client.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_aws_clients")
+def test_the_default_kms_client_comes_from_aws_client_and_reaches_kms_through_aws_endpoint_url(
     moto: MotoServer,
     kms_fallback: dict[str, str],
     kv_paths: dict[str, str],
@@ -273,11 +283,14 @@ def test_default_kms_client_reaches_kms_through_aws_endpoint_url(
     env = {**BASE_ENV, **kv_paths, **kms_fallback, "VAULT_AUTH_METHOD": "token", "VAULT_TOKEN": "hvs.unused"}
     env["VAULT_ADDR"] = f"http://127.0.0.1:{closed_port()}"
 
-    # WHEN the provider uses its default (lazily built) KMS client
-    db = provider(load_exporter_settings(env), recorder).database()
+    # WHEN the provider uses its default KMS client (aws.client, region from the settings)
+    settings = load_exporter_settings(env)
+    db = provider(settings, recorder).database()
 
-    # THEN the fallback decrypts with no code change
+    # THEN the fallback decrypts with no code change, through the one cached client of that region
     assert db.password == FALLBACK_PASSWORD
+    assert aws.client.cache_info().currsize == 1
+    assert aws.client("kms", settings.aws_region).meta.region_name == settings.aws_region
 
 
 def test_a_silent_vault_times_out_and_falls_back(

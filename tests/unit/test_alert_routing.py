@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from aurora_sync.adapters.sns import AlertPublisher
 from aurora_sync.alert_routing import AlertRouter
-from aurora_sync.alerts import Alert, AlertPublisher, Severity
+from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import StateConflict
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from aurora_sync.adapters.sns import MAX_MESSAGE_BYTES, AlertPublisher, encode_message
 from aurora_sync.alert_routing import AlertRouter
-from aurora_sync.alerts import MAX_MESSAGE_BYTES, Alert, AlertPublisher, Severity, encode_message
+from aurora_sync.alerts import Alert, Severity
 from aurora_sync.sync_alerts import handle_status_change
 from tests.unit.test_alert_routing import Clock, MemoryState, Sns
 

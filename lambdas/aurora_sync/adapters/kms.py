@@ -4,9 +4,10 @@ The values are encrypted the way the Lambda console's encryption helpers do it: 
 ciphertext bound to the encryption context ``{"LambdaFunctionName": <function name>}``, so a
 ciphertext copied to another function does not decrypt there.
 
-Throttling, KMS-internal errors and network failures are transient; a bad ciphertext, a wrong
-context, a disabled key or a missing grant are terminal (``CredentialsError``). Messages name the
-variable, never the plaintext.
+The client comes from the caller (``aurora_sync.aws.client("kms", region)`` in the Lambdas).
+Throttling, KMS-internal errors and network failures are transient (``adapters/aws_errors.py``); a
+bad ciphertext, a wrong context, a disabled key or a missing grant are terminal
+(``CredentialsError``). Messages name the variable, never the plaintext.
 """
 
 from __future__ import annotations
@@ -15,37 +16,18 @@ import base64
 import binascii
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
+from aurora_sync.adapters.aws_errors import is_transient
 from aurora_sync.errors import CredentialsError, TransientError
 
 FUNCTION_NAME_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"
-_TRANSIENT_CODES = frozenset(
-    {
-        "DependencyTimeoutException",
-        "KMSInternalException",
-        "KeyUnavailableException",
-        "ThrottlingException",
-        "Throttling",
-        "RequestLimitExceeded",
-        "ServiceUnavailable",
-        "InternalFailure",
-    }
-)
 
 
 class KmsClient(Protocol):
     def decrypt(self, **kwargs: Any) -> Mapping[str, Any]: ...
-
-
-def default_kms_client() -> KmsClient:
-    """A KMS client for the function's region (``AWS_REGION``; ``AWS_ENDPOINT_URL`` when set)."""
-    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-    return cast("KmsClient", boto3.client("kms", config=config))
 
 
 def lambda_encryption_context(function_name: str | None = None) -> dict[str, str]:
@@ -64,7 +46,7 @@ class KmsDecryptor:
 
     def __init__(
         self,
-        client_factory: Callable[[], KmsClient] = default_kms_client,
+        client_factory: Callable[[], KmsClient],
         *,
         function_name: str | None = None,
     ) -> None:
@@ -105,8 +87,7 @@ class KmsDecryptor:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", "Unknown"))
             detail = str(error.get("Message") or "")[:200]
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if code in _TRANSIENT_CODES or status >= 500:
+            if is_transient(exc):
                 raise TransientError(f"KMS decrypt of {variable} failed: {code} (retryable)") from exc
             message = f"KMS decrypt of {variable} failed: {code}{_hint(code)}: {detail}"
             raise CredentialsError(message) from exc
