@@ -559,7 +559,7 @@ def test_schedules_and_the_status_rule_dead_letter_to_an_encrypted_watched_queue
     key_policy = statements(hcl_load(ALERTING_DIR / "main.tf"), "ops_key")["EventBridgeEncryptsDeadLetters"]
     assert one(key_policy["principals"])["identifiers"] == [["events.amazonaws.com"]]
 
-    depth = resource(hcl_load(ALERTING_DIR / "alarms.tf"), "aws_cloudwatch_metric_alarm", "undelivered")
+    depth = alarms()["undelivered"]
     assert (depth["namespace"], depth["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert depth["dimensions"] == {"QueueName": "${var.undelivered_queue_name}"}
     assert depth["alarm_actions"] == "${local.pager}"
@@ -596,11 +596,18 @@ def test_status_changes_reach_the_reconciler_which_may_read_the_cause() -> None:
 
 
 def alarms() -> dict[str, dict[str, Any]]:
+    """Every alarm by name: the entries of the one-metric map (local.metric_alarms, each over
+    local.alarm_defaults, as the `metric` resource's for_each merges them) and the other resources."""
     doc = hcl_load(ALERTING_DIR / "alarms.tf")
-    return {
+    resources = {
         n: {k: one(v) for k, v in b.items()}
         for n, b in blocks(doc, "resource", "aws_cloudwatch_metric_alarm").items()
     }
+    assert resources.pop("metric")["for_each"] == (
+        "${{for key , alarm in local.metric_alarms : key => merge(local.alarm_defaults,alarm)}}"
+    )
+    defined = locals_of(doc)
+    return {n: defined["alarm_defaults"] | a for n, a in defined["metric_alarms"].items()} | resources
 
 
 def test_throttle_and_scheduler_alarms_watch_the_right_metrics() -> None:
@@ -647,6 +654,18 @@ def test_only_failures_nothing_else_retries_page() -> None:
     assert {n for n in pages if actions[n] == "${local.pager}"} == pages
     [expression] = one(alarms()["state_machine_failures"]["metric_query"])["expression"]
     assert expression == "failed + timed_out + aborted"
+
+
+def test_the_alarms_that_became_map_entries_keep_their_state() -> None:
+    """GIVEN the moved blocks in alarms.tf WHEN read THEN each moves a former one-metric alarm
+    resource to the map entry of the same name, so an applied environment keeps its alarms."""
+    doc = hcl_load(ALERTING_DIR / "alarms.tf")
+    keys = set(locals_of(doc)["metric_alarms"])
+    moves = {one(m["from"]): one(m["to"]) for m in doc.get("moved", [])}
+    assert moves, "no moved blocks"
+    for source, target in moves.items():
+        name = source.removeprefix("${aws_cloudwatch_metric_alarm.").removesuffix("}")
+        assert name in keys and target == f'${{aws_cloudwatch_metric_alarm.metric["{name}"]}}', source
 
 
 def github_anchor(heading: str) -> str:
