@@ -386,11 +386,10 @@ def test_lambdas_get_the_aurora_ca_bundle_and_may_read_it(module: str) -> None:
     """GIVEN a function module (DB_SSL is left at its default, true) WHEN its environment and policy
     are read THEN it names the CA bundle parameter, which the settings require with TLS, and its
     role may read exactly that parameter."""
-    doc = hcl_load(MODULES_DIR / module / "main.tf")
-    environment = locals_of(doc)["environment"]
+    environment = locals_of(hcl_load(MODULES_DIR / module / "main.tf"))["environment"]
     assert "DB_SSL" not in environment
     assert environment["DB_SSL_CA_BUNDLE_PARAMETER"] == "${var.database.ca_bundle_parameter}"
-    [policy] = blocks(doc, "data", "aws_iam_policy_document").values()
+    [policy] = blocks(hcl_load(MODULES_DIR / module / "iam.tf"), "data", "aws_iam_policy_document").values()
     readable = [
         r
         for st in policy["statement"]
@@ -516,7 +515,7 @@ def test_reconciler_async_failures_are_retried_then_sent_to_the_pager() -> None:
                  ["variable"] if "async_retry_attempts" in e]  # fmt: skip
     assert one(retries["default"]) == 2 and "validation" in retries
 
-    policy = statements(doc, "reconciler")
+    policy = statements(hcl_load(MODULES_DIR / "aws_reconciler" / "iam.tf"), "reconciler")
     assert policy["RecordFailedAsyncInvocations"]["actions"] == ["sns:Publish"]
     assert policy["RecordFailedAsyncInvocations"]["resources"] == ["${var.invocation_failure_topic_arn}"]
     assert "kms:GenerateDataKey" in policy["UseOpsKeyForTopicsAndAlertState"]["actions"]
@@ -556,10 +555,10 @@ def test_schedules_and_the_status_rule_dead_letter_to_an_encrypted_watched_queue
     queue_policy = statements(status, "undelivered")["StatusChangesRuleDeadLetters"]
     assert one(queue_policy["principals"])["identifiers"] == [["events.amazonaws.com"]]
     assert one(queue_policy["condition"])["values"] == [["${aws_cloudwatch_event_rule.sync_status.arn}"]]
-    key_policy = statements(hcl_load(ALERTING_DIR / "main.tf"), "ops_key")["EventBridgeEncryptsDeadLetters"]
+    key_policy = statements(hcl_load(ALERTING_DIR / "iam.tf"), "ops_key")["EventBridgeEncryptsDeadLetters"]
     assert one(key_policy["principals"])["identifiers"] == [["events.amazonaws.com"]]
 
-    depth = resource(hcl_load(ALERTING_DIR / "alarms.tf"), "aws_cloudwatch_metric_alarm", "undelivered")
+    depth = alarms()["undelivered"]
     assert (depth["namespace"], depth["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert depth["dimensions"] == {"QueueName": "${var.undelivered_queue_name}"}
     assert depth["alarm_actions"] == "${local.pager}"
@@ -579,7 +578,7 @@ def test_status_changes_reach_the_reconciler_which_may_read_the_cause() -> None:
     permission = resource(status, "aws_lambda_permission", "sync_status")
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["source_arn"] == "${aws_cloudwatch_event_rule.sync_status.arn}"
-    describe = statements(hcl_load(MODULES_DIR / "aws_reconciler" / "main.tf"), "reconciler")[
+    describe = statements(hcl_load(MODULES_DIR / "aws_reconciler" / "iam.tf"), "reconciler")[
         "DescribeSyncExecutions"
     ]
     assert describe["actions"] == ["states:DescribeExecution"]
@@ -591,16 +590,23 @@ def test_status_changes_reach_the_reconciler_which_may_read_the_cause() -> None:
             == "${module.orchestration.state_machine_name}"
         )
     # The state machine no longer publishes (its P1 went through no deduplication).
-    sfn_policy = statements(hcl_load(ORCHESTRATION_DIR / "main.tf"), "state_machine")
+    sfn_policy = statements(hcl_load(ORCHESTRATION_DIR / "iam.tf"), "state_machine")
     assert not [s for s in sfn_policy.values() if any(a.startswith("sns:") for a in s["actions"])]
 
 
 def alarms() -> dict[str, dict[str, Any]]:
+    """Every alarm by name: the entries of the one-metric map (local.metric_alarms, each over
+    local.alarm_defaults, as the `metric` resource's for_each merges them) and the other resources."""
     doc = hcl_load(ALERTING_DIR / "alarms.tf")
-    return {
+    resources = {
         n: {k: one(v) for k, v in b.items()}
         for n, b in blocks(doc, "resource", "aws_cloudwatch_metric_alarm").items()
     }
+    assert resources.pop("metric")["for_each"] == (
+        "${{for key , alarm in local.metric_alarms : key => merge(local.alarm_defaults,alarm)}}"
+    )
+    defined = locals_of(doc)
+    return {n: defined["alarm_defaults"] | a for n, a in defined["metric_alarms"].items()} | resources
 
 
 def test_throttle_and_scheduler_alarms_watch_the_right_metrics() -> None:
@@ -647,6 +653,18 @@ def test_only_failures_nothing_else_retries_page() -> None:
     assert {n for n in pages if actions[n] == "${local.pager}"} == pages
     [expression] = one(alarms()["state_machine_failures"]["metric_query"])["expression"]
     assert expression == "failed + timed_out + aborted"
+
+
+def test_the_alarms_that_became_map_entries_keep_their_state() -> None:
+    """GIVEN the moved blocks in alarms.tf WHEN read THEN each moves a former one-metric alarm
+    resource to the map entry of the same name, so an applied environment keeps its alarms."""
+    doc = hcl_load(ALERTING_DIR / "alarms.tf")
+    keys = set(locals_of(doc)["metric_alarms"])
+    moves = {one(m["from"]): one(m["to"]) for m in doc.get("moved", [])}
+    assert moves, "no moved blocks"
+    for source, target in moves.items():
+        name = source.removeprefix("${aws_cloudwatch_metric_alarm.").removesuffix("}")
+        assert name in keys and target == f'${{aws_cloudwatch_metric_alarm.metric["{name}"]}}', source
 
 
 def github_anchor(heading: str) -> str:

@@ -7,145 +7,157 @@
 locals {
   pager = [aws_sns_topic.alarms.arn]
   chat  = [aws_sns_topic.alerts.arn]
+
+  # The alarms on one metric of a function, the schedule group or the undelivered queue: each
+  # entry names only what differs from alarm_defaults. The sync-executions alarm (metric math over
+  # three metrics) and the per-table freshness alarms (one per table, missing data breaching) are
+  # their own resources below.
+  alarm_defaults = {
+    statistic           = "Sum"
+    period              = 3600
+    evaluation_periods  = 1
+    datapoints_to_alarm = null
+    threshold           = 1
+    comparison_operator = "GreaterThanOrEqualToThreshold"
+  }
+  metric_alarms = {
+    exporter_errors = {
+      alarm_name        = "exporter-errors"
+      alarm_description = "Chat only: an exporter invocation raised. Step Functions retries transient errors and splits timeouts; a chunk that still fails pages through the sync execution (P1 and sync-executions-failed). ${var.runbook_url}#export-failed"
+      namespace         = "AWS/Lambda"
+      metric_name       = "Errors"
+      dimensions        = { FunctionName = var.exporter_function_name }
+      alarm_actions     = local.chat
+    }
+    exporter_throttles = {
+      alarm_name        = "exporter-throttles"
+      alarm_description = "Chat only: exporter invocations were throttled (Step Functions retries Lambda.TooManyRequestsException; a chunk that still fails pages through the sync execution). ${var.runbook_url}#lambda-throttled"
+      namespace         = "AWS/Lambda"
+      metric_name       = "Throttles"
+      dimensions        = { FunctionName = var.exporter_function_name }
+      alarm_actions     = local.chat
+    }
+    reconciler_throttles = {
+      alarm_name          = "reconciler-throttles"
+      alarm_description   = "The reconciler has been throttled for 15 minutes: its hourly checks and the sync executions' pages wait in Lambda's queue (up to an hour, then the alarms topic). ${var.runbook_url}#lambda-throttled"
+      namespace           = "AWS/Lambda"
+      metric_name         = "Throttles"
+      dimensions          = { FunctionName = var.reconciler_function_name }
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      alarm_actions       = local.pager
+    }
+    # EventBridge Scheduler metrics (namespace AWS/Scheduler, dimension ScheduleGroup): attempts
+    # that failed at the target, and invocations given up after the schedule's retry policy.
+    scheduler_target_errors = {
+      alarm_name        = "scheduler-target-errors"
+      alarm_description = "Chat only: starting the hourly sync or invoking the reconciler failed at the target; Scheduler retries, and an invocation it gives up pages (scheduler-invocations-dropped, undelivered queue). ${var.runbook_url}#schedule-failed"
+      namespace         = "AWS/Scheduler"
+      metric_name       = "TargetErrorCount"
+      dimensions        = { ScheduleGroup = var.schedule_group_name }
+      alarm_actions     = local.chat
+    }
+    scheduler_invocations_dropped = {
+      alarm_name        = "scheduler-invocations-dropped"
+      alarm_description = "An hourly sync or reconciler run was not started: Scheduler gave up after its retries. ${var.runbook_url}#schedule-failed"
+      namespace         = "AWS/Scheduler"
+      metric_name       = "InvocationDroppedCount"
+      dimensions        = { ScheduleGroup = var.schedule_group_name }
+      alarm_actions     = local.pager
+    }
+    undelivered = {
+      alarm_name        = "undelivered"
+      alarm_description = "A schedule invocation or a sync status change (a page) could not be delivered and sits in the undelivered queue. ${var.runbook_url}#undelivered"
+      namespace         = "AWS/SQS"
+      metric_name       = "ApproximateNumberOfMessagesVisible"
+      dimensions        = { QueueName = var.undelivered_queue_name }
+      statistic         = "Maximum"
+      period            = 300
+      alarm_actions     = local.pager
+    }
+    exporter_duration = {
+      alarm_name          = "exporter-duration-near-timeout"
+      alarm_description   = "An exporter invocation used more than ${floor(var.duration_alarm_ratio * 100)}% of its timeout: chunks are too large (lower chunk_minutes or raise the timeout). ${var.runbook_url}#lambda-timeout"
+      namespace           = "AWS/Lambda"
+      metric_name         = "Duration"
+      dimensions          = { FunctionName = var.exporter_function_name }
+      statistic           = "Maximum"
+      threshold           = floor(var.exporter_timeout_seconds * 1000 * var.duration_alarm_ratio)
+      comparison_operator = "GreaterThanThreshold"
+      alarm_actions       = local.pager
+    }
+    reconciler_errors = {
+      alarm_name        = "reconciler-errors"
+      alarm_description = "The reconciler Lambda could not run at all: nothing is checking the pipeline. ${var.runbook_url}#reconciler-blind"
+      namespace         = "AWS/Lambda"
+      metric_name       = "Errors"
+      dimensions        = { FunctionName = var.reconciler_function_name }
+      alarm_actions     = local.pager
+    }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "exporter_errors" {
-  alarm_name          = "${var.name}-exporter-errors"
-  alarm_description   = "Chat only: an exporter invocation raised. Step Functions retries transient errors and splits timeouts; a chunk that still fails pages through the sync execution (P1 and sync-executions-failed). ${var.runbook_url}#export-failed"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = var.exporter_function_name }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
+resource "aws_cloudwatch_metric_alarm" "metric" {
+  for_each = { for key, alarm in local.metric_alarms : key => merge(local.alarm_defaults, alarm) }
+
+  alarm_name          = "${var.name}-${each.value.alarm_name}"
+  alarm_description   = each.value.alarm_description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints_to_alarm
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison_operator
   treat_missing_data  = "notBreaching"
-  alarm_actions       = local.chat
-  ok_actions          = local.chat
+  alarm_actions       = each.value.alarm_actions
+  ok_actions          = each.value.alarm_actions
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "exporter_throttles" {
-  alarm_name          = "${var.name}-exporter-throttles"
-  alarm_description   = "Chat only: exporter invocations were throttled (Step Functions retries Lambda.TooManyRequestsException; a chunk that still fails pages through the sync execution). ${var.runbook_url}#lambda-throttled"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = var.exporter_function_name }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.chat
-  ok_actions          = local.chat
-  tags                = var.tags
+# Each of these alarms was its own resource until the map above (issue 13): the moves keep an
+# applied environment's alarms in place.
+moved {
+  from = aws_cloudwatch_metric_alarm.exporter_errors
+  to   = aws_cloudwatch_metric_alarm.metric["exporter_errors"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "reconciler_throttles" {
-  alarm_name          = "${var.name}-reconciler-throttles"
-  alarm_description   = "The reconciler has been throttled for 15 minutes: its hourly checks and the sync executions' pages wait in Lambda's queue (up to an hour, then the alarms topic). ${var.runbook_url}#lambda-throttled"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = var.reconciler_function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 3
-  datapoints_to_alarm = 3
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.pager
-  ok_actions          = local.pager
-  tags                = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.exporter_throttles
+  to   = aws_cloudwatch_metric_alarm.metric["exporter_throttles"]
 }
 
-# EventBridge Scheduler metrics (namespace AWS/Scheduler, dimension ScheduleGroup): attempts that
-# failed at the target, and invocations given up after the schedule's retry policy.
-resource "aws_cloudwatch_metric_alarm" "scheduler_target_errors" {
-  alarm_name          = "${var.name}-scheduler-target-errors"
-  alarm_description   = "Chat only: starting the hourly sync or invoking the reconciler failed at the target; Scheduler retries, and an invocation it gives up pages (scheduler-invocations-dropped, undelivered queue). ${var.runbook_url}#schedule-failed"
-  namespace           = "AWS/Scheduler"
-  metric_name         = "TargetErrorCount"
-  dimensions          = { ScheduleGroup = var.schedule_group_name }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.chat
-  ok_actions          = local.chat
-  tags                = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.reconciler_throttles
+  to   = aws_cloudwatch_metric_alarm.metric["reconciler_throttles"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "scheduler_invocations_dropped" {
-  alarm_name          = "${var.name}-scheduler-invocations-dropped"
-  alarm_description   = "An hourly sync or reconciler run was not started: Scheduler gave up after its retries. ${var.runbook_url}#schedule-failed"
-  namespace           = "AWS/Scheduler"
-  metric_name         = "InvocationDroppedCount"
-  dimensions          = { ScheduleGroup = var.schedule_group_name }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.pager
-  ok_actions          = local.pager
-  tags                = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.scheduler_target_errors
+  to   = aws_cloudwatch_metric_alarm.metric["scheduler_target_errors"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "undelivered" {
-  alarm_name          = "${var.name}-undelivered"
-  alarm_description   = "A schedule invocation or a sync status change (a page) could not be delivered and sits in the undelivered queue. ${var.runbook_url}#undelivered"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.undelivered_queue_name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.pager
-  ok_actions          = local.pager
-  tags                = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.scheduler_invocations_dropped
+  to   = aws_cloudwatch_metric_alarm.metric["scheduler_invocations_dropped"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "exporter_duration" {
-  alarm_name          = "${var.name}-exporter-duration-near-timeout"
-  alarm_description   = "An exporter invocation used more than ${floor(var.duration_alarm_ratio * 100)}% of its timeout: chunks are too large (lower chunk_minutes or raise the timeout). ${var.runbook_url}#lambda-timeout"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Duration"
-  dimensions          = { FunctionName = var.exporter_function_name }
-  statistic           = "Maximum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = floor(var.exporter_timeout_seconds * 1000 * var.duration_alarm_ratio)
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.pager
-  ok_actions          = local.pager
-  tags                = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.undelivered
+  to   = aws_cloudwatch_metric_alarm.metric["undelivered"]
 }
 
-resource "aws_cloudwatch_metric_alarm" "reconciler_errors" {
-  alarm_name          = "${var.name}-reconciler-errors"
-  alarm_description   = "The reconciler Lambda could not run at all: nothing is checking the pipeline. ${var.runbook_url}#reconciler-blind"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = var.reconciler_function_name }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.pager
-  ok_actions          = local.pager
-  tags                = var.tags
+moved {
+  from = aws_cloudwatch_metric_alarm.exporter_duration
+  to   = aws_cloudwatch_metric_alarm.metric["exporter_duration"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.reconciler_errors
+  to   = aws_cloudwatch_metric_alarm.metric["reconciler_errors"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "state_machine_failures" {

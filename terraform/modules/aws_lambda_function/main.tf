@@ -15,21 +15,6 @@ locals {
 
 # Encrypts the environment and the fallback credentials (DB_PASSWORD_ENCRYPTED, ...): ciphertexts are
 # made with this key and the encryption context LambdaFunctionName=<name> (docs/deploy.md).
-data "aws_iam_policy_document" "key" {
-  # checkov:skip=CKV_AWS_111:Key policy: Resource "*" means this key, and the account root delegates to IAM (AWS's default key policy).
-  # checkov:skip=CKV_AWS_356:Key policy: Resource "*" means this key.
-  # checkov:skip=CKV_AWS_109:Key policy: the account root administers the key (AWS's default key policy); IAM policies grant use.
-  statement {
-    sid       = "AccountAdministersTheKey"
-    actions   = ["kms:*"]
-    resources = ["*"] # in a key policy "*" means this key
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-}
-
 resource "aws_kms_key" "function" {
   description         = "${var.name}: environment and fallback credentials"
   enable_key_rotation = true
@@ -49,47 +34,11 @@ resource "aws_cloudwatch_log_group" "function" {
   tags              = var.tags
 }
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    sid     = "LambdaAssumesTheRole"
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "function" {
   name               = var.name
   description        = "Execution role of ${var.name}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
-}
-
-data "aws_iam_policy_document" "base" {
-  source_policy_documents = [var.policy_statements_json]
-
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function.arn}:*"]
-  }
-  statement {
-    sid       = "DecryptOwnFallbackCredentials"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.function.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:LambdaFunctionName"
-      values   = [var.name]
-    }
-  }
 }
 
 resource "aws_iam_role_policy" "function" {

@@ -8,21 +8,6 @@ locals {
 
 # --- Encryption key ------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "bucket_key" {
-  # checkov:skip=CKV_AWS_111:Key policy: Resource "*" means this key, and the account root delegates to IAM (AWS's default key policy).
-  # checkov:skip=CKV_AWS_356:Key policy: Resource "*" means this key.
-  # checkov:skip=CKV_AWS_109:Key policy: the account root administers the key (AWS's default key policy); IAM policies grant use.
-  statement {
-    sid       = "AccountAdministersTheKey"
-    actions   = ["kms:*"]
-    resources = ["*"] # in a key policy "*" means this key
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-}
-
 resource "aws_kms_key" "bucket" {
   description         = "${var.name}: export bucket (SSE-KMS)"
   enable_key_rotation = true
@@ -74,27 +59,6 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "exports" {
       kms_master_key_id = aws_kms_key.bucket.arn
     }
     bucket_key_enabled = true
-  }
-}
-
-data "aws_iam_policy_document" "bucket" {
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"]
-    resources = [
-      aws_s3_bucket.exports.arn,
-      "${aws_s3_bucket.exports.arn}/*",
-    ]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
   }
 }
 
