@@ -6,15 +6,14 @@ until someone notices a stale table.
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aurora_sync.column_types import column_type
 from aurora_sync.errors import ConfigError
 from aurora_sync.identifiers import validate_identifier
-from aurora_sync.validation import describe
+from aurora_sync.validation import describe, json_value
 
 MAX_LOOKBACK_SECONDS = 7 * 24 * 3600
 
@@ -150,11 +149,7 @@ class Override(BaseModel):
 
 def parse_tables(raw: str, source: str) -> TablesConfig:
     """Parse the SSM parameter value (a JSON array of TableConfig entries)."""
-    try:
-        data: Any = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        problem = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        raise ConfigError(source, "(value)", problem) from None
+    data = json_value(raw, source)
     if not isinstance(data, list):
         raise ConfigError(source, "(value)", f"expected a JSON array of tables, got {type(data).__name__}")
     try:
@@ -166,11 +161,7 @@ def parse_tables(raw: str, source: str) -> TablesConfig:
 
 def parse_entry(raw: str, source: str, table_name: str) -> TableConfig:
     """One table's parameter (a tables.json entry), which must be the entry of `table_name`."""
-    try:
-        data: Any = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        problem = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        raise ConfigError(source, "(value)", problem) from None
+    data = json_value(raw, source)
     if not isinstance(data, dict):
         raise ConfigError(source, "(value)", f"expected a JSON object (one table), got {type(data).__name__}")
     try:

@@ -76,8 +76,8 @@ class RejectedValueError(TerminalError):
         self.column = column
         self.value = value
         self.key = key
-        shown = ", ".join(f"{k}={v!r}" for k, v in key.items())
-        super().__init__(f"{action} failed: column {column} holds {value!r} (row {shown})")
+        self.row = ", ".join(f"{k}={v!r}" for k, v in key.items())  # the row's primary key, shown
+        super().__init__(f"{action} failed: column {column} holds {value!r} (row {self.row})")
 
 
 class CredentialsError(TerminalError):

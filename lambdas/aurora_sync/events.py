@@ -234,6 +234,13 @@ def split_range(start: datetime, end: datetime, chunk_minutes: int | None) -> li
 TIMEOUT_RERUN_CHUNKS = 4
 
 
+def can_cut(lower: datetime | None, upper: datetime, max_range: timedelta) -> bool:
+    """Whether a manual payload in chunks can re-run (lower, upper]: not a full refresh (no lower
+    bound), nor a window wider than the exporter accepts by hand (a first run from the epoch, a
+    split part), which re-run as they were and which the state machine splits."""
+    return lower is not None and upper - lower <= max_range
+
+
 def smaller_rerun(table: str, lower: datetime | None, upper: datetime) -> dict[str, Any]:
     """The manual payload that re-exports (lower, upper] in smaller chunks. A full refresh (no lower
     bound) has no watermark range to cut: its re-run is the refresh itself."""
@@ -243,12 +250,18 @@ def smaller_rerun(table: str, lower: datetime | None, upper: datetime) -> dict[s
     return {**ExportWindow(table, lower, upper).payload(), "chunk_minutes": minutes}
 
 
-def smaller_windows_advice(table: str, lower: datetime | None, upper: datetime) -> str:
+def smaller_windows_advice(table: str, lower: datetime | None, upper: datetime, max_range: timedelta) -> str:
     """What on-call runs after a statement timeout, for the error message."""
     if lower is None:
         return (
             f"{table} is a full refresh, which cannot be cut into watermark windows: give the exporter "
             "a longer timeout, or export manual ranges and then the NULL-watermark rows"
+        )
+    if not can_cut(lower, upper, max_range):
+        hours = max_range.total_seconds() / 3600
+        return (
+            f"the window {iso(lower)}..{iso(upper)} is wider than a manual payload may be: the state "
+            f"machine splits it; by hand, export it in ranges of at most {hours:g} hours with chunk_minutes"
         )
     payload = json.dumps(smaller_rerun(table, lower, upper))
     return f"re-export the window in smaller chunks by invoking the exporter with {payload}"

@@ -130,13 +130,12 @@ def rejected_value(message: str, action: str) -> RejectedValueError | None:
 
 def describe_rejection(table: TableConfig, rejected: RejectedValueError) -> str:
     """The table's error for on-call: what, where, why Snowflake refuses it, and the two ways out."""
-    configured = next((c.type for c in table.columns if c.name == rejected.column), "?")
-    limit = "Snowflake cannot load it" if configured == "?" else column_type(configured).limit()
-    row = ", ".join(f"{k}={v!r}" for k, v in rejected.key.items())
+    configured = next((c.type for c in table.columns if c.name == rejected.column), None)
+    limit = "Snowflake cannot load it" if configured is None else column_type(configured).limit()
     return (
-        f"{table.table_name}: column {rejected.column} ({configured}) holds {rejected.value!r} in the row "
-        f"{row}: {limit}; nothing was published for this window. Correct the value in Aurora, or "
-        "load the column as VARCHAR (tables.json and the Snowflake tables), then re-run "
+        f"{table.table_name}: column {rejected.column} ({configured or '?'}) holds {rejected.value!r} in the "
+        f"row {rejected.row}: {limit}; nothing was published for this window. Correct the value in "
+        "Aurora, or load the column as VARCHAR (tables.json and the Snowflake tables), then re-run "
         "(runbook: rejected-value)"
     )
 

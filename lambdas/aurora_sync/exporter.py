@@ -35,7 +35,7 @@ from aurora_sync.errors import (
     SyncError,
     TerminalError,
 )
-from aurora_sync.events import ExportWindow, smaller_rerun, smaller_windows_advice
+from aurora_sync.events import ExportWindow, can_cut, smaller_rerun, smaller_windows_advice
 from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header, describe_rejection
 from aurora_sync.layout import data_key, manifest_key, pending_key, temp_key, temp_part_number
 from aurora_sync.lease import Lease, TableLeases
@@ -125,6 +125,11 @@ class ExportService:
         self._bound: SafeBound | None = None
         self._pinned: set[str] = set()  # tables with pinned gaps when this invocation began them
 
+    @property
+    def _max_range(self) -> timedelta:
+        """The widest manual payload the exporter accepts (MAX_RANGE_HOURS)."""
+        return timedelta(hours=self._settings.max_range_hours)
+
     # -- lazily opened, shared across the invocation's tables -------------------------------
     def aurora(self) -> Aurora:
         if self._aurora is None:
@@ -186,17 +191,18 @@ class ExportService:
         rerun = window.payload()
         try:
             outcome = self._export_leased(window)
-        except StatementTimeoutError as exc:
-            outcome = TableResult(window.table, "failed", error=str(exc), retryable=False, timed_out=True)
-            logger.error("Export hit the statement timeout", extra={"table": window.table, "error": str(exc)})
-            if exc.window is not None:
-                rerun = smaller_rerun(window.table, *exc.window)
         except SyncError as exc:
-            outcome = TableResult(window.table, "failed", error=str(exc), retryable=exc.transient)
+            timed_out = isinstance(exc, StatementTimeoutError)
+            outcome = TableResult(
+                window.table, "failed", error=str(exc), retryable=exc.transient, timed_out=timed_out or None
+            )
             logger.error(
                 "Export failed",
                 extra={"table": window.table, "error": str(exc), "retryable": exc.transient},
             )
+            cut = exc.window if isinstance(exc, StatementTimeoutError) else None
+            if cut is not None and not window.split and can_cut(*cut, self._max_range):
+                rerun = smaller_rerun(window.table, *cut)
         except Exception as exc:  # an unexpected bug must not stop the other tables
             outcome = TableResult(
                 window.table, "failed", error=f"{type(exc).__name__}: {exc}", retryable=False
@@ -316,7 +322,7 @@ class ExportService:
         try:
             published = self._export(table, query, export_id, (lower, upper), pin)
         except StatementTimeoutError as exc:
-            advice = smaller_windows_advice(table.table_name, lower, upper)
+            advice = smaller_windows_advice(table.table_name, lower, upper, self._max_range)
             raise StatementTimeoutError(f"{exc}; {advice}", exc.timeout_ms, (lower, upper)) from exc
         except RejectedValueError as exc:  # raised before anything was published
             raise TerminalError(describe_rejection(table, exc)) from exc

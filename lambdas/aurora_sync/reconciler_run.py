@@ -34,7 +34,7 @@ def run_reconciler(
     run_id = str(uuid.uuid4())
     logger.set_correlation_id(run_id)
     region = settings.aws_region
-    parameters = ParameterStore(aws.client("ssm", region), settings.tables_parameter, "/unused/")
+    parameters = ParameterStore(aws.client("ssm", region), settings.tables_parameter, settings.overrides_path)
     tables = parameters.load_tables()
     request = parse_reconcile_event(event, tables)
     logger.info("reconciler invoked", extra={"run_id": run_id, "tables": request.tables})

@@ -19,6 +19,11 @@ from aurora_sync.validation import describe, describe_errors
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
+def with_slash(prefix: str) -> str:
+    """A path or key prefix as a directory, so appending a name never runs two names together."""
+    return prefix if prefix.endswith("/") else prefix + "/"
+
+
 class ExportMode(StrEnum):
     AURORA_S3 = "aurora_s3"
     COPY_STREAM = "copy_stream"
@@ -125,7 +130,7 @@ class ServiceSettings(BaseModel):
     @field_validator("overrides_path")
     @classmethod
     def _directory(cls, value: str) -> str:
-        return value if value.endswith("/") else value + "/"
+        return with_slash(value)
 
 
 class ExporterSettings(ServiceSettings):
@@ -151,7 +156,7 @@ class ExporterSettings(ServiceSettings):
     @field_validator("temp_prefix")
     @classmethod
     def _slash(cls, value: str) -> str:
-        return value if value.endswith("/") else value + "/"
+        return with_slash(value)
 
 
 class ReconcilerSettings(ServiceSettings):

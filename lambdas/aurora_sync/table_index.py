@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aurora_sync.errors import ConfigError
-from aurora_sync.validation import describe
+from aurora_sync.validation import describe, json_value
 
 # Parameter Store limits (PutParameter API reference): value size per tier.
 STANDARD_TIER_LIMIT = 4096
@@ -83,17 +83,9 @@ class IndexPart(BaseModel):
     tables: list[str] = Field(min_length=1, max_length=INDEX_PART_SIZE)
 
 
-def _json(raw: str, source: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        problem = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        raise ConfigError(source, "(value)", problem) from None
-
-
 def parse_index(raw: str, source: str) -> TableIndex:
     """The index parameter's value; errors name the parameter and the field."""
-    data = _json(raw, source)
+    data = json_value(raw, source)
     if isinstance(data, list):
         raise ConfigError(
             source,
@@ -116,7 +108,7 @@ def parse_index(raw: str, source: str) -> TableIndex:
 
 
 def parse_index_part(raw: str, source: str, part: int) -> list[str]:
-    data = _json(raw, source)
+    data = json_value(raw, source)
     try:
         parsed = IndexPart.model_validate(data)
     except ValidationError as exc:

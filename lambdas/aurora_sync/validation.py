@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from aurora_sync.errors import ConfigError
+
+
+def json_value(raw: str, source: str) -> Any:
+    """`raw` parsed as JSON; a ConfigError naming `source` (a parameter) and where the JSON breaks."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        raise ConfigError(source, "(value)", problem) from None
 
 
 def field_path(prefix: str, loc: tuple[int | str, ...]) -> str:

@@ -11,7 +11,7 @@ import contextlib
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -135,7 +135,7 @@ class Endpoint:
     port: int
     database: str
     user: str
-    password: str
+    password: str = field(repr=False)
     tls: ssl.SSLContext | None
     connect_timeout_s: float
     application_name: str

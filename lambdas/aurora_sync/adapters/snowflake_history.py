@@ -39,6 +39,11 @@ def within_reach(since: datetime, now: datetime, reach: timedelta) -> datetime:
     return max(since, now - reach + REACH_MARGIN)
 
 
+# TASK_HISTORY returns at most this many rows, the newest (Snowflake's maximum RESULT_LIMIT); the
+# reader pages back while a page comes back full, so the SQL and the paging share this one number.
+TASK_HISTORY_RESULT_LIMIT = 10000
+
+
 @dataclass(frozen=True)
 class HistoryQueries:
     """SQL with positional binds: copy (DATABASE.SCHEMA.TABLE, start), task (start, end, database,
@@ -62,7 +67,7 @@ class HistoryQueries:
     task_history: str
     pipe_status: str
     merge_audit: str
-    task_history_limit: int = 10000
+    task_history_limit: int = TASK_HISTORY_RESULT_LIMIT
 
 
 PRODUCTION_QUERIES = HistoryQueries(
@@ -80,7 +85,7 @@ PRODUCTION_QUERIES = HistoryQueries(
         " ROW_NUMBER() OVER (ORDER BY SCHEDULED_TIME) AS PAGE_ROW"
         " FROM TABLE(INFORMATION_SCHEMA.TASK_HISTORY("
         "SCHEDULED_TIME_RANGE_START => %s::TIMESTAMP_LTZ, SCHEDULED_TIME_RANGE_END => %s::TIMESTAMP_LTZ,"
-        " RESULT_LIMIT => 10000)))"
+        f" RESULT_LIMIT => {TASK_HISTORY_RESULT_LIMIT})))"
         " WHERE (DATABASE_NAME = %s AND SCHEMA_NAME = %s AND QUERY_ID IS NOT NULL) OR PAGE_ROW = 1"
         " ORDER BY SCHEDULED_TIME"
     ),
@@ -89,7 +94,6 @@ PRODUCTION_QUERIES = HistoryQueries(
         "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
         " WHERE MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
     ),
-    task_history_limit=10000,
 )
 # Pages of TASK_HISTORY one run reads at most (10,000 runs each); past them, older loads go unjudged.
 MAX_TASK_HISTORY_PAGES = 20

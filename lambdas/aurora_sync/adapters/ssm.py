@@ -68,13 +68,13 @@ class ParameterStore:
             if raw is not None:
                 return combine_tables([parse_entry(raw, name, only)], name)
         found = self._under_index()
-        if self._disagreement(index, found) is not None:
+        try:
+            listed = self._agreeing(index, found)
+        except ConfigError:  # perhaps an apply in progress: one second look, then it stands
             self._sleep(self._settle_seconds)
             index, found = self._index(), self._under_index()
-            problem = self._disagreement(index, found)
-            if problem is not None:
-                raise problem
-        return self._parse(self._listed(index, found), found)
+            listed = self._agreeing(index, found)
+        return self._parse(listed, found)
 
     def read_text(self, name: str) -> str | None:
         """Any other parameter's value (None when it does not exist), e.g. the Aurora CA bundle."""
@@ -146,21 +146,19 @@ class ParameterStore:
             )
         return names
 
-    def _disagreement(self, index: TableIndex, found: dict[str, str]) -> ConfigError | None:
-        """Why the index and the parameters under it are not one apply's output, naming a parameter."""
-        try:
-            listed = self._listed(index, found)
-        except ConfigError as exc:
-            return exc
+    def _agreeing(self, index: TableIndex, found: dict[str, str]) -> list[str]:
+        """The tables the index lists, when the index and the parameters under it are one apply's
+        output; otherwise a ConfigError naming the parameter that disagrees."""
+        listed = self._listed(index, found)
         parts = {index_part_parameter(self._tables_parameter, k) for k in range(2, index.parts + 1)}
         expected = {entry_parameter(self._tables_parameter, t): t for t in listed}
         missing = sorted(expected.keys() - found.keys())
         if missing:
-            return self._missing(missing[0], expected[missing[0]], len(missing))
+            raise self._missing(missing[0], expected[missing[0]], len(missing))
         extra = sorted(found.keys() - expected.keys() - parts)
         if extra:
             others = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-            return ConfigError(
+            raise ConfigError(
                 extra[0],
                 "(parameter)",
                 f"is not listed in the index {self._tables_parameter}{others}: a terraform apply is "
@@ -169,14 +167,14 @@ class ParameterStore:
             )
         digest = entries_digest({table: found[name] for name, table in expected.items()})
         if digest != index.sha256:
-            return ConfigError(
+            raise ConfigError(
                 self._tables_parameter,
                 "sha256",
                 f"does not match the {len(expected)} table parameters under {self._tables_parameter}/: "
                 "one changed after the index was written (a terraform apply running or stopped half-way, "
                 "or an edit by hand); re-run the apply",
             )
-        return None
+        return listed
 
     def _missing(self, name: str, table: str, count: int) -> ConfigError:
         others = f" (and {count - 1} more)" if count > 1 else ""
