@@ -18,7 +18,7 @@ def main() -> None:
     spec = load_spec()
     os.environ.update(spec["env"])
 
-    from aurora_sync.exporter_run import run_exporter
+    from aurora_sync.exporter.run import run_exporter
     from tests.support.lambda_context import LambdaContext
 
     context = LambdaContext(function_name="aurora-snowflake-sync-exporter")

@@ -73,10 +73,10 @@ How:
 - `public.orders` is generated server-side (`INSERT ... SELECT ... FROM generate_series`): 11 columns
   (bigint, text, numeric(12,2), boolean, jsonb, timestamptz), about 280 bytes per CSV row, some NULLs,
   some fields that need CSV quoting. The heap is vacuumed and analysed before measuring.
-- All three variants run the same query text, built by `aurora_sync.export_sql.build_export_query`
+- All three variants run the same query text, built by `aurora_sync.exporter.query.build_export_query`
   for a manual window that covers every row, as `COPY (...) TO STDOUT WITH (FORMAT csv, HEADER)`:
   1. **exporter**: a child process (`python -m bench.export_once`) that sets the Lambda environment
-     and calls `aurora_sync.exporter_run.run_exporter` with a manual time-range payload and a fake
+     and calls `aurora_sync.exporter.run.run_exporter` with a manual time-range payload and a fake
      Lambda context: settings, SSM, Vault, pg8000 connect, schema check, COPY streamed into
      `MultipartWriter` (default part size), manifest. Timed around the `run_exporter` call.
   2. **baseline**: `psql -c "COPY (...) TO STDOUT ..." |
@@ -120,9 +120,9 @@ How:
 class Bench:
     def __init__(self, pg: Any, pipeline: Any, workdir: Path) -> None:
         from aurora_sync.adapters.s3 import MIB
-        from aurora_sync.config import TableConfig
-        from aurora_sync.export_sql import build_export_query
+        from aurora_sync.exporter.query import build_export_query
         from aurora_sync.settings import load_exporter_settings
+        from aurora_sync.tables import TableConfig
 
         self.pg = pg
         self.pipeline = pipeline

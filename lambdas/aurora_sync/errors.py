@@ -69,7 +69,7 @@ class SchemaDriftError(TerminalError):
 
 
 class RejectedValueError(TerminalError):
-    """The export query met a value Snowflake cannot load (aurora_sync.export_sql): the same row
+    """The export query met a value Snowflake cannot load (aurora_sync.exporter.query): the same row
     fails every retry until someone changes the data or the column's type."""
 
     def __init__(self, column: str, value: str, key: dict[str, object], action: str) -> None:

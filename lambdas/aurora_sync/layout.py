@@ -7,7 +7,7 @@ from datetime import datetime
 from aurora_sync.timeutil import as_utc
 
 MANIFEST_ROOT = "_manifests/"
-PENDING_ROOT = "_pending/"  # publish pins (aurora_sync.pending); no pipe or lifecycle expiry sees it
+PENDING_ROOT = "_pending/"  # publish pins (aurora_sync.pins); no pipe or lifecycle expiry sees it
 
 
 def hour_path(at: datetime) -> str:

@@ -4,7 +4,7 @@ The Snowflake types chosen here are what the exporter's CSV loads into without l
 when a PostgreSQL type has no exact Snowflake twin, VARCHAR keeps the text exactly as PostgreSQL
 wrote it, and the mapping says so. Where PostgreSQL allows values the Snowflake type cannot hold
 (infinity, BC and 5-digit years, 24:00:00, NaN), the type is kept and a note says that such a
-value stops the table's export, naming the row (aurora_sync.export_sql): a column that really
+value stops the table's export, naming the row (aurora_sync.exporter.query): a column that really
 holds them belongs in VARCHAR, which the engineer decides.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aurora_sync.adapters.postgres import COLUMNS_SQL
-from aurora_sync.config import TableConfig
+from aurora_sync.tables import TableConfig
 
 TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "citext", "uuid", "name", "inet", "cidr", "macaddr"})
 SIMPLE = {

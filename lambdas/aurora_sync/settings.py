@@ -109,7 +109,8 @@ class DatabaseSettings(BaseModel):
 
 
 class ServiceSettings(BaseModel):
-    """What both Lambdas share: the table list, alerting, and the three services they talk to."""
+    """What both Lambdas share: the table list, the export bucket, alerting, and the three services
+    they talk to."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -117,6 +118,7 @@ class ServiceSettings(BaseModel):
     # On-call's per-table overrides. The exporter reads and deletes them; the reconciler names the one
     # to set when the only re-run of a window is a full refresh. Terraform sets both per environment.
     overrides_path: NonEmpty = Field(default="/aurora-snowflake-sync/overrides/", alias="OVERRIDES_PATH")
+    export_bucket: NonEmpty = Field(alias="EXPORT_BUCKET")
     alert_topic_arn: NonEmpty = Field(alias="ALERT_TOPIC_ARN")
     # DynamoDB table holding open alerts, so one problem pages once (DESIGN.md §6). Without it
     # (local tools only) every alert is published as raised.
@@ -134,7 +136,6 @@ class ServiceSettings(BaseModel):
 
 
 class ExporterSettings(ServiceSettings):
-    export_bucket: NonEmpty = Field(alias="EXPORT_BUCKET")
     export_mode: ExportMode = Field(default=ExportMode.AURORA_S3, alias="EXPORT_MODE")
     # Widest manual range accepted in one invocation (on-call splits wider ones).
     max_range_hours: int = Field(default=168, gt=0, alias="MAX_RANGE_HOURS")
@@ -145,7 +146,7 @@ class ExporterSettings(ServiceSettings):
     multipart_chunk_mib: int = Field(default=8, ge=5, le=512, alias="EXPORT_PART_MIB")
     # A table whose export fails this many runs in a row pages as P1 (pipeline down), not P2.
     export_failures_p1_after: int = Field(default=3, ge=1, alias="EXPORT_FAILURES_P1_AFTER")
-    # DynamoDB table of the per-table export leases (aurora_sync.lease). Required: without it
+    # DynamoDB table of the per-table export leases (aurora_sync.exporter.lease). Required: without it
     # nothing stops two incremental runs of one table exporting the same window at once.
     export_lease_table: NonEmpty = Field(alias="EXPORT_LEASE_TABLE")
     # A run that finds a table's lease held longer than this pages (P2 `export_lease`). No healthy
@@ -160,7 +161,6 @@ class ExporterSettings(ServiceSettings):
 
 
 class ReconcilerSettings(ServiceSettings):
-    export_bucket: NonEmpty = Field(alias="EXPORT_BUCKET")
     alert_state_table: NonEmpty = Field(alias="ALERT_STATE_TABLE")
     # How far back manifests and COPY_HISTORY (14 days of reach) are checked. TASK_HISTORY reaches
     # 7 days, and the reconciler starts its range inside that (within_reach); a longer look-back would
@@ -170,7 +170,7 @@ class ReconcilerSettings(ServiceSettings):
     # (Snowpipe usually loads within a minute or two; the merge task runs every few minutes).
     load_grace_minutes: float = Field(default=30, gt=0, alias="LOAD_GRACE_MINUTES")
     sample_size: int = Field(default=20, ge=0, le=1000, alias="SAMPLE_SIZE")
-    # A pinned window (aurora_sync.pending) no manifest covers is re-exported by the next incremental
+    # A pinned window (aurora_sync.pins) no manifest covers is re-exported by the next incremental
     # run of the table; two hourly cycles and the load grace later it is a problem.
     pin_grace_minutes: float = Field(default=150, gt=0, alias="PIN_GRACE_MINUTES")
     # Checks that cannot run (Snowflake/Aurora unreachable) page P1 after this many runs in a row.

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, Unpack
 
-from aurora_sync.config import TableConfig
 from aurora_sync.identifiers import quote_sf, validate_identifier
+from aurora_sync.tables import TableConfig
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "snowflake_table" / "sql"
 JSON_TYPES = frozenset({"VARIANT", "OBJECT", "ARRAY"})

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_sync.exporter_run import run_exporter
+from aurora_sync.exporter.run import run_exporter
 from aurora_sync.observability import logger, metrics, tracer
 
 

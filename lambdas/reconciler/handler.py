@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aurora_sync.observability import logger, metrics, tracer
-from aurora_sync.reconciler_run import run_reconciler
+from aurora_sync.reconciler.run import run_reconciler
 
 
 @logger.inject_lambda_context(clear_state=True)

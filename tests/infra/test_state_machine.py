@@ -6,7 +6,7 @@ rule to the reconciler, which pages through its alert router), on the same moto.
 moto cannot run Lambda code, so Lambda invocations are answered by a script (tests/support/
 stepfunctions.py) that returns results or raises function errors exactly as the Lambda API reports
 them. The script parses `plan`, `split` and every export item with the exporter's own payload parser
-(aurora_sync.events.parse_request), so the payloads the state machine builds are the ones the
+(aurora_sync.exporter.payloads.parse_request), so the payloads the state machine builds are the ones the
 exporter accepts; export results themselves are canned. moto enforces Step Functions' 256 KiB limit
 on state input and task output (States.DataLimitExceeded), and every test also measures the largest
 state in the execution history.
@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 from aurora_sync import aws
-from aurora_sync.config import parse_tables
-from aurora_sync.events import parse_request, split_window
+from aurora_sync.exporter.payloads import parse_request, split_window
+from aurora_sync.tables import parse_tables
 from aurora_sync.timeutil import iso
 from tests.support.lambda_context import LambdaContext
 from tests.support.stepfunctions import FunctionError, Outcome, Result, StepFunctionsStack

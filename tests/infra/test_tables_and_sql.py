@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from aurora_sync.config import parse_entry, parse_tables
 from aurora_sync.layout import data_key
 from aurora_sync.snowflake_sql import TEMPLATES_DIR, SnowflakeTable
 from aurora_sync.table_index import entry_parameter, parse_index, render_parameters
+from aurora_sync.tables import parse_entry, parse_tables
 from tests.support.terraform import (
     BUCKET,
     ENVS_DIR,

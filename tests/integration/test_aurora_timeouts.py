@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.config import parse_tables
-from aurora_sync.connections import STATEMENT_TIMEOUT_MARGIN_MS
-from aurora_sync.events import parse_event
-from aurora_sync.exporter_run import ExportRunTimedOut
-from aurora_sync.reconciler import STOP_BEFORE_TIMEOUT_MS
+from aurora_sync.exporter.payloads import parse_event
+from aurora_sync.exporter.run import ExportRunTimedOut
+from aurora_sync.reconciler.service import STOP_BEFORE_TIMEOUT_MS
+from aurora_sync.runtime import STATEMENT_TIMEOUT_MARGIN_MS
+from aurora_sync.tables import parse_tables
 from aurora_sync.timeutil import iso
 from tests.support.aws_s3_fake import grant_export, install_aws_s3_fake
 from tests.support.lambda_context import LambdaContext

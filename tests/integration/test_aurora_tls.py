@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.exporter_run import ExportRunFailed
+from aurora_sync.exporter.run import ExportRunFailed
 from tests.support.local_ca import LocalCA
 from tests.support.pipeline import Pipeline
 

@@ -1,4 +1,4 @@
-"""Incremental exports of one table never overlap: the per-table lease in DynamoDB (aurora_sync.lease).
+"""Incremental exports of one table never overlap: its lease in DynamoDB (aurora_sync.exporter.lease).
 
 Real PostgreSQL (a table lock holds the first run inside its COPY), moto's DynamoDB, S3, SNS and
 SQS (what the pager receives), OpenBao and fakesnow; both invocations run in-process, in threads.
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from aurora_sync.adapters.dynamodb import LeaseTable
-from aurora_sync.exporter_run import ExportRunFailed, run_exporter
-from aurora_sync.lease import LEASE_MARGIN, Lease, TableLeases
+from aurora_sync.exporter.lease import LEASE_MARGIN, Lease, TableLeases
+from aurora_sync.exporter.run import ExportRunFailed, run_exporter
 from aurora_sync.timeutil import as_utc, iso
 from tests.support.lambda_context import LambdaContext
 from tests.support.logs import rendered_logs

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.export_sql import build_export_query
+from aurora_sync.exporter.query import build_export_query
 from aurora_sync.timeutil import parse_instant
 from tests.support.pipeline import Pipeline, parse_pg_csv
 from tests.support.snowflake_format import pinned_parsers

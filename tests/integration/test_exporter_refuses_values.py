@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.exporter_run import ExportRunFailed
+from aurora_sync.exporter.run import ExportRunFailed
 from tests.support.aws_s3_fake import grant_export, install_aws_s3_fake
 from tests.support.pipeline import DEV_TABLES, Pipeline
 

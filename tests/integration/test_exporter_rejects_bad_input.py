@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aurora_sync.errors import ConfigError, PayloadError
-from aurora_sync.exporter_run import ExportRunFailed
+from aurora_sync.exporter.run import ExportRunFailed
 from tests.support.logs import rendered_logs
 from tests.support.pipeline import Pipeline
 

@@ -20,7 +20,7 @@ import pytest
 
 from aurora_sync import aws
 from aurora_sync.adapters.ssm import PAGE_SIZE, ParameterStore
-from aurora_sync.exporter_run import run_exporter
+from aurora_sync.exporter.run import run_exporter
 from aurora_sync.table_index import (
     ADVANCED_TIER_LIMIT,
     INDEX_PART_SIZE,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.config import TableConfig
 from aurora_sync.onboarding import snowflake_type, table_entry
+from aurora_sync.tables import TableConfig
 
 DDL = """
 CREATE TYPE mood AS ENUM ('ok', 'sad');

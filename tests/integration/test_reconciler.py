@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.config import TableConfig
 from aurora_sync.layout import pending_key
-from aurora_sync.pending import PublishPin
+from aurora_sync.pins import PublishPin
+from aurora_sync.tables import TableConfig
 from aurora_sync.timeutil import iso, parse_instant
 from tests.support.pipeline import Pipeline
 from tests.support.snowpipe_runner import LocalLoadRunner

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from aurora_sync.adapters.ssm import ParameterStore
-from aurora_sync.config import parse_tables
 from aurora_sync.errors import ConfigError
 from aurora_sync.table_index import entries_digest, entry_parameter, render_parameters
+from aurora_sync.tables import parse_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_TABLES: list[dict[str, Any]] = json.loads((ROOT / "terraform/envs/dev/tables.json").read_text())

@@ -132,7 +132,7 @@ class Pipeline:
 
     def loader(self) -> LocalLoadRunner:
         """The local Snowpipe/task stand-in for the current table list; its state lives in fakesnow."""
-        from aurora_sync.config import parse_tables
+        from aurora_sync.tables import parse_tables
         from tests.support.snowpipe_runner import LocalLoadRunner
 
         return LocalLoadRunner(
@@ -195,7 +195,7 @@ class Pipeline:
 
     def run(self, event: Any = None, context: Any = None, **env_overrides: str) -> dict[str, Any]:
         """Invoke the exporter in-process with this pipeline's environment (boto3 reads os.environ)."""
-        from aurora_sync.exporter_run import run_exporter
+        from aurora_sync.exporter.run import run_exporter
         from tests.support.lambda_context import LambdaContext
 
         saved = dict(os.environ)
@@ -246,7 +246,7 @@ class Pipeline:
 
     def reconcile(self, event: Any = None, context: Any = None, **env_overrides: str) -> dict[str, Any]:
         """Invoke the reconciler in-process; it reads the local runner's history (LOCAL_QUERIES)."""
-        from aurora_sync.reconciler_run import run_reconciler
+        from aurora_sync.reconciler.run import run_reconciler
         from tests.support.lambda_context import LambdaContext
         from tests.support.local_history import LOCAL_QUERIES
 

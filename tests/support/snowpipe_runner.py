@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aurora_sync.config import TableConfig
 from aurora_sync.identifiers import quote_sf
 from aurora_sync.snowflake_sql import JSON_TYPES, SnowflakeTable, render
+from aurora_sync.tables import TableConfig
 from tests.support.local_history import DDL, SCHEMA
 from tests.support.pipeline import parse_pg_csv
 from tests.support.snowflake_load import Rejected, converter

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from aurora_sync.errors import ConfigError
-from aurora_sync.lease import LAMBDA_MAX_TIMEOUT, LEASE_MARGIN
+from aurora_sync.exporter.lease import LAMBDA_MAX_TIMEOUT, LEASE_MARGIN
 from aurora_sync.settings import ExportMode, load_exporter_settings
 
 MINIMAL = {

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.config import parse_tables
 from aurora_sync.snowflake_sql import TEMPLATES_DIR, SnowflakeTable, render
+from aurora_sync.tables import parse_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = Path(__file__).parent / "expected_sql"

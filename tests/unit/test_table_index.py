@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aurora_sync.errors import ConfigError
-from aurora_sync.events import item_table
+from aurora_sync.exporter.payloads import item_table
 from aurora_sync.table_index import (
     INDEX_PART_SIZE,
     entries_digest,

@@ -4,7 +4,7 @@ Alert state: one item per open-or-recently-resolved problem, keyed by dedup_key.
 conditional on the version read, so two reconcilers (the hourly schedule and the state machine's)
 cannot both decide to page for the same problem.
 
-Leases (aurora_sync.lease): one item per table while an incremental export of it runs, written only
+Leases (aurora_sync.exporter.lease): one item per table while an incremental export of it runs, written only
 if absent, expired or already the writer's, deleted only by its holder.
 """
 

@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from aurora_sync.config import TableConfig
 from aurora_sync.errors import SyncError, TerminalError, TransientError
 from aurora_sync.identifiers import quote_sf
+from aurora_sync.tables import TableConfig
 from aurora_sync.timeutil import as_utc
 
 # Connector errnos that mean "try again": network, timeouts, service-side hiccups.

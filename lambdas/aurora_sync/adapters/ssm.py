@@ -9,13 +9,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_sync.adapters.aws_errors import classify, error_code
-from aurora_sync.config import (
-    Override,
-    TablesConfig,
-    combine_tables,
-    parse_entry,
-    parse_override,
-)
 from aurora_sync.errors import ConfigError
 from aurora_sync.table_index import (
     TableIndex,
@@ -24,6 +17,13 @@ from aurora_sync.table_index import (
     index_part_parameter,
     parse_index,
     parse_index_part,
+)
+from aurora_sync.tables import (
+    Override,
+    TablesConfig,
+    combine_tables,
+    parse_entry,
+    parse_override,
 )
 
 # GetParametersByPath returns at most 10 parameters a call (API reference: MaxResults 1..10).

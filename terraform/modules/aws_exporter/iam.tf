@@ -16,7 +16,7 @@ data "aws_iam_policy_document" "exporter" {
     actions   = ["ssm:GetParameter", "ssm:DeleteParameter"]
     resources = ["${local.ssm_arn_prefix}${var.overrides_path}*"]
   }
-  # Objects, per prefix, exactly as aurora_sync.exporter uses them (layout.py, adapters/s3.py). A
+  # Objects, per prefix, exactly as aurora_sync.exporter.service uses them (layout.py, adapters/s3.py). A
   # multipart upload and the target of a (part) copy need s3:PutObject, the copy's source s3:GetObject.
   statement {
     # Data files: streamed (copy_stream) or copied in from _incoming/ (aurora_s3); the parts of a
@@ -44,7 +44,7 @@ data "aws_iam_policy_document" "exporter" {
   }
   statement {
     # Aurora's parts before publishing; the publish pins every incremental window reads, and the
-    # manifests that show what a pin's window still lacks (aurora_sync.pending).
+    # manifests that show what a pin's window still lacks (aurora_sync.pins).
     sid       = "ListIncomingPartsPublishPinsAndManifests"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]

@@ -1,4 +1,4 @@
-# Per-table export leases (aurora_sync.lease; docs/decisions.md 12): two incremental exports of one
+# Per-table export leases (aurora_sync.exporter.lease; docs/decisions.md 12): two incremental exports of one
 # table never run at once. An item lives for one export; the exporter compares `expires_at` in its
 # conditional write, so an abandoned lease (a run killed at its timeout) is taken over right after
 # its expiry, and TTL merely deletes it later.

@@ -45,7 +45,7 @@ data "aws_iam_policy_document" "reconciler" {
     resources = [var.ops_kms_key_arn]
   }
   statement {
-    # The summary a failed sync execution leaves in its cause (aurora_sync.sync_alerts).
+    # The summary a failed sync execution leaves in its cause (aurora_sync.reconciler.execution_alerts).
     sid       = "DescribeSyncExecutions"
     actions   = ["states:DescribeExecution"]
     resources = ["arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:execution:${var.sync_state_machine_name}:*"]

@@ -32,7 +32,7 @@ resource "snowflake_warehouse" "tasks" {
 }
 
 # Same options as sql/file_format.sql (tests/infra compares them). The three formats are the
-# exporter's CSV contract (aurora_sync.export_sql): one form for every timestamp, no AUTO guessing.
+# exporter's CSV contract (aurora_sync.exporter.query): one form for every timestamp, no AUTO guessing.
 resource "snowflake_file_format_csv" "aurora_csv" {
   database                       = snowflake_database.sync.name
   schema                         = snowflake_schema.staging.name

@@ -1,5 +1,5 @@
 output "ssm_parameters" {
-  description = "Every SSM parameter of the table list except the index itself, name => value: one per table (the tables.json entry, as aurora_sync.config.parse_entry reads it) and the index's further parts."
+  description = "Every SSM parameter of the table list except the index itself, name => value: one per table (the tables.json entry, as aurora_sync.tables.parse_entry reads it) and the index's further parts."
   value       = merge(local.entries, local.index_parts)
 
   precondition {

@@ -7,24 +7,17 @@ in-process against the local stack.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from aurora_sync import aws
 from aurora_sync.adapters.dynamodb import LeaseTable
-from aurora_sync.adapters.s3 import ObjectStore
-from aurora_sync.adapters.ssm import ParameterStore
-from aurora_sync.alert_routing import alert_router
-from aurora_sync.connections import open_aurora, open_snowflake
-from aurora_sync.credentials import CredentialProvider, fallback_alert, settle_fallback_alert
 from aurora_sync.errors import TerminalError, TransientError
-from aurora_sync.events import ExportWindow, item_table, parse_request, split_window
-from aurora_sync.exporter import ExportService, RunResult
-from aurora_sync.lease import TableLeases
-from aurora_sync.observability import logger, metrics
+from aurora_sync.exporter.lease import TableLeases
+from aurora_sync.exporter.payloads import ExportWindow, item_table, parse_request, split_window
+from aurora_sync.exporter.service import ExportService, RunResult
+from aurora_sync.observability import logger
+from aurora_sync.runtime import Runtime
 from aurora_sync.settings import load_exporter_settings
 
 
@@ -43,11 +36,9 @@ class ExportRunTimedOut(TerminalError):
 
 def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     settings = load_exporter_settings()
-    run_id = str(uuid.uuid4())
-    logger.set_correlation_id(run_id)
-    region = settings.aws_region
-    parameters = ParameterStore(aws.client("ssm", region), settings.tables_parameter, settings.overrides_path)
-    tables = parameters.load_tables(only=item_table(event))
+    runtime = Runtime(settings, "exporter", context.get_remaining_time_in_millis)
+    run_id = runtime.run_id
+    tables = runtime.parameters.load_tables(only=item_table(event))
     request = parse_request(event, tables, timedelta(hours=settings.max_range_hours))
     windows = request.windows
     if request.action == "plan":  # before the state machine's Map: validate and chunk, no database
@@ -56,37 +47,25 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         return {"run_id": run_id, "items": items}
     logger.info("exporter invoked", extra={"run_id": run_id, "windows": [w.payload() for w in windows]})
 
-    alerts = alert_router(settings)
-
-    def on_fallback(kind: str, reason: str) -> None:
-        metrics.add_metric(name="CredentialsFallback", unit=MetricUnit.Count, value=1)
-        alerts.raise_alert(fallback_alert(kind, reason, run_id))
-
-    credentials = CredentialProvider(settings, on_fallback=on_fallback)
     service = ExportService(
         settings=settings,
         tables=tables,
-        parameters=parameters,
-        store=ObjectStore(aws.client("s3", region), settings.export_bucket),
-        open_aurora=lambda: open_aurora(
-            settings,
-            credentials,
-            "exporter",
-            run_id,
-            parameters=parameters,
-            remaining_ms=context.get_remaining_time_in_millis,
+        parameters=runtime.parameters,
+        store=runtime.store(),
+        open_aurora=runtime.open_aurora,
+        open_snowflake=runtime.open_snowflake,
+        alerts=runtime.router,
+        leases=TableLeases(
+            LeaseTable(aws.client("dynamodb", settings.aws_region), settings.export_lease_table)
         ),
-        open_snowflake=lambda: open_snowflake(settings, credentials, "exporter", run_id),
-        alerts=alerts,
-        leases=TableLeases(LeaseTable(aws.client("dynamodb", region), settings.export_lease_table)),
-        remaining_ms=context.get_remaining_time_in_millis,
+        remaining_ms=runtime.remaining_ms,
         run_id=run_id,
     )
     try:
         if request.action == "split":
             return _split(service, windows[0], request.parts)
         result = service.run(windows)
-        settle_fallback_alert(alerts, credentials, run_id)
+        runtime.settle_fallback_alert()
     finally:
         service.close()
     return _outcome(result)

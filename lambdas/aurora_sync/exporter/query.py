@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aurora_sync.column_types import Kind, column_type
-from aurora_sync.config import ColumnSpec, TableConfig
 from aurora_sync.errors import RejectedValueError
 from aurora_sync.identifiers import quote_pg, validate_identifier
+from aurora_sync.tables import ColumnSpec, TableConfig
 from aurora_sync.timeutil import pg_timestamptz_literal
 
 # PostgreSQL to_char patterns. The CSV is UTC: timestamptz is converted AT TIME ZONE 'UTC' (the

@@ -10,9 +10,9 @@ from pg8000.exceptions import DatabaseError
 
 from aurora_sync.adapters.postgres import StatementBudget, classify_pg
 from aurora_sync.adapters.postgres_transport import tls_context
-from aurora_sync.config import parse_tables
 from aurora_sync.errors import ConfigError, StatementTimeoutError, TerminalError, TransientError
-from aurora_sync.events import parse_event, smaller_rerun
+from aurora_sync.exporter.payloads import parse_event, smaller_rerun
+from aurora_sync.tables import parse_tables
 from aurora_sync.timeutil import iso
 
 TABLES = parse_tables(

@@ -27,8 +27,8 @@ from aurora_sync.adapters.snowflake_history import (
     parse_task_row,
     within_reach,
 )
-from aurora_sync.config import parse_tables
 from aurora_sync.errors import TerminalError
+from aurora_sync.tables import parse_tables
 from aurora_sync.timeutil import iso
 
 PST = timezone(timedelta(hours=-8))
@@ -62,7 +62,7 @@ def test_production_sql_is_the_reviewed_text() -> None:
 
 
 def test_the_audit_table_the_sql_reads_is_the_one_the_task_writes() -> None:
-    sql_dir = Path(__file__).resolve().parents[2] / "terraform/modules/snowflake_table/sql"
+    sql_dir = Path(__file__).resolve().parents[3] / "terraform/modules/snowflake_table/sql"
     insert = (sql_dir / "audit_insert.sql").read_text()
     assert '"TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT"' in insert
     assert "${audit_insert}" in (sql_dir / "task.sql").read_text()

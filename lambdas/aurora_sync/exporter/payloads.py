@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from aurora_sync.config import TablesConfig
 from aurora_sync.errors import PayloadError
+from aurora_sync.tables import TablesConfig
 from aurora_sync.timeutil import iso, parse_instant
 from aurora_sync.validation import describe
 

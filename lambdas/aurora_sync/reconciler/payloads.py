@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aurora_sync.config import TablesConfig
 from aurora_sync.errors import PayloadError
+from aurora_sync.tables import TablesConfig
 from aurora_sync.validation import describe
 
 

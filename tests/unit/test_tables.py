@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.config import parse_override, parse_tables
 from aurora_sync.errors import ConfigError
+from aurora_sync.tables import parse_override, parse_tables
 
 GOOD: dict[str, Any] = {
     "table_name": "public.orders",

@@ -14,10 +14,10 @@ from botocore.exceptions import ClientError
 from aurora_sync.adapters.sns import MAX_MESSAGE_BYTES, AlertPublisher, encode_message
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
-from aurora_sync.sync_alerts import handle_status_change
+from aurora_sync.reconciler.execution_alerts import handle_status_change
 from tests.unit.test_alert_routing import Clock, MemoryState, Sns
 
-EVENTS = Path(__file__).resolve().parents[2] / "events" / "reconciler"
+EVENTS = Path(__file__).resolve().parents[3] / "events" / "reconciler"
 STATE_MACHINE = "aurora-snowflake-sync-prod-sync"
 
 

@@ -18,8 +18,8 @@ from aurora_sync.adapters.snowflake_history import (
 )
 from aurora_sync.alerts import Severity
 from aurora_sync.manifest import ReadManifest, parse_manifest
-from aurora_sync.pending import PublishPin
-from aurora_sync.reconcile_checks import (
+from aurora_sync.pins import PublishPin
+from aurora_sync.reconciler.checks import (
     Status,
     check_freshness,
     check_loads,

@@ -3,8 +3,8 @@
 Ordering is the safety argument: data becomes visible under the table prefix only when complete,
 the manifest is written after the data, and the override is deleted only after both. An
 incremental window that becomes visible in pieces (a split publish, a split window) is pinned
-first (aurora_sync.pending): incremental runs start no higher than what no manifest covers yet.
-An incremental window runs only under its table's lease (aurora_sync.lease): two runs never
+first (aurora_sync.pins): incremental runs start no higher than what no manifest covers yet.
+An incremental window runs only under its table's lease (aurora_sync.exporter.lease): two runs never
 export the same table's incremental window at once; the one that finds it held skips the table.
 """
 
@@ -27,7 +27,6 @@ from aurora_sync.adapters.ssm import ParameterStore
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.column_types import mismatch
-from aurora_sync.config import Override, TableConfig, TablesConfig
 from aurora_sync.errors import (
     RejectedValueError,
     SchemaDriftError,
@@ -35,14 +34,15 @@ from aurora_sync.errors import (
     SyncError,
     TerminalError,
 )
-from aurora_sync.events import ExportWindow, can_cut, smaller_rerun, smaller_windows_advice
-from aurora_sync.export_sql import ExportQuery, build_export_query, csv_header, describe_rejection
+from aurora_sync.exporter.lease import Lease, TableLeases
+from aurora_sync.exporter.payloads import ExportWindow, can_cut, smaller_rerun, smaller_windows_advice
+from aurora_sync.exporter.query import ExportQuery, build_export_query, csv_header, describe_rejection
 from aurora_sync.layout import data_key, manifest_key, pending_key, temp_key, temp_part_number
-from aurora_sync.lease import Lease, TableLeases
 from aurora_sync.manifest import Manifest, ManifestFile, read_manifests
 from aurora_sync.observability import METRICS_NAMESPACE, logger
-from aurora_sync.pending import PublishPin, Window, gaps, held_lower, read_pins
+from aurora_sync.pins import PublishPin, Window, gaps, held_lower, read_pins
 from aurora_sync.settings import ExporterSettings, ExportMode
+from aurora_sync.tables import Override, TableConfig, TablesConfig
 from aurora_sync.timeutil import EPOCH, iso
 
 WATERMARK_TYPES = frozenset({"timestamp", "timestamptz"})
@@ -242,7 +242,7 @@ class ExportService:
         put("ExportDuration", MetricUnit.Seconds, seconds)
         put("ExportFailed", MetricUnit.Count, 1 if outcome.status == "failed" else 0)
 
-    # -- the table's lease (aurora_sync.lease) ---------------------------------------------------
+    # -- the table's lease (aurora_sync.exporter.lease) ---------------------------------------------------
     def _export_leased(self, window: ExportWindow) -> TableResult:
         """An incremental window runs under its table's lease, released however the export ends;
         a manual window takes none (skipping it would lose exactly the rows its caller asked for)."""
@@ -454,7 +454,7 @@ class ExportService:
             )
         return held, bound.upper
 
-    # -- publish pins (aurora_sync.pending) -----------------------------------------------------
+    # -- publish pins (aurora_sync.pins) -----------------------------------------------------
     def _new_pin(
         self, table: TableConfig, export_id: str, lower: datetime | None, upper: datetime
     ) -> PublishPin:

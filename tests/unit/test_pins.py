@@ -8,7 +8,7 @@ import pytest
 
 from aurora_sync.errors import TerminalError
 from aurora_sync.layout import pending_key
-from aurora_sync.pending import PublishPin, Window, gaps, held_lower
+from aurora_sync.pins import PublishPin, Window, gaps, held_lower
 
 T0 = datetime(2026, 11, 20, 0, tzinfo=UTC)
 H = timedelta(hours=1)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from aurora_sync.config import parse_tables
 from aurora_sync.errors import PayloadError
-from aurora_sync.reconcile_events import parse_reconcile_event
-from aurora_sync.sync_alerts import is_status_change, parse_status_change
+from aurora_sync.reconciler.execution_alerts import is_status_change, parse_status_change
+from aurora_sync.reconciler.payloads import parse_reconcile_event
+from aurora_sync.tables import parse_tables
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events" / "reconciler"
 TABLES = parse_tables((ROOT / "terraform/envs/dev/tables.json").read_text(), "tables.json")
 EXPECTED = json.loads((EVENTS / "invalid" / "EXPECTED.json").read_text())

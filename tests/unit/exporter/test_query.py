@@ -10,9 +10,8 @@ import pytest
 from pg8000.exceptions import DatabaseError
 
 from aurora_sync.adapters.postgres import classify_pg
-from aurora_sync.config import parse_tables
 from aurora_sync.errors import RejectedValueError
-from aurora_sync.export_sql import (
+from aurora_sync.exporter.query import (
     REJECT_MARKER,
     build_export_query,
     column_expression,
@@ -21,6 +20,7 @@ from aurora_sync.export_sql import (
     rejected_value,
 )
 from aurora_sync.identifiers import quote_pg, quote_sf
+from aurora_sync.tables import parse_tables
 from aurora_sync.timeutil import parse_instant, pg_timestamptz_literal
 
 TABLE = parse_tables(

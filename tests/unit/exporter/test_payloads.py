@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from aurora_sync.config import parse_tables
 from aurora_sync.errors import PayloadError
-from aurora_sync.events import ExportWindow, parse_event, parse_request, split_range, split_window
+from aurora_sync.exporter.payloads import ExportWindow, parse_event, parse_request, split_range, split_window
+from aurora_sync.tables import parse_tables
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events" / "exporter"
 TABLES = parse_tables((ROOT / "terraform/envs/dev/tables.json").read_text(), "tables.json")
 MAX_RANGE = timedelta(hours=168)

@@ -29,11 +29,10 @@ from aurora_sync.adapters.snowflake_history import (
 )
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
-from aurora_sync.config import TableConfig, TablesConfig
 from aurora_sync.manifest import ReadManifest, read_manifests
 from aurora_sync.observability import METRICS_NAMESPACE, logger
-from aurora_sync.pending import read_pins
-from aurora_sync.reconcile_checks import (
+from aurora_sync.pins import read_pins
+from aurora_sync.reconciler.checks import (
     CheckResult,
     Status,
     check_freshness,
@@ -48,6 +47,7 @@ from aurora_sync.reconcile_checks import (
 )
 from aurora_sync.settings import ReconcilerSettings
 from aurora_sync.snowflake_sql import SnowflakeTable
+from aurora_sync.tables import TableConfig, TablesConfig
 
 T = TypeVar("T")
 SELF_CHECK = "reconciler"

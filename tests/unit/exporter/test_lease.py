@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from aurora_sync.errors import SyncError, TerminalError, TransientError
-from aurora_sync.lease import LEASE_MARGIN, Lease, TableLeases
+from aurora_sync.exporter.lease import LEASE_MARGIN, Lease, TableLeases
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 LIMIT = timedelta(minutes=20)

@@ -16,7 +16,7 @@ from aurora_sync.adapters.snowflake import normalize_key
 from aurora_sync.adapters.snowflake_history import FAILED_STATES, CopyRecord, MergeAudit, PipeStatus, TaskRun
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.manifest import ReadManifest, rerun_payload
-from aurora_sync.pending import PublishPin, gaps
+from aurora_sync.pins import PublishPin, gaps
 from aurora_sync.timeutil import EPOCH, MICROSECOND, iso, parse_instant
 
 MAX_LISTED = 10  # evidence lists are cut here; the count is always complete

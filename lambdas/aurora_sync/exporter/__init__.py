@@ -1,0 +1,1 @@
+"""The exporter Lambda: payloads, the export query, the per-table service and its publishing."""
