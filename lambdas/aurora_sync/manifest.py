@@ -18,7 +18,7 @@ from aurora_sync.timeutil import iso, parse_instant
 from aurora_sync.validation import describe
 
 if TYPE_CHECKING:
-    from aurora_sync.adapters.s3 import ObjectStore
+    from aurora_sync.ports import ObjectReader
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def rerun_payload(
 
 
 def read_manifests(
-    store: ObjectStore, table: str, since: datetime, until: datetime
+    store: ObjectReader, table: str, since: datetime, until: datetime
 ) -> tuple[list[ReadManifest], list[str]]:
     """Every manifest of `table` under the hours since..until, and the errors of those that cannot be
     trusted (each naming its key). One gone between the listing and its read is skipped."""

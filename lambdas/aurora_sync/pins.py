@@ -30,7 +30,7 @@ from aurora_sync.layout import pending_prefix
 from aurora_sync.timeutil import iso, parse_instant
 
 if TYPE_CHECKING:
-    from aurora_sync.adapters.s3 import ObjectStore
+    from aurora_sync.ports import ObjectReader
 
 # (lower, upper]: rows with lower < watermark <= upper; lower None: no lower bound (a full
 # refresh, which also holds rows whose watermark is NULL).
@@ -89,7 +89,7 @@ class PublishPin:
             raise TerminalError(f"publish pin {key}: {exc}; inspect and delete it") from None
 
 
-def read_pins(store: ObjectStore, table: str) -> tuple[list[PublishPin], list[str]]:
+def read_pins(store: ObjectReader, table: str) -> tuple[list[PublishPin], list[str]]:
     """The table's pins, and the errors of those whose content is unreadable (each naming its key).
     A pin deleted between the listing and its read is skipped; a failed read raises."""
     pins: list[PublishPin] = []
