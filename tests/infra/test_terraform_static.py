@@ -686,7 +686,7 @@ def test_every_alarm_and_alert_links_a_runbook_section_that_exists() -> None:
     for source in (REPO / "lambdas").rglob("*.py"):
         for anchor in re.findall(r'(?:runbook_anchor=|RUNBOOK_ANCHOR = )"([\w-]+)"', source.read_text()):
             linked[f"{source.name} {anchor}"] = anchor
-    assert "sync_alerts.py sync-execution-failed" in linked
+    assert "execution_alerts.py sync-execution-failed" in linked
     missing = {where: anchor for where, anchor in linked.items() if anchor not in headings}
     assert not missing, f"runbook sections missing: {missing}"
 
