@@ -435,7 +435,7 @@ def test_sample_size_zero_skips_the_sample_without_reading_rows(world: World) ->
     assert world.aurora.calls["recent_versions"] == 0 and world.snowflake.calls["versions"] == 0
 
 
-def test_the_sample_reads_below_finals_watermark_less_the_lookback(world: World) -> None:
+def test_the_sample_reads_at_or_below_finals_watermark_when_final_is_behind(world: World) -> None:
     # GIVEN FINAL's newest row is older than the newest export that is loaded and merged
     final_max = NOW - timedelta(hours=2)
     world.snowflake.newest[f"FINAL.{table(ORDERS).snowflake_table}"] = final_max
