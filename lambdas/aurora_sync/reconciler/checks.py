@@ -1,7 +1,7 @@
 """The reconciler's checks (DESIGN.md §6) as pure functions of the evidence already gathered.
 
 Keeping them free of I/O is what lets every "is this worth a page?" rule be tested exactly; the
-service (reconciler.py) gathers the evidence and turns a failed gathering into UNKNOWN, never OK.
+service gathers the evidence (table_checks.py) and turns a failed gathering into UNKNOWN, never OK.
 """
 
 from __future__ import annotations

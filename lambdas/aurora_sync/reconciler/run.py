@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aurora_sync import aws
-from aurora_sync.adapters.snowflake_history import PRODUCTION_QUERIES, HistoryQueries
+from aurora_sync.adapters.snowflake_history import PRODUCTION_QUERIES, HistoryQueries, SnowflakeHistory
 from aurora_sync.alert_routing import alert_router
 from aurora_sync.observability import logger
 from aurora_sync.reconciler.execution_alerts import handle_status_change, is_status_change
@@ -38,9 +38,9 @@ def run_reconciler(
         store=runtime.store(),
         open_aurora=runtime.open_aurora,
         open_snowflake=runtime.open_snowflake,
+        read_history=lambda snowflake: SnowflakeHistory(snowflake, history_queries),
         router=runtime.router,
         run_id=runtime.run_id,
-        history_queries=history_queries,
         remaining_ms=runtime.remaining_ms,
     )
     try:

@@ -1,0 +1,556 @@
+"""ReconcileService's decisions, with in-memory fakes for Aurora, Snowflake, its history and the
+bucket: evidence that cannot be read makes its checks UNKNOWN (never OK) naming what failed; failed
+checks raise, passing ones resolve, unknown ones leave an alert open; the self-alert pages P1 when it
+keeps happening; evidence shared by every table is read once. (The same paths against the local
+stack: tests/integration/test_reconciler*.py.)"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from aurora_sync.adapters.postgres import Aurora
+from aurora_sync.adapters.s3 import ObjectStore
+from aurora_sync.adapters.snowflake import Snowflake
+from aurora_sync.adapters.snowflake_history import CopyRecord, PipeStatus, SnowflakeHistory, TaskRun
+from aurora_sync.adapters.sns import AlertPublisher
+from aurora_sync.alert_routing import AlertRouter
+from aurora_sync.errors import StatementTimeoutError, TransientError
+from aurora_sync.layout import data_key, manifest_key
+from aurora_sync.manifest import Manifest, ManifestFile
+from aurora_sync.observability import METRICS_NAMESPACE
+from aurora_sync.ports import Alerts
+from aurora_sync.reconciler import table_checks
+from aurora_sync.reconciler.ports import AuroraReader, BucketReader, HistoryReader, SnowflakeReader
+from aurora_sync.reconciler.service import CHECKS, ReconcileResult, ReconcileService
+from aurora_sync.settings import load_reconciler_settings
+from aurora_sync.snowflake_sql import SnowflakeTable
+from aurora_sync.tables import TableConfig, parse_tables
+from aurora_sync.timeutil import iso
+from tests.support.memory import MemoryStore, RecordingAlerts
+from tests.unit.reconciler.fakes import FakeAurora, FakeHistory, FakeSnowflake
+from tests.unit.test_alert_routing import Clock, MemoryState, Sns
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+ORDERS, CUSTOMERS = "public.orders", "public.customers"
+TABLES = parse_tables(
+    json.dumps(
+        [
+            {
+                "table_name": name,
+                "watermark_col": "updated_at",
+                "primary_keys": ["id"],
+                "columns": [{"name": "id", "type": "bigint"}, {"name": "updated_at", "type": "timestamptz"}],
+            }
+            for name in (ORDERS, CUSTOMERS)
+        ]
+    ),
+    "tables.json",
+)
+ENV = {
+    "EXPORT_BUCKET": "exports",
+    "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+    "ALERT_STATE_TABLE": "alerts",
+    "DB_HOST": "aurora.example",
+    "DB_NAME": "app",
+    "DB_SSL": "false",
+    "VAULT_ADDR": "https://vault.example:8200",
+    "VAULT_AUTH_METHOD": "token",
+    "VAULT_TOKEN": "hvs.fake-root",
+    "SNOWFLAKE_ACCOUNT": "acme-xy12345",
+    "SNOWFLAKE_DATABASE": "ANALYTICS",
+}
+
+
+def table(name: str) -> TableConfig:
+    config = TABLES.get(name)
+    assert config is not None
+    return config
+
+
+def objects(name: str) -> SnowflakeTable:
+    return SnowflakeTable(table(name), ENV["SNOWFLAKE_DATABASE"])
+
+
+@dataclass
+class World:
+    """One Aurora, one Snowflake with its history, one bucket, and what the router was told."""
+
+    store: MemoryStore = field(default_factory=MemoryStore)
+    aurora: FakeAurora = field(default_factory=FakeAurora)
+    snowflake: FakeSnowflake = field(default_factory=FakeSnowflake)
+    history: FakeHistory = field(default_factory=FakeHistory)
+    alerts: Alerts = field(default_factory=RecordingAlerts)
+    opened: Counter[str] = field(default_factory=Counter)
+
+    def exported(self, name: str, *, row_at: datetime = NOW - timedelta(minutes=90)) -> str:
+        """GIVEN one healthy cycle of `name`: an export of one row stamped `row_at`, its file loaded
+        50 minutes ago, merged by a run started 40 minutes ago, the row in FINAL. Returns its data key."""
+        run_hour = NOW - timedelta(hours=1)
+        key = data_key(name, run_hour, "e1")
+        manifest = Manifest(
+            run_id="r1",
+            export_id="e1",
+            table=name,
+            files=[ManifestFile(key, 1, 10)],
+            rows=1,
+            lower=iso(row_at - timedelta(minutes=30)),
+            upper=iso(row_at),
+            mode="aurora_s3",
+            started_at=iso(run_hour),
+            finished_at=iso(run_hour),
+            query_sha256="0" * 64,
+        )
+        self.store.objects[manifest_key(name, run_hour, "e1")] = manifest.to_json().encode()
+        self.store.objects[key] = b"id,updated_at\n1,x\n"
+        sf = objects(name)
+        self.history.loads[sf.bare("STAGING")] = [
+            CopyRecord(
+                file_name=key.removeprefix(f"{name}/"),
+                stage_location=f"s3://{self.store.bucket}/{name}/",
+                last_load_time=NOW - timedelta(minutes=50),
+                row_count=1,
+                row_parsed=1,
+                error_count=0,
+                first_error_message=None,
+                status="loaded",
+            )
+        ]
+        started = NOW - timedelta(minutes=40)
+        self.history.runs[sf.task_name] = [
+            TaskRun(
+                sf.task_name, "SUCCEEDED", started, started, started + timedelta(seconds=30), None, None, "q1"
+            )
+        ]
+        self.aurora.newest[name] = row_at
+        self.aurora.rows[name] = [((1,), row_at)]
+        final = f"FINAL.{table(name).snowflake_table}"
+        self.snowflake.newest[final] = row_at
+        self.snowflake.rows[final] = {(1,): row_at}
+        return key
+
+    def service(
+        self,
+        *,
+        remaining_ms: Callable[[], int] | None = None,
+        **env: str,
+    ) -> ReconcileService:
+        def open_aurora() -> FakeAurora:
+            self.opened["aurora"] += 1
+            return self.aurora
+
+        def open_snowflake() -> FakeSnowflake:
+            self.opened["snowflake"] += 1
+            return self.snowflake
+
+        return ReconcileService(
+            settings=load_reconciler_settings({**ENV, **env}),
+            tables=TABLES,
+            store=self.store,
+            open_aurora=open_aurora,
+            open_snowflake=open_snowflake,
+            read_history=lambda snowflake: self.history,
+            router=self.alerts,
+            run_id="run-1",
+            clock=lambda: NOW,
+            remaining_ms=remaining_ms,
+        )
+
+    def reconcile(
+        self, names: list[str] | None = None, export_run_ids: list[str] | None = None, **options: Any
+    ) -> ReconcileResult:
+        service = self.service(**options)
+        try:
+            return service.run(names or [ORDERS], export_run_ids or [])
+        finally:
+            service.close()
+
+
+def statuses(result: ReconcileResult, name: str = ORDERS) -> dict[str, str]:
+    return {c.check: str(c.status) for c in result.checks if c.table == name}
+
+
+def summary(result: ReconcileResult, check: str, name: str = ORDERS) -> str:
+    [found] = [c for c in result.checks if c.check == check and c.table == name]
+    return found.summary
+
+
+@pytest.fixture
+def world() -> World:
+    world = World()
+    world.exported(ORDERS)
+    return world
+
+
+def recorded(world: World) -> RecordingAlerts:
+    assert isinstance(world.alerts, RecordingAlerts)
+    return world.alerts
+
+
+# -- every check ran ------------------------------------------------------------------------------
+
+
+def test_a_healthy_table_is_ok_on_every_check_and_resolves_each(world: World) -> None:
+    # WHEN a healthy table is reconciled
+    result = world.reconcile()
+    # THEN every check is ok (pins: no pinned window), the run is ok, and each check and the
+    # reconciler's own alert are resolved: nothing is raised
+    assert statuses(result) == dict.fromkeys(CHECKS, "ok")
+    assert result.as_dict()["status"] == "ok"
+    assert recorded(world).raised == []
+    assert [(check, name) for check, name, _ in recorded(world).resolved] == [
+        *((check, ORDERS) for check in CHECKS),
+        ("reconciler", ""),
+    ]
+    # AND both connections are closed
+    assert world.aurora.closed and world.snowflake.closed
+
+
+def test_a_failed_check_raises_its_alert_and_is_not_resolved(world: World) -> None:
+    # GIVEN the table's pipe is paused
+    pipe = objects(ORDERS).pipe
+    world.history.pipes[pipe] = PipeStatus("PAUSED", 0, None, {"executionState": "PAUSED"})
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN the pipe alert is raised (P2, naming the pipe) and recorded as notified, not resolved
+    [(alert, escalate_after)] = recorded(world).raised
+    assert (alert.check, alert.table, str(alert.severity), escalate_after) == ("pipe", ORDERS, "P2", None)
+    assert pipe in alert.summary and alert.run_id == "run-1"
+    assert result.alerts["notified"] == ["pipe:public.orders"]
+    assert ("pipe", ORDERS) not in {(check, name) for check, name, _ in recorded(world).resolved}
+    assert result.as_dict()["status"] == "problems"
+
+
+# -- evidence that cannot be read is UNKNOWN, never OK ---------------------------------------------
+
+
+def test_snowflake_unreachable_makes_its_checks_unknown_naming_why(world: World) -> None:
+    # GIVEN Snowflake refuses the connection
+    world.snowflake.fail_on["connect"] = TransientError("connect to Snowflake account acme: refused")
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN every check that needs Snowflake is unknown and says so; S3's checks still run
+    assert statuses(result) == {
+        "manifests": "ok",
+        "loads": "unknown",
+        "merge": "unknown",
+        "pipe": "unknown",
+        "freshness": "unknown",
+        "sample": "unknown",
+        "pins": "ok",
+    }
+    assert summary(result, "loads") == (
+        "could not check: snowflake unavailable: connect to Snowflake account acme: refused"
+    )
+    # AND Snowflake was opened once: the failure is remembered, not retried for every read
+    assert world.opened["snowflake"] == 1 and world.snowflake.calls["connect"] == 1
+    # AND the unknown checks resolve nothing (an open alert stays open); one P3 self-alert names the cause
+    resolved = {check for check, _, _ in recorded(world).resolved}
+    assert resolved == {"manifests", "pins"}
+    [(alert, escalate_after)] = recorded(world).raised
+    assert (alert.check, str(alert.severity), escalate_after) == ("reconciler", "P3", 3)
+    assert alert.summary == (
+        "5 check(s) could not run: snowflake unavailable: connect to Snowflake account acme: refused"
+    )
+    assert alert.details["unknown"] == [
+        f"{c}:{ORDERS}" for c in ("loads", "merge", "pipe", "freshness", "sample")
+    ]
+    assert result.as_dict()["status"] == "unknown"
+
+
+def test_an_aurora_statement_timeout_leaves_freshness_unknown_and_the_sample_still_runs(world: World) -> None:
+    # GIVEN Aurora cancels the MAX(watermark) statement at its statement_timeout
+    world.aurora.fail_on["max_watermark"] = StatementTimeoutError(
+        "read MAX(updated_at) of orders: cancelled", 5000
+    )
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN freshness is unknown, naming the read and the error; the sample, a separate read, is ok
+    assert statuses(result)["freshness"] == "unknown"
+    assert summary(result, "freshness") == (
+        "could not check: Aurora MAX(watermark): StatementTimeoutError: "
+        "read MAX(updated_at) of orders: cancelled"
+    )
+    assert statuses(result)["sample"] == "ok" and world.aurora.calls["recent_versions"] == 1
+
+
+def test_aurora_unreachable_leaves_freshness_and_sample_unknown(world: World) -> None:
+    # GIVEN Aurora cannot be reached
+    world.aurora.fail_on["connect"] = TransientError("connect to Aurora aurora.example:5432: timed out")
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN exactly the checks that read Aurora are unknown, each naming it; it was opened once
+    assert {c for c, s in statuses(result).items() if s == "unknown"} == {"freshness", "sample"}
+    assert summary(result, "sample") == (
+        "could not check: aurora unavailable: connect to Aurora aurora.example:5432: timed out"
+    )
+    assert world.opened["aurora"] == 1
+
+
+def test_an_s3_listing_failure_leaves_the_bucket_checks_unknown(world: World) -> None:
+    # GIVEN S3 refuses to list
+    world.store.fail_on["sizes"] = TransientError("s3:ListObjectsV2: SlowDown")
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN the checks that need the manifests or the pins are unknown, naming S3; the rest run
+    assert {c for c, s in statuses(result).items() if s == "unknown"} == {
+        "manifests",
+        "loads",
+        "sample",
+        "pins",
+    }
+    assert (
+        summary(result, "manifests")
+        == "could not check: S3 manifests: TransientError: s3:ListObjectsV2: SlowDown"
+    )
+    assert statuses(result)["merge"] == "ok" and statuses(result)["freshness"] == "ok"
+
+
+def test_a_bug_in_one_table_costs_its_checks_not_the_run(
+    monkeypatch: pytest.MonkeyPatch, world: World
+) -> None:
+    # GIVEN two tables, and checking the pipe of the first fails with a bug
+    world.exported(CUSTOMERS)
+    real = table_checks.check_pipe
+
+    def check_pipe(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == ORDERS:
+            raise KeyError("executionState")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(table_checks, "check_pipe", check_pipe)
+    # WHEN the reconciler runs
+    result = world.reconcile([ORDERS, CUSTOMERS])
+    # THEN the first table's checks are all unknown with the error; the second's are checked
+    assert statuses(result, ORDERS) == dict.fromkeys(CHECKS, "unknown")
+    assert summary(result, "loads", ORDERS) == "could not check: KeyError: 'executionState'"
+    assert statuses(result, CUSTOMERS) == dict.fromkeys(CHECKS, "ok")
+
+
+def test_a_reconciler_short_of_time_reports_the_table_unknown_without_reading_it(world: World) -> None:
+    # GIVEN less than a minute left of the Lambda's time
+    # WHEN the reconciler runs
+    result = world.reconcile(remaining_ms=lambda: 59_999)
+    # THEN the table is not read, and its checks are unknown saying to give the reconciler more time
+    assert statuses(result) == dict.fromkeys(CHECKS, "unknown")
+    assert "stopped 60 s before its timeout" in summary(result, "pins")
+    assert world.history.calls["copy_history"] == 0 and world.opened["aurora"] == 0
+
+
+# -- the self-alert -----------------------------------------------------------------------------
+
+
+def test_the_self_alert_pages_p1_after_self_alert_p1_after_runs_then_resolves(world: World) -> None:
+    # GIVEN the real alert router, its state in memory, and Snowflake unreachable
+    sns = Sns()
+    world.alerts = AlertRouter(AlertPublisher(sns, "arn:topic"), MemoryState(), timedelta(hours=4), Clock())
+    world.snowflake.fail_on["connect"] = TransientError("refused")
+
+    def published() -> list[tuple[str, str, str]]:
+        sns.sent.clear()
+        world.reconcile(SELF_ALERT_P1_AFTER="3")
+        return [(m["check"], m["severity"], m["status"]) for m in sns.sent]
+
+    # WHEN it stays unreachable for SELF_ALERT_P1_AFTER=3 runs
+    # THEN the first run sends a P3 (chat), the second nothing, the third a P1 (the pager)
+    assert [published() for _ in range(3)] == [
+        [("reconciler", "P3", "open")],
+        [],
+        [("reconciler", "P1", "open")],
+    ]
+    # WHEN Snowflake is back THEN the self-alert is resolved, once
+    del world.snowflake.fail_on["connect"]
+    assert published() == [("reconciler", "P1", "resolved")]
+
+
+# -- what is read, and how often ----------------------------------------------------------------
+
+
+def test_task_history_and_merge_audit_are_read_once_for_every_table(world: World) -> None:
+    # GIVEN two tables
+    world.exported(CUSTOMERS)
+    # WHEN the reconciler checks both
+    result = world.reconcile([ORDERS, CUSTOMERS])
+    # THEN TASK_HISTORY is read once, for both tasks, and MERGE_AUDIT once; COPY_HISTORY and the pipe
+    # status once per table
+    assert world.history.tasks_asked == [{objects(ORDERS).task_name, objects(CUSTOMERS).task_name}]
+    assert world.history.calls == Counter(task_runs=1, merge_audits=1, copy_history=2, pipe_status=2)
+    assert statuses(result, ORDERS)["merge"] == statuses(result, CUSTOMERS)["merge"] == "ok"
+
+
+def test_task_history_that_cannot_be_read_is_one_cause_for_every_table(world: World) -> None:
+    # GIVEN two tables, and TASK_HISTORY failing
+    world.exported(CUSTOMERS)
+    world.history.fail_on["task_runs"] = TransientError("TASK_HISTORY: warehouse suspended")
+    # WHEN the reconciler runs
+    result = world.reconcile([ORDERS, CUSTOMERS])
+    # THEN it was tried once, and both tables' merge and sample checks are unknown, naming it
+    assert world.history.calls["task_runs"] == 1
+    for name in (ORDERS, CUSTOMERS):
+        unknown = {c for c, s in statuses(result, name).items() if s == "unknown"}
+        assert unknown == {"merge", "sample"}
+        assert "TASK_HISTORY: TransientError" in summary(result, "merge", name)
+
+
+def test_loads_older_than_the_complete_task_history_are_not_judged(world: World) -> None:
+    # GIVEN a load no visible run merged, from before where TASK_HISTORY's pages are complete
+    world.history.runs.clear()
+    world.history.runs_since = NOW - timedelta(minutes=45)
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN the merge check does not page a merge it cannot see
+    assert statuses(result)["merge"] == "ok"
+    assert summary(result, "merge") == "no loads to merge in the window"
+    # AND WHEN the history is complete from before that load THEN it is a problem
+    world.history.runs_since = None
+    assert statuses(world.reconcile())["merge"] == "problem"
+
+
+def test_only_the_named_tables_are_checked_and_the_export_run_ids_are_reported(world: World) -> None:
+    # GIVEN the state machine's payload named one table and one export run
+    world.exported(CUSTOMERS)
+    # WHEN the reconciler runs
+    result = world.reconcile([CUSTOMERS], ["export-run-7"]).as_dict()
+    # THEN only that table is checked, and the export run ids are in the result as evidence
+    assert {c["table"] for c in result["checks"]} == {CUSTOMERS}
+    assert (result["tables"], result["export_run_ids"]) == ([CUSTOMERS], ["export-run-7"])
+    assert world.history.calls["copy_history"] == 1
+
+
+# -- the sample ----------------------------------------------------------------------------------
+
+
+def test_sample_size_zero_skips_the_sample_without_reading_rows(world: World) -> None:
+    # WHEN SAMPLE_SIZE is 0
+    result = world.reconcile(SAMPLE_SIZE="0")
+    # THEN the sample is skipped, and neither Aurora's rows nor FINAL's keys are read
+    assert statuses(result)["sample"] == "skipped"
+    assert world.aurora.calls["recent_versions"] == 0 and world.snowflake.calls["versions"] == 0
+
+
+def test_the_sample_reads_at_or_below_finals_watermark_when_final_is_behind(world: World) -> None:
+    # GIVEN FINAL's newest row is older than the newest export that is loaded and merged
+    final_max = NOW - timedelta(hours=2)
+    world.snowflake.newest[f"FINAL.{table(ORDERS).snowflake_table}"] = final_max
+    # WHEN the reconciler samples
+    world.reconcile()
+    # THEN it samples rows at or below FINAL's watermark (lookback_seconds is 0 for this table)
+    assert world.aurora.sampled_below == [final_max]
+
+
+def test_a_row_missing_from_final_is_a_problem_with_the_rerun(world: World) -> None:
+    # GIVEN FINAL lacks the exported row
+    world.snowflake.rows[f"FINAL.{table(ORDERS).snowflake_table}"] = {}
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN the sample raises a P2 whose details carry the manual payload that re-exports it
+    [(alert, _)] = recorded(world).raised
+    assert (alert.check, str(alert.severity)) == ("sample", "P2")
+    assert alert.details["rerun"]["tables"] == [ORDERS]
+    assert statuses(result)["sample"] == "problem"
+
+
+# -- loads ---------------------------------------------------------------------------------------
+
+
+def test_a_file_never_loaded_says_whether_it_is_still_in_s3(world: World) -> None:
+    # GIVEN the exported file was never loaded, and has been deleted from the bucket
+    [key] = world.store.keys(f"{ORDERS}/")
+    world.history.loads.clear()
+    del world.store.objects[key]
+    # WHEN the reconciler runs past the load grace period
+    result = world.reconcile()
+    # THEN the loads problem names the file, and says it is gone from S3
+    [loads] = [c for c in result.checks if c.check == "loads"]
+    [problem] = loads.details["problems"]
+    assert (problem["file"], problem["problem"], problem["object_in_s3"]) == (key, "not loaded", False)
+
+
+# -- metrics -------------------------------------------------------------------------------------
+
+
+def test_every_check_counts_in_check_problem_and_check_unknown(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN Aurora unreachable (freshness and sample unknown)
+    world.aurora.fail_on["connect"] = TransientError("refused")
+    capsys.readouterr()
+    # WHEN the reconciler runs
+    world.reconcile()
+    # THEN each check put one CheckProblem and one CheckUnknown, with its table and check
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    counts = {
+        (m["check"], name): m[name][0]
+        for m in emitted
+        for name in ("CheckProblem", "CheckUnknown")
+        if name in m
+    }
+    assert counts == {
+        **{(c, "CheckProblem"): 0 for c in CHECKS},
+        **{(c, "CheckUnknown"): int(c in {"freshness", "sample"}) for c in CHECKS},
+    }
+    assert {m["table"] for m in emitted} == {ORDERS}
+    assert {
+        (declared["Namespace"], tuple(declared["Dimensions"][0]))
+        for m in emitted
+        for declared in m["_aws"]["CloudWatchMetrics"]
+    } == {(METRICS_NAMESPACE, ("table", "check"))}
+
+
+def test_the_freshness_lag_is_measured_per_table(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN FINAL ten minutes behind Aurora
+    world.aurora.newest[ORDERS] = NOW - timedelta(minutes=80)
+    capsys.readouterr()
+    # WHEN the reconciler runs
+    world.reconcile()
+    # THEN FreshnessLagSeconds is 600 for the table
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if "FreshnessLagSeconds" in line
+    ]
+    [metric] = emitted
+    assert (metric["table"], metric["FreshnessLagSeconds"]) == (ORDERS, [600.0])
+    [declared] = metric["_aws"]["CloudWatchMetrics"]
+    assert declared["Namespace"] == METRICS_NAMESPACE and declared["Dimensions"] == [["table"]]
+    assert declared["Metrics"] == [{"Name": "FreshnessLagSeconds", "Unit": "Seconds"}]
+
+
+# -- the fakes keep the adapters' signatures ------------------------------------------------------
+
+
+def _protocol_methods(protocol: type) -> set[str]:
+    return {
+        name
+        for cls in protocol.__mro__
+        if getattr(cls, "_is_protocol", False)
+        for name, value in vars(cls).items()
+        if callable(value) and not name.startswith("_")
+    }
+
+
+@pytest.mark.parametrize(
+    ("protocol", "fake", "real"),
+    [
+        (AuroraReader, FakeAurora, Aurora),
+        (SnowflakeReader, FakeSnowflake, Snowflake),
+        (HistoryReader, FakeHistory, SnowflakeHistory),
+        (BucketReader, MemoryStore, ObjectStore),
+        (Alerts, RecordingAlerts, AlertRouter),
+    ],
+    ids=lambda p: p.__name__ if isinstance(p, type) else str(p),
+)
+def test_each_fake_has_the_real_adapters_signatures(protocol: type, fake: type, real: type) -> None:
+    methods = _protocol_methods(protocol)
+    assert methods  # the protocol's own methods were found
+    for name in sorted(methods):
+        expected = inspect.signature(getattr(real, name), eval_str=True)
+        assert inspect.signature(getattr(protocol, name), eval_str=True) == expected, (
+            f"{protocol.__name__}.{name}"
+        )
+        assert inspect.signature(getattr(fake, name), eval_str=True) == expected, f"{fake.__name__}.{name}"
