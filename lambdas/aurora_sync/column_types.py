@@ -1,5 +1,6 @@
 """What a configured Snowflake column type means for the CSV: how the export query renders the
-column, which values it must refuse, and which Aurora (PostgreSQL) types can feed it.
+column, which values it must refuse (and how a refusal is read back from PostgreSQL's error), and
+which Aurora (PostgreSQL) types can feed it.
 
 The config (tables.json) carries Snowflake types only; the export query is built from them. The
 rendering is only right for the PostgreSQL type it expects (`to_char` of a timestamptz is not
@@ -9,9 +10,12 @@ the query, and a mismatch fails that table instead of writing a file Snowpipe wo
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from aurora_sync.errors import RejectedValueError
 
 
 class Kind(StrEnum):
@@ -55,6 +59,10 @@ LIMITS = {
     Kind.DATE: _YEARS,
     Kind.TIME: "ends at 23:59:59.999999999 (PostgreSQL allows 24:00:00)",
 }
+
+# Starts the error text of a value the export query refuses (exporter/query.py builds the refusal;
+# the Aurora adapter reads it back with `rejected_value`).
+REJECT_MARKER = "aurora-snowflake-sync rejects "
 
 # As written in tables.json: NUMBER(38,0), VARCHAR, TIMESTAMP_TZ(6), ... (upper-cased first).
 SNOWFLAKE_TYPE_PATTERN = re.compile(r"^([A-Z][A-Z0-9_]*)(?: ?\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?$")
@@ -116,3 +124,21 @@ def mismatch(column: str, configured: str, pg_type: str) -> str | None:
         f"column {column} is {pg_type} in Aurora but {configured} in tables.json, which takes "
         f"{' or '.join(sorted(allowed))}"
     )
+
+
+def rejected_value(message: str, action: str) -> RejectedValueError | None:
+    """The value a failed export query refused, read from PostgreSQL's error message; None when the
+    error is not one of ours."""
+    start = message.find(REJECT_MARKER)
+    if start < 0:
+        return None
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(message, start + len(REJECT_MARKER))
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    column, value, key = doc.get("column"), doc.get("value"), doc.get("key")
+    if not isinstance(column, str) or not isinstance(key, dict):
+        return None
+    return RejectedValueError(column, str(value), key, action)

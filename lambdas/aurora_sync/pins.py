@@ -16,21 +16,25 @@ data is complete). Incremental windows start no higher than the lowest such gap;
 gaps is deleted. Pins are not written for manual windows: their caller (on-call, or the state
 machine's failure path) sees the failure and the exact payload to re-run, and an old backfill must
 not drag the hourly lower bound back by days.
+
+PublishPins is the exporter's bookkeeping (write, hold a lower bound, drop); the reconciler's `pins`
+check reads the same objects through read_pins.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from aurora_sync.errors import TerminalError
-from aurora_sync.layout import pending_prefix
+from aurora_sync.errors import SyncError, TerminalError
+from aurora_sync.layout import pending_key, pending_prefix
+from aurora_sync.manifest import read_manifests
+from aurora_sync.observability import logger
+from aurora_sync.ports import ObjectReader
 from aurora_sync.timeutil import iso, parse_instant
-
-if TYPE_CHECKING:
-    from aurora_sync.ports import ObjectReader
 
 # (lower, upper]: rows with lower < watermark <= upper; lower None: no lower bound (a full
 # refresh, which also holds rows whose watermark is NULL).
@@ -49,6 +53,10 @@ class PublishPin:
     @property
     def window(self) -> Window:
         return (self.lower, self.upper)
+
+    @property
+    def key(self) -> str:
+        return pending_key(self.table, self.export_id)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -141,3 +149,95 @@ def held_lower(
     if any(b is None for b in bounds):
         return None
     return min(b for b in bounds if b is not None)
+
+
+class PinStore(ObjectReader, Protocol):
+    """What the exporter's pin bookkeeping needs of the bucket beyond reading it."""
+
+    def put_json(self, key: str, body: str) -> None: ...
+
+    def delete(self, keys: list[str]) -> None: ...
+
+
+class PublishPins:
+    """The exporter's pins for one invocation: written before a window becomes visible in pieces,
+    held against as long as a gap is open, deleted once manifests cover them."""
+
+    def __init__(
+        self, store: PinStore, run_id: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._clock = clock
+        self._pinned: set[str] = set()  # tables with pinned gaps when this invocation began them
+
+    def new(self, table: str, export_id: str, lower: datetime | None, upper: datetime) -> PublishPin:
+        return PublishPin(table, export_id, self._run_id, lower, upper, self._clock())
+
+    def write(self, pin: PublishPin) -> None:
+        self._store.put_json(pin.key, pin.to_json())
+
+    def hold(self, table: str, lower: datetime | None, lookback: timedelta) -> datetime | None:
+        """`lower`, or lower still: the start of the lowest gap of the table's pins, less the lookback."""
+        open_gaps = self.open_gaps(table)
+        if open_gaps:
+            self._pinned.add(table)
+        held = held_lower(lower, open_gaps, lookback)
+        if held != lower:
+            logger.warning(
+                "lower bound held at a pinned window no manifest covers yet",
+                extra={
+                    "table": table,
+                    "lower": None if held is None else iso(held),
+                    "gaps": [[None if lo is None else iso(lo), iso(hi)] for lo, hi in open_gaps],
+                },
+            )
+        return held
+
+    def open_gaps(self, table: str) -> list[Window]:
+        """What the table's pins still guard: their windows minus every manifested window. A pin
+        without gaps is deleted (best effort: gaps are recomputed from the evidence every time)."""
+        pins, unreadable = read_pins(self._store, table)
+        if unreadable:  # its window is unknown: no incremental bound is safe
+            raise TerminalError(unreadable[0])
+        if not pins:
+            return []
+        # A manifest lies under its run's start hour, which may precede its pin's by minutes.
+        since = min(p.created_at for p in pins) - timedelta(hours=1)
+        manifests, invalid = read_manifests(self._store, table, since, self._clock())
+        for error in invalid:  # proves nothing; the reconciler's manifests check reports it
+            logger.warning("manifest ignored as evidence for publish pins", extra={"error": error})
+        covered = [m.doc.window() for m in manifests]
+        found: list[Window] = []
+        for pin in pins:
+            left = gaps(pin.window, covered)
+            if left:
+                found.extend(left)
+            else:
+                self.drop(pin, "manifests cover its window")
+        return found
+
+    def manifested(self, table: str, pin: PublishPin | None) -> None:
+        """After a manifest of `table` is written: drop the export's own pin (its window is the
+        manifest's), and re-check the pins that were open when this invocation began the table."""
+        if pin is not None:
+            self.drop(pin, "its export's manifest is written")
+        if table not in self._pinned:
+            return
+        self._pinned.discard(table)
+        try:
+            self.open_gaps(table)
+        except SyncError as exc:  # the export is done; the next run re-checks its pins
+            logger.warning("publish pins not re-checked", extra={"table": table, "error": str(exc)})
+
+    def drop(self, pin: PublishPin, why: str) -> None:
+        """Best effort: a pin that stays is re-checked, and dropped, by the next run."""
+        try:
+            self._store.delete([pin.key])
+        except SyncError as exc:
+            logger.warning(
+                "publish pin could not be deleted; its window is re-checked next run",
+                extra={"table": pin.table, "pin": pin.key, "error": str(exc)},
+            )
+            return
+        logger.info("publish pin cleared", extra={"table": pin.table, "pin": pin.key, "reason": why})

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aurora_sync.errors import TerminalError
-from aurora_sync.layout import pending_key
-from aurora_sync.pins import PublishPin, Window, gaps, held_lower
+from aurora_sync.errors import TerminalError, TransientError
+from aurora_sync.layout import manifest_key, pending_key
+from aurora_sync.manifest import Manifest
+from aurora_sync.pins import PublishPin, PublishPins, Window, gaps, held_lower
+from tests.support.memory import MemoryStore
 
 T0 = datetime(2026, 11, 20, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -95,3 +97,89 @@ def test_only_a_full_export_covers_a_full_refresh_pin() -> None:
     # WHEN a full refresh is manifested THEN it is covered, or covered up to where that one stopped
     assert gaps(FULL.window, [(None, T0 + 3 * H)]) == []
     assert gaps(FULL.window, [(None, T0 + 2 * H)]) == [(T0 + 2 * H, T0 + 3 * H)]
+
+
+# -- PublishPins: the exporter's bookkeeping on an in-memory bucket ---------------------------------
+
+
+def manifest(store: MemoryStore, export_id: str, lower: datetime | None, upper: datetime) -> None:
+    """A manifest proving (lower, upper] exported, under its upper bound's hour."""
+    doc = Manifest(
+        run_id="r",
+        export_id=export_id,
+        table="public.orders",
+        files=[],
+        rows=0,
+        lower=None if lower is None else lower.isoformat(),
+        upper=upper.isoformat(),
+        mode="aurora_s3",
+        started_at=upper.isoformat(),
+        finished_at=upper.isoformat(),
+        query_sha256="0" * 64,
+    )
+    store.put_json(manifest_key("public.orders", upper, export_id), doc.to_json())
+
+
+def pinned(pin: PublishPin, *manifested: Window) -> MemoryStore:
+    """A bucket holding `pin`, and a manifest for each window in `manifested`."""
+    store = MemoryStore()
+    store.put_json(pin.key, pin.to_json())
+    for n, (lower, upper) in enumerate(manifested):
+        manifest(store, f"m{n}", lower, upper)
+    return store
+
+
+def bookkeeping(store: MemoryStore) -> PublishPins:
+    return PublishPins(store, "r9", lambda: T0 + 4 * H)
+
+
+def test_a_pin_no_manifest_covers_holds_the_lower_bound_at_its_gap_less_the_lookback() -> None:
+    # GIVEN a pin on (T0+1h, T0+3h] and a manifest for its upper hour only
+    pins = bookkeeping(pinned(PIN, (T0 + 2 * H, T0 + 3 * H)))
+    # WHEN an incremental window would start at T0+3h
+    held = pins.hold("public.orders", T0 + 3 * H, timedelta(seconds=300))
+    # THEN it starts at the gap (T0+1h, T0+2h], less the lookback; the pin stays
+    assert held == T0 + H - timedelta(seconds=300)
+    assert pins.open_gaps("public.orders") == [(T0 + H, T0 + 2 * H)]
+
+
+def test_a_pin_is_dropped_once_manifests_cover_it_and_kept_when_the_delete_fails() -> None:
+    # GIVEN a pin whose window two manifests cover
+    store = pinned(PIN, (T0, T0 + 2 * H), (T0 + 2 * H, T0 + 3 * H))
+    # WHEN its gaps are computed THEN there are none, and the pin is deleted
+    assert bookkeeping(store).open_gaps("public.orders") == [] and PIN.key not in store.objects
+    # GIVEN the same, but S3 refuses the delete
+    failing = pinned(PIN, (T0, T0 + 3 * H))
+    failing.fail_on["delete"] = TransientError("s3:DeleteObjects: throttled")
+    # WHEN its gaps are computed THEN there are still none, and the pin stays for the next run
+    assert bookkeeping(failing).open_gaps("public.orders") == [] and PIN.key in failing.objects
+
+
+def test_an_unreadable_pin_stops_the_incremental_bound() -> None:
+    store = pinned(PIN)
+    store.objects[pending_key("public.orders", "bad")] = b"{"
+    with pytest.raises(TerminalError, match=r"run-bad\.json is not JSON"):
+        bookkeeping(store).hold("public.orders", T0, timedelta(0))
+
+
+def test_after_its_manifest_an_export_drops_its_own_pin_and_re_checks_those_it_was_held_at() -> None:
+    # GIVEN a run held its lower bound at an older pin's gap
+    store = pinned(PIN)
+    pins = bookkeeping(store)
+    assert pins.hold("public.orders", T0 + 3 * H, timedelta(0)) == T0 + H
+    # WHEN its own split publish, pinned, is manifested over both windows
+    own = pins.new("public.orders", "e9", T0 + H, T0 + 4 * H)
+    pins.write(own)
+    manifest(store, "e9", T0 + H, T0 + 4 * H)
+    pins.manifested("public.orders", own)
+    # THEN both pins are gone
+    assert store.keys("_pending/") == []
+
+
+def test_a_failed_re_check_after_the_manifest_does_not_fail_the_export() -> None:
+    store = pinned(PIN)
+    pins = bookkeeping(store)
+    pins.hold("public.orders", T0 + 3 * H, timedelta(0))
+    store.fail_on["sizes"] = TransientError("s3:ListObjectsV2: throttled")
+    pins.manifested("public.orders", None)  # logged, not raised: the next run re-checks
+    assert PIN.key in store.objects

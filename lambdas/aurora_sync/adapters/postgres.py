@@ -19,8 +19,8 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from aurora_sync.adapters.postgres_transport import lift_timeout, open_socket
+from aurora_sync.column_types import rejected_value
 from aurora_sync.errors import StatementTimeoutError, SyncError, TerminalError, TransientError
-from aurora_sync.exporter.query import rejected_value
 from aurora_sync.identifiers import quote_pg
 from aurora_sync.tables import TableConfig
 from aurora_sync.timeutil import MICROSECOND, as_utc

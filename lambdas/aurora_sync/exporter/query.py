@@ -9,18 +9,18 @@ fraction digits, offset `+00:00`), the form the file format pins Snowflake's par
 (terraform/modules/snowflake_table/sql/file_format.sql); json as jsonb (duplicate keys resolved
 the way PostgreSQL reads them: the last wins). A value Snowflake cannot hold (infinity, BC, year
 10000, 24:00:00, NaN in a NUMBER) makes the query itself fail, in the same single pass over the
-rows, with an error naming the column, the value and the row's key; `rejected_value` reads it back.
+rows, with an error naming the column, the value and the row's key (after
+column_types.REJECT_MARKER, where `rejected_value` reads it back).
 Snowpipe would otherwise skip the whole file (ON_ERROR = SKIP_FILE) an hour later.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora_sync.column_types import Kind, column_type
+from aurora_sync.column_types import REJECT_MARKER, Kind, column_type
 from aurora_sync.errors import RejectedValueError
 from aurora_sync.identifiers import quote_pg, validate_identifier
 from aurora_sync.tables import ColumnSpec, TableConfig
@@ -32,7 +32,6 @@ from aurora_sync.timeutil import pg_timestamptz_literal
 PG_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 PG_DATE_FORMAT = "YYYY-MM-DD"
 PG_TIME_FORMAT = "HH24:MI:SS.US"
-REJECT_MARKER = "aurora-snowflake-sync rejects "
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,6 @@ def column_expression(table: TableConfig, column: ColumnSpec) -> str:
     """The select-list item for one column, aliased to its name so the CSV header is unchanged."""
     col = quote_pg(column.name)
     spec = column_type(column.type)
-    reject = _reject(table, column)
     match spec.kind:
         case Kind.TIMESTAMP_TZ:
             bad = _outside_years(col, "timestamptz", " 00:00:00+00")
@@ -81,6 +79,7 @@ def column_expression(table: TableConfig, column: ColumnSpec) -> str:
             text = f"to_char('2000-01-01'::date + {col}, '{PG_TIME_FORMAT}')"
         case Kind.NUMBER:  # NaN and Infinity compare above every number in PostgreSQL
             bound = f"'1e{spec.integer_digits}'::numeric"
+            reject = _reject(table, column)
             return f"CASE WHEN abs({col}::numeric) >= {bound} THEN {reject} ELSE {col} END AS {col}"
         case Kind.FLOAT:  # Snowflake documents 'inf'/'-inf'; PostgreSQL writes Infinity
             infinities = "WHEN 'Infinity' THEN 'inf' WHEN '-Infinity' THEN '-inf'"
@@ -89,7 +88,7 @@ def column_expression(table: TableConfig, column: ColumnSpec) -> str:
             return f"{col}::jsonb AS {col}"
         case _:
             return col
-    return f"CASE WHEN {bad} THEN {reject}::text ELSE {text} END AS {col}"
+    return f"CASE WHEN {bad} THEN {_reject(table, column)}::text ELSE {text} END AS {col}"
 
 
 def _outside_years(col: str, pg_type: str, suffix: str) -> str:
@@ -108,24 +107,6 @@ def _reject(table: TableConfig, column: ColumnSpec) -> str:
     key = f"json_build_object({keys})"
     doc = f"json_build_object('column', '{name}', 'value', {quote_pg(name)}::text, 'key', {key})"
     return f"CAST('{REJECT_MARKER}' || {doc}::text AS integer)"
-
-
-def rejected_value(message: str, action: str) -> RejectedValueError | None:
-    """The value a failed export query refused, read from PostgreSQL's error message; None when the
-    error is not one of ours."""
-    start = message.find(REJECT_MARKER)
-    if start < 0:
-        return None
-    try:
-        doc, _ = json.JSONDecoder().raw_decode(message, start + len(REJECT_MARKER))
-    except ValueError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    column, value, key = doc.get("column"), doc.get("value"), doc.get("key")
-    if not isinstance(column, str) or not isinstance(key, dict):
-        return None
-    return RejectedValueError(column, str(value), key, action)
 
 
 def describe_rejection(table: TableConfig, rejected: RejectedValueError) -> str:

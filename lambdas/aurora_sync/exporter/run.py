@@ -1,4 +1,5 @@
-"""Composition root of the exporter: settings -> adapters -> ExportService, and the run's outcome.
+"""Composition root of the exporter: settings -> adapters -> WindowExport -> ExportService, and the
+run's outcome.
 
 Kept apart from handler.py so the handler stays one screen and tests can run a whole invocation
 in-process against the local stack.
@@ -15,7 +16,9 @@ from aurora_sync.adapters.dynamodb import LeaseTable
 from aurora_sync.errors import TerminalError, TransientError
 from aurora_sync.exporter.lease import TableLeases
 from aurora_sync.exporter.payloads import ExportWindow, item_table, parse_request, split_window
-from aurora_sync.exporter.service import ExportService, RunResult
+from aurora_sync.exporter.results import RunResult
+from aurora_sync.exporter.service import ExportService
+from aurora_sync.exporter.window import WindowExport
 from aurora_sync.observability import logger
 from aurora_sync.runtime import Runtime
 from aurora_sync.settings import load_exporter_settings
@@ -47,13 +50,19 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         return {"run_id": run_id, "items": items}
     logger.info("exporter invoked", extra={"run_id": run_id, "windows": [w.payload() for w in windows]})
 
-    service = ExportService(
+    exports = WindowExport(
         settings=settings,
         tables=tables,
-        parameters=runtime.parameters,
+        overrides=runtime.parameters,
         store=runtime.store(),
         open_aurora=runtime.open_aurora,
         open_snowflake=runtime.open_snowflake,
+        alerts=runtime.router,
+        run_id=run_id,
+    )
+    service = ExportService(
+        settings=settings,
+        windows=exports,
         alerts=runtime.router,
         leases=TableLeases(
             LeaseTable(aws.client("dynamodb", settings.aws_region), settings.export_lease_table)
@@ -63,25 +72,23 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     )
     try:
         if request.action == "split":
-            return _split(service, windows[0], request.parts)
+            return _split(exports, run_id, windows[0], request.parts)
         result = service.run(windows)
         runtime.settle_fallback_alert()
     finally:
-        service.close()
+        exports.close()
     return _outcome(result)
 
 
-def _split(service: ExportService, window: ExportWindow, parts: int) -> dict[str, Any]:
+def _split(exports: WindowExport, run_id: str, window: ExportWindow, parts: int) -> dict[str, Any]:
     """Cut a window whose export timed out into `parts` items the state machine exports instead."""
     if window.start is not None and window.end is not None:
         start, end = window.start, window.end
     else:
-        start, end = service.resolve(window)
+        start, end = exports.split_bounds(window)
     items = [w.item() for w in split_window(window.table, start, end, parts)]
-    logger.info(
-        "exporter split a window", extra={"run_id": service.run_id, "window": window.item(), "items": items}
-    )
-    return {"run_id": service.run_id, "items": items}
+    logger.info("exporter split a window", extra={"run_id": run_id, "window": window.item(), "items": items})
+    return {"run_id": run_id, "items": items}
 
 
 def _outcome(result: RunResult) -> dict[str, Any]:

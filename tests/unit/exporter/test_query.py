@@ -10,15 +10,9 @@ import pytest
 from pg8000.exceptions import DatabaseError
 
 from aurora_sync.adapters.postgres import classify_pg
+from aurora_sync.column_types import REJECT_MARKER, rejected_value
 from aurora_sync.errors import RejectedValueError
-from aurora_sync.exporter.query import (
-    REJECT_MARKER,
-    build_export_query,
-    column_expression,
-    csv_header,
-    describe_rejection,
-    rejected_value,
-)
+from aurora_sync.exporter.query import build_export_query, column_expression, csv_header, describe_rejection
 from aurora_sync.identifiers import quote_pg, quote_sf
 from aurora_sync.tables import parse_tables
 from aurora_sync.timeutil import parse_instant, pg_timestamptz_literal

@@ -1,0 +1,79 @@
+"""The narrow interfaces the exporter is typed against, beside aurora_sync.ports (ObjectReader,
+Alerts). The adapters satisfy them structurally: adapters/postgres.Aurora, adapters/snowflake.Snowflake,
+adapters/s3.ObjectStore, adapters/ssm.ParameterStore and exporter/lease.TableLeases; unit tests pass
+the fakes in tests/support/memory.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writable
+from aurora_sync.exporter.lease import Claim, Lease
+from aurora_sync.pins import PinStore
+from aurora_sync.tables import Override
+
+
+class AuroraSource(Protocol):
+    """The source database: its commit-safe bound, its columns, and the two ways to export a query."""
+
+    def safe_bound(self) -> SafeBound: ...
+
+    def columns(self, schema: str, table: str) -> dict[str, str]:
+        """Column name -> PostgreSQL type name, in table order; empty when the table is not visible."""
+        ...
+
+    def copy_out(self, query: str, stream: Writable) -> int:
+        """The query's rows as CSV with a header into `stream`; returns the row count."""
+        ...
+
+    def export_to_s3(self, query: str, bucket: str, key: str, region: str) -> AuroraExportResult: ...
+
+    def close(self) -> None: ...
+
+
+class WatermarkSource(Protocol):
+    """Snowflake, where FINAL's watermark gives an incremental window its lower bound."""
+
+    def max_watermark(self, schema: str, table: str, column: str) -> datetime | None: ...
+
+    def close(self) -> None: ...
+
+
+class PartWriter(Writable, Protocol):
+    """A multipart upload the COPY stream is written into: visible only once committed."""
+
+    bytes_written: int
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class ExportStore(PinStore, Protocol):
+    """The export bucket: pins (read, write, delete), temp parts, published data and manifests."""
+
+    def read_range(self, key: str, start: int, end: int) -> bytes: ...
+
+    def copy(self, source_key: str, target_key: str, size: int, prefix: bytes = b"") -> int:
+        """A server-side copy of the first `size` bytes, after `prefix`; returns the bytes written."""
+        ...
+
+    def writer(self, key: str, part_bytes: int) -> PartWriter: ...
+
+
+class Overrides(Protocol):
+    """On-call's per-table override (full_refresh), read by an incremental run and consumed by it."""
+
+    def load_override(self, table: str) -> Override | None: ...
+
+    def delete_override(self, table: str) -> None: ...
+
+
+class Leases(Protocol):
+    """Per-table export leases (exporter/lease.TableLeases)."""
+
+    def acquire(self, table: str, holder: str, remaining: timedelta) -> Claim: ...
+
+    def release(self, lease: Lease) -> None: ...

@@ -1,0 +1,194 @@
+"""One window of one table: fix the bounds, export, publish, write the manifest.
+
+Ordering is the safety argument: data becomes visible under the table prefix only when complete
+(exporter/publish.py), the manifest is written after the data, and the override is deleted only
+after both. An incremental window that becomes visible in pieces (a split publish, a split window)
+is pinned first (aurora_sync.pins): incremental runs start no higher than what no manifest covers
+yet (exporter/bounds.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from aurora_sync.errors import RejectedValueError, StatementTimeoutError, TerminalError
+from aurora_sync.exporter.bounds import Bounds
+from aurora_sync.exporter.paging import Paging
+from aurora_sync.exporter.payloads import ExportWindow, smaller_windows_advice
+from aurora_sync.exporter.ports import AuroraSource, ExportStore, Overrides, WatermarkSource
+from aurora_sync.exporter.publish import Published, Publisher
+from aurora_sync.exporter.query import build_export_query, describe_rejection
+from aurora_sync.exporter.results import TableResult, TableStatus
+from aurora_sync.exporter.schema import drift_alert, unexported_columns
+from aurora_sync.layout import manifest_key
+from aurora_sync.manifest import Manifest
+from aurora_sync.observability import logger
+from aurora_sync.pins import PublishPins
+from aurora_sync.ports import Alerts
+from aurora_sync.settings import ExporterSettings
+from aurora_sync.tables import Override, TableConfig, TablesConfig
+from aurora_sync.timeutil import iso
+
+
+class WindowExport:
+    def __init__(
+        self,
+        *,
+        settings: ExporterSettings,
+        tables: TablesConfig,
+        overrides: Overrides,
+        store: ExportStore,
+        open_aurora: Callable[[], AuroraSource],
+        open_snowflake: Callable[[], WatermarkSource],
+        alerts: Alerts,
+        run_id: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._tables = tables
+        self._overrides = overrides
+        self._store = store
+        self._open_aurora = open_aurora
+        self._paging = Paging(alerts, run_id)
+        self._run_id = run_id
+        self._clock = clock
+        self._started = clock()
+        self._aurora: AuroraSource | None = None
+        self._pins = PublishPins(store, run_id, clock)
+        self._bounds = Bounds(aurora=self.aurora, open_snowflake=open_snowflake, pins=self._pins)
+        self._publisher = Publisher(
+            store=store, settings=settings, started=self._started, aurora=self.aurora, pins=self._pins
+        )
+
+    def aurora(self) -> AuroraSource:
+        """Opened on first use, shared across the invocation's tables."""
+        if self._aurora is None:
+            self._aurora = self._open_aurora()
+        return self._aurora
+
+    def close(self) -> None:
+        if self._aurora is not None:
+            self._aurora.close()
+        self._bounds.close()
+
+    def export(self, window: ExportWindow) -> TableResult:
+        table, override, full_refresh = self._plan(window)
+        self._check_schema(table)
+        lower, upper = self._bounds.for_window(table, window, full_refresh)
+        if lower is not None and lower >= upper:
+            logger.info(
+                "nothing to export: window is empty",
+                extra={"table": table.table_name, "lower": iso(lower), "upper": iso(upper)},
+            )
+            return TableResult(table.table_name, TableStatus.EMPTY, lower=iso(lower), upper=iso(upper))
+
+        query = build_export_query(table, lower, upper)
+        export_id = str(uuid.uuid4())
+        logger.info(
+            "export query",
+            extra={
+                "table": table.table_name,
+                "export_id": export_id,
+                "query": query.text,
+                "query_sha256": query.sha256,
+                "mode": str(self._settings.export_mode),
+                "full_refresh": full_refresh,
+            },
+        )
+        started_at = self._clock()
+        pin = None if window.is_manual else self._pins.new(table.table_name, export_id, lower, upper)
+        try:
+            published = self._publisher.export(table, query, export_id, (lower, upper), pin)
+        except StatementTimeoutError as exc:
+            max_range = timedelta(hours=self._settings.max_range_hours)
+            advice = smaller_windows_advice(table.table_name, lower, upper, max_range)
+            raise StatementTimeoutError(f"{exc}; {advice}", exc.timeout_ms, (lower, upper)) from exc
+        except RejectedValueError as exc:  # raised before anything was published
+            raise TerminalError(describe_rejection(table, exc)) from exc
+        manifest = Manifest(
+            run_id=self._run_id,
+            export_id=export_id,
+            table=table.table_name,
+            files=published.files,
+            rows=published.rows,
+            lower=None if lower is None else iso(lower),
+            upper=iso(upper),
+            mode=str(self._settings.export_mode),
+            started_at=iso(started_at),
+            finished_at=iso(self._clock()),
+            query_sha256=query.sha256,
+            full_refresh=full_refresh,
+        )
+        key = manifest_key(table.table_name, self._started, export_id)
+        self._store.put_json(key, manifest.to_json())
+        self._pins.manifested(table.table_name, published.pin)
+        if override is not None and override.full_refresh:
+            self._overrides.delete_override(table.table_name)
+            logger.info("full_refresh override consumed and deleted", extra={"table": table.table_name})
+        return _finished(table, published, manifest, key)
+
+    def split_bounds(self, window: ExportWindow) -> tuple[datetime, datetime]:
+        """The concrete (lower, upper] an export of `window` would use now, for splitting it.
+
+        A full refresh has no lower bound (it also takes NULL watermarks), so it cannot be cut
+        into watermark ranges; that is refused rather than silently narrowed.
+        """
+        table, _, full_refresh = self._plan(window)
+        lower, upper = self._bounds.for_window(table, window, full_refresh)
+        if lower is None:
+            raise TerminalError(
+                f"{table.table_name} is a full refresh (no lower bound) and cannot be split into "
+                "watermark windows; give the exporter a longer timeout or export manual ranges"
+            )
+        if not window.is_manual:
+            # The sub-windows run as manual windows; one may fail while later ones advance FINAL.
+            self._pins.write(self._pins.new(table.table_name, f"split-{uuid.uuid4()}", lower, upper))
+        return lower, upper
+
+    def _plan(self, window: ExportWindow) -> tuple[TableConfig, Override | None, bool]:
+        table = self._tables.get(window.table)
+        if table is None:  # parse_event already rejects unknown tables; config may change between
+            raise TerminalError(f"table {window.table!r} is not configured")
+        override = None if window.is_manual else self._overrides.load_override(table.table_name)
+        full_refresh = not window.is_manual and (
+            table.full_refresh or bool(override and override.full_refresh)
+        )
+        return table, override, full_refresh
+
+    def _check_schema(self, table: TableConfig) -> None:
+        unexported = unexported_columns(table, self.aurora().columns(table.schema_name, table.relation))
+        if not unexported:
+            self._paging.resolve("schema_drift", table.table_name, "Aurora's columns match tables.json")
+            return
+        logger.warning(
+            "schema drift: Aurora has columns the config lacks",
+            extra={"table": table.table_name, "columns": unexported},
+        )
+        self._paging.raise_alert(drift_alert(table.table_name, unexported, self._run_id))
+
+
+def _finished(table: TableConfig, published: Published, manifest: Manifest, key: str) -> TableResult:
+    status = TableStatus.EXPORTED if published.rows else TableStatus.EMPTY
+    logger.info(
+        "export finished",
+        extra={
+            "table": table.table_name,
+            "status": status.value,
+            "rows": published.rows,
+            "keys": [f.key for f in published.files],
+            "manifest": key,
+            "bytes": sum(f.bytes for f in published.files),
+        },
+    )
+    return TableResult(
+        table.table_name,
+        status,
+        rows=published.rows,
+        files=[f.key for f in published.files],
+        lower=manifest.lower,
+        upper=manifest.upper,
+        export_id=manifest.export_id,
+        manifest=key,
+    )

@@ -1,0 +1,156 @@
+"""The run's decisions on fakes: leases, the outcome of a failed window, its re-run payload, alerts
+that cannot lose an export, and the time budget."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from aurora_sync.errors import StatementTimeoutError, TerminalError, TransientError
+from aurora_sync.exporter.lease import Lease
+from aurora_sync.exporter.payloads import ExportWindow
+from aurora_sync.exporter.results import TableStatus
+from aurora_sync.layout import MANIFEST_ROOT
+from aurora_sync.timeutil import EPOCH
+from tests.unit.exporter.fakes import HEADER, T0, TABLE, Exporter, FailingAlerts
+
+INCREMENTAL = ExportWindow(TABLE)
+MANUAL = ExportWindow(TABLE, T0 - timedelta(hours=2), T0)
+
+
+def with_rows(exporter: Exporter) -> Exporter:
+    exporter.aurora.rows = 1
+    exporter.aurora.parts = [HEADER + b"1,a,2026-11-20T05:00:00.000000+00:00\n"]
+    return exporter
+
+
+def manifests(exporter: Exporter) -> list[str]:
+    return exporter.store.keys(MANIFEST_ROOT)
+
+
+def test_a_manual_window_takes_no_lease_even_when_the_table_is_held() -> None:
+    # GIVEN another run holds the table's lease
+    exporter = with_rows(Exporter())
+    exporter.leases.held[TABLE] = Lease(TABLE, "run-0", T0 - timedelta(minutes=2), T0 + timedelta(minutes=14))
+    # WHEN a manual window of the table runs
+    result = exporter.service.run([MANUAL])
+    # THEN it is exported without asking for the lease: skipping it would lose the rows asked for
+    assert [t.status for t in result.tables] == [TableStatus.EXPORTED]
+    assert exporter.leases.acquired == [] and len(manifests(exporter)) == 1
+
+
+@pytest.mark.parametrize(("held_minutes", "pages"), [(5, False), (30, True)])
+def test_an_incremental_window_skips_a_held_table_and_pages_only_when_the_lease_is_overdue(
+    held_minutes: int, pages: bool
+) -> None:
+    # GIVEN another run has held the table's lease for `held_minutes` (the alert limit is 20)
+    exporter = with_rows(Exporter())
+    since = T0 - timedelta(minutes=held_minutes)
+    exporter.leases.held[TABLE] = Lease(TABLE, "run-0", since, since + timedelta(minutes=16))
+    # WHEN an incremental window of the table runs
+    result = exporter.service.run([INCREMENTAL])
+    # THEN the table is skipped, not failed: nothing exported, nothing to re-run
+    (skipped,) = result.tables
+    assert skipped.status is TableStatus.SKIPPED and skipped.rerun is None and not result.failed
+    assert "held by run-0" in (skipped.message or "")
+    assert exporter.aurora.queries == [] and manifests(exporter) == []
+    # AND it pages (P2 export_lease) only past the limit; the holder raises or resolves `export`
+    assert exporter.alerts.checks() == (["export_lease"] if pages else [])
+    assert exporter.alerts.resolved == []
+
+
+def test_an_incremental_window_releases_its_lease_however_the_export_ends() -> None:
+    # GIVEN Aurora fails while the table's lease is held by this run
+    exporter = Exporter()
+    exporter.aurora.fail_on["columns"] = TerminalError("boom")
+    # WHEN the window runs THEN it failed, and the lease it took is released
+    result = exporter.service.run([INCREMENTAL])
+    assert result.tables[0].status is TableStatus.FAILED
+    assert exporter.leases.acquired == [TABLE] and exporter.leases.released == [TABLE]
+
+
+@pytest.mark.parametrize(
+    ("method", "error", "retryable", "timed_out"),
+    [
+        ("columns", TransientError("connection reset"), True, None),
+        ("columns", TerminalError("permission denied"), False, None),
+        ("columns", ValueError("a bug"), False, None),
+        ("export_to_s3", StatementTimeoutError("cancelled", 60_000), False, True),
+    ],
+    ids=["transient", "terminal", "unexpected", "statement-timeout"],
+)
+def test_a_failed_window_says_whether_a_retry_or_a_smaller_window_can_succeed(
+    method: str, error: Exception, retryable: bool, timed_out: bool | None
+) -> None:
+    # GIVEN Aurora fails the export in one of the ways that decide what Step Functions does next
+    exporter = Exporter()
+    exporter.aurora.fail_on[method] = error
+    # WHEN the run exports a manual window (and then a second table would still run)
+    result = exporter.service.run([MANUAL])
+    # THEN the window failed with that classification, and carries its re-run payload
+    (failed,) = result.failed
+    assert (failed.retryable, failed.timed_out) == (retryable, timed_out)
+    assert failed.rerun is not None and failed.rerun["tables"] == [TABLE]
+    if isinstance(error, ValueError):
+        assert failed.error == "ValueError: a bug"
+    # AND it pages P2 `export`, escalating after EXPORT_FAILURES_P1_AFTER runs in a row
+    ((alert, escalate_after),) = exporter.alerts.raised
+    assert (alert.check, alert.severity.value, escalate_after) == ("export", "P2", 3)
+    assert alert.details["rerun"] == failed.rerun
+
+
+def timed_out(exporter: Exporter, window: ExportWindow) -> dict[str, object]:
+    exporter.aurora.fail_on["export_to_s3"] = StatementTimeoutError("cancelled", 60_000)
+    (failed,) = exporter.service.run([window]).failed
+    assert failed.timed_out and failed.rerun is not None
+    return failed.rerun
+
+
+def test_a_timed_out_window_that_can_be_cut_is_re_run_in_smaller_chunks() -> None:
+    # GIVEN a two-hour manual window WHEN its statement times out THEN the re-run cuts it in four
+    assert timed_out(Exporter(), MANUAL) == {
+        **MANUAL.payload(),
+        "chunk_minutes": 30,
+    }
+
+
+def test_a_timed_out_window_wider_than_a_manual_payload_or_a_split_part_is_re_run_as_it_was() -> None:
+    # GIVEN an incremental window from the epoch (FINAL is empty): wider than MAX_RANGE_HOURS
+    # WHEN it times out THEN the re-run is the window itself (the state machine splits it)
+    assert timed_out(Exporter(), INCREMENTAL) == {"tables": [TABLE]}
+    # GIVEN a part the state machine already split WHEN it times out THEN it is re-run as that item
+    part = ExportWindow(TABLE, EPOCH, T0, split=True)
+    assert timed_out(Exporter(), part) == part.item()
+
+
+def test_an_alert_that_cannot_be_sent_never_loses_the_export_or_the_failure() -> None:
+    # GIVEN alerting is down (every raise and resolve fails)
+    exporter = with_rows(Exporter(alerts=FailingAlerts()))
+    # WHEN one table exports and one fails
+    exported = exporter.service.run([MANUAL]).tables[0]
+    exporter.aurora.fail_on["columns"] = TransientError("connection reset")
+    failed = exporter.service.run([MANUAL]).tables[0]
+    # THEN the export still stands (its manifest is written) and the failure is still reported
+    assert exported.status is TableStatus.EXPORTED and exported.manifest in manifests(exporter)
+    assert failed.status is TableStatus.FAILED and failed.retryable
+
+
+def test_an_exported_window_resolves_the_export_alert_and_serializes_its_status_as_text() -> None:
+    exporter = with_rows(Exporter())
+    result = exporter.service.run([INCREMENTAL])
+    assert ("export", TABLE, "exported: exported") in exporter.alerts.resolved
+    assert ("export_lease", TABLE, "lease acquired by run run-1") in exporter.alerts.resolved
+    body = result.as_dict()["tables"][0]
+    assert type(body["status"]) is str and body["status"] == "exported"
+
+
+def test_windows_past_the_time_budget_are_left_in_remaining_untouched() -> None:
+    # GIVEN less of the Lambda's time left than MIN_REMAINING_SECONDS (60 s)
+    exporter = with_rows(Exporter(remaining=59_000))
+    # WHEN two windows are asked for
+    other = ExportWindow(TABLE, T0 - timedelta(hours=4), T0 - timedelta(hours=2))
+    result = exporter.service.run([MANUAL, other])
+    # THEN neither starts, and both payloads come back to be re-run
+    assert result.tables == [] and result.remaining == [MANUAL.payload(), other.payload()]
+    assert exporter.aurora.queries == [] and "remaining" in result.as_dict()
