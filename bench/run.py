@@ -477,14 +477,24 @@ def main(argv: list[str] | None = None) -> int:
     large_reps = args.large_reps or int(os.environ.get("BENCH_LARGE_REPS", str(args.reps)))
 
     from tests.support.pipeline import Pipeline
-    from tests.support.stack import FakeSnowServer, LocalService, MotoServer, OpenBaoServer, PostgresServer
+    from tests.support.stack import (
+        FakeSnowServer,
+        LocalService,
+        MotoServer,
+        OpenBaoServer,
+        PostgresServer,
+        moto_only,
+    )
+
+    def moto() -> MotoServer:  # the figures include moto's own CPU, read from its process
+        return moto_only("the bench (it measures the moto server's CPU)", MotoServer)
 
     workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-bench-"))
     servers: list[LocalService] = []
     ok = False
     try:
         started = time.perf_counter()
-        for server_class in (PostgresServer, MotoServer, OpenBaoServer, FakeSnowServer):
+        for server_class in (PostgresServer, moto, OpenBaoServer, FakeSnowServer):
             server = server_class()
             servers.append(server)
             server.start()

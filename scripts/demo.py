@@ -1,6 +1,7 @@
 """`make demo`: one hourly cycle on the local stack, printed the way on-call would read it.
 
-Starts real PostgreSQL, moto, OpenBao and fakesnow on loopback, seeds Aurora, runs the exporter
+Starts real PostgreSQL, moto, OpenBao and fakesnow on loopback (or, with LOCALSTACK_HOST set, uses
+that LocalStack instead of moto: tests/support/stack.py, aws_side), seeds Aurora, runs the exporter
 twice (a late-committing transaction open during the first run), and prints what landed in S3.
 FINAL is advanced by the test stand-in for Snowpipe + MERGE until the local pipe/task runner exists.
 """
@@ -13,7 +14,14 @@ import os
 from typing import Any
 
 from tests.support.pipeline import Pipeline
-from tests.support.stack import FakeSnowServer, MotoServer, OpenBaoServer, PostgresServer
+from tests.support.stack import (
+    LOCALSTACK_HOST,
+    ExternalLocalStack,
+    FakeSnowServer,
+    OpenBaoServer,
+    PostgresServer,
+    aws_side,
+)
 
 
 def show(title: str, result: dict[str, Any]) -> None:
@@ -32,13 +40,17 @@ def show(title: str, result: dict[str, Any]) -> None:
 def main() -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     logging.getLogger("aurora-snowflake-sync").setLevel(logging.WARNING)
-    services = [PostgresServer(), MotoServer(), OpenBaoServer(), FakeSnowServer()]
-    print("starting PostgreSQL, moto, OpenBao and fakesnow on 127.0.0.1 …")
-    for service in services:
-        service.start()
+    pg, aws, bao, snow = PostgresServer(), aws_side(), OpenBaoServer(), FakeSnowServer()
+    services = [aws, pg, bao, snow]  # the AWS side first: an unusable LOCALSTACK_HOST stops the demo at once
+    if isinstance(aws, ExternalLocalStack):
+        print(f"AWS side: the LocalStack at {LOCALSTACK_HOST}={aws.localstack_host} (not ours to stop)")
+        print("starting PostgreSQL, OpenBao and fakesnow on 127.0.0.1 …")
+    else:
+        print("starting PostgreSQL, moto, OpenBao and fakesnow on 127.0.0.1 …")
     try:
-        pg, moto, bao, snow = services
-        p = Pipeline(pg, moto, bao, snow)
+        for service in services:
+            service.start()
+        p = Pipeline(pg, aws, bao, snow)
         admin = p.admin()
         admin.run(
             "INSERT INTO public.orders (id, customer_id, status, amount) "

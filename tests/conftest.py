@@ -7,7 +7,9 @@
   nothing can ever reach a real AWS account.
 - Every test starts with no Powertools metrics, dimensions or cold start left by another.
 - The servers are session fixtures: started on first use (unit runs start none), stopped at session end
-  even when tests fail, and by atexit if the run is interrupted.
+  even when tests fail, and by atexit if the run is interrupted. The AWS side is moto, or the LocalStack
+  named by LOCALSTACK_HOST (tests.support.stack.aws_side); a test that needs moto itself is then
+  reported as skipped, saying why.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -26,7 +28,14 @@ from aws_lambda_powertools.metrics.provider import cold_start
 from aurora_sync.observability import METRICS_NAMESPACE, SERVICE, metrics
 from tests.support import AWS_ACCOUNT_ENV, NetworkBlockedError
 from tests.support.lambda_context import LambdaContext
-from tests.support.stack import FakeSnowServer, MotoServer, OpenBaoServer, PostgresServer
+from tests.support.stack import (
+    AwsApi,
+    FakeSnowServer,
+    NeedsMotoError,
+    OpenBaoServer,
+    PostgresServer,
+    aws_side,
+)
 
 TESTS_DIR = Path(__file__).resolve().parent
 TIERS = ("unit", "integration", "e2e", "infra")
@@ -53,6 +62,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    return (yield from _skip_what_needs_moto())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from _skip_what_needs_moto())
+
+
+def _skip_what_needs_moto() -> Generator[None, None, None]:
+    """With LOCALSTACK_HOST set, a test (or fixture) that needs moto's own API is skipped with the
+    reason, not failed and never passed: the external LocalStack simply lacks that feature."""
+    try:
+        return (yield)
+    except NeedsMotoError as exc:
+        pytest.skip(str(exc))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -154,9 +182,10 @@ def pg_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    """A moto server; `moto.client("s3")`, `moto.env`, `moto.reset()`."""
-    with MotoServer() as server:
+def moto() -> Iterator[AwsApi]:
+    """The AWS side: a moto server, or the LocalStack at LOCALSTACK_HOST; `moto.client("s3")`, `moto.env`,
+    `moto.endpoint_url` (`moto.reset()` only on moto)."""
+    with aws_side() as server:
         yield server
 
 

@@ -124,7 +124,8 @@ class ServiceSettings(BaseModel):
     # (local tools only) every alert is published as raised.
     alert_state_table: str | None = Field(default=None, alias="ALERT_STATE_TABLE")
     renotify_minutes: int = Field(default=240, gt=0, alias="RENOTIFY_MINUTES")
-    aws_region: NonEmpty = Field(default="us-east-1", alias="AWS_REGION")
+    # Lambda always sets it; a local run without it must fail here, not talk to a default region.
+    aws_region: NonEmpty = Field(alias="AWS_REGION")
     database: DatabaseSettings
     vault: VaultSettings
     snowflake: SnowflakeSettings

@@ -39,6 +39,7 @@ BASE_ENV = {
     "SNOWFLAKE_ACCOUNT": "acme-xy12345",
     "SNOWFLAKE_DATABASE": "ANALYTICS",
     "VAULT_TIMEOUT_SECONDS": "2",
+    "AWS_REGION": "us-east-1",
 }
 
 

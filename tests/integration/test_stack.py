@@ -106,8 +106,9 @@ def test_fakesnow_creates_and_selects_across_connections(fakesnow_server: FakeSn
 
 
 def test_stopped_server_leaves_no_process_or_temp_dir() -> None:
-    # GIVEN a running server of our own (not the shared session one)
-    server = MotoServer().start()
+    # GIVEN a running server of our own (not the shared session one; not moto, which LOCALSTACK_HOST
+    # may replace)
+    server = OpenBaoServer().start()
     pid, tmpdir = server.pid, server.tmpdir
     assert pid is not None and tmpdir is not None
     assert pid_alive(pid)

@@ -4,7 +4,7 @@ The stream reaches this code through the relay the PostgreSQL server runs (aws_s
 uploader service in the test process (aws_s3_uploader_service.py); this module is the work itself,
 with boto3, and knows nothing about sockets. It does what Aurora's extension does with the output
 of COPY: cuts it into files of at most about `max_file_bytes` (Aurora: ~6 GB) named KEY, KEY_part2,
-KEY_part3, ..., uploads them to S3 (moto) and counts files, bytes and records.
+KEY_part3, ..., uploads them to S3 (the local AWS side) and counts files, bytes and records.
 
 Parts are only ever cut at record boundaries, so no row is split across two files: in CSV a newline
 ends a record only when the number of `"` seen so far is even (PostgreSQL quotes any field holding a
@@ -23,7 +23,8 @@ CHUNK_BYTES = 1 << 20
 FORMATS = ("text", "csv", "binary")
 HEADER_ON_PARTS = ("first", "all")
 EMPTY_RESULT = ("no_file", "one_file")
-# The stand-in only ever uploads to the moto endpoint it was installed with; moto takes any keys.
+# The stand-in only ever uploads to the AWS side it was installed with (moto, or the LocalStack at
+# LOCALSTACK_HOST); both take any keys.
 _DUMMY_KEY = "testing"
 
 Upload = Callable[[IO[bytes], str], None]

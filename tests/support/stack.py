@@ -1,5 +1,8 @@
 """The local stack: real PostgreSQL, moto, OpenBao and fakesnow servers on 127.0.0.1.
 
+The AWS side is the embedded moto server unless LOCALSTACK_HOST names an existing LocalStack:
+`aws_side()` decides, for the tests, the demo and the bench alike.
+
 Tests and the demo share these classes so both exercise the same servers the same way (DESIGN.md §7).
 Every server gets a free port, its own temp dir under /tmp and a log file there; a start failure raises
 with the log tail so CI output says *why* a server did not come up. Stopping goes by PID: the whole
@@ -35,7 +38,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from tests.support.local_ca import LocalCA
 
@@ -592,28 +595,74 @@ class PostgresServer(LocalService):
 
 
 # --------------------------------------------------------------------------------------------------
-# moto (AWS)
+# AWS: the embedded moto server, or an existing LocalStack (LOCALSTACK_HOST)
 # --------------------------------------------------------------------------------------------------
 
+LOCALSTACK_HOST = "LOCALSTACK_HOST"
+"""Set it (`host[:port]`, port 4566 by default) and the stack uses that LocalStack as its AWS side."""
 
-class MotoServer(LocalService):
-    """moto in server mode: one endpoint for every AWS service the pipeline touches."""
 
-    kind = "moto"
+class NeedsMotoError(RuntimeError):
+    """A feature only moto has was asked of an external LocalStack. tests/conftest.py reports the
+    test as skipped with this message, which names the feature and LOCALSTACK_HOST."""
 
-    def __init__(self, start_timeout: float = START_TIMEOUT_S) -> None:
-        super().__init__(start_timeout)
-        self.host = "127.0.0.1"
-        self.port = 0
-        self.region = _REGION
+    def __init__(self, feature: str, localstack_host: str) -> None:
+        super().__init__(
+            f"{feature} needs moto, and the AWS side is the LocalStack at "
+            f"{LOCALSTACK_HOST}={localstack_host}: unset {LOCALSTACK_HOST} to run it on moto"
+        )
+
+
+def aws_side() -> MotoServer | ExternalLocalStack:
+    """The one place that decides what plays AWS for the local stack (tests, demo, bench).
+
+    Without LOCALSTACK_HOST: a moto server of our own, started and stopped by PID. With it: the
+    LocalStack already running there, which the stack neither starts nor stops. Whatever reads an
+    AWS endpoint (AWS_ENDPOINT_URL for the Lambdas under test, the aws_s3 stand-in's uploads, the
+    test's own clients) takes it from the object returned here.
+    """
+    host = os.environ.get(LOCALSTACK_HOST, "").strip()
+    return ExternalLocalStack(host) if host else MotoServer()
+
+
+M = TypeVar("M", bound="MotoServer")
+
+
+def moto_only(feature: str, make: Callable[[], M]) -> M:
+    """A moto server for `feature`, which needs moto itself (its /moto-api/, MOTO_PORT, or what
+    moto_for_terraform.py adds); NeedsMotoError when LOCALSTACK_HOST names the AWS side instead."""
+    host = os.environ.get(LOCALSTACK_HOST, "").strip()
+    if host:
+        raise NeedsMotoError(feature, host)
+    return make()
+
+
+def _aws_client(endpoint_url: str, region: str, service: str, **options: Any) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=_DUMMY_KEY,
+        aws_secret_access_key=_DUMMY_KEY,
+        **options,
+    )
+
+
+class AwsApi(abc.ABC):
+    """What tests and the demo use of the AWS side, whichever server plays it: one endpoint for every
+    service, dummy credentials, one region."""
+
+    region: str = _REGION
 
     @property
-    def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    @abc.abstractmethod
+    def endpoint_url(self) -> str: ...
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment that points boto3 (in-process handlers, subprocesses) at this server."""
+        """Environment that points boto3 (in-process handlers, subprocesses) at this AWS side."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": _DUMMY_KEY,
@@ -623,23 +672,36 @@ class MotoServer(LocalService):
         }
 
     def client(self, service: str) -> Any:
-        """A boto3 client for `service` bound to this server with dummy credentials."""
-        import boto3
+        """A boto3 client for `service` bound to this AWS side with dummy credentials."""
+        return _aws_client(self.endpoint_url, self.region, service)
 
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=_DUMMY_KEY,
-            aws_secret_access_key=_DUMMY_KEY,
-        )
-
+    @abc.abstractmethod
     def reset(self) -> None:
         """Forget every resource (buckets, queues, state machines) so tests do not see each other's."""
+
+    @abc.abstractmethod
+    def configure(self, config: Mapping[str, Any]) -> None:
+        """POST /moto-api/config, e.g. {"stepfunctions": {"execute_state_machine": True}}."""
+
+
+class MotoServer(LocalService, AwsApi):
+    """moto in server mode: one endpoint for every AWS service the pipeline touches."""
+
+    kind = "moto"
+
+    def __init__(self, start_timeout: float = START_TIMEOUT_S) -> None:
+        super().__init__(start_timeout)
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def reset(self) -> None:
         _http_post_json(f"{self.endpoint_url}/moto-api/reset")
 
     def configure(self, config: Mapping[str, Any]) -> None:
-        """POST /moto-api/config, e.g. {"stepfunctions": {"execute_state_machine": True}}."""
         _http_post_json(f"{self.endpoint_url}/moto-api/config", config)
 
     def _launch(self) -> None:
@@ -653,10 +715,99 @@ class MotoServer(LocalService):
         return _http_ok(f"{self.endpoint_url}/moto-api/")
 
 
+class ExternalLocalStack(AwsApi):
+    """The LocalStack at LOCALSTACK_HOST as the AWS side: someone else runs it, so the stack neither
+    starts nor stops it, and what tests create there stays (every Pipeline uses names of its own).
+
+    localstack-client turns LOCALSTACK_HOST into the endpoint (`get_service_endpoint`: `host[:port]`,
+    port 4566 by default, https when USE_SSL is set). It lets AWS_ENDPOINT_URL win over
+    LOCALSTACK_HOST, so with both set start() refuses rather than quietly use the other one. start()
+    proves the endpoint answers (STS GetCallerIdentity, one attempt, short timeouts): an unreachable
+    LOCALSTACK_HOST fails at once, naming it. moto's own API is not there: reset() and configure()
+    raise NeedsMotoError.
+    """
+
+    probe_timeout_s = 3.0
+
+    def __init__(self, localstack_host: str) -> None:
+        self.localstack_host = localstack_host
+        self.account_id: str | None = None
+        self._endpoint_url: str | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._endpoint_url is None:
+            raise RuntimeError(f"the LocalStack at {LOCALSTACK_HOST}={self.localstack_host} is not started")
+        return self._endpoint_url
+
+    def start(self) -> Self:
+        """Resolve the endpoint through localstack-client and check that something AWS answers there."""
+        if self._endpoint_url is None:
+            endpoint = self._resolve()
+            self.account_id = self._probe(endpoint)
+            self._endpoint_url = endpoint
+        return self
+
+    def stop(self) -> None:
+        """Nothing to stop: this LocalStack is not ours."""
+        self._endpoint_url = None
+
+    def reset(self) -> None:
+        raise NeedsMotoError("resetting the AWS side (POST /moto-api/reset)", self.localstack_host)
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        feature = f"moto's configuration API (POST /moto-api/config {dict(config)})"
+        raise NeedsMotoError(feature, self.localstack_host)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _problem(self, message: str) -> ServiceStartError:
+        return ServiceStartError(
+            f"{LOCALSTACK_HOST}={self.localstack_host}: {message}; "
+            f"start LocalStack there, or unset {LOCALSTACK_HOST} to use the embedded moto server"
+        )
+
+    def _resolve(self) -> str:
+        from localstack_client.config import get_service_endpoint  # type: ignore[import-untyped]
+
+        if os.environ.get("AWS_ENDPOINT_URL", "").strip():
+            raise self._problem(
+                f"AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']} is set too, and localstack-client "
+                f"would use it instead of {LOCALSTACK_HOST}; unset AWS_ENDPOINT_URL"
+            )
+        try:
+            endpoint: str | None = get_service_endpoint("edge", localstack_host=self.localstack_host)
+        except RuntimeError as exc:  # localstack-client: "could not parse ... into <hostname>:<port>"
+            raise self._problem(f"not a host[:port] ({exc})") from exc
+        if not endpoint:
+            raise self._problem("localstack-client knows no edge endpoint")
+        return endpoint
+
+    def _probe(self, endpoint: str) -> str:
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        _bypass_proxy_for_loopback()
+        timeout = self.probe_timeout_s
+        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+        sts = _aws_client(endpoint, self.region, "sts", config=config)
+        try:
+            account: str = sts.get_caller_identity()["Account"]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._problem(f"no AWS endpoint answers at {endpoint} ({exc})") from exc
+        return account
+
+
 class TerraformMotoServer(MotoServer):
     """moto completed where `terraform apply` with the AWS provider needs more than moto 5.2 has:
     tests/support/moto_for_terraform.py says what is added and why. Only the Terraform apply test
-    uses it; everything else talks to plain moto."""
+    uses it (through moto_only: it needs these additions); everything else talks to `aws_side()`."""
 
     kind = "moto-terraform"
 
@@ -771,12 +922,3 @@ class FakeSnowServer(LocalService):
         with contextlib.closing(self.connect(self.probe_database, "PUBLIC")) as con:
             con.cursor().execute("SELECT 1").fetchall()
         return True
-
-
-ALL_SERVICES: tuple[Callable[[], LocalService], ...] = (
-    PostgresServer,
-    MotoServer,
-    OpenBaoServer,
-    FakeSnowServer,
-)
-"""Every server of the local stack, e.g. for a demo that starts them all."""

@@ -6,6 +6,8 @@ only return successes, so this module puts a small HTTP front in between: moto i
 `MOTO_PORT` pointing at the front, which answers Lambda `Invoke` calls from a test-supplied script
 (results or function errors such as `ExportRunRetryable` or `Sandbox.Timedout`, exactly as the
 Lambda API reports them) and forwards every other request (SNS publish, SQS, ...) to moto itself.
+All of that is moto's own: with LOCALSTACK_HOST set, StepFunctionsStack() raises NeedsMotoError, and
+the tests that use it are skipped saying so.
 
 Usage::
 
@@ -28,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from tests.support.stack import MotoServer, free_port, venv_bin
+from tests.support.stack import MotoServer, free_port, moto_only, venv_bin
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
@@ -166,9 +168,14 @@ class StepFunctionsStack:
     """A moto server executing state machines, plus the scripted Lambda front it calls."""
 
     def __init__(self) -> None:
+        feature = "executing state machines (moto's /moto-api/config and MOTO_PORT)"
         self.lambdas = ScriptedLambdas()
         self._front = _Front(self.lambdas)
-        self.moto = _MotoBehindFront(self._front.server_address[1])
+        try:
+            self.moto = moto_only(feature, lambda: _MotoBehindFront(self._front.server_address[1]))
+        except BaseException:
+            self._front.server_close()
+            raise
         self._thread: threading.Thread | None = None
 
     def start(self) -> Self:

@@ -55,6 +55,7 @@ BASE_ENV = {
     "VAULT_SNOWFLAKE_SECRET_PATH": "aurora-sync/snowflake",
     "SNOWFLAKE_ACCOUNT": "acme-xy12345",
     "SNOWFLAKE_DATABASE": "ANALYTICS",
+    "AWS_REGION": "us-east-1",
 }
 FALLBACK_ENV = {"DB_USER": "sync_fallback", "DB_PASSWORD_ENCRYPTED": base64.b64encode(b"ct:db").decode()}
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

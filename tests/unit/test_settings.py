@@ -20,6 +20,7 @@ MINIMAL = {
     "VAULT_ADDR": "https://vault.example:8200",
     "SNOWFLAKE_ACCOUNT": "acme-xy12345",
     "SNOWFLAKE_DATABASE": "ANALYTICS",
+    "AWS_REGION": "eu-west-1",
 }
 
 
@@ -46,8 +47,20 @@ def test_missing_variables_are_all_named() -> None:
         "VAULT_ADDR",
         "SNOWFLAKE_ACCOUNT",
         "SNOWFLAKE_DATABASE",
+        "AWS_REGION",
     ):
         assert name in message
+
+
+def test_the_region_is_the_one_lambda_sets_never_a_default() -> None:
+    # GIVEN the environment Lambda gives the function THEN its region is used as given
+    assert load_exporter_settings(MINIMAL).aws_region == "eu-west-1"
+
+    # GIVEN a local run without AWS_REGION THEN it stops, naming it, instead of picking a region
+    without = {k: v for k, v in MINIMAL.items() if k != "AWS_REGION"}
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings(without)
+    assert caught.value.field == "AWS_REGION"
 
 
 def test_bad_export_mode_is_named() -> None:

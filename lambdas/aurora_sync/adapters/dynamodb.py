@@ -10,6 +10,7 @@ if absent, expired or already the writer's, deleted only by its holder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -72,44 +73,46 @@ class LeaseTable:
         item counts as free, so botocore retrying a put whose answer was lost does not lock its
         writer out. ALL_OLD on either outcome is read atomically with the write: no second read.
         """
-        action = f"dynamodb:PutItem {self.table_name} {item[LEASE_KEY]}"
-        try:
-            response = self._db.put_item(
-                TableName=self.table_name,
-                Item={k: _to_dynamo(v) for k, v in item.items() if v is not None},
-                ConditionExpression=_FREE_OR_MINE,
-                ExpressionAttributeNames={"#key": LEASE_KEY, "#expires": "expires_at", "#holder": "holder"},
-                ExpressionAttributeValues={":now": _to_dynamo(now_epoch), ":holder": {"S": item["holder"]}},
-                ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False, _item_in_the_way(exc)
-            raise classify(exc, action) from exc
-        except BotoCoreError as exc:
-            raise classify(exc, action) from exc
-        return True, _item(response.get("Attributes"))
+        return _conditional_write(
+            f"dynamodb:PutItem {self.table_name} {item[LEASE_KEY]}",
+            self._db.put_item,
+            TableName=self.table_name,
+            Item={k: _to_dynamo(v) for k, v in item.items() if v is not None},
+            ConditionExpression=_FREE_OR_MINE,
+            ExpressionAttributeNames={"#key": LEASE_KEY, "#expires": "expires_at", "#holder": "holder"},
+            ExpressionAttributeValues={":now": _to_dynamo(now_epoch), ":holder": {"S": item["holder"]}},
+            ReturnValues="ALL_OLD",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
 
     def delete_if_holder(self, key: str, holder: str) -> tuple[bool, dict[str, Any] | None]:
         """Delete the lease if `holder` holds it: (True, None), or (False, the item there or None)."""
-        action = f"dynamodb:DeleteItem {self.table_name} {key}"
-        try:
-            self._db.delete_item(
-                TableName=self.table_name,
-                Key={LEASE_KEY: {"S": key}},
-                ConditionExpression="#holder = :holder",
-                ExpressionAttributeNames={"#holder": "holder"},
-                ExpressionAttributeValues={":holder": {"S": holder}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False, _item_in_the_way(exc)
-            raise classify(exc, action) from exc
-        except BotoCoreError as exc:
-            raise classify(exc, action) from exc
-        return True, None
+        return _conditional_write(
+            f"dynamodb:DeleteItem {self.table_name} {key}",
+            self._db.delete_item,
+            TableName=self.table_name,
+            Key={LEASE_KEY: {"S": key}},
+            ConditionExpression="#holder = :holder",
+            ExpressionAttributeNames={"#holder": "holder"},
+            ExpressionAttributeValues={":holder": {"S": holder}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+
+def _conditional_write(
+    action: str, write: Callable[..., dict[str, Any]], **request: Any
+) -> tuple[bool, dict[str, Any] | None]:
+    """One conditional write: (True, the old item it returned, if asked for with ReturnValues) or
+    (False, the item that failed the condition). Any other error is classified for `action`."""
+    try:
+        response = write(**request)
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False, _item_in_the_way(exc)
+        raise classify(exc, action) from exc
+    except BotoCoreError as exc:
+        raise classify(exc, action) from exc
+    return True, _item(response.get("Attributes"))
 
 
 def _item_in_the_way(exc: ClientError) -> dict[str, Any] | None:
