@@ -29,6 +29,7 @@ FINAL_TABLE = "ORDERS"  # its Snowflake name, FakeSnowflake.final_max's key
 COLUMNS = {"id": "int8", "note": "text", "updated_at": "timestamptz"}
 HEADER = b"id,note,updated_at\n"
 ENVIRONMENT = {
+    "AWS_REGION": "us-east-1",
     "EXPORT_BUCKET": "exports",
     "EXPORT_LEASE_TABLE": "export-lease",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",

@@ -55,6 +55,7 @@ TABLES = parse_tables(
     "tables.json",
 )
 ENV = {
+    "AWS_REGION": "us-east-1",
     "EXPORT_BUCKET": "exports",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "ALERT_STATE_TABLE": "alerts",
