@@ -133,11 +133,13 @@ def test_roots_take_every_account_scoped_name_from_the_names_module(env: Path) -
     assert locals_of(doc)["name"] == "${module.names.prefix}"
     assert one(ssm["tables"]["name"]) == "${module.names.tables_parameter}"
     assert one(ssm["db_ca_bundle"]["name"]) == "${module.names.db_ca_bundle_parameter}"
+    lambda_common = locals_of(doc)["lambda_common"]
     for module in ("exporter", "reconciler"):
-        assert one(modules[module]["overrides_path"]) == "${module.names.overrides_path}", module
-    for module in ("exporter", "reconciler", "alerting"):
-        assert one(modules[module]["service_name"]) == "${module.names.service_name}", module
-        assert one(modules[module]["metrics_namespace"]) == "${module.names.metrics_namespace}", module
+        assert one(modules[module]["common"]) == "${local.lambda_common}", module
+    assert lambda_common["overrides_path"] == "${module.names.overrides_path}"
+    for module, values in (("lambda_common", lambda_common), ("alerting", modules["alerting"])):
+        assert one(values["service_name"]) == "${module.names.service_name}", module
+        assert one(values["metrics_namespace"]) == "${module.names.metrics_namespace}", module
     account = modules["snowflake_account"]
     assert one(account["warehouse_name"]) == "${module.names.snowflake.warehouse}"
     assert one(account["storage_integration_name"]) == "${module.names.snowflake.storage_integration}"
@@ -147,22 +149,25 @@ def test_roots_take_every_account_scoped_name_from_the_names_module(env: Path) -
 @pytest.mark.parametrize(
     ("module", "variable"),
     [
-        ("aws_exporter", "overrides_path"),
-        ("aws_exporter", "service_name"),
-        ("aws_exporter", "metrics_namespace"),
-        ("aws_reconciler", "overrides_path"),
-        ("aws_reconciler", "service_name"),
-        ("aws_reconciler", "metrics_namespace"),
+        ("aws_exporter", "common.overrides_path"),
+        ("aws_exporter", "common.service_name"),
+        ("aws_exporter", "common.metrics_namespace"),
+        ("aws_reconciler", "common.overrides_path"),
+        ("aws_reconciler", "common.service_name"),
+        ("aws_reconciler", "common.metrics_namespace"),
         ("snowflake_account", "warehouse_name"),
         ("snowflake_account", "storage_integration_name"),
         ("snowflake_account", "service_role_name"),
     ],
 )
 def test_modules_have_no_shared_default_for_an_account_scoped_name(module: str, variable: str) -> None:
-    """GIVEN a module variable that names an account-scoped object
+    """GIVEN a module variable (or a field of an object variable) that names an account-scoped object
     WHEN its declaration is read
-    THEN it has no default: a caller that forgets it fails to plan instead of silently sharing a
-    name with every other environment."""
+    THEN it has no default (a field: required, not optional): a caller that forgets it fails to plan
+    instead of silently sharing a name with every other environment."""
+    name, _, field = variable.partition(".")
     doc = hcl_load(MODULES_DIR / module / "variables.tf")
-    [body] = [entry[variable] for entry in doc["variable"] if variable in entry]
+    [body] = [entry[name] for entry in doc["variable"] if name in entry]
     assert "default" not in body
+    if field:
+        assert f"'{field}': '${{string}}'" in one(body["type"]), one(body["type"])

@@ -292,13 +292,35 @@ def test_snowflake_sql_and_lambdas_name_the_same_database(env: Path) -> None:
     assert one(modules["snowflake_table"]["database"]) == account
     assert locals_of(doc)["lambda_common"]["snowflake"]["database"] == account
     for function in ("exporter", "reconciler"):
-        assert "local.lambda_common.snowflake" in one(modules[function]["snowflake"]), function
+        assert one(modules[function]["common"]) == "${local.lambda_common}", function
         environment = locals_of(hcl_load(MODULES_DIR / f"aws_{function}" / "main.tf"))["environment"]
-        assert environment["SNOWFLAKE_DATABASE"] == "${var.snowflake.database}", function
+        assert environment["SNOWFLAKE_DATABASE"] == "${var.common.snowflake.database}", function
     render = module_calls(hcl_load(MODULES_DIR / "snowflake_table" / "main.tf"))["render"]
     assert one(render["database"]) == "${var.database}"
     account_main = hcl_load(MODULES_DIR / "snowflake_account" / "main.tf")
     assert one(blocks(account_main, "resource", "snowflake_database")["sync"]["name"]) == "${var.database}"
+
+
+def without_lines(value: Any) -> Any:
+    """A parsed block without the parser's line numbers (so two files' blocks compare)."""
+    if isinstance(value, dict):
+        return {k: without_lines(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [without_lines(v) for v in value]
+    return value
+
+
+def test_exporter_and_reconciler_declare_the_same_common_variable() -> None:
+    """GIVEN the `common` object both function modules take (built once, local.lambda_common)
+    WHEN their declarations are read THEN they are the same: type, validations, description."""
+    exporter, reconciler = (
+        without_lines(
+            [v for v in hcl_load(MODULES_DIR / f"aws_{f}" / "variables.tf")["variable"] if "common" in v]
+        )
+        for f in ("exporter", "reconciler")
+    )
+    assert exporter == reconciler and len(exporter) == 1
+    assert "validation" in exporter[0]["common"]
 
 
 # Roles that hold the global MANAGE GRANTS privilege out of the box (SECURITYADMIN, and ACCOUNTADMIN
@@ -388,7 +410,7 @@ def test_lambdas_get_the_aurora_ca_bundle_and_may_read_it(module: str) -> None:
     role may read exactly that parameter."""
     environment = locals_of(hcl_load(MODULES_DIR / module / "main.tf"))["environment"]
     assert "DB_SSL" not in environment
-    assert environment["DB_SSL_CA_BUNDLE_PARAMETER"] == "${var.database.ca_bundle_parameter}"
+    assert environment["DB_SSL_CA_BUNDLE_PARAMETER"] == "${var.common.database.ca_bundle_parameter}"
     [policy] = blocks(hcl_load(MODULES_DIR / module / "iam.tf"), "data", "aws_iam_policy_document").values()
     readable = [
         r
@@ -396,7 +418,7 @@ def test_lambdas_get_the_aurora_ca_bundle_and_may_read_it(module: str) -> None:
         if "ssm:GetParameter" in one(st["actions"])
         for r in one(st["resources"])
     ]
-    assert any(r.endswith("${var.database.ca_bundle_parameter}") for r in readable), readable
+    assert any(r.endswith("${var.common.database.ca_bundle_parameter}") for r in readable), readable
 
 
 def template_options(name: str) -> dict[str, str]:
@@ -527,7 +549,10 @@ def test_reconciler_async_failures_are_retried_then_sent_to_the_pager() -> None:
         assert (
             one(calls["reconciler"]["invocation_failure_topic_arn"]) == "${module.alerting.alarm_topic_arn}"
         )
-        assert one(calls["reconciler"]["ops_kms_key_arn"]) == "${local.lambda_common.ops_kms_key_arn}"
+        assert one(calls["reconciler"]["common"]) == "${local.lambda_common}"
+        assert locals_of(hcl_load(env / "main.tf"))["lambda_common"]["ops_kms_key_arn"] == (
+            "${module.alerting.kms_key_arn}"
+        )
 
 
 def test_schedules_and_the_status_rule_dead_letter_to_an_encrypted_watched_queue() -> None:

@@ -159,18 +159,22 @@ module "alerting" {
   tags = local.tags
 }
 
+# What the exporter and the reconciler share (their modules' var.common): built once, here.
 locals {
   lambda_common = {
     layer_arn                 = aws_lambda_layer_version.dependencies.arn
-    architecture              = local.lambda_target.architecture
     runtime                   = local.lambda_target.runtime
     handler                   = local.lambda_target.handler
+    architecture              = local.lambda_target.architecture
     tables_parameter_name     = aws_ssm_parameter.tables.name
+    overrides_path            = module.names.overrides_path
     export_bucket             = module.storage.bucket_name
     export_bucket_kms_key_arn = module.storage.kms_key_arn
     alert_topic_arn           = module.alerting.alert_topic_arn
     alert_state_table_name    = module.alerting.alert_state_table_name
     ops_kms_key_arn           = module.alerting.kms_key_arn
+    database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name })
+    vault                     = var.vault
     snowflake = {
       account       = var.snowflake_connection.account
       warehouse     = module.snowflake_account.warehouse
@@ -178,6 +182,12 @@ locals {
       role          = module.snowflake_account.service_role
       fallback_user = var.snowflake_connection.fallback_user
     }
+    service_name       = module.names.service_name
+    metrics_namespace  = module.names.metrics_namespace
+    subnet_ids         = var.lambda_subnet_ids
+    security_group_ids = var.lambda_security_group_ids
+    log_retention_days = 365
+    tags               = local.tags
   }
 }
 
@@ -185,68 +195,34 @@ locals {
 module "exporter" {
   source = "../../modules/aws_exporter"
 
+  common                    = local.lambda_common
   name                      = "${local.name}-exporter"
   zip_path                  = local.exporter_zip
-  layer_arn                 = local.lambda_common.layer_arn
-  architecture              = local.lambda_common.architecture
-  runtime                   = local.lambda_common.runtime
-  handler                   = local.lambda_common.handler
+  fallback_ciphertexts      = try(var.fallback_ciphertexts["exporter"], {})
   timeout_seconds           = var.exporter.timeout_seconds
   memory_mb                 = var.exporter.memory_mb
   reserved_concurrency      = var.exporter.reserved_concurrency
+  table_prefixes            = module.tables.s3_prefixes
   export_mode               = var.exporter.export_mode
   max_range_hours           = var.exporter.max_range_hours
   lease_alert_after_minutes = var.exporter.lease_alert_after_minutes
-  tables_parameter_name     = local.lambda_common.tables_parameter_name
-  overrides_path            = module.names.overrides_path
-  export_bucket             = local.lambda_common.export_bucket
-  table_prefixes            = module.tables.s3_prefixes
-  export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
-  alert_topic_arn           = local.lambda_common.alert_topic_arn
-  alert_state_table_name    = local.lambda_common.alert_state_table_name
-  ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
-  database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["exporter"].db_password, null) })
-  vault                     = var.vault
-  snowflake                 = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["exporter"].snowflake_private_key, null) })
-  service_name              = module.names.service_name
-  metrics_namespace         = module.names.metrics_namespace
-  subnet_ids                = var.lambda_subnet_ids
-  security_group_ids        = var.lambda_security_group_ids
-  tags                      = local.tags
 }
 
 module "reconciler" {
   source = "../../modules/aws_reconciler"
 
-  name                      = "${local.name}-reconciler"
-  zip_path                  = local.reconciler_zip
-  layer_arn                 = local.lambda_common.layer_arn
-  architecture              = local.lambda_common.architecture
-  runtime                   = local.lambda_common.runtime
-  handler                   = local.lambda_common.handler
-  timeout_seconds           = var.reconciler.timeout_seconds
-  memory_mb                 = var.reconciler.memory_mb
-  reserved_concurrency      = var.reconciler.reserved_concurrency
-  lookback_hours            = var.reconciler.lookback_hours
-  load_grace_minutes        = var.reconciler.load_grace_minutes
-  tables_parameter_name     = local.lambda_common.tables_parameter_name
-  overrides_path            = module.names.overrides_path
-  export_bucket             = local.lambda_common.export_bucket
-  export_bucket_kms_key_arn = local.lambda_common.export_bucket_kms_key_arn
-  alert_topic_arn           = local.lambda_common.alert_topic_arn
-  alert_state_table_name    = local.lambda_common.alert_state_table_name
-  ops_kms_key_arn           = local.lambda_common.ops_kms_key_arn
-  sync_state_machine_name   = module.orchestration.state_machine_name
+  common                  = local.lambda_common
+  name                    = "${local.name}-reconciler"
+  zip_path                = local.reconciler_zip
+  fallback_ciphertexts    = try(var.fallback_ciphertexts["reconciler"], {})
+  timeout_seconds         = var.reconciler.timeout_seconds
+  memory_mb               = var.reconciler.memory_mb
+  reserved_concurrency    = var.reconciler.reserved_concurrency
+  sync_state_machine_name = module.orchestration.state_machine_name
   # Scheduled runs and status-change events that fail every retry: the pager.
   invocation_failure_topic_arn = module.alerting.alarm_topic_arn
-  database                     = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name, fallback_password_encrypted = try(var.fallback_ciphertexts["reconciler"].db_password, null) })
-  vault                        = var.vault
-  snowflake                    = merge(local.lambda_common.snowflake, { fallback_private_key_encrypted = try(var.fallback_ciphertexts["reconciler"].snowflake_private_key, null) })
-  service_name                 = module.names.service_name
-  metrics_namespace            = module.names.metrics_namespace
-  subnet_ids                   = var.lambda_subnet_ids
-  security_group_ids           = var.lambda_security_group_ids
-  tags                         = local.tags
+  lookback_hours               = var.reconciler.lookback_hours
+  load_grace_minutes           = var.reconciler.load_grace_minutes
 }
 
 # What the <env>-plan GitHub environment's AWS role must not do, beside AWS-managed ReadOnlyAccess
