@@ -80,12 +80,12 @@ STUB_VALUES = {
                      "storage_integration", "error_integration", "service_role")
     },
 }  # fmt: skip
+# Ephemeral and required: which Snowflake identity the provider blocks are (stubbed here).
+MODE = "-var=terraform_mode=apply"
 # Every service the AWS modules create something in; anything else would go to real AWS (and fail).
 SERVICES = ("cloudwatch", "dynamodb", "ec2", "events", "iam", "kms", "lambda", "logs", "s3",
             "scheduler", "sfn", "sns", "sqs", "ssm", "sts")  # fmt: skip
 TIMEOUT_S = 600
-# Ephemeral and required: which Snowflake identity the provider blocks are (stubbed here).
-MODE = "-var=terraform_mode=apply"
 
 
 @dataclass
