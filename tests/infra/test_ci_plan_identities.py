@@ -4,7 +4,7 @@ A pull request's plan runs in the GitHub environment <env>-plan, which has no re
 workflow file the branch controls, so whatever that job holds anyone who can push a branch can print.
 It holds only read-only identities:
 
-- Snowflake: the env roots connect as `snowflake_plan_user` with `snowflake_plan_role` whenever
+- Snowflake: the env roots connect as their plan user with their plan role whenever
   `terraform_mode = "plan"` (an ephemeral variable, so the saved plan an apply runs does not carry it);
   modules/snowflake_account/plan_role.tf lets that role SHOW/DESCRIBE every object Terraform manages
   (a refresh that cannot see an object drops it from the plan's state) and read no rows.
@@ -32,6 +32,7 @@ from tests.support.terraform import (
     ENVS_DIR,
     MODULES_DIR,
     PLUGIN_DIR,
+    SYSTEM_DIR,
     Terraform,
     TerraformError,
     blocks,
@@ -66,16 +67,16 @@ def test_every_snowflake_provider_is_the_plan_identity_in_plan_mode(env: Path) -
     WHEN terraform_mode is plan
     THEN every block connects as the plan user with the plan role, and only in apply mode as the deploy
     user with the owner role / ACCOUNTADMIN: no plan reaches a role that can change anything."""
-    providers = [one(p["snowflake"]) for p in hcl_load(env / "providers.tf")["provider"] if "snowflake" in p]
+    providers = [one(p["snowflake"]) for p in hcl_load(env / "main.tf")["provider"] if "snowflake" in p]
     assert len(providers) == 2
-    deploy_roles = {"default": "var.snowflake_owner_role", "accountadmin": '"ACCOUNTADMIN"'}
+    deploy_roles = {"default": "local.snowflake.owner_role", "accountadmin": '"ACCOUNTADMIN"'}
     for block in providers:
         alias = one(block.get("alias", ["default"]))
         assert one(block["user"]) == (
-            '${var.terraform_mode == "plan" ? var.snowflake_plan_user : var.snowflake_terraform_user}'
+            '${var.terraform_mode == "plan" ? local.snowflake.plan_user : local.snowflake.deploy_user}'
         ), alias
         assert one(block["role"]) == (
-            f'${{var.terraform_mode == "plan" ? var.snowflake_plan_role : {deploy_roles[alias]}}}'
+            f'${{var.terraform_mode == "plan" ? local.snowflake.plan_role : {deploy_roles[alias]}}}'
         ), alias
 
 
@@ -85,9 +86,7 @@ def test_terraform_mode_is_ephemeral_required_and_validated(env: Path) -> None:
     WHEN its declaration is read
     THEN it is ephemeral (not saved in a plan file, so an apply must set it again rather than inherit
     "plan"), has no default (every run says which it is) and accepts only plan or apply."""
-    [body] = [
-        v["terraform_mode"] for v in hcl_load(env / "variables.tf")["variable"] if "terraform_mode" in v
-    ]
+    [body] = [v["terraform_mode"] for v in hcl_load(env / "main.tf")["variable"] if "terraform_mode" in v]
     assert one(body["ephemeral"]) is True
     assert "default" not in body
     condition = one(one(body["validation"])["condition"])
@@ -295,10 +294,14 @@ def test_plan_role_reads_no_rows_and_runs_no_warehouse() -> None:
 
 @pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
 def test_env_root_gives_the_account_module_the_plan_role(env: Path) -> None:
-    """GIVEN an env root WHEN its snowflake_account call is read THEN the grants go to the role the
-    provider blocks use in plan mode."""
-    call = module_calls(hcl_load(env / "main.tf"))["snowflake_account"]
+    """GIVEN an env root and the system's snowflake_account call WHEN read THEN the grants go to the
+    role the root's provider blocks use in plan mode (and the objects' owner is their apply role)."""
+    call = module_calls(hcl_load(SYSTEM_DIR / "main.tf"))["snowflake_account"]
     assert one(call["plan_role_name"]) == "${var.snowflake_plan_role}"
+    assert one(call["owner_role_name"]) == "${var.snowflake_owner_role}"
+    system = module_calls(hcl_load(env / "main.tf"))["system"]
+    assert one(system["snowflake_plan_role"]) == "${local.snowflake.plan_role}"
+    assert one(system["snowflake_owner_role"]) == "${local.snowflake.owner_role}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -377,11 +380,13 @@ def test_ci_plan_policy_denies_the_export_objects_and_key(tmp_path: Path) -> Non
 def test_env_root_outputs_the_plan_role_policy_of_its_own_bucket(env: Path) -> None:
     """GIVEN an env root WHEN its wiring is read THEN the deny policy is built from this environment's
     export bucket and key, and is an output (the plan role lives outside the stack)."""
-    call = module_calls(hcl_load(env / "main.tf"))["ci_plan_policy"]
+    call = module_calls(hcl_load(SYSTEM_DIR / "main.tf"))["ci_plan_policy"]
     assert one(call["export_bucket_arn"]) == "${module.storage.bucket_arn}"
     assert one(call["export_bucket_kms_key_arn"]) == "${module.storage.kms_key_arn}"
-    outputs = {k: v for entry in hcl_load(env / "outputs.tf")["output"] for k, v in entry.items()}
-    assert one(outputs["ci_plan_role_policy_json"]["value"]) == "${module.ci_plan_policy.json}"
+    for tf, value in ((SYSTEM_DIR / "outputs.tf", "${module.ci_plan_policy.json}"),
+                      (env / "outputs.tf", "${module.system.ci_plan_role_policy_json}")):  # fmt: skip
+        outputs = {k: v for entry in hcl_load(tf)["output"] for k, v in entry.items()}
+        assert one(outputs["ci_plan_role_policy_json"]["value"]) == value
 
 
 # --------------------------------------------------------------------------------------------------
@@ -393,7 +398,7 @@ def test_env_root_outputs_the_plan_role_policy_of_its_own_bucket(env: Path) -> N
 def test_state_is_locked_by_lockfile(env: Path) -> None:
     """GIVEN an env root's backend WHEN read THEN S3-native locking (use_lockfile) stays on: the apply
     and force-unlock take <key>.tflock; only plans opt out (-lock=false, .github/workflows)."""
-    backend = one(one(hcl_load(env / "versions.tf")["terraform"])["backend"])
+    backend = one(one(hcl_load(env / "main.tf")["terraform"])["backend"])
     assert one(backend["s3"]["use_lockfile"]) is True
 
 

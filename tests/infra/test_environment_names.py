@@ -5,8 +5,8 @@ roles are unique per account (and region): with one shared name the second envir
 fails (ParameterAlreadyExists, "object already exists"), or worse succeeds and mixes them (dev's
 exporter deleting prod's overrides; prod's freshness alarms reading dev's data points). Every such
 name comes from terraform/modules/names (evaluated here by Terraform itself, for each environment's
-`environment`) or from the environment's terraform.tfvars; this file checks that the environments'
-names are pairwise disjoint and that the roots really use them.
+`environment`) or from the values the environment's root gives terraform/system; this file checks
+that the environments' names are pairwise disjoint and that the system really uses them.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ import pytest
 from tests.support.terraform import (
     ENVS_DIR,
     MODULES_DIR,
+    SYSTEM_DIR,
     Terraform,
     blocks,
     env_tables_parameter,
+    env_values,
     hcl_load,
     locals_of,
     module_calls,
@@ -37,10 +39,6 @@ ENVS = sorted(p for p in ENVS_DIR.iterdir() if (p / "main.tf").exists())
 NAMES_MODULE = MODULES_DIR / "names"
 
 needs_terraform = pytest.mark.skipif(terraform_bin() is None, reason="terraform is not installed here")
-
-
-def tfvars(env: Path) -> dict[str, Any]:
-    return {k: one(v) for k, v in hcl_load(env / "terraform.tfvars").items()}
 
 
 @functools.cache
@@ -57,11 +55,11 @@ def evaluated_names(environment: str) -> dict[str, Any]:
 
 def account_scoped_names(env: Path) -> dict[str, str]:
     """Every account-scoped name the environment's root creates or claims, by what it is."""
-    values = tfvars(env)
+    values = env_values(env)
     names = evaluated_names(values["environment"])
     assert env_tables_parameter(env) == names["tables_parameter"]  # what the other infra tests assume
     snowflake = names["snowflake"]
-    connection = one(values["snowflake_connection"])
+    connection = values["snowflake_connection"]
     account_main = hcl_load(MODULES_DIR / "snowflake_account" / "main.tf")
     error_integration = blocks(account_main, "resource", "snowflake_notification_integration")["errors"]
     assert one(error_integration["name"]) == "${var.storage_integration_name}_ERRORS"
@@ -86,7 +84,7 @@ def account_scoped_names(env: Path) -> dict[str, str]:
 @needs_terraform
 @pytest.mark.parametrize(("a", "b"), list(itertools.combinations(ENVS, 2)), ids=lambda p: p.name)
 def test_environments_share_no_account_scoped_name(a: Path, b: Path) -> None:
-    """GIVEN two environment roots (their terraform.tfvars, and modules/names evaluated by Terraform)
+    """GIVEN two environment roots (their values, and modules/names evaluated by Terraform)
     WHEN their account-scoped names are compared
     THEN no name is used by both, and no SSM name of one lies under a path of the other (the
     exporter's IAM grant on `<overrides path>*` reaches exactly its own environment's overrides)."""
@@ -118,26 +116,27 @@ def test_names_carry_the_environment() -> None:
     }
 
 
-@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
-def test_roots_take_every_account_scoped_name_from_the_names_module(env: Path) -> None:
-    """GIVEN an environment root
+def test_the_system_takes_every_account_scoped_name_from_the_names_module() -> None:
+    """GIVEN terraform/system, which every env root calls with its `environment`
     WHEN its wiring is read
-    THEN every account-scoped name it passes on comes from module.names (fed its `environment`), so
+    THEN every account-scoped name it passes on comes from module.names (fed that `environment`), so
     none can be typed in twice: the SSM parameters, the Lambdas' overrides path, service and
     namespace, the alarms' namespace and dimension, and the Snowflake warehouse, integration, role."""
-    doc = hcl_load(env / "main.tf")
+    doc = hcl_load(SYSTEM_DIR / "main.tf")
     modules = module_calls(doc)
     ssm = blocks(doc, "resource", "aws_ssm_parameter")
+    lambda_common = locals_of(doc)["lambda_common"]
 
     assert one(modules["names"]["environment"]) == "${var.environment}"
     assert locals_of(doc)["name"] == "${module.names.prefix}"
     assert one(ssm["tables"]["name"]) == "${module.names.tables_parameter}"
     assert one(ssm["db_ca_bundle"]["name"]) == "${module.names.db_ca_bundle_parameter}"
     for module in ("exporter", "reconciler"):
-        assert one(modules[module]["overrides_path"]) == "${module.names.overrides_path}", module
-    for module in ("exporter", "reconciler", "alerting"):
-        assert one(modules[module]["service_name"]) == "${module.names.service_name}", module
-        assert one(modules[module]["metrics_namespace"]) == "${module.names.metrics_namespace}", module
+        assert one(modules[module]["common"]) == "${local.lambda_common}", module
+    assert lambda_common["overrides_path"] == "${module.names.overrides_path}"
+    for module, values in (("lambda_common", lambda_common), ("alerting", module_calls(doc)["alerting"])):
+        assert one(values["service_name"]) == "${module.names.service_name}", module
+        assert one(values["metrics_namespace"]) == "${module.names.metrics_namespace}", module
     account = modules["snowflake_account"]
     assert one(account["warehouse_name"]) == "${module.names.snowflake.warehouse}"
     assert one(account["storage_integration_name"]) == "${module.names.snowflake.storage_integration}"
@@ -147,22 +146,25 @@ def test_roots_take_every_account_scoped_name_from_the_names_module(env: Path) -
 @pytest.mark.parametrize(
     ("module", "variable"),
     [
-        ("aws_exporter", "overrides_path"),
-        ("aws_exporter", "service_name"),
-        ("aws_exporter", "metrics_namespace"),
-        ("aws_reconciler", "overrides_path"),
-        ("aws_reconciler", "service_name"),
-        ("aws_reconciler", "metrics_namespace"),
+        ("aws_exporter", "common.overrides_path"),
+        ("aws_exporter", "common.service_name"),
+        ("aws_exporter", "common.metrics_namespace"),
+        ("aws_reconciler", "common.overrides_path"),
+        ("aws_reconciler", "common.service_name"),
+        ("aws_reconciler", "common.metrics_namespace"),
         ("snowflake_account", "warehouse_name"),
         ("snowflake_account", "storage_integration_name"),
         ("snowflake_account", "service_role_name"),
     ],
 )
 def test_modules_have_no_shared_default_for_an_account_scoped_name(module: str, variable: str) -> None:
-    """GIVEN a module variable that names an account-scoped object
+    """GIVEN a module variable (or a field of an object variable) that names an account-scoped object
     WHEN its declaration is read
-    THEN it has no default: a caller that forgets it fails to plan instead of silently sharing a
-    name with every other environment."""
+    THEN it has no default (a field: required, not optional): a caller that forgets it fails to plan
+    instead of silently sharing a name with every other environment."""
+    name, _, field = variable.partition(".")
     doc = hcl_load(MODULES_DIR / module / "variables.tf")
-    [body] = [entry[variable] for entry in doc["variable"] if variable in entry]
+    [body] = [entry[name] for entry in doc["variable"] if name in entry]
     assert "default" not in body
+    if field:
+        assert f"'{field}': '${{string}}'" in one(body["type"]), one(body["type"])

@@ -1,13 +1,14 @@
 """The AWS side of an environment root, applied for real: `terraform apply` against a local moto
-server, then `plan` (must show no change), then `destroy`.
+server, then the state rewritten to the addresses of the layout before terraform/system (its moved
+blocks must move every resource, changing nothing), then `plan` (must show no change), then `destroy`.
 
 `validate` and checkov read the configuration; only an apply shows what the provider and the APIs
 make of it (a value the API normalises, an argument it ignores, a dependency missing from the graph,
 a policy rendered wrong). What runs:
-- terraform/envs/dev (prod is the same code: test_environments_share_their_code) with its own
-  terraform.tfvars; only what must point at this machine is overridden: the REPLACE-ME bucket name,
-  the network (a VPC, subnets, security group and route table made in moto first), small placeholder
-  Lambda zips and a generated CA bundle;
+- terraform/envs/dev (prod calls the same terraform/system: test_environment_roots_only_call_the_system)
+  with its own values; only what must point at this machine is overridden (an override file merged
+  into its `module "system"` call): the REPLACE-ME bucket name, the network (a VPC, subnets, security
+  group and route table made in moto first), small placeholder Lambda zips; and a generated CA bundle;
 - the Snowflake modules stubbed as for validate (tests/support/terraform.py stub_snowflake), their
   outputs given the values the handshake would return (an IAM user ARN, an external id, one SQS ARN
   per pipe);
@@ -45,7 +46,9 @@ from tests.support.terraform import (
     REPO,
     TERRAFORM_DIR,
     Terraform,
+    hcl_load,
     mirrored_providers,
+    one,
     stub_snowflake,
     terraform_bin,
 )
@@ -77,6 +80,8 @@ STUB_VALUES = {
                      "storage_integration", "error_integration", "service_role")
     },
 }  # fmt: skip
+# Ephemeral and required: which Snowflake identity the provider blocks are (stubbed here).
+MODE = "-var=terraform_mode=apply"
 # Every service the AWS modules create something in; anything else would go to real AWS (and fail).
 SERVICES = ("cloudwatch", "dynamodb", "ec2", "events", "iam", "kms", "lambda", "logs", "s3",
             "scheduler", "sfn", "sns", "sqs", "ssm", "sts")  # fmt: skip
@@ -94,8 +99,11 @@ class Applied:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _override_files(root: Path, endpoint: str, state: Path) -> None:
+def _override_files(root: Path, endpoint: str, state: Path, values: dict[str, Any]) -> None:
+    """The aws provider on moto, a local backend, and `values` merged into the system call (JSON values
+    are HCL expressions as they stand)."""
     endpoints = "".join(f'    {service} = "{endpoint}"\n' for service in SERVICES)
+    arguments = "".join(f"  {name} = {json.dumps(value)}\n" for name, value in values.items())
     (root / "zz_moto_override.tf").write_text(
         'provider "aws" {\n'
         '  access_key                  = "testing"\n'
@@ -105,7 +113,8 @@ def _override_files(root: Path, endpoint: str, state: Path) -> None:
         "  s3_use_path_style           = true\n"
         f"  endpoints {{\n{endpoints}  }}\n"
         "}\n\n"
-        f'terraform {{\n  backend "local" {{\n    path = "{state}"\n  }}\n}}\n'
+        f'terraform {{\n  backend "local" {{\n    path = "{state}"\n  }}\n}}\n\n'
+        f'module "system" {{\n{arguments}}}\n'
     )
 
 
@@ -147,32 +156,23 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
 
     with moto_only(MOTO_FEATURE, TerraformMotoServer) as moto:
         network = _network(moto)
-        _override_files(root, moto.endpoint_url, base / "terraform.tfstate")
-        variables = {
-            "terraform_mode": "apply",  # ephemeral and required: which Snowflake identity (stubbed here)
+        values = {
             "export_bucket_name": BUCKET,
             "lambda_subnet_ids": network["subnets"],
             "lambda_security_group_ids": [network["security_group"]],
             "network_endpoints": {"vpc_id": network["vpc"], "route_table_ids": [network["route_table"]]},
             **_placeholder_zips(base / "artifacts"),
         }
-        (base / "apply.tfvars.json").write_text(json.dumps(variables))
+        _override_files(root, moto.endpoint_url, base / "terraform.tfstate", values)
         tf = Terraform(root, base / "work")
         seconds = {}
         started = time.monotonic()
         tf.run("init", "-input=false", f"-plugin-dir={PLUGIN_DIR}")
         seconds["init"] = time.monotonic() - started
         started = time.monotonic()
-        output = tf.run(
-            "apply", "-auto-approve", "-input=false", f"-var-file={base / 'apply.tfvars.json'}",
-            timeout=TIMEOUT_S,
-        )  # fmt: skip
+        output = tf.run("apply", "-auto-approve", "-input=false", MODE, timeout=TIMEOUT_S)
         seconds["apply"] = time.monotonic() - started
         yield Applied(tf, moto, network, output, seconds)
-
-
-def _var_file(applied: Applied) -> str:
-    return f"-var-file={applied.tf.workdir.parent / 'apply.tfvars.json'}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def test_the_lambdas_reach_the_aws_apis_through_endpoints(applied: Applied) -> N
     for service in ("s3", "dynamodb"):
         assert by_service[service]["VpcEndpointType"] == "Gateway"
         assert by_service[service]["RouteTableIds"] == [applied.network["route_table"]]
-    groups = set()
+    groups: set[str] = set()
     for service in ("ssm", "kms", "sns", "sts", "logs", "xray"):
         endpoint = by_service[service]
         assert endpoint["VpcEndpointType"] == "Interface"
@@ -296,6 +296,79 @@ def test_the_exporter_may_touch_only_the_prefixes_its_code_uses(applied: Applied
 
 
 # --------------------------------------------------------------------------------------------------
+# An environment applied before terraform/system (issue 13): its state moves, nothing changes
+# --------------------------------------------------------------------------------------------------
+
+
+def _moved_from(root: Path) -> set[str]:
+    """The addresses the env root's moved blocks take into module.system (its root before issue 13)."""
+    moves = {one(m["from"]): one(m["to"]) for m in hcl_load(root / "moved.tf")["moved"]}
+    assert all(to == f"${{module.system.{old[2:-1]}}}" for old, to in moves.items()), moves
+    return {old[2:-1] for old in moves}
+
+
+def _before_the_system_module(state: dict[str, Any], moved: set[str]) -> dict[str, Any]:
+    """`state` with the objects the moved blocks name back at their addresses before issue 13 (the env
+    root held them, without `module.system.`): the state such an environment has before its first plan."""
+
+    def address(value: str) -> str:
+        rest = value.removeprefix("module.system.")
+        return rest if any(rest == a or rest.startswith((f"{a}.", f"{a}[")) for a in moved) else value
+
+    resources = []
+    for entry in state["resources"]:
+        resource = {**entry}
+        module = resource.get("module")
+        if module == "module.system" and f"{resource['type']}.{resource['name']}" in moved:
+            del resource["module"]
+        elif module is not None:
+            resource["module"] = address(module)
+        resource["instances"] = [
+            {**i, "dependencies": [address(d) for d in i.get("dependencies", [])]}
+            for i in resource["instances"]
+        ]
+        resources.append(resource)
+    return {**state, "resources": resources, "serial": state["serial"] + 1}
+
+
+def _instances_outside_the_system(state: dict[str, Any]) -> int:
+    """How many managed resource instances `state` holds outside module.system."""
+    return sum(
+        len(r["instances"])
+        for r in state["resources"]
+        if r["mode"] == "managed" and not r.get("module", "").startswith("module.system")
+    )
+
+
+def test_a_state_of_the_layout_before_the_system_module_moves_without_changes(applied: Applied) -> None:
+    """GIVEN the applied state with the addresses an environment applied before issue 13 has (the env
+    root held what terraform/system holds now: module.storage, aws_ssm_parameter.tables, ...)
+    WHEN the env root is planned
+    THEN its moved blocks move every such resource to module.system, and nothing is added, changed or
+    destroyed; applying that plan leaves the state as the apply made it. (That the old code renders
+    the same values was shown once by applying it: docs/deploy.md, "Terraform layout".)"""
+    state_file = applied.tf.workdir.parent / "terraform.tfstate"
+    before = _before_the_system_module(json.loads(state_file.read_text()), _moved_from(applied.tf.root))
+    moving = _instances_outside_the_system(before)
+    assert moving > 50
+    state_file.write_text(json.dumps(before))
+
+    saved = applied.tf.workdir / "moves.tfplan"
+    started = time.monotonic()
+    code, output = applied.tf.run_status(
+        "plan", "-detailed-exitcode", "-input=false", MODE, f"-out={saved}", ok=(0, 2), timeout=TIMEOUT_S
+    )
+    applied.seconds["plan moves"] = time.monotonic() - started
+    assert code == 2 and "Plan: 0 to add, 0 to change, 0 to destroy." in output, output[-6000:]
+    changes = json.loads(applied.tf.run("show", "-json", str(saved)))["resource_changes"]
+    assert [c["address"] for c in changes if c["change"]["actions"] != ["no-op"]] == []
+    moves = {c["previous_address"]: c["address"] for c in changes if "previous_address" in c}
+    assert len(moves) == moving
+    assert {a: b for a, b in moves.items() if b != f"module.system.{a}"} == {}
+    applied.tf.run("apply", "-input=false", MODE, str(saved), timeout=TIMEOUT_S)
+
+
+# --------------------------------------------------------------------------------------------------
 # plan, then destroy
 # --------------------------------------------------------------------------------------------------
 
@@ -305,7 +378,7 @@ def test_a_second_plan_shows_no_changes(applied: Applied) -> None:
     THEN it exits 0: everything the API returns matches the configuration (no perpetual diff)."""
     started = time.monotonic()
     code, output = applied.tf.run_status(
-        "plan", "-detailed-exitcode", "-input=false", _var_file(applied), ok=(0, 2), timeout=TIMEOUT_S
+        "plan", "-detailed-exitcode", "-input=false", MODE, ok=(0, 2), timeout=TIMEOUT_S
     )
     applied.seconds["plan"] = time.monotonic() - started
     assert code == 0, output[-6000:]
@@ -321,7 +394,7 @@ def test_destroy_removes_everything_once_the_alert_state_may_go(applied: Applied
     dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
 
     started = time.monotonic()
-    output = applied.tf.run("destroy", "-auto-approve", "-input=false", _var_file(applied), timeout=TIMEOUT_S)
+    output = applied.tf.run("destroy", "-auto-approve", "-input=false", MODE, timeout=TIMEOUT_S)
     applied.seconds["destroy"] = time.monotonic() - started
     assert "Destroy complete!" in output
 

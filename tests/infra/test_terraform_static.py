@@ -1,6 +1,7 @@
 """The Terraform code, checked offline: formatting, `terraform validate` of every module whose
 providers the local plugin mirror holds, checkov with zero failures, the snowflake_* resources
-against the provider's schema map, and the wiring that keeps tables.json the one source of truth.
+against the provider's schema map, the env roots as a few lines over terraform/system, and the
+wiring that keeps tables.json the one source of truth.
 
 Nothing is initialised inside the repository: validation runs on a copy in a temp dir.
 """
@@ -29,6 +30,7 @@ from tests.support.terraform import (
     PLUGIN_DIR,
     REPO,
     SNOWFLAKE_MODULES,
+    SYSTEM_DIR,
     TERRAFORM_DIR,
     Terraform,
     blocks,
@@ -47,10 +49,12 @@ CHECKOV = INFRA_VENV / "bin" / "checkov"
 SNOWFLAKE_CHECK = REPO / "tests/infra/tools/check-snowflake-tf"
 SNOWFLAKE_SCHEMA = REPO / "tests/infra/tools/snowflake-provider-v2.20.0.schema.json"
 TEMPLATES = MODULES_DIR / "snowflake_table" / "sql"
-ROOTS = sorted({p.parent for p in TERRAFORM_DIR.glob("**/versions.tf") if ".terraform" not in p.parts})
 ENVS = sorted(p for p in ENVS_DIR.iterdir() if (p / "main.tf").exists())
-# Files every environment shares verbatim; environments differ only in tfvars, backend and tables.
-SHARED_ENV_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "providers.tf")
+# Every module (a versions.tf each) and every env root (its terraform block is in main.tf).
+ROOTS = sorted(
+    {p.parent for p in TERRAFORM_DIR.glob("**/versions.tf") if ".terraform" not in p.parts} | set(ENVS)
+)
+SYSTEM_MAIN = SYSTEM_DIR / "main.tf"
 
 needs_terraform = pytest.mark.skipif(terraform_bin() is None, reason="terraform is not installed here")
 
@@ -150,14 +154,27 @@ def test_environment_root_validates_with_snowflake_modules_stubbed(env: Path, tm
     assert "Success" in tf.run("validate")
 
 
+def test_env_roots_pin_no_provider_version() -> None:
+    """GIVEN the env roots' required_providers WHEN read THEN they name sources only: the versions are
+    pinned once, in terraform/system/versions.tf (and each module's own)."""
+    for env in ENVS:
+        [terraform] = hcl_load(env / "main.tf")["terraform"]
+        [required] = terraform["required_providers"]
+        assert {name: one(p) for name, p in required.items() if not name.startswith("__")} == {
+            "aws": {"source": "hashicorp/aws"},
+            "snowflake": {"source": "snowflakedb/snowflake"},
+        }, rel(env)
+        assert "required_version" not in terraform, rel(env)
+
+
 def test_aws_provider_pin_admits_the_mirrored_version() -> None:
-    """GIVEN the aws provider constraint of every root WHEN compared with the mirrored version(s)
+    """GIVEN the aws provider constraint of every module WHEN compared with the mirrored version(s)
     THEN at least one mirrored version satisfies it (or there is no mirror to compare with)."""
     base = PLUGIN_DIR / "registry.terraform.io" / "hashicorp" / "aws"
     if not base.is_dir():
         pytest.skip(f"no hashicorp/aws in the plugin mirror {PLUGIN_DIR}")
     mirrored = [tuple(int(x) for x in v.name.split(".")) for v in base.iterdir() if v.is_dir()]
-    for root in ROOTS:
+    for root in sorted(set(ROOTS) - set(ENVS)):
         text = "\n".join(p.read_text() for p in root.glob("*.tf"))
         match = re.search(
             r'source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*">= ([\d.]+), < ([\d.]+)"', text
@@ -220,14 +237,18 @@ def run_snowflake_check(*paths: Path) -> subprocess.CompletedProcess[str]:
 def test_snowflake_resources_match_the_provider_schema() -> None:
     """GIVEN every snowflake_* resource WHEN checked against the v2.20.0 schema map THEN no unknown,
     read-only or missing argument; and every preview resource is enabled in every environment."""
-    result = run_snowflake_check(MODULES_DIR, ENVS_DIR)
+    result = run_snowflake_check(MODULES_DIR, SYSTEM_DIR, ENVS_DIR)
     assert result.returncode == 0 and "0 problem(s)" in result.stdout, result.stdout + result.stderr
 
     needed = set(re.findall(r'needs "([a-z_]+)" in preview_features_enabled', result.stdout))
     assert needed
+    enabled = set(locals_of(hcl_load(SYSTEM_MAIN))["snowflake_preview_features"])
+    assert needed <= enabled, f"{rel(SYSTEM_MAIN)}: enable {sorted(needed - enabled)}"
+    outputs = {k: v for entry in hcl_load(SYSTEM_DIR / "outputs.tf")["output"] for k, v in entry.items()}
+    assert one(outputs["snowflake_preview_features"]["value"]) == "${local.snowflake_preview_features}"
     for env in ENVS:
-        enabled = set(locals_of(hcl_load(env / "main.tf"))["snowflake_preview_features"])
-        assert needed <= enabled, f"{rel(env)}: enable {sorted(needed - enabled)}"
+        for block in snowflake_providers(env):
+            assert one(block["preview_features_enabled"]) == "${module.system.snowflake_preview_features}"
 
 
 def test_snowflake_schema_check_catches_a_wrong_argument(tmp_path: Path) -> None:
@@ -246,19 +267,130 @@ def test_snowflake_schema_check_catches_a_wrong_argument(tmp_path: Path) -> None
 
 
 # --------------------------------------------------------------------------------------------------
-# Wiring: tables.json -> SSM / S3 / Snowflake; environments alike; Lambda environment contract
+# The env roots: their values, providers and outputs over terraform/system
 # --------------------------------------------------------------------------------------------------
+
+# An env root's files: backend, values and providers, operators' outputs, moved blocks, table list.
+ENV_FILES = {"backend.hcl", "main.tf", "outputs.tf", "moved.tf", "tables.json"}
+# Added beside them in a deployment (docs/deploy.md): the region's RDS CA bundle, the provider lock.
+ENV_FILES_LATER = {"rds-ca-bundle.pem", ".terraform.lock.hcl"}
+# System outputs the env root's provider blocks read; every other one is an output of the env root.
+PROVIDER_OUTPUTS = {"tags", "snowflake_preview_features"}
+# The env root's addresses before issue 13 moved its body into terraform/system, as main had them
+# (0bdac9b: terraform/envs/dev/main.tf); its data sources need no move.
+ROOT_ADDRESSES_BEFORE_THE_SYSTEM = {
+    *("aws_ssm_parameter.table", "aws_ssm_parameter.tables", "aws_ssm_parameter.db_ca_bundle"),
+    "aws_lambda_layer_version.dependencies",
+    *(f"module.{name}" for name in ("names", "tables", "network_endpoints", "storage", "alerting", "exporter",
+                                    "reconciler", "ci_plan_policy", "orchestration", "snowflake_account",
+                                    "snowflake_table")),
+}  # fmt: skip
+
+
+def without_lines(value: Any) -> Any:
+    """A parsed block without the parser's line numbers (so two files' blocks compare)."""
+    if isinstance(value, dict):
+        return {k: without_lines(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [without_lines(v) for v in value]
+    return value
+
+
+def snowflake_providers(env: Path) -> list[dict[str, Any]]:
+    return [one(p["snowflake"]) for p in hcl_load(env / "main.tf")["provider"] if "snowflake" in p]
+
+
+def outputs_of(tf: Path) -> dict[str, dict[str, Any]]:
+    return {name: body for entry in hcl_load(tf).get("output", []) for name, body in entry.items()}
 
 
 @pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
-def test_environment_derives_everything_from_tables_json(env: Path) -> None:
-    """GIVEN an environment root WHEN its wiring is read THEN the SSM parameter, the S3 prefixes
+def test_environment_roots_only_call_the_system(env: Path) -> None:
+    """GIVEN an env root WHEN its files and blocks are read THEN it holds its own files only, and
+    declares nothing the system deploys: one module call, ../../system, given every provider; no
+    resource, data source or other module; one variable, terraform_mode, which CI sets."""
+    files = {p.name for p in env.iterdir() if p.name != ".terraform"}
+    assert ENV_FILES <= files <= ENV_FILES | ENV_FILES_LATER, rel(env)
+
+    main = without_lines(hcl_load(env / "main.tf"))
+    assert set(main) == {"terraform", "variable", "locals", "provider", "module"}, rel(env)
+    [(name, call)] = module_calls(main).items()
+    assert (name, one(call["source"])) == ("system", "../../system")
+    assert one(call["providers"]) == {
+        "aws": "${aws}",
+        "snowflake": "${snowflake}",
+        "snowflake.accountadmin": "${snowflake.accountadmin}",
+    }
+    assert [list(v) for v in main["variable"]] == [["terraform_mode"]]
+    assert set(hcl_load(env / "outputs.tf")) == {"output"}
+    assert set(hcl_load(env / "moved.tf")) == {"moved"}
+
+
+def test_environments_differ_only_in_values() -> None:
+    """GIVEN the env roots WHEN compared THEN outputs.tf and moved.tf are the same file, and main.tf has
+    the same terraform block, variable and provider blocks, the same local names and the same call to
+    the system: they differ in values only (the call's arguments, the locals, backend.hcl, tables.json)."""
+
+    def shape(env: Path) -> dict[str, Any]:
+        main = without_lines(hcl_load(env / "main.tf"))
+        call = module_calls(main)["system"]
+        local_names = {k: sorted(v) if isinstance(v, dict) else None for k, v in locals_of(main).items()}
+        return {
+            "terraform": main["terraform"],
+            "variable": main["variable"],
+            "provider": main["provider"],
+            "locals": local_names,
+            "system": {k: call[k] for k in ("source", "providers")},
+        }
+
+    first, *others = ENVS
+    assert others, "expected at least dev and prod"
+    for env in others:
+        assert shape(env) == shape(first), rel(env)
+        for name in ("outputs.tf", "moved.tf"):
+            assert (env / name).read_text() == (first / name).read_text(), rel(env / name)
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_env_root_outputs_what_the_system_outputs_for_operators(env: Path) -> None:
+    """GIVEN an env root's outputs (what `terraform output` shows operators) WHEN compared with the
+    system's THEN each passes the system output of the same name through, and every system output is
+    there but the two the root's provider blocks read."""
+    system = set(outputs_of(SYSTEM_DIR / "outputs.tf"))
+    assert system >= PROVIDER_OUTPUTS
+    root = {name: one(body["value"]) for name, body in outputs_of(env / "outputs.tf").items()}
+    assert root == {name: f"${{module.system.{name}}}" for name in system - PROVIDER_OUTPUTS}
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_moved_blocks_carry_every_address_of_the_root_before_the_system(env: Path) -> None:
+    """GIVEN the env root's moved blocks WHEN read THEN each resource and module call the root held
+    before issue 13 moves to the same address under module.system, which declares it
+    (test_terraform_apply.py plans such a state: moves only, no change)."""
+    moves = {one(m["from"]): one(m["to"]) for m in hcl_load(env / "moved.tf")["moved"]}
+    assert moves == {f"${{{a}}}": f"${{module.system.{a}}}" for a in ROOT_ADDRESSES_BEFORE_THE_SYSTEM}
+    declared = set()
+    for doc in hcl_load_many(sorted(SYSTEM_DIR.glob("*.tf"))).values():
+        declared |= {f"module.{name}" for name in module_calls(doc)}
+        declared |= {
+            f"{t}.{name}" for entry in doc.get("resource", []) for t, named in entry.items() for name in named
+        }
+    assert declared >= ROOT_ADDRESSES_BEFORE_THE_SYSTEM
+
+
+# --------------------------------------------------------------------------------------------------
+# Wiring: tables.json -> SSM / S3 / Snowflake; Lambda environment contract
+# --------------------------------------------------------------------------------------------------
+
+
+def test_environment_derives_everything_from_tables_json() -> None:
+    """GIVEN the system an env root calls WHEN its wiring is read THEN the SSM parameter, the S3 prefixes
     (notifications, lifecycle, Snowflake role) and the per-table Snowflake objects all come from
-    module.tables, which reads this environment's tables.json."""
-    doc = hcl_load(env / "main.tf")
+    module.tables, which reads the tables.json beside the env root (path.root); every env has one."""
+    doc = hcl_load(SYSTEM_MAIN)
     modules = module_calls(doc)
 
-    assert 'file("${path.module}/tables.json")' in one(modules["tables"]["tables_json"])
+    assert one(modules["tables"]["tables_json"]) == '${file("${path.root}/tables.json")}'
     parameters = blocks(doc, "resource", "aws_ssm_parameter")
     assert one(parameters["tables"]["value"]) == "${module.tables.ssm_index}"
     assert one(parameters["table"]["for_each"]) == "${module.tables.ssm_parameters}"
@@ -267,38 +399,42 @@ def test_environment_derives_everything_from_tables_json(env: Path) -> None:
     assert one(modules["snowflake_table"]["for_each"]) == "${module.tables.by_name}"
     assert "module.tables.s3_prefixes[each.key]" in one(modules["snowflake_table"]["stage_url"])
     assert "module.snowflake_table" in one(modules["storage"]["pipe_notification_channels"])
-    assert (env / "tables.json").exists()
+    for env in ENVS:
+        assert (env / "tables.json").exists()
 
 
-def test_environments_share_their_code() -> None:
-    """GIVEN the environment roots WHEN compared THEN they differ only in tfvars, backend and tables."""
-    first, *others = ENVS
-    assert others, "expected at least dev and prod"
-    for env in others:
-        for name in SHARED_ENV_FILES:
-            assert (env / name).read_text() == (first / name).read_text(), f"{rel(env / name)} differs"
-
-
-@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
-def test_snowflake_sql_and_lambdas_name_the_same_database(env: Path) -> None:
+def test_snowflake_sql_and_lambdas_name_the_same_database() -> None:
     """GIVEN the database every pipe, task and Lambda query is qualified with
-    WHEN the environment's wiring is read
+    WHEN the system's wiring is read
     THEN the per-table SQL (snowflake_table's `database`) and the Lambdas' SNOWFLAKE_DATABASE both come
     from module.snowflake_account.database, the database that module creates."""
-    doc = hcl_load(env / "main.tf")
+    doc = hcl_load(SYSTEM_MAIN)
     modules = module_calls(doc)
     account = "${module.snowflake_account.database}"
 
     assert one(modules["snowflake_table"]["database"]) == account
     assert locals_of(doc)["lambda_common"]["snowflake"]["database"] == account
     for function in ("exporter", "reconciler"):
-        assert "local.lambda_common.snowflake" in one(modules[function]["snowflake"]), function
+        assert one(modules[function]["common"]) == "${local.lambda_common}", function
         environment = locals_of(hcl_load(MODULES_DIR / f"aws_{function}" / "main.tf"))["environment"]
-        assert environment["SNOWFLAKE_DATABASE"] == "${var.snowflake.database}", function
+        assert environment["SNOWFLAKE_DATABASE"] == "${var.common.snowflake.database}", function
     render = module_calls(hcl_load(MODULES_DIR / "snowflake_table" / "main.tf"))["render"]
     assert one(render["database"]) == "${var.database}"
     account_main = hcl_load(MODULES_DIR / "snowflake_account" / "main.tf")
     assert one(blocks(account_main, "resource", "snowflake_database")["sync"]["name"]) == "${var.database}"
+
+
+def test_exporter_and_reconciler_declare_the_same_common_variable() -> None:
+    """GIVEN the `common` object both function modules take (built once, local.lambda_common)
+    WHEN their declarations are read THEN they are the same: type, validations, description."""
+    exporter, reconciler = (
+        without_lines(
+            [v for v in hcl_load(MODULES_DIR / f"aws_{f}" / "variables.tf")["variable"] if "common" in v]
+        )
+        for f in ("exporter", "reconciler")
+    )
+    assert exporter == reconciler and len(exporter) == 1
+    assert "validation" in exporter[0]["common"]
 
 
 # Roles that hold the global MANAGE GRANTS privilege out of the box (SECURITYADMIN, and ACCOUNTADMIN
@@ -320,8 +456,8 @@ def test_future_grants_run_as_a_role_with_manage_grants() -> None:
     WHEN the provider it runs through is read
     THEN it is the accountadmin alias (the default provider's SYSADMIN lacks MANAGE GRANTS and the
     schemas are not managed-access, so the first apply would fail), the module declares that alias,
-    and every environment binds it, when applying, to a role holding MANAGE GRANTS (plans run as the
-    read-only plan role: terraform_mode)."""
+    the system passes it on, and every environment binds it, when applying, to a role holding MANAGE
+    GRANTS (plans run as the read-only plan role: terraform_mode)."""
     found = {}
     for module in SNOWFLAKE_MODULES:
         for tf in sorted((MODULES_DIR / module).glob("*.tf")):
@@ -330,18 +466,22 @@ def test_future_grants_run_as_a_role_with_manage_grants() -> None:
     assert found, "no future grants found: the check would be vacuous"
     assert {k: v for k, v in found.items() if v != "${snowflake.accountadmin}"} == {}
 
-    versions = (MODULES_DIR / "snowflake_account" / "versions.tf").read_text()
-    assert re.search(r"configuration_aliases\s*=\s*\[[^]]*snowflake\.accountadmin", versions)
+    for declaring in (MODULES_DIR / "snowflake_account", SYSTEM_DIR):
+        versions = (declaring / "versions.tf").read_text()
+        assert re.search(r"configuration_aliases\s*=\s*\[[^]]*snowflake\.accountadmin", versions), rel(
+            declaring
+        )
+    passed = one(module_calls(hcl_load(SYSTEM_MAIN))["snowflake_account"]["providers"])
+    assert passed["snowflake.accountadmin"] == "${snowflake.accountadmin}"
     for env in ENVS:
-        providers = [p["snowflake"] for p in hcl_load(env / "providers.tf")["provider"] if "snowflake" in p]
-        [admin] = [p for p in providers if one(p.get("alias")) == "accountadmin"]
+        [admin] = [p for p in snowflake_providers(env) if one(p.get("alias")) == "accountadmin"]
         role = one(admin["role"])
         applying = re.fullmatch(
-            r'\$\{var\.terraform_mode == "plan" \? var\.snowflake_plan_role : "(\w+)"\}', role
+            r'\$\{var\.terraform_mode == "plan" \? local\.snowflake\.plan_role : "(\w+)"\}', role
         )
         assert applying is not None, f"{rel(env)}: accountadmin alias role {role!r}"
         assert applying.group(1) in MANAGE_GRANTS_ROLES, rel(env)
-        passed = one(module_calls(hcl_load(env / "main.tf"))["snowflake_account"]["providers"])
+        passed = one(module_calls(hcl_load(env / "main.tf"))["system"]["providers"])
         assert passed["snowflake.accountadmin"] == "${snowflake.accountadmin}", rel(env)
 
 
@@ -391,7 +531,7 @@ def test_lambdas_get_the_aurora_ca_bundle_and_may_read_it(module: str) -> None:
     role may read exactly that parameter."""
     environment = locals_of(hcl_load(MODULES_DIR / module / "main.tf"))["environment"]
     assert "DB_SSL" not in environment
-    assert environment["DB_SSL_CA_BUNDLE_PARAMETER"] == "${var.database.ca_bundle_parameter}"
+    assert environment["DB_SSL_CA_BUNDLE_PARAMETER"] == "${var.common.database.ca_bundle_parameter}"
     [policy] = blocks(hcl_load(MODULES_DIR / module / "iam.tf"), "data", "aws_iam_policy_document").values()
     readable = [
         r
@@ -399,7 +539,7 @@ def test_lambdas_get_the_aurora_ca_bundle_and_may_read_it(module: str) -> None:
         if "ssm:GetParameter" in one(st["actions"])
         for r in one(st["resources"])
     ]
-    assert any(r.endswith("${var.database.ca_bundle_parameter}") for r in readable), readable
+    assert any(r.endswith("${var.common.database.ca_bundle_parameter}") for r in readable), readable
 
 
 def template_options(name: str) -> dict[str, str]:
@@ -443,8 +583,10 @@ def test_merge_audit_table_resource_has_the_templates_columns() -> None:
 
 def test_every_variable_and_output_is_typed_and_described() -> None:
     """GIVEN every module and root WHEN their variables and outputs are read THEN each variable has a
-    type and a description, and each output a description."""
+    type and a description, and each output a description (an env root's outputs pass the system's
+    through, described there: test_env_root_outputs_what_the_system_outputs_for_operators)."""
     problems = []
+    passed_through = {env / "outputs.tf" for env in ENVS}
     for tf, doc in hcl_load_many(sorted(TERRAFORM_DIR.glob("**/*.tf"))).items():
         for entry in doc.get("variable", []):
             for name, body in entry.items():
@@ -453,7 +595,7 @@ def test_every_variable_and_output_is_typed_and_described() -> None:
                     problems.append(f"{rel(tf)}: variable {name} lacks {sorted(missing)}")
         for entry in doc.get("output", []):
             for name, body in entry.items():
-                if "description" not in body:
+                if "description" not in body and tf not in passed_through:
                     problems.append(f"{rel(tf)}: output {name} lacks a description")
     assert not problems, "\n".join(problems)
 
@@ -525,12 +667,11 @@ def test_reconciler_async_failures_are_retried_then_sent_to_the_pager() -> None:
 
     alerting = hcl_load(ALERTING_DIR / "main.tf")
     assert resource(alerting, "aws_sns_topic", "alarms")["kms_master_key_id"] == "${aws_kms_key.ops.arn}"
-    for env in ENVS:
-        calls = module_calls(hcl_load(env / "main.tf"))
-        assert (
-            one(calls["reconciler"]["invocation_failure_topic_arn"]) == "${module.alerting.alarm_topic_arn}"
-        )
-        assert one(calls["reconciler"]["ops_kms_key_arn"]) == "${local.lambda_common.ops_kms_key_arn}"
+    system = hcl_load(SYSTEM_MAIN)
+    calls = module_calls(system)
+    assert one(calls["reconciler"]["invocation_failure_topic_arn"]) == "${module.alerting.alarm_topic_arn}"
+    assert one(calls["reconciler"]["common"]) == "${local.lambda_common}"
+    assert locals_of(system)["lambda_common"]["ops_kms_key_arn"] == "${module.alerting.kms_key_arn}"
 
 
 def test_schedules_and_the_status_rule_dead_letter_to_an_encrypted_watched_queue() -> None:
@@ -586,12 +727,8 @@ def test_status_changes_reach_the_reconciler_which_may_read_the_cause() -> None:
     ]
     assert describe["actions"] == ["states:DescribeExecution"]
     assert describe["resources"][0].endswith(":execution:${var.sync_state_machine_name}:*")
-    for env in ENVS:
-        calls = module_calls(hcl_load(env / "main.tf"))
-        assert (
-            one(calls["reconciler"]["sync_state_machine_name"])
-            == "${module.orchestration.state_machine_name}"
-        )
+    calls = module_calls(hcl_load(SYSTEM_MAIN))
+    assert one(calls["reconciler"]["sync_state_machine_name"]) == "${module.orchestration.state_machine_name}"
     # The state machine no longer publishes (its P1 went through no deduplication).
     sfn_policy = statements(hcl_load(ORCHESTRATION_DIR / "iam.tf"), "state_machine")
     assert not [s for s in sfn_policy.values() if any(a.startswith("sns:") for a in s["actions"])]
@@ -626,10 +763,9 @@ def test_throttle_and_scheduler_alarms_watch_the_right_metrics() -> None:
         alarm = found[name]
         assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Scheduler", metric)
         assert alarm["dimensions"] == {"ScheduleGroup": "${var.schedule_group_name}"}
-    for env in ENVS:
-        alerting = module_calls(hcl_load(env / "main.tf"))["alerting"]
-        assert one(alerting["schedule_group_name"]) == "${module.orchestration.schedule_group_name}"
-        assert one(alerting["undelivered_queue_name"]) == "${module.orchestration.undelivered_queue_name}"
+    alerting = module_calls(hcl_load(SYSTEM_MAIN))["alerting"]
+    assert one(alerting["schedule_group_name"]) == "${module.orchestration.schedule_group_name}"
+    assert one(alerting["undelivered_queue_name"]) == "${module.orchestration.undelivered_queue_name}"
 
 
 def test_only_failures_nothing_else_retries_page() -> None:

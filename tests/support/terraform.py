@@ -23,6 +23,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "terraform"
 MODULES_DIR = TERRAFORM_DIR / "modules"
+SYSTEM_DIR = TERRAFORM_DIR / "system"
 ENVS_DIR = TERRAFORM_DIR / "envs"
 RENDER_ROOT = REPO / "tests/infra/tf_render"
 PLUGIN_DIR = Path(os.environ.get("TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
@@ -115,8 +116,9 @@ SNOWFLAKE_MODULES = ("snowflake_account", "snowflake_table")
 
 def stub_snowflake(tree: Path, env: Path, values: Mapping[str, str] | None = None) -> Path:
     """In a copy of terraform/: the Snowflake modules reduced to their interface (same variables,
-    same outputs, no provider) and the env root without its snowflake provider, so the root's own
-    expressions and every AWS module call can be validated, or applied, with the aws provider alone.
+    same outputs, no provider), and system/ and the env root without the snowflake provider, so the
+    root's and the system's own expressions and every AWS module call can be validated, or applied,
+    with the aws provider alone.
 
     Each output's value is the HCL expression `values` gives for its name, else null: enough for
     `validate`; an apply needs values where AWS resources use them (the handshake's IAM user)."""
@@ -130,19 +132,22 @@ def stub_snowflake(tree: Path, env: Path, values: Mapping[str, str] | None = Non
         (module / "outputs.tf").write_text(
             "".join(f'output "{o}" {{\n  value = {values.get(o, "null")}\n}}\n' for o in outputs)
         )
-    root = tree / "envs" / env.name
-    versions = (root / "versions.tf").read_text()
-    (root / "versions.tf").write_text(
+    providers_argument = re.compile(r"\n  providers = \{.*?\n  \}\n", re.DOTALL)
+    system = tree / "system"
+    versions = (system / "versions.tf").read_text()
+    (system / "versions.tf").write_text(
         re.sub(r"\n    snowflake = \{.*?\n    \}", "", versions, flags=re.DOTALL)
     )
-    providers = (root / "providers.tf").read_text()
-    (root / "providers.tf").write_text(
-        re.sub(r'\n(#[^\n]*\n)*provider "snowflake" \{.*?\n\}\n', "\n", providers, flags=re.DOTALL)
-    )
+    (system / "main.tf").write_text(providers_argument.sub("\n", (system / "main.tf").read_text()))
+    root = tree / "envs" / env.name
     main = (root / "main.tf").read_text()
-    (root / "main.tf").write_text(re.sub(r"\n  providers = \{.*?\n  \}\n", "\n", main, flags=re.DOTALL))
-    assert "snowflake" not in (root / "providers.tf").read_text()
-    assert "snowflakedb" not in (root / "versions.tf").read_text()
+    main = re.sub(r"\n *snowflake *= \{ source = \"snowflakedb/snowflake\" \}", "", main)
+    main = re.sub(r'\nprovider "snowflake" \{.*?\n\}\n', "", main, flags=re.DOTALL)
+    (root / "main.tf").write_text(providers_argument.sub("\n", main))
+    for tf in (*system.glob("*.tf"), *root.glob("*.tf")):
+        text = tf.read_text()
+        assert "snowflakedb" not in text and 'provider "snowflake"' not in text, tf
+        assert "providers = {" not in text, tf
     return root
 
 
@@ -217,20 +222,30 @@ def _terraform_view(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def env_values(env: Path) -> dict[str, Any]:
+    """The values an env root gives terraform/system: the arguments of its `module "system"` call."""
+    [call] = [
+        body
+        for entry in hcl_load(env / "main.tf")["module"]
+        for name, body in entry.items()
+        if name == "system"
+    ]
+    return {k: one(v) for k, v in call.items() if not k.startswith("__")}
+
+
 def env_tables_parameter(env: Path) -> str:
     """The environment's TABLES_PARAMETER: modules/names' `tables_parameter` for its `environment`
     (tests/infra/test_environment_names.py evaluates that module itself and checks this form)."""
-    environment = one(hcl_load(env / "terraform.tfvars")["environment"])
-    return f"/aurora-snowflake-sync/{environment}/tables"
+    return f"/aurora-snowflake-sync/{env_values(env)['environment']}/tables"
 
 
 def env_snowflake_database(env: Path) -> str:
-    """The environment's Snowflake database (`snowflake_connection.database` in its terraform.tfvars):
+    """The environment's Snowflake database (`snowflake_connection.database` of its system call):
     what module.snowflake_account creates, the snowflake_table modules qualify every name with, and
     the Lambdas get as SNOWFLAKE_DATABASE."""
-    database = one(hcl_load(env / "terraform.tfvars")["snowflake_connection"])["database"]
+    database = env_values(env)["snowflake_connection"]["database"]
     if not isinstance(database, str):
-        raise TerraformError(f"{env}/terraform.tfvars: snowflake_connection.database is not a string")
+        raise TerraformError(f"{env}/main.tf: snowflake_connection.database is not a string")
     return database
 
 

@@ -1,71 +1,15 @@
-output "export_bucket" {
-  description = "Export bucket (EXPORT_BUCKET)."
-  value       = module.storage.bucket_name
-}
+# What operators read with `terraform output` (docs/deploy.md, docs/runbook.md): the system's outputs,
+# by the same names; each is described in ../../system/outputs.tf.
 
-output "state_machine_arn" {
-  description = "Sync state machine: start it by hand with a time-range input to re-export a window."
-  value       = module.orchestration.state_machine_arn
-}
-
-output "exporter_function_name" {
-  description = "Exporter Lambda."
-  value       = module.exporter.function_name
-}
-
-output "export_lease_table" {
-  description = "DynamoDB table of the per-table export leases: who is exporting a table now (runbook: export-lease-held)."
-  value       = module.exporter.lease_table_name
-}
-
-output "reconciler_function_name" {
-  description = "Reconciler Lambda."
-  value       = module.reconciler.function_name
-}
-
-output "lambda_role_arns" {
-  description = "Execution roles: bind them in Vault's AWS auth role (bound_iam_principal_arn)."
-  value       = { exporter = module.exporter.role_arn, reconciler = module.reconciler.role_arn }
-}
-
-output "fallback_kms_key_arns" {
-  description = "Keys for the fallback credential ciphertexts (encryption context LambdaFunctionName=<function>)."
-  value       = { exporter = module.exporter.kms_key_arn, reconciler = module.reconciler.kms_key_arn }
-}
-
-output "alert_topic_arn" {
-  description = "Alerts topic (severity-routed)."
-  value       = module.alerting.alert_topic_arn
-}
-
-output "aurora_export_policy_json" {
-  description = "Attach to the Aurora cluster's S3 export role (EXPORT_MODE=aurora_s3)."
-  value       = module.storage.aurora_export_policy_json
-}
-
-output "snowflake_storage_integration" {
-  description = "Storage integration and the IAM identity it uses (the handshake's two halves)."
-  value = {
-    name         = module.snowflake_account.storage_integration
-    iam_user_arn = module.snowflake_account.storage_aws_iam_user_arn
-    aws_role_arn = module.storage.snowflake_role_arn
-  }
-}
-
-output "ci_plan_role_policy_json" {
-  description = "Inline policy of the <env>-plan GitHub environment's AWS role, beside AWS-managed ReadOnlyAccess: no object reads in the export bucket, no decryption with its key (docs/deploy.md, \"Plan identities\")."
-  value       = module.ci_plan_policy.json
-}
-
-output "names" {
-  description = "Every account-scoped name of this environment (modules/names): SSM parameters, metric namespace and service, Snowflake warehouse, integration and role."
-  value = {
-    prefix                 = module.names.prefix
-    tables_parameter       = module.names.tables_parameter
-    overrides_path         = module.names.overrides_path
-    db_ca_bundle_parameter = module.names.db_ca_bundle_parameter
-    service_name           = module.names.service_name
-    metrics_namespace      = module.names.metrics_namespace
-    snowflake              = module.names.snowflake
-  }
-}
+output "export_bucket" { value = module.system.export_bucket }
+output "state_machine_arn" { value = module.system.state_machine_arn }
+output "exporter_function_name" { value = module.system.exporter_function_name }
+output "export_lease_table" { value = module.system.export_lease_table }
+output "reconciler_function_name" { value = module.system.reconciler_function_name }
+output "lambda_role_arns" { value = module.system.lambda_role_arns }
+output "fallback_kms_key_arns" { value = module.system.fallback_kms_key_arns }
+output "alert_topic_arn" { value = module.system.alert_topic_arn }
+output "aurora_export_policy_json" { value = module.system.aurora_export_policy_json }
+output "snowflake_storage_integration" { value = module.system.snowflake_storage_integration }
+output "ci_plan_role_policy_json" { value = module.system.ci_plan_role_policy_json }
+output "names" { value = module.system.names }

@@ -3,18 +3,18 @@ data "aws_iam_policy_document" "exporter" {
     # The table index, one table's parameter (a Step Functions item reads only its own), the CA bundle.
     sid       = "ReadTableListAndDbCaBundle"
     actions   = ["ssm:GetParameter"]
-    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}", "${local.ssm_arn_prefix}${var.tables_parameter_name}/*", "${local.ssm_arn_prefix}${var.database.ca_bundle_parameter}"]
+    resources = ["${local.ssm_arn_prefix}${var.common.tables_parameter_name}", "${local.ssm_arn_prefix}${var.common.tables_parameter_name}/*", "${local.ssm_arn_prefix}${var.common.database.ca_bundle_parameter}"]
   }
   statement {
     # Every table's parameter in pages of 10; authorized against the path itself (API reference).
     sid       = "ListTableEntries"
     actions   = ["ssm:GetParametersByPath"]
-    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}"]
+    resources = ["${local.ssm_arn_prefix}${var.common.tables_parameter_name}"]
   }
   statement {
     sid       = "ReadAndClearOverrides"
     actions   = ["ssm:GetParameter", "ssm:DeleteParameter"]
-    resources = ["${local.ssm_arn_prefix}${var.overrides_path}*"]
+    resources = ["${local.ssm_arn_prefix}${var.common.overrides_path}*"]
   }
   # Objects, per prefix, exactly as aurora_sync.exporter.service uses them (layout.py, adapters/s3.py). A
   # multipart upload and the target of a (part) copy need s3:PutObject, the copy's source s3:GetObject.
@@ -57,17 +57,17 @@ data "aws_iam_policy_document" "exporter" {
   statement {
     sid       = "EncryptExports"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [var.export_bucket_kms_key_arn]
+    resources = [var.common.export_bucket_kms_key_arn]
   }
   statement {
     sid       = "PublishAlerts"
     actions   = ["sns:Publish"]
-    resources = [var.alert_topic_arn]
+    resources = [var.common.alert_topic_arn]
   }
   statement {
     sid       = "AlertState"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    resources = ["arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.alert_state_table_name}"]
+    resources = ["arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.common.alert_state_table_name}"]
   }
   statement {
     # Conditional PutItem (take: absent, expired or already ours) and DeleteItem (release: only as
@@ -79,6 +79,6 @@ data "aws_iam_policy_document" "exporter" {
   statement {
     sid       = "UseOpsKeyForTopicAlertStateAndLeases"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [var.ops_kms_key_arn]
+    resources = [var.common.ops_kms_key_arn]
   }
 }

@@ -20,8 +20,8 @@ resource "aws_dynamodb_table" "export_lease" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = var.ops_kms_key_arn
+    kms_key_arn = var.common.ops_kms_key_arn
   }
 
-  tags = var.tags
+  tags = var.common.tags
 }

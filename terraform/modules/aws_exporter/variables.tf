@@ -1,3 +1,61 @@
+variable "common" {
+  description = "What the exporter and the reconciler share, built once by terraform/system (local.lambda_common): the layer and build target, the names, bucket and alerting they use, Aurora, Vault and Snowflake connections, network, logs, tags. aws_exporter and aws_reconciler declare it alike (tests/infra)."
+  type = object({
+    layer_arn                 = string # the dependency layer version
+    runtime                   = string # layers/target.json, like the layer's build
+    handler                   = string # handler.py at the zip root
+    architecture              = string
+    tables_parameter_name     = string # TABLES_PARAMETER, the table index; each table's parameter is <it>/<schema.table>
+    overrides_path            = string # OVERRIDES_PATH, on-call's per-table overrides
+    export_bucket             = string # EXPORT_BUCKET
+    export_bucket_kms_key_arn = string
+    alert_topic_arn           = string # ALERT_TOPIC_ARN
+    alert_state_table_name    = string # ALERT_STATE_TABLE
+    ops_kms_key_arn           = string # key of the alerts and alarms topics, alert state, export leases, log groups
+    # Aurora: writer endpoint (the name on the server certificate), SSM parameter of the CA bundle that
+    # verifies TLS, and the user of the fallback credentials for when Vault is unreachable.
+    database = object({
+      host                = string
+      port                = number
+      name                = string
+      ca_bundle_parameter = string
+      fallback_user       = optional(string)
+    })
+    # Vault: address, auth method (aws in AWS) and role, KV v2 paths of the Aurora and Snowflake
+    # secrets, optional database-engine role and namespace.
+    vault = object({
+      addr                  = string
+      auth_method           = string
+      role                  = string
+      aws_header_value      = optional(string)
+      kv_mount              = string
+      secret_path           = string
+      snowflake_secret_path = string
+      db_role               = optional(string)
+      namespace             = optional(string)
+    })
+    # Snowflake: account, warehouse, database, role; the user of the fallback credentials.
+    snowflake = object({
+      account       = string
+      warehouse     = string
+      database      = string
+      role          = string
+      fallback_user = optional(string)
+    })
+    service_name       = string       # POWERTOOLS_SERVICE_NAME, the `service` dimension of custom metrics
+    metrics_namespace  = string       # POWERTOOLS_METRICS_NAMESPACE
+    subnet_ids         = list(string) # private subnets with routes to Aurora, Vault, Snowflake and the AWS APIs
+    security_group_ids = list(string)
+    log_retention_days = number # at least a year: audits and incident timelines
+    tags               = map(string)
+  })
+
+  validation {
+    condition     = contains(["aws", "approle", "token"], var.common.vault.auth_method)
+    error_message = "common.vault.auth_method must be aws, approle or token."
+  }
+}
+
 variable "name" {
   description = "Function name, e.g. aurora-snowflake-sync-dev-exporter."
   type        = string
@@ -8,27 +66,13 @@ variable "zip_path" {
   type        = string
 }
 
-variable "layer_arn" {
-  description = "ARN of the dependency layer version."
-  type        = string
-}
-
-variable "runtime" {
-  description = "Lambda runtime (layers/target.json)."
-  type        = string
-  default     = "python3.12"
-}
-
-variable "handler" {
-  description = "Handler inside the function zip (layers/target.json: handler.py at the zip root)."
-  type        = string
-  default     = "handler.handler"
-}
-
-variable "architecture" {
-  description = "Instruction set; must match the layer's build."
-  type        = string
-  default     = "x86_64"
+variable "fallback_ciphertexts" {
+  description = "KMS ciphertexts (base64, encryption context LambdaFunctionName=<name>, made with this function's key) of the fallback credentials: the Aurora password (DB_PASSWORD_ENCRYPTED) and the Snowflake private key (SNOWFLAKE_PRIVATE_KEY_ENCRYPTED); null until made."
+  type = object({
+    db_password           = optional(string)
+    snowflake_private_key = optional(string)
+  })
+  default = {}
 }
 
 variable "timeout_seconds" {
@@ -49,16 +93,6 @@ variable "reserved_concurrency" {
   default     = 10
 }
 
-variable "tables_parameter_name" {
-  description = "SSM parameter of the table index (TABLES_PARAMETER); each table's parameter is <it>/<schema.table>."
-  type        = string
-}
-
-variable "export_bucket" {
-  description = "Export bucket name (EXPORT_BUCKET)."
-  type        = string
-}
-
 variable "table_prefixes" {
   description = "Export prefix per table (schema.table => \"schema.table/\"), from the tables module: the only data prefixes the exporter may write."
   type        = map(string)
@@ -67,107 +101,6 @@ variable "table_prefixes" {
     condition     = length(var.table_prefixes) > 0 && alltrue([for p in values(var.table_prefixes) : length(p) > 1 && endswith(p, "/") && !startswith(p, "_")])
     error_message = "table_prefixes must be non-empty \"<schema.table>/\" prefixes (never the bucket root or a _-prefixed internal prefix)."
   }
-}
-
-variable "export_bucket_kms_key_arn" {
-  description = "KMS key of the export bucket."
-  type        = string
-}
-
-variable "alert_topic_arn" {
-  description = "Alerts topic (ALERT_TOPIC_ARN)."
-  type        = string
-}
-
-variable "alert_state_table_name" {
-  description = "DynamoDB alert-state table (ALERT_STATE_TABLE)."
-  type        = string
-}
-
-variable "ops_kms_key_arn" {
-  description = "Key of the alerts topic, alert-state table and log groups."
-  type        = string
-}
-
-variable "database" {
-  description = "Aurora connection: writer endpoint (the name on the server certificate), port, database name, SSM parameter of the CA bundle that verifies TLS; fallback user and its KMS ciphertext (base64, context LambdaFunctionName) for when Vault is unreachable."
-  type = object({
-    host                        = string
-    port                        = optional(number, 5432)
-    name                        = string
-    ca_bundle_parameter         = string
-    fallback_user               = optional(string)
-    fallback_password_encrypted = optional(string)
-  })
-}
-
-variable "vault" {
-  description = "Vault: address, auth method (aws in AWS) and role, KV v2 paths of the Aurora and Snowflake secrets, optional database-engine role and namespace."
-  type = object({
-    addr                  = string
-    auth_method           = optional(string, "aws")
-    role                  = string
-    aws_header_value      = optional(string)
-    kv_mount              = optional(string, "secret")
-    secret_path           = string
-    snowflake_secret_path = string
-    db_role               = optional(string)
-    namespace             = optional(string)
-  })
-
-  validation {
-    condition     = contains(["aws", "approle", "token"], var.vault.auth_method)
-    error_message = "vault.auth_method must be aws, approle or token."
-  }
-}
-
-variable "snowflake" {
-  description = "Snowflake connection: account, warehouse, database, role; fallback user and KMS ciphertext of its private key."
-  type = object({
-    account                        = string
-    warehouse                      = string
-    database                       = string
-    role                           = string
-    fallback_user                  = optional(string)
-    fallback_private_key_encrypted = optional(string)
-  })
-}
-
-variable "service_name" {
-  description = "POWERTOOLS_SERVICE_NAME (also the `service` dimension of custom metrics)."
-  type        = string
-}
-
-variable "metrics_namespace" {
-  description = "POWERTOOLS_METRICS_NAMESPACE."
-  type        = string
-}
-
-variable "subnet_ids" {
-  description = "Private subnets with routes to Aurora, Vault, Snowflake and the AWS APIs."
-  type        = list(string)
-}
-
-variable "security_group_ids" {
-  description = "Security groups for the function."
-  type        = list(string)
-}
-
-variable "log_retention_days" {
-  description = "Log retention in days (at least a year: audits and incident timelines)."
-  type        = number
-  default     = 365
-}
-
-variable "tags" {
-  description = "Tags for every resource."
-  type        = map(string)
-  default     = {}
-}
-
-variable "overrides_path" {
-  description = "SSM path of the per-table overrides (OVERRIDES_PATH)."
-  type        = string
 }
 
 variable "export_mode" {

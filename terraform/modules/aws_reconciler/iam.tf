@@ -3,13 +3,13 @@ data "aws_iam_policy_document" "reconciler" {
     # The table index, one table's parameter (a Step Functions item reads only its own), the CA bundle.
     sid       = "ReadTableListAndDbCaBundle"
     actions   = ["ssm:GetParameter"]
-    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}", "${local.ssm_arn_prefix}${var.tables_parameter_name}/*", "${local.ssm_arn_prefix}${var.database.ca_bundle_parameter}"]
+    resources = ["${local.ssm_arn_prefix}${var.common.tables_parameter_name}", "${local.ssm_arn_prefix}${var.common.tables_parameter_name}/*", "${local.ssm_arn_prefix}${var.common.database.ca_bundle_parameter}"]
   }
   statement {
     # Every table's parameter in pages of 10; authorized against the path itself (API reference).
     sid       = "ListTableEntries"
     actions   = ["ssm:GetParametersByPath"]
-    resources = ["${local.ssm_arn_prefix}${var.tables_parameter_name}"]
+    resources = ["${local.ssm_arn_prefix}${var.common.tables_parameter_name}"]
   }
   statement {
     # Manifests, and the exporter's publish pins (the `pins` check); never the data files.
@@ -26,23 +26,23 @@ data "aws_iam_policy_document" "reconciler" {
   statement {
     sid       = "DecryptManifests"
     actions   = ["kms:Decrypt"]
-    resources = [var.export_bucket_kms_key_arn]
+    resources = [var.common.export_bucket_kms_key_arn]
   }
   statement {
     sid       = "PublishAlerts"
     actions   = ["sns:Publish"]
-    resources = [var.alert_topic_arn]
+    resources = [var.common.alert_topic_arn]
   }
   statement {
     sid       = "AlertState"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    resources = ["arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.alert_state_table_name}"]
+    resources = ["arn:${data.aws_partition.current.partition}:dynamodb:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${var.common.alert_state_table_name}"]
   }
   statement {
     # Alerts topic, alert state, and the alarms topic of the on-failure destination (below).
     sid       = "UseOpsKeyForTopicsAndAlertState"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = [var.ops_kms_key_arn]
+    resources = [var.common.ops_kms_key_arn]
   }
   statement {
     # The summary a failed sync execution leaves in its cause (aurora_sync.reconciler.execution_alerts).

@@ -11,7 +11,7 @@ variable "tables_file" {
 }
 
 variable "database" {
-  description = "Snowflake database of the environment (snowflake_connection.database in its terraform.tfvars)."
+  description = "Snowflake database of the environment (snowflake_connection.database of its system call)."
   type        = string
 }
 

@@ -10,11 +10,6 @@ variable "environment" {
   }
 }
 
-variable "aws_region" {
-  description = "AWS region of the bucket, Lambdas and state machine (Aurora's region)."
-  type        = string
-}
-
 variable "tags" {
   description = "Extra tags merged into every AWS resource's tags (project, environment and managed_by are always set)."
   type        = map(string)
@@ -24,7 +19,7 @@ variable "tags" {
 # --- Table list and bucket ----------------------------------------------------------------------
 
 variable "db_ca_bundle_file" {
-  description = "PEM file, relative to this root, with the RDS CA bundle of the cluster's region: curl -fsSo rds-ca-bundle.pem https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem (docs/deploy.md). The Lambdas verify Aurora's certificate and host name against it."
+  description = "PEM file, relative to the environment root (beside its tables.json), with the RDS CA bundle of the cluster's region: curl -fsSo rds-ca-bundle.pem https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem (docs/deploy.md). The Lambdas verify Aurora's certificate and host name against it."
   type        = string
   default     = "rds-ca-bundle.pem"
 }
@@ -199,47 +194,14 @@ variable "chat_subscription" {
 
 # --- Snowflake ----------------------------------------------------------------------------------
 
-variable "snowflake_organization" {
-  description = "Snowflake organization name (provider)."
-  type        = string
-}
-
-variable "snowflake_account_name" {
-  description = "Snowflake account name within the organization (provider)."
-  type        = string
-}
-
-variable "snowflake_terraform_user" {
-  description = "Deploy user: the user an apply connects as (key pair in the protected GitHub environment <env>); needs ACCOUNTADMIN and the owner role."
-  type        = string
-}
-
-variable "snowflake_plan_user" {
-  description = "Read-only user every CI plan connects as (key pair in the GitHub environment <env>-plan, which pull requests reach); granted snowflake_plan_role only (docs/deploy.md, \"Plan identities\")."
-  type        = string
-}
-
 variable "snowflake_plan_role" {
-  description = "Role of snowflake_plan_user: may SHOW and DESCRIBE every object Terraform manages and read no rows (grants: modules/snowflake_account/plan_role.tf)."
+  description = "Role of the read-only user every CI plan connects as (the env root's provider blocks in plan mode): may SHOW and DESCRIBE every object Terraform manages and read no rows (grants: modules/snowflake_account/plan_role.tf)."
   type        = string
-  default     = "AURORA_SYNC_TERRAFORM_PLAN"
-}
-
-variable "terraform_mode" {
-  description = "Who Terraform is in Snowflake. plan: snowflake_plan_user with snowflake_plan_role, for every provider alias (CI plans); apply: snowflake_terraform_user with the owner role and ACCOUNTADMIN. Ephemeral: a saved plan does not carry it, so the apply of a plan made in plan mode sets it again (TF_VAR_terraform_mode=apply)."
-  type        = string
-  ephemeral   = true
-
-  validation {
-    condition     = contains(["plan", "apply"], var.terraform_mode)
-    error_message = "terraform_mode must be plan or apply."
-  }
 }
 
 variable "snowflake_owner_role" {
-  description = "Role that creates and owns the schema objects (runs the tasks)."
+  description = "Role that creates and owns the schema objects (runs the tasks): the env root's default Snowflake provider in apply mode."
   type        = string
-  default     = "SYSADMIN"
 }
 
 variable "snowflake_connection" {
