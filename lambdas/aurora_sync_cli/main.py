@@ -12,6 +12,7 @@ import click
 
 from aurora_sync_cli.app import App
 from aurora_sync_cli.cmd_onboard import onboard
+from aurora_sync_cli.cmd_status import status
 
 EPILOG = """\b
 Names come from Terraform outputs (--env, --outputs), else from the
@@ -51,6 +52,7 @@ def cli(ctx: click.Context, env: str | None, outputs: Path | None, verbose: bool
     ctx.obj = App(seams=ctx.obj, env=env, outputs=outputs, verbose=verbose)
 
 
+cli.add_command(status)
 cli.add_command(onboard)
 
 
