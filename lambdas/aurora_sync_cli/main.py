@@ -12,6 +12,7 @@ import click
 
 from aurora_sync_cli.app import App
 from aurora_sync_cli.cmd_onboard import onboard
+from aurora_sync_cli.cmd_pause import pause, resume
 from aurora_sync_cli.cmd_status import status
 
 EPILOG = """\b
@@ -53,6 +54,8 @@ def cli(ctx: click.Context, env: str | None, outputs: Path | None, verbose: bool
 
 
 cli.add_command(status)
+cli.add_command(pause)
+cli.add_command(resume)
 cli.add_command(onboard)
 
 

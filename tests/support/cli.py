@@ -153,14 +153,16 @@ class CliStack:
         return shell
 
     # -- running ---------------------------------------------------------------------------------
-    def invoke(self, *args: str, input: str | None = None, **shell: str) -> Result:
+    def invoke(
+        self, *args: str, input: str | None = None, seams: Seams = LOCAL_SEAMS, **shell: str
+    ) -> Result:
         """In process through click's runner, with the local stack's SQL seams."""
         saved = dict(os.environ)
         os.environ.update(self.shell(**shell))
         os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
         try:
             return CliRunner().invoke(
-                cli, ["--outputs", str(self.outputs_file), *args], obj=LOCAL_SEAMS, input=input
+                cli, ["--outputs", str(self.outputs_file), *args], obj=seams, input=input
             )
         finally:
             os.environ.clear()
