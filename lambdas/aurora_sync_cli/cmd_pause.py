@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 TERRAFORM_NOTE = (
     "note: `terraform apply` sets the schedule back to its `schedules_enabled` and every task back to "
     "started; pause again after an apply, or set schedules_enabled = false for a long pause. While a pipe "
-    "is paused the reconciler reports it (pipe, P2)."
+    "is paused the reconciler reports it (pipe, P2); after 14 days paused a pipe is stale "
+    "(runbook: pipe-stalled)."
 )
 
 
