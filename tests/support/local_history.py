@@ -1,4 +1,4 @@
-"""Where the local pipe/task stand-in keeps its history, and the reconciler's SQL to read it.
+"""Where the local pipe/task stand-in keeps its history, and the SQL the reconciler and the CLI use on it.
 
 fakesnow has no INFORMATION_SCHEMA.COPY_HISTORY / TASK_HISTORY table functions and no
 SYSTEM$PIPE_STATUS, so the stand-in writes rows shaped like theirs into plain tables of a
@@ -7,11 +7,17 @@ PRODUCTION_QUERIES: same binds in the same order, same columns in the same order
 (COPY_HISTORY's mixed-case statuses, TASK_HISTORY's upper-case states, the pipe status JSON), and
 the same documented reach: a range starting more than 7 (TASK_HISTORY) or 14 (COPY_HISTORY) days
 ago fails the query, as it does in Snowflake, so a look-back that overreaches fails here too.
+
+The CLI's pause/resume and task state (aurora_sync_cli.snowflake_control) go through LOCAL_CONTROL
+the same way: fakesnow has no ALTER PIPE, ALTER TASK or SHOW TASKS, so the statements set the
+stand-in's pipe status (`executionState`, which its loader obeys) and a task state it keeps in
+`TASK_STATE` (a suspended task's MERGE does not run in `cycle()`).
 """
 
 from __future__ import annotations
 
 from aurora_sync.adapters.snowflake_history import HistoryQueries
+from aurora_sync_cli.snowflake_control import ControlStatements
 
 SCHEMA = '"LOCAL_HISTORY"'
 
@@ -26,6 +32,8 @@ DDL = (
         "SCHEDULED_TIME" TIMESTAMP_TZ, "QUERY_START_TIME" TIMESTAMP_TZ, "COMPLETED_TIME" TIMESTAMP_TZ,
         "ERROR_CODE" VARCHAR, "ERROR_MESSAGE" VARCHAR, "QUERY_ID" VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}."PIPE_STATUS" ("PIPE_NAME" VARCHAR, "STATUS_JSON" VARCHAR)""",
+    # SHOW TASKS' name and state ('started' | 'suspended') of each quoted "DATABASE"."STAGING"."<T>_MERGE".
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}."TASK_STATE" ("TASK" VARCHAR, "NAME" VARCHAR, "STATE" VARCHAR)""",
 )
 
 
@@ -86,3 +94,21 @@ def local_queries(task_history_limit: int = 10000) -> HistoryQueries:
 
 
 LOCAL_QUERIES = local_queries()
+
+
+def _pipe_state(state: str, other: str) -> str:
+    """The stand-in's status JSON (json.dumps, default separators) with executionState changed."""
+    return (
+        f'UPDATE {SCHEMA}."PIPE_STATUS" SET "STATUS_JSON" = REPLACE("STATUS_JSON",'
+        f' \'"executionState": "{other}"\', \'"executionState": "{state}"\')'
+        " WHERE \"PIPE_NAME\" = '{pipe}'"
+    )
+
+
+LOCAL_CONTROL = ControlStatements(
+    pause_pipe=_pipe_state("PAUSED", "RUNNING"),
+    resume_pipe=_pipe_state("RUNNING", "PAUSED"),
+    suspend_task=f"""UPDATE {SCHEMA}."TASK_STATE" SET "STATE" = 'suspended' WHERE "TASK" = '{{task}}'""",
+    resume_task=f"""UPDATE {SCHEMA}."TASK_STATE" SET "STATE" = 'started' WHERE "TASK" = '{{task}}'""",
+    task_state=(f"""SELECT "NAME", "STATE" FROM {SCHEMA}."TASK_STATE" WHERE "TASK" = '{{task}}'""",),
+)

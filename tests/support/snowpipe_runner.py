@@ -86,6 +86,7 @@ class LocalLoadRunner:
                 cur.execute(render("staging_table", {**values, "staging": sf.stream}))
         for table in self.tables:
             self.set_pipe_state(table, "RUNNING")
+            self._write_task_state(table, "started")
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[Any]:
@@ -97,10 +98,27 @@ class LocalLoadRunner:
 
     # -- the pipe ----------------------------------------------------------------------------------
     def cycle(self) -> None:
-        """One pass: load every new file, then merge each table that received rows."""
+        """One pass: load every new file, then merge each table that received rows (unless its task
+        is suspended: `ALTER TASK ... SUSPEND`, the rows wait in the stream)."""
         for table in self.tables:
-            if self.load_new_files(table):
+            if self.load_new_files(table) and self.task_state(table) == "started":
                 self.merge(table)
+
+    def task_state(self, table: TableConfig) -> str:
+        with self._cursor() as cur:
+            cur.execute(
+                f'SELECT "STATE" FROM {SCHEMA}."TASK_STATE" WHERE "TASK" = %s', (self.objects(table).task,)
+            )
+            row = cur.fetchone()
+        return str(row[0]) if row else "started"
+
+    def _write_task_state(self, table: TableConfig, state: str) -> None:
+        sf = self.objects(table)
+        with self._cursor() as cur:
+            cur.execute(f'DELETE FROM {SCHEMA}."TASK_STATE" WHERE "TASK" = %s', (sf.task,))
+            cur.execute(
+                f'INSERT INTO {SCHEMA}."TASK_STATE" VALUES (%s, %s, %s)', (sf.task, sf.task_name, state)
+            )
 
     def set_pipe_state(self, table: TableConfig, state: str) -> None:
         """RUNNING or PAUSED (ALTER PIPE ... SET PIPE_EXECUTION_PAUSED); pending files are reported."""

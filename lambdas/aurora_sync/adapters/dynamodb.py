@@ -33,6 +33,24 @@ class AlertStateTable:
             raise classify(exc, f"dynamodb:GetItem {self.table_name} {dedup_key}") from exc
         return _item(response.get("Item"))
 
+    def open_items(self) -> list[dict[str, Any]]:
+        """Every open problem (the operator CLI's `status`; the Lambdas read items by key only). A
+        Scan: the table holds one item per problem seen in the last 30 days (TTL), a few pages at most."""
+        items: list[dict[str, Any]] = []
+        try:
+            pages = self._db.get_paginator("scan").paginate(
+                TableName=self.table_name,
+                ConsistentRead=True,
+                FilterExpression="#s = :open",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":open": {"S": "open"}},
+            )
+            for page in pages:
+                items.extend(item for raw in page.get("Items", []) if (item := _item(raw)) is not None)
+        except (ClientError, BotoCoreError) as exc:
+            raise classify(exc, f"dynamodb:Scan {self.table_name}") from exc
+        return items
+
     def put(self, item: dict[str, Any], expected_version: int | None) -> None:
         """Write `item` if the stored version is still `expected_version` (None: must not exist)."""
         if expected_version is None:

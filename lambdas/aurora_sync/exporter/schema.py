@@ -35,8 +35,8 @@ def unexported_columns(table: TableConfig, actual: dict[str, str]) -> list[str]:
     wrong = [m for c in table.columns if (m := mismatch(c.name, c.type, actual[c.name]))]
     if wrong:
         raise SchemaDriftError(
-            f"{table.table_name}: {'; '.join(wrong)}; correct tables.json (scripts/onboard_table.py "
-            "prints the mapping) or the Aurora column before exporting"
+            f"{table.table_name}: {'; '.join(wrong)}; correct tables.json (`aurora-sync onboard "
+            f"{table.table_name}` prints the mapping) or the Aurora column before exporting"
         )
     return [c for c in actual if c not in set(table.column_names)]
 

@@ -1,0 +1,1 @@
+"""aurora-sync: the operator CLI."""
