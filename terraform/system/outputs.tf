@@ -38,6 +38,21 @@ output "alert_topic_arn" {
   value       = module.alerting.alert_topic_arn
 }
 
+output "alert_state_table" {
+  description = "DynamoDB table of open alerts (ALERT_STATE_TABLE): `aurora-sync status` lists them."
+  value       = module.alerting.alert_state_table_name
+}
+
+output "snowflake_database" {
+  description = "The environment's Snowflake database (SNOWFLAKE_DATABASE): `USE DATABASE` before the runbook's SQL."
+  value       = module.snowflake_account.database
+}
+
+output "sync_schedule" {
+  description = "The hourly sync schedule and its group (EventBridge Scheduler): `aurora-sync pause`/`resume` without a table."
+  value       = { name = module.orchestration.sync_schedule_name, group = module.orchestration.schedule_group_name }
+}
+
 output "aurora_export_policy_json" {
   description = "Attach to the Aurora cluster's S3 export role (EXPORT_MODE=aurora_s3)."
   value       = module.storage.aurora_export_policy_json

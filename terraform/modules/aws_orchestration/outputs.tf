@@ -34,3 +34,8 @@ output "status_change_rule_name" {
   description = "EventBridge rule sending the state machine's status changes to the reconciler."
   value       = aws_cloudwatch_event_rule.sync_status.name
 }
+
+output "sync_schedule_name" {
+  description = "The hourly sync schedule (in schedule_group_name): what `aurora-sync pause`/`resume` disable and enable."
+  value       = aws_scheduler_schedule.sync.name
+}
