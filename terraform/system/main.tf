@@ -151,6 +151,7 @@ module "alerting" {
   state_machine_arn        = module.orchestration.state_machine_arn
   schedule_group_name      = module.orchestration.schedule_group_name
   undelivered_queue_name   = module.orchestration.undelivered_queue_name
+  reconciler_scheduled     = var.schedules_enabled
   freshness_sla_minutes    = { for t, entry in module.tables.by_name : t => lookup(entry, "freshness_sla_minutes", 120) }
   metrics_namespace        = module.names.metrics_namespace
   service_name             = module.names.service_name
