@@ -266,9 +266,13 @@ module "snowflake_account" {
     snowflake.accountadmin = snowflake.accountadmin
   }
 
-  database                 = var.snowflake_connection.database
-  warehouse_name           = module.names.snowflake.warehouse
-  warehouse_size           = var.snowflake_warehouse.size
+  database       = var.snowflake_connection.database
+  warehouse_name = module.names.snowflake.warehouse
+  warehouse_size = var.snowflake_warehouse.size
+  resource_monitor = {
+    credit_quota = var.snowflake_warehouse.credit_quota
+    notify_users = var.snowflake_warehouse.notify_users
+  }
   storage_integration_name = module.names.snowflake.storage_integration
   service_role_name        = module.names.snowflake.service_role
   bucket_name              = var.export_bucket_name

@@ -923,3 +923,23 @@ def test_every_lifecycle_rule_filter_names_one_condition() -> None:
         assert len(conditions) == 1 and set(filter_) - {"__start_line__", "__end_line__"} == conditions, (
             f"{where}: filter {filter_}"
         )
+
+
+def test_the_sync_warehouse_has_a_notify_only_resource_monitor() -> None:
+    """GIVEN the account module WHEN read THEN the task warehouse is assigned a resource monitor that
+    ACCOUNTADMIN creates (only it may), over the environment's monthly credit quota, notifying at 80 %
+    and 100 % and suspending nothing (P4: cost is looked at in working hours; a suspended warehouse
+    would stop every MERGE); the quota comes from snowflake_warehouse.credit_quota."""
+    doc = hcl_load(MODULES_DIR / "snowflake_account" / "main.tf")
+    monitor = resource(doc, "snowflake_resource_monitor", "sync")
+    assert monitor["provider"] == "${snowflake.accountadmin}"
+    assert monitor["notify_triggers"] == [80, 100]
+    assert monitor["credit_quota"] == "${var.resource_monitor.credit_quota}"
+    assert not {"suspend_trigger", "suspend_immediate_trigger"} & set(monitor)
+    warehouse = resource(doc, "snowflake_warehouse", "tasks")
+    assert warehouse["resource_monitor"] == "${snowflake_resource_monitor.sync.name}"
+    call = module_calls(hcl_load(SYSTEM_MAIN))["snowflake_account"]
+    assert one(call["resource_monitor"]) == {
+        "credit_quota": "${var.snowflake_warehouse.credit_quota}",
+        "notify_users": "${var.snowflake_warehouse.notify_users}",
+    }
