@@ -151,6 +151,7 @@ module "alerting" {
   state_machine_arn        = module.orchestration.state_machine_arn
   schedule_group_name      = module.orchestration.schedule_group_name
   undelivered_queue_name   = module.orchestration.undelivered_queue_name
+  reconciler_scheduled     = var.schedules_enabled
   freshness_sla_minutes    = { for t, entry in module.tables.by_name : t => lookup(entry, "freshness_sla_minutes", 120) }
   metrics_namespace        = module.names.metrics_namespace
   service_name             = module.names.service_name
@@ -265,9 +266,13 @@ module "snowflake_account" {
     snowflake.accountadmin = snowflake.accountadmin
   }
 
-  database                 = var.snowflake_connection.database
-  warehouse_name           = module.names.snowflake.warehouse
-  warehouse_size           = var.snowflake_warehouse.size
+  database       = var.snowflake_connection.database
+  warehouse_name = module.names.snowflake.warehouse
+  warehouse_size = var.snowflake_warehouse.size
+  resource_monitor = {
+    credit_quota = var.snowflake_warehouse.credit_quota
+    notify_users = var.snowflake_warehouse.notify_users
+  }
   storage_integration_name = module.names.snowflake.storage_integration
   service_role_name        = module.names.snowflake.service_role
   bucket_name              = var.export_bucket_name

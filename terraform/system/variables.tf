@@ -215,12 +215,19 @@ variable "snowflake_connection" {
 }
 
 variable "snowflake_warehouse" {
-  description = "Task warehouse size (its name, SYNC_WH_<ENV>, comes from modules/names), and how often each MERGE task checks its stream."
+  description = "Task warehouse size (its name, SYNC_WH_<ENV>, comes from modules/names), how often each MERGE task checks its stream, and its monthly credit quota: Snowflake e-mails (P4, never the pager) at 80 % and 100 %, to account administrators with notifications on and to notify_users."
   type = object({
     size          = optional(string, "XSMALL")
     task_schedule = optional(string, "5 MINUTE")
+    credit_quota  = optional(number, 200)
+    notify_users  = optional(list(string), [])
   })
   default = {}
+
+  validation {
+    condition     = var.snowflake_warehouse.credit_quota > 0
+    error_message = "snowflake_warehouse.credit_quota must be a positive number of credits per month."
+  }
 }
 
 variable "staging_retention_days" {

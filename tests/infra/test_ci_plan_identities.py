@@ -167,6 +167,7 @@ VISIBLE_THROUGH: dict[str, tuple[str, set[str]] | None] = {
     "snowflake_task": ("TASK", {"MONITOR"}),
     "snowflake_storage_integration_aws": ("INTEGRATION", {"USAGE"}),
     "snowflake_notification_integration": ("INTEGRATION", {"USAGE"}),
+    "snowflake_resource_monitor": ("RESOURCE MONITOR", {"MONITOR"}),
     "snowflake_account_role": None,
     "snowflake_grant_account_role": None,
     GRANT: None,

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from aurora_sync import aws
-from aurora_sync.exporter.payloads import parse_request, split_window
+from aurora_sync.exporter.payloads import Attempt, parse_request, split_window, unwrap_attempt
 from aurora_sync.tables import parse_tables
 from aurora_sync.timeutil import iso
 from tests.support.lambda_context import LambdaContext
@@ -129,6 +129,7 @@ class Pipeline:
     reconciles: list[Any] = field(default_factory=list)
     plans: list[Any] = field(default_factory=list)
     splits: list[Any] = field(default_factory=list)
+    attempt_of: dict[str, list[Attempt]] = field(default_factory=dict)  # item (JSON) -> each attempt
     script_errors: list[BaseException] = field(default_factory=list)
 
     def __call__(self, function: str, payload: Any) -> Outcome:
@@ -158,14 +159,20 @@ class Pipeline:
         start, end = (window.start, window.end) if window.start and window.end else self.incremental_window
         return Result({"items": [w.item() for w in split_window(window.table, start, end, request.parts)]})
 
-    def _export(self, payload: Any) -> Outcome:
+    def _export(self, wrapped: Any) -> Outcome:
+        payload, attempt = unwrap_attempt(wrapped)
+        assert attempt is not None, "every export step says which attempt it is"
         request = parse_request(payload, TABLES, MAX_RANGE)
         assert request.action is None and len(request.windows) == 1, payload
         assert request.windows[0].item() == payload, "a Step Functions item is exactly one window"
         self.exports.append(payload)
         key = json.dumps(payload, sort_keys=True)
         self.attempts[key] += 1
+        self.attempt_of.setdefault(key, []).append(attempt)
         return self.export(payload, self.attempts[key]) or Result(exported(payload))
+
+    def attempts_sent(self, item: dict[str, Any]) -> list[Attempt]:
+        return self.attempt_of[json.dumps(item, sort_keys=True)]
 
     def attempts_of(self, item: dict[str, Any]) -> int:
         return self.attempts[json.dumps(item, sort_keys=True)]
@@ -358,7 +365,9 @@ def test_manual_range_is_exported_in_planned_chunks(run: Callable[..., Execution
 def test_transient_export_error_is_retried_then_succeeds(run: Callable[..., Execution]) -> None:
     """GIVEN the first export of public.orders fails with ExportRunRetryable
     WHEN the state machine runs
-    THEN that chunk is retried (with backoff) and succeeds; the run succeeds."""
+    THEN that chunk is retried (with backoff) and succeeds; the run succeeds. Each attempt told the
+    exporter it was retry 0, then 1, of the retrier's MaxAttempts ($$.State.RetryCount), so the
+    first attempt's failure paged no one (the exporter defers it: tests/unit/exporter)."""
 
     def flaky(item: dict[str, Any], attempt: int) -> Outcome | None:
         if item["table"] == "public.orders" and attempt == 1:
@@ -372,6 +381,11 @@ def test_transient_export_error_is_retried_then_succeeds(run: Callable[..., Exec
     assert execution.status == "SUCCEEDED", execution.error
     assert execution.pipeline.attempts_of({"table": "public.orders"}) == 2
     assert execution.pipeline.attempts_of({"table": "public.customers"}) == 1
+    retries = ORCHESTRATION["retry"]["max_attempts"]
+    assert execution.pipeline.attempts_sent({"table": "public.orders"}) == [
+        Attempt(retry=0, max_retries=retries, split_on_timeout=True),
+        Attempt(retry=1, max_retries=retries, split_on_timeout=True),
+    ]
     assert trimmed({"table": "public.orders"}) in execution.pipeline.reconciles[0]["exports"]
 
 
@@ -422,6 +436,9 @@ def test_chunk_that_times_out_is_split_and_exported_in_parts(
                                                  "2026-11-20T02:00:00+00:00", 60)]  # fmt: skip
     assert sorted((e for e in execution.pipeline.exports if e != chunk), key=lambda i: i["start"]) == parts
     assert execution.pipeline.reconciles[0]["exports"] == [trimmed(p) for p in parts]
+    # The chunk's attempt told the exporter a timeout is split (not paged); the parts', that it is not.
+    assert [a.split_on_timeout for a in execution.pipeline.attempts_sent(chunk)] == [True]
+    assert {a.split_on_timeout for p in parts for a in execution.pipeline.attempts_sent(p)} == {False}
 
 
 def test_incremental_item_that_times_out_is_split_on_its_resolved_window(
@@ -527,7 +544,8 @@ def test_terminal_export_failure_is_not_retried_and_fails_the_execution(
 
 def test_transient_errors_that_persist_fail_after_bounded_retries(run: Callable[..., Execution]) -> None:
     """GIVEN an export that keeps failing transiently WHEN retries run out THEN the chunk fails and
-    so does the execution (the reconciler still runs)."""
+    so does the execution (the reconciler still runs). Only the last attempt was told no retry is
+    left: that one pages (P2 `export`), beside the execution's P1."""
     execution = run(Pipeline(export=lambda item, attempt: FunctionError("ExportRunRetryable", "db down")),
                     {"tables": ["public.customers"]})  # fmt: skip
 
@@ -538,6 +556,9 @@ def test_transient_errors_that_persist_fail_after_bounded_retries(run: Callable[
     )
     assert execution.summary["first_failures"][0]["error"] == "ExportRunRetryable"
     assert len(execution.pipeline.reconciles) == 1
+    sent = execution.pipeline.attempts_sent({"table": "public.customers"})
+    assert [a.retry for a in sent] == list(range(1 + ORCHESTRATION["retry"]["max_attempts"]))
+    assert [a.retries_left for a in sent] == [True] * ORCHESTRATION["retry"]["max_attempts"] + [False]
 
 
 def test_reconciler_that_cannot_run_fails_the_execution(run: Callable[..., Execution]) -> None:

@@ -97,6 +97,7 @@ class Applied:
     network: dict[str, Any]
     apply_output: str
     seconds: dict[str, float] = field(default_factory=dict)
+    destinations: dict[str, str] = field(default_factory=dict)  # "pager"/"chat" -> SQS queue ARN
 
 
 def _override_files(root: Path, endpoint: str, state: Path, values: dict[str, Any]) -> None:
@@ -135,6 +136,19 @@ def _network(moto: TerraformMotoServer) -> dict[str, Any]:
     return {"vpc": vpc, "subnets": subnets, "security_group": group, "route_table": route_table}
 
 
+def _destinations(moto: TerraformMotoServer) -> dict[str, str]:
+    """Two SQS queues standing in for the pager and the chat endpoints (sqs is a protocol SNS
+    subscriptions take, and moto delivers to it applying filter policies)."""
+    sqs = moto.client("sqs")
+    arns = {}
+    for who in ("pager", "chat"):
+        url = sqs.create_queue(QueueName=f"stand-in-{who}")["QueueUrl"]
+        arns[who] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    return arns
+
+
 def _placeholder_zips(directory: Path) -> dict[str, str]:
     """Tiny zips in place of `make package` (the apply needs files, not working code)."""
     directory.mkdir()
@@ -156,12 +170,17 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
 
     with moto_only(MOTO_FEATURE, TerraformMotoServer) as moto:
         network = _network(moto)
+        destinations = _destinations(moto)
         values = {
             "export_bucket_name": BUCKET,
             "lambda_subnet_ids": network["subnets"],
             "lambda_security_group_ids": [network["security_group"]],
             "network_endpoints": {"vpc_id": network["vpc"], "route_table_ids": [network["route_table"]]},
             **_placeholder_zips(base / "artifacts"),
+            **{
+                f"{who}_subscription": {"protocol": "sqs", "endpoint": arn}
+                for who, arn in destinations.items()
+            },
         }
         _override_files(root, moto.endpoint_url, base / "terraform.tfstate", values)
         tf = Terraform(root, base / "work")
@@ -172,7 +191,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
         started = time.monotonic()
         output = tf.run("apply", "-auto-approve", "-input=false", MODE, timeout=TIMEOUT_S)
         seconds["apply"] = time.monotonic() - started
-        yield Applied(tf, moto, network, output, seconds)
+        yield Applied(tf, moto, network, output, seconds, destinations)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -366,6 +385,82 @@ def test_a_state_of_the_layout_before_the_system_module_moves_without_changes(ap
     assert len(moves) == moving
     assert {a: b for a, b in moves.items() if b != f"module.system.{a}"} == {}
     applied.tf.run("apply", "-input=false", MODE, str(saved), timeout=TIMEOUT_S)
+
+
+# --------------------------------------------------------------------------------------------------
+# Who hears what: alarms and alerts through the applied topics and subscriptions
+# --------------------------------------------------------------------------------------------------
+
+
+def _drain(applied: Applied) -> dict[str, list[dict[str, Any]]]:
+    """Every SNS envelope each stand-in endpoint received since the last drain."""
+    sqs = applied.moto.client("sqs")
+    received: dict[str, list[dict[str, Any]]] = {}
+    for who in applied.destinations:
+        url = sqs.get_queue_url(QueueName=f"stand-in-{who}")["QueueUrl"]
+        messages: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            messages += [json.loads(m["Body"]) for m in batch]
+            for m in batch:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        received[who] = messages
+    return received
+
+
+def test_p3_alarms_reach_chat_only_and_p1_alarms_page(applied: Applied) -> None:
+    """GIVEN the applied alarms, each tagged with its severity, and the pager and chat endpoints
+    subscribed as the environment subscribes them
+    WHEN a notification shaped like CloudWatch's (a JSON body, no message attributes) is published
+    to each alarm's action topic
+    THEN chat hears every alarm, the pager exactly the P1/P2 ones; the freshness and near-timeout
+    alarms are P3, the sync-executions alarm P1; every alarm's OK goes where its ALARM went."""
+    cloudwatch = applied.moto.client("cloudwatch")
+    sns = applied.moto.client("sns")
+    found = cloudwatch.describe_alarms(AlarmNamePrefix=NAME)["MetricAlarms"]
+    assert len(found) >= 11
+    severities = {}
+    for alarm in found:
+        tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+        [severity] = [t["Value"] for t in tags if t["Key"] == "severity"]
+        severities[alarm["AlarmName"].removeprefix(f"{NAME}-")] = severity
+        assert alarm["AlarmDescription"].startswith(severity), alarm["AlarmName"]
+        assert alarm["OKActions"] == alarm["AlarmActions"] and len(alarm["AlarmActions"]) == 1
+        _drain(applied)
+        sns.publish(
+            TopicArn=alarm["AlarmActions"][0],
+            Subject=f'ALARM: "{alarm["AlarmName"]}"',
+            Message=json.dumps({"AlarmName": alarm["AlarmName"], "NewStateValue": "ALARM"}),
+        )
+        heard = {who for who, messages in _drain(applied).items() if messages}
+        expected = {"pager", "chat"} if severity in ("P1", "P2") else {"chat"}
+        assert heard == expected, (alarm["AlarmName"], severity, heard)
+    assert severities["sync-executions-failed"] == "P1"
+    assert severities["exporter-duration-near-timeout"] == "P3"
+    assert {v for k, v in severities.items() if k.startswith("freshness-")} == {"P3"}
+    assert set(severities.values()) <= {"P1", "P2", "P3"}
+
+
+def test_alerts_page_p1_p2_and_post_every_severity_to_chat(applied: Applied) -> None:
+    """GIVEN the alerts topic (ALERT_TOPIC_ARN) as applied
+    WHEN the Lambdas' own publisher sends one alert of each severity
+    THEN the pager receives P1 and P2 only, chat all four (the pager subscription's filter policy on
+    the `severity` message attribute)."""
+    from aurora_sync.adapters.sns import AlertPublisher
+    from aurora_sync.alerts import Alert, Severity
+
+    sns = applied.moto.client("sns")
+    [topic] = [
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{NAME}-alerts")
+    ]
+    _drain(applied)
+    publisher = AlertPublisher(sns, topic)
+    for severity in Severity:
+        publisher.publish(Alert(severity, "routing_probe", "public.orders", f"probe {severity}"))
+    heard = {
+        who: sorted(json.loads(m["Message"])["severity"] for m in messages)
+        for who, messages in _drain(applied).items()
+    }
+    assert heard == {"pager": ["P1", "P2"], "chat": ["P1", "P2", "P3", "P4"]}
 
 
 # --------------------------------------------------------------------------------------------------

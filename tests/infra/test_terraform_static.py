@@ -705,7 +705,7 @@ def test_schedules_and_the_status_rule_dead_letter_to_an_encrypted_watched_queue
     depth = alarms()["undelivered"]
     assert (depth["namespace"], depth["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert depth["dimensions"] == {"QueueName": "${var.undelivered_queue_name}"}
-    assert depth["alarm_actions"] == "${local.pager}"
+    assert alarm_severity(depth) == "P1"
 
 
 def test_status_changes_reach_the_reconciler_which_may_read_the_cause() -> None:
@@ -768,30 +768,98 @@ def test_throttle_and_scheduler_alarms_watch_the_right_metrics() -> None:
     assert one(alerting["undelivered_queue_name"]) == "${module.orchestration.undelivered_queue_name}"
 
 
-def test_only_failures_nothing_else_retries_page() -> None:
-    """GIVEN the alarm routing WHEN read THEN conditions Step Functions or Scheduler retry by
-    themselves (exporter Errors and Throttles, Scheduler target errors) notify chat only (the alerts
-    topic, whose pager subscription takes only messages with a severity P1/P2 attribute, which alarm
-    notifications never carry), while what is down after the retries pages (the alarms topic):
-    failed/timed-out/aborted executions, dropped schedule invocations, undelivered events, a
-    reconciler that cannot run or is throttled for 15 minutes."""
+# The severity of every alarm, as docs/runbook.md ("Alerts and what they mean") lists them: what is
+# down after every retry pages (P1); what something else retries, or an SLA at risk, is P3: chat only.
+ALARM_SEVERITIES = {
+    "state_machine_failures": "P1",
+    "scheduler_invocations_dropped": "P1",
+    "undelivered": "P1",
+    "reconciler_errors": "P1",
+    "reconciler_throttles": "P1",
+    "reconciler_silent": "P1",
+    "exporter_errors": "P3",
+    "exporter_throttles": "P3",
+    "scheduler_target_errors": "P3",
+    "exporter_duration": "P3",
+    "freshness": "P3",
+}
+
+
+def alarm_severity(alarm: dict[str, Any]) -> str:
+    """An alarm's severity: a map entry names it; a resource of its own sends to its severity's topic
+    (`local.alarm_topics.P1`) and tags itself with it."""
+    if "severity" in alarm:
+        return str(alarm["severity"])
+    match = re.fullmatch(r"\$\{local\.alarm_topics\.(P\d)\}", alarm["alarm_actions"])
+    assert match, alarm["alarm_actions"]
+    assert alarm["ok_actions"] == alarm["alarm_actions"]
+    assert alarm["tags"] == f"${{merge(var.tags,{{'severity': '{match.group(1)}'}})}}"
+    return match.group(1)
+
+
+def test_every_alarm_names_its_severity_and_its_severity_picks_the_topic() -> None:
+    """GIVEN every CloudWatch alarm WHEN its Terraform is read THEN it names its severity (the ones in
+    the runbook's table), its description starts with it, and that severity alone picks the topic:
+    P1/P2 the alarms topic (pager and chat), P3 the alerts topic, whose pager subscription takes only
+    messages with a severity attribute P1/P2, which alarm notifications never carry (chat only)."""
     doc = hcl_load(ALERTING_DIR / "alarms.tf")
-    routes = locals_of(doc)
-    assert routes["pager"] == ["${aws_sns_topic.alarms.arn}"] and routes["chat"] == [
-        "${aws_sns_topic.alerts.arn}"
-    ]
-    pager_subscription = resource(
-        hcl_load(ALERTING_DIR / "main.tf"), "aws_sns_topic_subscription", "alerts_pager"
-    )
-    assert pager_subscription["filter_policy"] == "${local.pager_filter}"
-    actions = {name: alarm["alarm_actions"] for name, alarm in alarms().items()}
-    chat_only = {"exporter_errors", "exporter_throttles", "scheduler_target_errors"}
-    pages = {"state_machine_failures", "scheduler_invocations_dropped", "undelivered", "reconciler_errors",
-             "reconciler_throttles"}  # fmt: skip
-    assert {n for n in chat_only if actions[n] == "${local.chat}"} == chat_only
-    assert {n for n in pages if actions[n] == "${local.pager}"} == pages
+    defined = locals_of(doc)
+    assert defined["alarm_topics"] == {
+        "P1": ["${aws_sns_topic.alarms.arn}"],
+        "P2": ["${aws_sns_topic.alarms.arn}"],
+        "P3": ["${aws_sns_topic.alerts.arn}"],
+    }
+    assert set(defined["alarm_labels"]) == set(defined["alarm_topics"])
+    metric = resource(doc, "aws_cloudwatch_metric_alarm", "metric")
+    assert metric["alarm_actions"] == metric["ok_actions"] == "${local.alarm_topics[each.value.severity]}"
+    assert metric["tags"] == "${merge(var.tags,{'severity': '${each.value.severity}'})}"
+    assert metric["alarm_description"].startswith("${local.alarm_labels[each.value.severity]} ")
+    found = {name: alarm_severity(alarm) for name, alarm in alarms().items()}
+    assert found == ALARM_SEVERITIES
+    for name, alarm in alarms().items():
+        if "severity" not in alarm:
+            assert alarm["alarm_description"].startswith(f"${{local.alarm_labels.{found[name]}}} "), name
     [expression] = one(alarms()["state_machine_failures"]["metric_query"])["expression"]
     assert expression == "failed + timed_out + aborted"
+
+
+def test_the_pager_hears_p1_p2_only_and_chat_hears_everything() -> None:
+    """GIVEN the subscriptions WHEN read THEN on the alerts topic the pager's filter policy takes
+    messages whose `severity` attribute is P1 or P2 (so P3/P4 alerts and attribute-less P3 alarm
+    notifications never page) and chat is unfiltered; on the alarms topic (P1/P2 alarms) both are
+    unfiltered."""
+    main = hcl_load(ALERTING_DIR / "main.tf")
+    assert locals_of(main)["pager_filter"] == "${jsonencode({'severity': ['P1', 'P2']})}"
+    pager = resource(main, "aws_sns_topic_subscription", "alerts_pager")
+    assert pager["topic_arn"] == "${aws_sns_topic.alerts.arn}"
+    assert (pager["filter_policy_scope"], pager["filter_policy"]) == (
+        "MessageAttributes",
+        "${local.pager_filter}",
+    )
+    for name, topic in (("alerts_chat", "alerts"), ("alarms_pager", "alarms"), ("alarms_chat", "alarms")):
+        subscription = resource(main, "aws_sns_topic_subscription", name)
+        assert subscription["topic_arn"] == f"${{aws_sns_topic.{topic}.arn}}", name
+        assert "filter_policy" not in subscription, name
+    kind = {"alerts_pager": "pager", "alarms_pager": "pager", "alerts_chat": "chat", "alarms_chat": "chat"}
+    for name, who in kind.items():
+        subscription = resource(main, "aws_sns_topic_subscription", name)
+        assert subscription["endpoint"] == f"${{var.{who}_subscription.endpoint}}", name
+
+
+def test_the_reconciler_silent_alarm_acts_only_while_its_schedule_runs() -> None:
+    """GIVEN the reconciler-silent alarm (P1: missing Invocations for two hours is breaching) WHEN
+    read THEN its actions are on only while the schedules are enabled, so an environment whose
+    schedules are off on purpose is not paged for it."""
+    silent = alarms()["reconciler_silent"]
+    assert (silent["metric_name"], silent["comparison_operator"], silent["threshold"]) == (
+        "Invocations",
+        "LessThanThreshold",
+        1,
+    )
+    assert silent["treat_missing_data"] == "breaching"
+    assert silent["actions_enabled"] == "${var.reconciler_scheduled}"
+    alerting = module_calls(hcl_load(SYSTEM_MAIN))["alerting"]
+    assert one(alerting["reconciler_scheduled"]) == "${var.schedules_enabled}"
 
 
 def test_the_alarms_that_became_map_entries_keep_their_state() -> None:
@@ -855,3 +923,23 @@ def test_every_lifecycle_rule_filter_names_one_condition() -> None:
         assert len(conditions) == 1 and set(filter_) - {"__start_line__", "__end_line__"} == conditions, (
             f"{where}: filter {filter_}"
         )
+
+
+def test_the_sync_warehouse_has_a_notify_only_resource_monitor() -> None:
+    """GIVEN the account module WHEN read THEN the task warehouse is assigned a resource monitor that
+    ACCOUNTADMIN creates (only it may), over the environment's monthly credit quota, notifying at 80 %
+    and 100 % and suspending nothing (P4: cost is looked at in working hours; a suspended warehouse
+    would stop every MERGE); the quota comes from snowflake_warehouse.credit_quota."""
+    doc = hcl_load(MODULES_DIR / "snowflake_account" / "main.tf")
+    monitor = resource(doc, "snowflake_resource_monitor", "sync")
+    assert monitor["provider"] == "${snowflake.accountadmin}"
+    assert monitor["notify_triggers"] == [80, 100]
+    assert monitor["credit_quota"] == "${var.resource_monitor.credit_quota}"
+    assert not {"suspend_trigger", "suspend_immediate_trigger"} & set(monitor)
+    warehouse = resource(doc, "snowflake_warehouse", "tasks")
+    assert warehouse["resource_monitor"] == "${snowflake_resource_monitor.sync.name}"
+    call = module_calls(hcl_load(SYSTEM_MAIN))["snowflake_account"]
+    assert one(call["resource_monitor"]) == {
+        "credit_quota": "${var.snowflake_warehouse.credit_quota}",
+        "notify_users": "${var.snowflake_warehouse.notify_users}",
+    }

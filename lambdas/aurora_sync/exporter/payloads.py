@@ -89,6 +89,23 @@ class ItemPayload(_Range):
     split: bool = False
 
 
+class Attempt(BaseModel):
+    """Which attempt of a state machine Export step this invocation is, and what the state machine
+    does when it fails: retry it (`retry` < `max_retries`, a transient failure: the retrier's
+    MaxAttempts) or split it (`split_on_timeout`, a statement timeout in the Export step; its parts
+    are not split again)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retry: int = Field(ge=0)  # $$.State.RetryCount: 0 on the first attempt
+    max_retries: int = Field(ge=0)
+    split_on_timeout: bool = False
+
+    @property
+    def retries_left(self) -> bool:
+        return self.retry < self.max_retries
+
+
 class SplitParts(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -109,9 +126,31 @@ def split_action(event: object) -> tuple[str | None, object]:
     return str(action), {k: v for k, v in event.items() if k != "action"}
 
 
+def unwrap_attempt(event: object) -> tuple[object, Attempt | None]:
+    """The state machine's export steps send `{"item": <Step Functions item>, "attempt": {...}}`;
+    every other payload (a hand-run item included) has no attempt and is its own last attempt."""
+    if not isinstance(event, dict) or "attempt" not in event:
+        return event, None
+    extra = sorted(set(event) - {"item", "attempt"})
+    if extra:
+        raise PayloadError(extra[0], "an attempt wraps one item: {item, attempt} and nothing else")
+    item = event.get("item")
+    if not isinstance(item, dict) or "table" not in item:
+        raise PayloadError("item", "must be one Step Functions item {table, start?, end?}")
+    try:
+        attempt = Attempt.model_validate(event["attempt"])
+    except ValidationError as exc:
+        field, problems = describe(exc, prefix="attempt")
+        raise PayloadError(field, problems) from None
+    return item, attempt
+
+
 def item_table(event: object) -> str | None:
-    """The table of a Step Functions item or split request (`{"table": ...}`), else None: such an
-    invocation needs that one table's configuration only (ParameterStore.load_tables(only=...))."""
+    """The table of a Step Functions item (bare or wrapped with its attempt) or split request
+    (`{"table": ...}`), else None: such an invocation needs that one table's configuration only
+    (ParameterStore.load_tables(only=...))."""
+    if isinstance(event, dict) and "attempt" in event and isinstance(event.get("item"), dict):
+        event = event["item"]
     if isinstance(event, dict) and isinstance(event.get("table"), str):
         return str(event["table"])
     return None
@@ -124,10 +163,14 @@ class Request:
     action: str | None
     windows: list[ExportWindow]
     parts: int = 0
+    attempt: Attempt | None = None
 
 
 def parse_request(event: object, tables: TablesConfig, max_range: timedelta) -> Request:
     """Every payload the exporter accepts, validated before anything else happens."""
+    item, attempt = unwrap_attempt(event)
+    if attempt is not None:
+        return Request(None, parse_event(item, tables, max_range), attempt=attempt)
     action, payload = split_action(event)
     if action == "split":
         window, parts = parse_split(payload, tables, max_range)

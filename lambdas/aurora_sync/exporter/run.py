@@ -43,12 +43,20 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     run_id = runtime.run_id
     tables = runtime.parameters.load_tables(only=item_table(event))
     request = parse_request(event, tables, timedelta(hours=settings.max_range_hours))
+    attempt = request.attempt
     windows = request.windows
     if request.action == "plan":  # before the state machine's Map: validate and chunk, no database
         items = [w.item() for w in windows]
         logger.info("exporter planned", extra={"run_id": run_id, "items": items})
         return {"run_id": run_id, "items": items}
-    logger.info("exporter invoked", extra={"run_id": run_id, "windows": [w.payload() for w in windows]})
+    logger.info(
+        "exporter invoked",
+        extra={
+            "run_id": run_id,
+            "windows": [w.payload() for w in windows],
+            "attempt": None if attempt is None else attempt.model_dump(),
+        },
+    )
 
     exports = WindowExport(
         settings=settings,
@@ -69,6 +77,7 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         ),
         remaining_ms=runtime.remaining_ms,
         run_id=run_id,
+        attempt=attempt,
     )
     try:
         if request.action == "split":

@@ -5,6 +5,8 @@ An incremental window runs only under its table's lease (aurora_sync.exporter.le
 export the same table's incremental window at once; the one that finds it held skips the table.
 A failure fails only its window: the other tables still run, and the result carries the payload
 that re-runs it (a smaller one when the statement timeout stopped a window that can be cut).
+A failure the state machine will retry or split is not paged (`_deferred`): a retry that works
+pages no one, and one that does not reaches the last attempt, which pages.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import StatementTimeoutError, SyncError
 from aurora_sync.exporter.lease import Lease
 from aurora_sync.exporter.paging import Paging
-from aurora_sync.exporter.payloads import ExportWindow, can_cut, smaller_rerun
+from aurora_sync.exporter.payloads import Attempt, ExportWindow, can_cut, smaller_rerun
 from aurora_sync.exporter.ports import Leases
 from aurora_sync.exporter.results import RunResult, TableResult, TableStatus
 from aurora_sync.exporter.window import WindowExport
@@ -39,9 +41,11 @@ class ExportService:
         leases: Leases,
         remaining_ms: Callable[[], int],
         run_id: str,
+        attempt: Attempt | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
+        self._attempt = attempt
         self._windows = windows
         self._paging = Paging(alerts, run_id)
         self._leases = leases
@@ -99,22 +103,45 @@ class ExportService:
             return outcome
         if outcome.status is TableStatus.FAILED:
             outcome.rerun = rerun
-            self._paging.raise_alert(
-                Alert(
-                    severity=Severity.P2,
-                    check="export",
-                    table=window.table,
-                    summary=f"export failed: {outcome.error}"[:300],
-                    details={"error": outcome.error, "retryable": outcome.retryable, "rerun": outcome.rerun},
-                    run_id=self.run_id,
-                    runbook_anchor="export-failed",
-                ),
-                escalate_after=self._settings.export_failures_p1_after,
-            )
+            self._page_failure(window, outcome)
         else:
             self._paging.resolve("export", window.table, f"exported: {outcome.status.value}")
         self._emit(window.table, outcome, time.monotonic() - started)
         return outcome
+
+    def _deferred(self, outcome: TableResult) -> str | None:
+        """What the state machine does next with this failed attempt, when it does anything: the
+        page waits for the attempt whose failure nothing retries (Step Functions' retrier counts its
+        retries in $$.State.RetryCount; its Catch sends ExportRunTimedOut to Split)."""
+        attempt = self._attempt
+        if attempt is None:  # scheduled, manual or a hand-run item: nothing retries it
+            return None
+        if outcome.retryable and attempt.retries_left:
+            return f"retried by the state machine (retry {attempt.retry + 1} of {attempt.max_retries})"
+        if outcome.timed_out and attempt.split_on_timeout:
+            return "split into smaller windows by the state machine"
+        return None
+
+    def _page_failure(self, window: ExportWindow, outcome: TableResult) -> None:
+        deferred = self._deferred(outcome)
+        if deferred is not None:
+            logger.warning(
+                "export failure not paged: the state machine handles it",
+                extra={"table": window.table, "next": deferred, "error": outcome.error},
+            )
+            return
+        self._paging.raise_alert(
+            Alert(
+                severity=Severity.P2,
+                check="export",
+                table=window.table,
+                summary=f"export failed: {outcome.error}"[:300],
+                details={"error": outcome.error, "retryable": outcome.retryable, "rerun": outcome.rerun},
+                run_id=self.run_id,
+                runbook_anchor="export-failed",
+            ),
+            escalate_after=self._settings.export_failures_p1_after,
+        )
 
     def _emit(self, table: str, outcome: TableResult, seconds: float) -> None:
         def put(name: str, unit: MetricUnit, value: float) -> None:

@@ -49,7 +49,8 @@ resource "aws_sns_topic_subscription" "alerts_chat" {
 }
 
 # CloudWatch alarm notifications carry no message attributes, so a severity filter would drop them:
-# they have their own topic, which pages and posts unfiltered.
+# the P1/P2 alarms have their own topic, which pages and posts unfiltered (P3 alarms publish to the
+# alerts topic above, where that filter keeps them from the pager: alarms.tf).
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name}-alarms"
   kms_master_key_id = aws_kms_key.ops.arn

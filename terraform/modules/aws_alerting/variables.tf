@@ -4,7 +4,7 @@ variable "name" {
 }
 
 variable "pager_subscription" {
-  description = "Where P1/P2 alerts and CloudWatch alarms page (e.g. PagerDuty's https endpoint); null for none."
+  description = "Where P1/P2 alerts and P1/P2 CloudWatch alarms page (e.g. PagerDuty's https endpoint); null for none. P3/P4 never reach it."
   type = object({
     protocol = string
     endpoint = string
@@ -13,7 +13,7 @@ variable "pager_subscription" {
 }
 
 variable "chat_subscription" {
-  description = "Where every alert (P1..P4) and alarm is posted (e.g. a chat webhook via https, or email); null for none."
+  description = "Where every alert (P1..P4) and every alarm is posted (e.g. a chat webhook via https, or email); null for none."
   type = object({
     protocol = string
     endpoint = string
@@ -69,6 +69,12 @@ variable "metrics_namespace" {
 variable "service_name" {
   description = "Powertools service name: also the `service` dimension of every custom metric."
   type        = string
+}
+
+variable "reconciler_scheduled" {
+  description = "Whether the reconciler's hourly schedule is enabled: the reconciler-silent alarm (P1) acts only then."
+  type        = bool
+  default     = true
 }
 
 variable "duration_alarm_ratio" {

@@ -28,7 +28,24 @@ resource "snowflake_warehouse" "tasks" {
   auto_suspend        = 60
   auto_resume         = "true"
   initially_suspended = true
+  resource_monitor    = snowflake_resource_monitor.sync.name
   comment             = "aurora-snowflake-sync merge tasks"
+}
+
+# P4 (cost): Snowflake e-mails at 80 % and 100 % of the warehouse's credits this month. Notify only,
+# never suspend: a cost overrun is looked at in working hours, a suspended warehouse stops every
+# MERGE (and pages as merge failures). Recipients are Snowflake's, never the pager: account
+# administrators who enabled notifications, plus var.resource_monitor.notify_users (users with a
+# verified e-mail). Snowflake: "Working with resource monitors", "CREATE RESOURCE MONITOR". No
+# FREQUENCY/START_TIMESTAMP: the quota then resets at the start of each calendar month.
+# Only ACCOUNTADMIN creates resource monitors.
+resource "snowflake_resource_monitor" "sync" {
+  provider = snowflake.accountadmin
+
+  name            = "${var.warehouse_name}_MONITOR"
+  credit_quota    = var.resource_monitor.credit_quota
+  notify_triggers = [80, 100]
+  notify_users    = length(var.resource_monitor.notify_users) > 0 ? var.resource_monitor.notify_users : null
 }
 
 # Same options as sql/file_format.sql (tests/infra compares them). The three formats are the

@@ -48,6 +48,17 @@ resource "snowflake_grant_privileges_to_account_role" "plan_warehouse" {
   }
 }
 
+# The resource monitor is ACCOUNTADMIN's (only it creates them), so ACCOUNTADMIN grants MONITOR on it.
+resource "snowflake_grant_privileges_to_account_role" "plan_resource_monitor" {
+  provider          = snowflake.accountadmin
+  account_role_name = var.plan_role_name
+  privileges        = ["MONITOR"]
+  on_account_object {
+    object_type = "RESOURCE MONITOR"
+    object_name = snowflake_resource_monitor.sync.name
+  }
+}
+
 resource "snowflake_grant_privileges_to_account_role" "plan_file_format" {
   account_role_name = var.plan_role_name
   privileges        = ["USAGE"]

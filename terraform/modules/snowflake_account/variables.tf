@@ -33,6 +33,19 @@ variable "warehouse_name" {
   }
 }
 
+variable "resource_monitor" {
+  description = "The warehouse's monthly credit quota (Snowflake e-mails at 80 % and 100 %, never suspends) and extra Snowflake users to notify besides the account administrators."
+  type = object({
+    credit_quota = number
+    notify_users = optional(list(string), [])
+  })
+
+  validation {
+    condition     = var.resource_monitor.credit_quota > 0
+    error_message = "resource_monitor.credit_quota must be a positive number of credits per month."
+  }
+}
+
 variable "warehouse_size" {
   description = "Size of the task warehouse."
   type        = string

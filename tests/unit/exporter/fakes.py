@@ -14,6 +14,7 @@ from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writabl
 from aurora_sync.alerts import Alert
 from aurora_sync.errors import TransientError
 from aurora_sync.exporter.lease import Claim, Lease
+from aurora_sync.exporter.payloads import Attempt
 from aurora_sync.exporter.service import ExportService
 from aurora_sync.exporter.window import WindowExport
 from aurora_sync.settings import ExporterSettings, load_exporter_settings
@@ -227,6 +228,7 @@ class Exporter:
     leases: FakeLeases = field(default_factory=FakeLeases)
     alerts: RecordingAlerts = field(default_factory=RecordingAlerts)
     remaining: int = 600_000  # milliseconds left of the Lambda's time
+    attempt: Attempt | None = None  # the state machine's attempt, when it invoked this run
     aurora: FakeAurora = field(init=False)
 
     def __post_init__(self) -> None:
@@ -255,5 +257,6 @@ class Exporter:
             leases=self.leases,
             remaining_ms=lambda: self.remaining,
             run_id="run-1",
+            attempt=self.attempt,
             clock=lambda: T0,
         )

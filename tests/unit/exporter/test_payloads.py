@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from aurora_sync.errors import PayloadError
-from aurora_sync.exporter.payloads import ExportWindow, parse_event, parse_request, split_range, split_window
+from aurora_sync.exporter.payloads import (
+    Attempt,
+    ExportWindow,
+    item_table,
+    parse_event,
+    parse_request,
+    split_range,
+    split_window,
+)
 from aurora_sync.tables import parse_tables
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -61,6 +69,21 @@ def test_table_list_without_range_is_incremental_for_those_tables() -> None:
 def test_step_functions_item_is_one_chunk() -> None:
     windows = parse_event(load("stepfunctions-item.json"), TABLES, MAX_RANGE)
     assert windows == [ExportWindow("public.orders", t("2026-11-20T00:00:00"), t("2026-11-20T01:00:00"))]
+
+
+def test_step_functions_item_with_its_attempt_is_the_same_chunk_and_says_which_attempt() -> None:
+    # GIVEN the state machine's Export payload: the item wrapped with its attempt
+    request = parse_request(load("stepfunctions-item-attempt.json"), TABLES, MAX_RANGE)
+    # THEN the windows are the item's, and the attempt tells the service what Step Functions does next
+    assert request.windows == parse_event(load("stepfunctions-item.json"), TABLES, MAX_RANGE)
+    assert request.action is None and request.attempt == Attempt(
+        retry=0, max_retries=3, split_on_timeout=True
+    )
+    assert request.attempt.retries_left
+    assert item_table(load("stepfunctions-item-attempt.json")) == "public.orders"
+    # AND every other payload has none: it is its own last attempt
+    assert parse_request(load("stepfunctions-item.json"), TABLES, MAX_RANGE).attempt is None
+    assert not Attempt(retry=3, max_retries=3).retries_left
 
 
 def test_window_payload_round_trips_to_the_same_window() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from aurora_sync.errors import StatementTimeoutError, TerminalError, TransientError
 from aurora_sync.exporter.lease import Lease
-from aurora_sync.exporter.payloads import ExportWindow
+from aurora_sync.exporter.payloads import Attempt, ExportWindow
 from aurora_sync.exporter.results import TableStatus
 from aurora_sync.layout import MANIFEST_ROOT
 from aurora_sync.timeutil import EPOCH
@@ -98,6 +98,57 @@ def test_a_failed_window_says_whether_a_retry_or_a_smaller_window_can_succeed(
     ((alert, escalate_after),) = exporter.alerts.raised
     assert (alert.check, alert.severity.value, escalate_after) == ("export", "P2", 3)
     assert alert.details["rerun"] == failed.rerun
+
+
+FIRST_OF_THREE = Attempt(retry=0, max_retries=3, split_on_timeout=True)
+LAST_OF_THREE = Attempt(retry=3, max_retries=3, split_on_timeout=True)
+PART = Attempt(retry=0, max_retries=3, split_on_timeout=False)
+TRANSIENT = ("columns", TransientError("connection reset"))
+TERMINAL = ("columns", TerminalError("permission denied"))
+TIMEOUT = ("export_to_s3", StatementTimeoutError("cancelled", 60_000))
+
+
+@pytest.mark.parametrize(
+    ("attempt", "failure", "pages"),
+    [
+        (FIRST_OF_THREE, TRANSIENT, False),  # Step Functions retries it
+        (LAST_OF_THREE, TRANSIENT, True),  # retries exhausted
+        (FIRST_OF_THREE, TIMEOUT, False),  # Step Functions splits it
+        (PART, TIMEOUT, True),  # a part is not split again
+        (FIRST_OF_THREE, TERMINAL, True),  # nothing retries a terminal failure
+        (None, TRANSIENT, True),  # invoked by hand (or its item re-run): nothing retries it
+        (None, TIMEOUT, True),
+    ],
+    ids=["retried", "last-retry", "split", "part-timed-out", "terminal", "by-hand", "by-hand-timeout"],
+)
+def test_a_failure_pages_only_when_nothing_retries_or_splits_it(
+    attempt: Attempt | None, failure: tuple[str, Exception], pages: bool
+) -> None:
+    # GIVEN the state machine's attempt (or none) and a window that fails
+    exporter = Exporter(attempt=attempt)
+    method, error = failure
+    exporter.aurora.fail_on[method] = error
+    # WHEN it runs
+    result = exporter.service.run([MANUAL])
+    # THEN the failure is reported either way (the state machine decides on it), and it pages P2
+    # `export` only when no retry or split follows; a deferred failure resolves nothing either
+    assert [t.status for t in result.tables] == [TableStatus.FAILED]
+    assert exporter.alerts.checks() == (["export"] if pages else [])
+    assert [r for r in exporter.alerts.resolved if r[0] == "export"] == []
+
+
+def test_a_retry_that_works_pages_no_one_and_resolves_nothing_open() -> None:
+    # GIVEN the first attempt failed transiently (deferred) WHEN the retry exports the window
+    exporter = with_rows(Exporter(attempt=FIRST_OF_THREE))
+    exporter.aurora.fail_on["columns"] = TransientError("connection reset")
+    exporter.service.run([MANUAL])
+    retried = with_rows(Exporter(attempt=Attempt(retry=1, max_retries=3, split_on_timeout=True)))
+    result = retried.service.run([MANUAL])
+    # THEN no alert was raised by either attempt; the success resolves `export` (a no-op when
+    # nothing is open, the router's state decides)
+    assert [t.status for t in result.tables] == [TableStatus.EXPORTED]
+    assert exporter.alerts.raised == [] and retried.alerts.raised == []
+    assert ("export", TABLE, "exported: exported") in retried.alerts.resolved
 
 
 def timed_out(exporter: Exporter, window: ExportWindow) -> dict[str, object]:
