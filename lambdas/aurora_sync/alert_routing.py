@@ -146,7 +146,9 @@ class AlertRouter:
 
 def alert_router(settings: ServiceSettings) -> AlertRouter:
     """Both Lambdas page through this: one open problem, one page (state in DynamoDB)."""
-    publisher = AlertPublisher(aws.client("sns", settings.aws_region), settings.alert_topic_arn)
+    publisher = AlertPublisher(
+        aws.client("sns", settings.aws_region), settings.alert_topic_arn, settings.runbook_url
+    )
     state = None
     if settings.alert_state_table:
         state = AlertStateTable(aws.client("dynamodb", settings.aws_region), settings.alert_state_table)

@@ -1,5 +1,5 @@
-"""Alerts (DESIGN.md §6): severity, check, table, the evidence and the runbook link. Publishing them
-to the one SNS topic is `adapters/sns.py`.
+"""Alerts (DESIGN.md §6): severity, check, table, the evidence and the runbook section. Publishing them
+to the one SNS topic, with the section as a link into the deployed runbook, is `adapters/sns.py`.
 """
 
 from __future__ import annotations
@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
-
-RUNBOOK_URL = "docs/runbook.md"
 
 
 class Severity(StrEnum):
@@ -33,14 +31,14 @@ class Alert:
     def dedup_key(self) -> str:
         return f"{self.check}:{self.table}"
 
-    @property
-    def runbook(self) -> str:
-        return f"{RUNBOOK_URL}#{self.runbook_anchor}" if self.runbook_anchor else RUNBOOK_URL
+    def runbook(self, runbook_url: str) -> str:
+        """The link on-call opens: the deployed runbook (settings' RUNBOOK_URL) at this alert's section."""
+        return f"{runbook_url}#{self.runbook_anchor}" if self.runbook_anchor else runbook_url
 
-    def body(self) -> dict[str, Any]:
+    def body(self, runbook_url: str) -> dict[str, Any]:
         data = asdict(self)
         data.pop("runbook_anchor")
         data["severity"] = str(self.severity)
         data["dedup_key"] = self.dedup_key
-        data["runbook"] = self.runbook
+        data["runbook"] = self.runbook(runbook_url)
         return data

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
@@ -124,6 +125,9 @@ class ServiceSettings(BaseModel):
     # (local tools only) every alert is published as raised.
     alert_state_table: str | None = Field(default=None, alias="ALERT_STATE_TABLE")
     renotify_minutes: int = Field(default=240, gt=0, alias="RENOTIFY_MINUTES")
+    # docs/runbook.md as on-call opens it (Terraform's runbook_url): every alert links `<it>#<section>`.
+    # Required: a page whose link does not open is worse than a failed deploy.
+    runbook_url: NonEmpty = Field(alias="RUNBOOK_URL")
     # Lambda always sets it; a local run without it must fail here, not talk to a default region.
     aws_region: NonEmpty = Field(alias="AWS_REGION")
     database: DatabaseSettings
@@ -134,6 +138,17 @@ class ServiceSettings(BaseModel):
     @classmethod
     def _directory(cls, value: str) -> str:
         return with_slash(value)
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _https_without_fragment(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment or " " in value:
+            raise ValueError(
+                "must be an https URL of docs/runbook.md without query or fragment (e.g. "
+                "https://github.com/<org>/<repo>/blob/main/docs/runbook.md): each alert appends #<section>"
+            )
+        return value
 
 
 class ExporterSettings(ServiceSettings):

@@ -13,6 +13,11 @@ output "exporter_function_name" {
   value       = module.exporter.function_name
 }
 
+output "exporter_log_group" {
+  description = "The exporter's log group (every line of one invocation shares correlation_id, the run id)."
+  value       = module.exporter.log_group_name
+}
+
 output "export_lease_table" {
   description = "DynamoDB table of the per-table export leases: who is exporting a table now (runbook: export-lease-held)."
   value       = module.exporter.lease_table_name
@@ -21,6 +26,11 @@ output "export_lease_table" {
 output "reconciler_function_name" {
   description = "Reconciler Lambda."
   value       = module.reconciler.function_name
+}
+
+output "reconciler_log_group" {
+  description = "The reconciler's log group."
+  value       = module.reconciler.log_group_name
 }
 
 output "lambda_role_arns" {
@@ -38,13 +48,23 @@ output "alert_topic_arn" {
   value       = module.alerting.alert_topic_arn
 }
 
+output "alarm_topic_arn" {
+  description = "Alarms topic (pager and chat): paging CloudWatch alarms and the reconciler's failed invocation records."
+  value       = module.alerting.alarm_topic_arn
+}
+
 output "alert_state_table" {
-  description = "DynamoDB table of open alerts (ALERT_STATE_TABLE): `aurora-sync status` lists them."
+  description = "DynamoDB table of open alerts (ALERT_STATE_TABLE): one item per problem, status open or resolved."
   value       = module.alerting.alert_state_table_name
 }
 
+output "undelivered_queue_name" {
+  description = "SQS queue of schedule invocations and sync status changes that could not be delivered (runbook: undelivered)."
+  value       = module.orchestration.undelivered_queue_name
+}
+
 output "snowflake_database" {
-  description = "The environment's Snowflake database (SNOWFLAKE_DATABASE): `USE DATABASE` before the runbook's SQL."
+  description = "Snowflake database of this environment (SNOWFLAKE_DATABASE): its STAGING and FINAL schemas hold every table's objects."
   value       = module.snowflake_account.database
 }
 

@@ -170,8 +170,13 @@ variable "schedules_enabled" {
 }
 
 variable "runbook_url" {
-  description = "Base URL of docs/runbook.md as on-call opens it; every alarm links its section."
+  description = "docs/runbook.md as on-call opens it (https, no fragment): every alarm and every alert (RUNBOOK_URL of both Lambdas) links `<it>#<section>`."
   type        = string
+
+  validation {
+    condition     = can(regex("^https://[^/?#\\s]+(/[^?#\\s]*)?$", var.runbook_url))
+    error_message = "runbook_url must be an https URL without query or fragment: each link appends #<section>."
+  }
 }
 
 variable "pager_subscription" {

@@ -11,12 +11,8 @@ that the environments' names are pairwise disjoint and that the system really us
 
 from __future__ import annotations
 
-import functools
 import itertools
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,13 +20,13 @@ from tests.support.terraform import (
     ENVS_DIR,
     MODULES_DIR,
     SYSTEM_DIR,
-    Terraform,
     blocks,
     env_tables_parameter,
     env_values,
     hcl_load,
     locals_of,
     module_calls,
+    names_module_outputs,
     one,
     terraform_bin,
 )
@@ -41,16 +37,7 @@ NAMES_MODULE = MODULES_DIR / "names"
 needs_terraform = pytest.mark.skipif(terraform_bin() is None, reason="terraform is not installed here")
 
 
-@functools.cache
-def evaluated_names(environment: str) -> dict[str, Any]:
-    """modules/names' outputs for `environment`, computed by `terraform apply` (no provider)."""
-    workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-names-"))
-    try:
-        tf = Terraform(NAMES_MODULE, workdir)
-        tf.init()
-        return tf.apply_outputs({"environment": environment})
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+evaluated_names = names_module_outputs
 
 
 def account_scoped_names(env: Path) -> dict[str, str]:

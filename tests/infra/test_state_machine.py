@@ -802,6 +802,7 @@ def reconciler_env(stack: StepFunctionsStack, monkeypatch: pytest.MonkeyPatch) -
     database, Vault or Snowflake: their settings only have to be valid)."""
     env = stack.moto.env | {
         "ALERT_TOPIC_ARN": ALERT_TOPIC, "ALERT_STATE_TABLE": ALERT_STATE_TABLE, "EXPORT_BUCKET": "unused",
+        "RUNBOOK_URL": "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md",
         "DB_HOST": "aurora.invalid", "DB_NAME": "app", "DB_SSL": "false",
         "VAULT_ADDR": "https://vault.invalid", "SNOWFLAKE_ACCOUNT": "org-acct", "SNOWFLAKE_DATABASE": "SYNC",
         "POWERTOOLS_METRICS_NAMESPACE": "AuroraSnowflakeSync",

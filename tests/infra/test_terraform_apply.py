@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import shutil
+import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
@@ -38,6 +40,7 @@ import pytest
 
 from aurora_sync.layout import data_key, manifest_key, pending_key, temp_key
 from aurora_sync.settings import ExporterSettings
+from tests.infra.test_runbook_commands import runbook_setup
 from tests.support.local_ca import LocalCA
 from tests.support.stack import TerraformMotoServer, moto_only
 from tests.support.terraform import (
@@ -46,6 +49,7 @@ from tests.support.terraform import (
     REPO,
     TERRAFORM_DIR,
     Terraform,
+    env_values,
     hcl_load,
     mirrored_providers,
     one,
@@ -213,6 +217,49 @@ def test_the_aws_side_applies_without_warnings(applied: Applied) -> None:
         assert config["Architectures"] == [target["architecture"]]
         assert sorted(config["VpcConfig"]["SubnetIds"]) == sorted(applied.network["subnets"])
         assert config["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_the_runbooks_setup_block_names_what_was_applied(applied: Applied) -> None:
+    """GIVEN the applied dev root and docs/runbook.md's setup block (every name on-call's commands use,
+    from `terraform output`) WHEN the block runs as written, from the checkout's root with ENV=dev
+    (its `init` left out: this state is initialised already) THEN every variable is set, and each
+    names a resource the apply created; both Lambdas link alerts to the root's runbook_url."""
+    setup = runbook_setup()
+    names = re.findall(r"^([A-Z][A-Z0-9_]*)=", setup, re.MULTILINE)
+    lines = setup.replace("ENV=prod", "ENV=dev").splitlines()
+    script = "\n".join(line for line in lines if " init " not in line)
+    report = "".join(f'printf "%s=%s\\n" {n} "${n}"\n' for n in names)
+    result = subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\n{script}\n{report}"],
+        cwd=applied.tf.root.parents[2],
+        env=applied.tf.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "USE DATABASE STUB_DATABASE;\n" in result.stdout  # the Snowflake modules' stub value
+    values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    assert set(names) <= set(values) and all(values[n] for n in names), values
+
+    moto = applied.moto
+    for function, logs in (("EXPORTER", "EXPORTER_LOGS"), ("RECONCILER", "RECONCILER_LOGS")):
+        config = moto.client("lambda").get_function_configuration(FunctionName=values[function])
+        assert config["LoggingConfig"]["LogGroup"] == values[logs]
+        assert config["Environment"]["Variables"]["RUNBOOK_URL"] == env_values(ENV)["runbook_url"]
+    groups = moto.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert {values["EXPORTER_LOGS"], values["RECONCILER_LOGS"]} <= {g["logGroupName"] for g in groups}
+    moto.client("s3").head_bucket(Bucket=values["BUCKET"])
+    moto.client("stepfunctions").describe_state_machine(stateMachineArn=values["STATE_MACHINE"])
+    for topic in ("ALERT_TOPIC", "ALARM_TOPIC"):
+        moto.client("sns").get_topic_attributes(TopicArn=values[topic])
+    for table in ("ALERT_STATE", "LEASES"):
+        moto.client("dynamodb").describe_table(TableName=values[table])
+    moto.client("sqs").get_queue_url(QueueName=values["UNDELIVERED"])
+    for parameter in ("TABLES", "CA_BUNDLE"):
+        moto.client("ssm").get_parameter(Name=values[parameter])
+    assert values["OVERRIDES"] == "/aurora-snowflake-sync/dev/overrides/"
 
 
 def test_the_whole_bucket_rule_filters_on_the_empty_prefix(applied: Applied) -> None:

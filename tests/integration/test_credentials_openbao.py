@@ -33,6 +33,7 @@ BASE_ENV = {
     "EXPORT_BUCKET": "exports",
     "EXPORT_LEASE_TABLE": "export-lease",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+    "RUNBOOK_URL": "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md",
     "DB_HOST": "127.0.0.1",
     "DB_NAME": "app",
     "DB_SSL_CA_BUNDLE_PARAMETER": "/aurora-snowflake-sync/db-ca-bundle",

@@ -157,6 +157,7 @@ def test_the_hourly_plan_of_300_tables(moto: Any, deployed: dict[str, str], para
         "OVERRIDES_PATH": "/unused/overrides/",
         "EXPORT_BUCKET": "unused",
         "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:unused",
+        "RUNBOOK_URL": "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md",
         "EXPORT_LEASE_TABLE": "unused",
         "DB_HOST": "unused.invalid",
         "DB_NAME": "unused",

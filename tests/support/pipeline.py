@@ -171,6 +171,7 @@ class Pipeline:
             "EXPORT_BUCKET": self.bucket,
             "EXPORT_MODE": self.export_mode,
             "ALERT_TOPIC_ARN": self.topic_arn,
+            "RUNBOOK_URL": "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md",
             "ALERT_STATE_TABLE": self.alert_state_table,
             "EXPORT_LEASE_TABLE": self.lease_table,
             "DB_HOST": self.pg.tls_host,

@@ -222,6 +222,19 @@ def _terraform_view(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@functools.cache
+def names_module_outputs(environment: str) -> dict[str, Any]:
+    """terraform/modules/names' outputs for `environment` (every account-scoped name), computed by
+    `terraform apply` of that provider-free module on local state (cached per environment)."""
+    workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-names-"))
+    try:
+        tf = Terraform(MODULES_DIR / "names", workdir)
+        tf.init()
+        return tf.apply_outputs({"environment": environment})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def env_values(env: Path) -> dict[str, Any]:
     """The values an env root gives terraform/system: the arguments of its `module "system"` call."""
     [call] = [

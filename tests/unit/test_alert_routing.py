@@ -62,7 +62,9 @@ class Clock:
 @pytest.fixture
 def world() -> tuple[AlertRouter, Sns, MemoryState, Clock]:
     sns, state, clock = Sns(), MemoryState(), Clock()
-    router = AlertRouter(AlertPublisher(sns, "arn:topic"), state, timedelta(hours=4), clock)
+    router = AlertRouter(
+        AlertPublisher(sns, "arn:topic", "https://runbook.example"), state, timedelta(hours=4), clock
+    )
     return router, sns, state, clock
 
 
@@ -126,7 +128,9 @@ def test_a_concurrent_writer_is_re_read_not_double_paged(world: Any) -> None:
 
 def test_without_a_state_table_every_alert_is_published() -> None:
     sns = Sns()
-    router = AlertRouter(AlertPublisher(sns, "arn:topic"), None, timedelta(hours=4))
+    router = AlertRouter(
+        AlertPublisher(sns, "arn:topic", "https://runbook.example"), None, timedelta(hours=4)
+    )
     router.raise_alert(alert())
     router.raise_alert(alert())
     assert len(sns.sent) == 2

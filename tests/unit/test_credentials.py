@@ -45,6 +45,7 @@ BASE_ENV = {
     "EXPORT_BUCKET": "exports",
     "EXPORT_LEASE_TABLE": "export-lease",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+    "RUNBOOK_URL": "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md",
     "DB_HOST": "aurora.example",
     "DB_NAME": "app",
     "DB_SSL_CA_BUNDLE_PARAMETER": "/aurora-snowflake-sync/db-ca-bundle",
@@ -544,8 +545,9 @@ def test_fallback_alert_is_p3_with_runbook() -> None:
     # THEN it is a P3 credentials_fallback alert pointing at the Vault runbook section
     assert alert.severity is Severity.P3
     assert alert.check == "credentials_fallback"
-    assert alert.runbook.endswith("#vault-unavailability")
-    body = alert.body()
+    runbook = "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md"
+    assert alert.runbook(runbook) == f"{runbook}#vault-unavailability"
+    body = alert.body(runbook)
     assert body["run_id"] == "run-1"
     assert body["details"]["credentials"] == "database"
     assert "sealed" in body["details"]["reason"]

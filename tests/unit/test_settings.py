@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
+from aurora_sync.adapters.sns import encode_message
+from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import ConfigError
 from aurora_sync.exporter.lease import LAMBDA_MAX_TIMEOUT, LEASE_MARGIN
 from aurora_sync.settings import ExportMode, load_exporter_settings
@@ -14,6 +17,7 @@ MINIMAL = {
     "EXPORT_BUCKET": "b",
     "EXPORT_LEASE_TABLE": "export-lease",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+    "RUNBOOK_URL": "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md",
     "DB_HOST": "aurora.example",
     "DB_NAME": "app",
     "DB_SSL_CA_BUNDLE_PARAMETER": "/aurora-snowflake-sync/db-ca-bundle",
@@ -41,6 +45,7 @@ def test_missing_variables_are_all_named() -> None:
         "EXPORT_BUCKET",
         "EXPORT_LEASE_TABLE",
         "ALERT_TOPIC_ARN",
+        "RUNBOOK_URL",
         "DB_HOST",
         "DB_PORT",
         "DB_NAME",
@@ -118,3 +123,31 @@ def test_lease_alert_limit_defaults_above_the_longest_healthy_hold_and_refuses_l
     with pytest.raises(ConfigError) as caught:
         load_exporter_settings({**MINIMAL, "LEASE_ALERT_AFTER_MINUTES": "16"})
     assert caught.value.field == "LEASE_ALERT_AFTER_MINUTES"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "docs/runbook.md",  # the relative path alerts linked before: opens nothing from a pager
+        "http://git.example/runbook.md",
+        "https:///runbook.md",
+        "https://git.example/runbook.md#top",  # each alert appends its own #section
+        "https://git.example/runbook.md?plain=1",
+    ],
+)
+def test_runbook_url_is_an_https_url_each_alert_can_append_its_section_to(url: str) -> None:
+    # GIVEN a RUNBOOK_URL a page's link could not open as a section WHEN the settings are loaded
+    # THEN the variable is named and nothing runs
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings({**MINIMAL, "RUNBOOK_URL": url})
+    assert caught.value.field == "RUNBOOK_URL"
+
+
+def test_every_alert_links_the_configured_runbook() -> None:
+    # GIVEN the deployed runbook's URL and an alert of a runbook section
+    settings = load_exporter_settings(MINIMAL)
+    alert = Alert(Severity.P2, "export", "public.orders", "failed", runbook_anchor="export-failed")
+    # WHEN encoded for SNS THEN its link is that URL at the section; an alert without one links the page
+    body = json.loads(encode_message(alert, settings.runbook_url))
+    assert body["runbook"] == f"{MINIMAL['RUNBOOK_URL']}#export-failed"
+    assert Alert(Severity.P4, "c", "t", "s").runbook(settings.runbook_url) == MINIMAL["RUNBOOK_URL"]

@@ -25,9 +25,10 @@ class SnsClient(Protocol):
 class AlertPublisher:
     """Publishes alerts; a failure to page is itself an error the caller must not swallow."""
 
-    def __init__(self, sns: SnsClient, topic_arn: str) -> None:
+    def __init__(self, sns: SnsClient, topic_arn: str, runbook_url: str) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
+        self._runbook_url = runbook_url
 
     def publish(self, alert: Alert) -> str:
         subject = f"[{alert.severity}] {alert.check} {alert.table}: {alert.summary}"[:100]
@@ -35,7 +36,7 @@ class AlertPublisher:
             response = self._sns.publish(
                 TopicArn=self._topic_arn,
                 Subject=subject,
-                Message=encode_message(alert),
+                Message=encode_message(alert, self._runbook_url),
                 MessageAttributes={
                     "severity": {"DataType": "String", "StringValue": str(alert.severity)},
                     "check": {"DataType": "String", "StringValue": alert.check},
@@ -52,10 +53,11 @@ class AlertPublisher:
         return str(response.get("MessageId", ""))
 
 
-def encode_message(alert: Alert, limit: int = MAX_MESSAGE_BYTES) -> str:
-    """The alert's JSON body, at most `limit` bytes: a page must never fail for its size. Past the
-    limit the details are replaced by their size and the first part of their JSON text."""
-    body = alert.body()
+def encode_message(alert: Alert, runbook_url: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """The alert's JSON body, its `runbook` a link into `runbook_url`, at most `limit` bytes: a page
+    must never fail for its size. Past the limit the details are replaced by their size and the first
+    part of their JSON text."""
+    body = alert.body(runbook_url)
     message = json.dumps(body, default=str, sort_keys=True)
     if len(message.encode()) <= limit:
         return message

@@ -17,6 +17,7 @@ locals {
     MAX_RANGE_HOURS                 = tostring(var.max_range_hours)
     ALERT_TOPIC_ARN                 = var.common.alert_topic_arn
     ALERT_STATE_TABLE               = var.common.alert_state_table_name
+    RUNBOOK_URL                     = var.common.runbook_url
     EXPORT_LEASE_TABLE              = aws_dynamodb_table.export_lease.name
     LEASE_ALERT_AFTER_MINUTES       = tostring(var.lease_alert_after_minutes)
     DB_HOST                         = var.common.database.host

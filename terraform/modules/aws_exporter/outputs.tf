@@ -3,6 +3,11 @@ output "function_name" {
   value       = module.function.function_name
 }
 
+output "log_group_name" {
+  description = "The function's log group."
+  value       = module.function.log_group_name
+}
+
 output "function_arn" {
   description = "Function ARN."
   value       = module.function.function_arn

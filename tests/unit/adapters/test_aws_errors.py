@@ -123,7 +123,7 @@ class FailingSns:
 def test_sns_publish_errors_use_the_one_mapping(
     error: Exception, expected: type[Exception], message: str
 ) -> None:
-    publisher = AlertPublisher(FailingSns(error), "arn:topic")
+    publisher = AlertPublisher(FailingSns(error), "arn:topic", "https://runbook.example")
     with pytest.raises(expected) as caught:
         publisher.publish(Alert(Severity.P2, "loads", "public.orders", "1 file"))
     assert type(caught.value) is expected and str(caught.value).startswith(message)

@@ -34,6 +34,7 @@ ENVIRONMENT = {
     "EXPORT_BUCKET": "exports",
     "EXPORT_LEASE_TABLE": "export-lease",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+    "RUNBOOK_URL": "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md",
     "DB_HOST": "aurora.example",
     "DB_NAME": "app",
     "DB_SSL": "false",

@@ -42,7 +42,7 @@ class Pager:
 
     def __init__(self) -> None:
         self.sns, self.state, self.clock = Sns(), MemoryState(), Clock()
-        publisher = AlertPublisher(self.sns, "arn:topic")
+        publisher = AlertPublisher(self.sns, "arn:topic", "https://runbook.example/runbook.md")
         self.router = AlertRouter(publisher, self.state, timedelta(hours=4), self.clock)
 
     def handle(self, event: dict[str, Any], described: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def test_failed_execution_pages_p1_with_counts_and_the_first_reruns() -> None:
     )
     assert body["details"]["failed_chunks"] == 37 and len(body["details"]["first_failures"]) == 10
     assert body["details"]["first_failures"][0]["rerun"]["table"] == "public.orders"
-    assert body["runbook"].endswith("#sync-execution-failed")
+    assert body["runbook"] == "https://runbook.example/runbook.md#sync-execution-failed"
 
 
 def test_the_same_failure_next_hour_does_not_page_again() -> None:
@@ -143,11 +143,13 @@ def test_alert_message_never_exceeds_what_sns_accepts() -> None:
     huge = {"problems": files}
     alert = Alert(Severity.P2, "loads", "public.orders", "20000 files not loaded", details=huge)
     # WHEN encoded for SNS THEN it fits SNS's 256 KiB with the rest of the body intact
-    message = encode_message(alert)
+    message = encode_message(alert, "https://runbook.example/runbook.md")
     body = json.loads(message)
     assert len(message.encode()) <= MAX_MESSAGE_BYTES < 256 * 1024
     assert body["details"]["truncated"] is True and body["details"]["details_bytes"] > 1_000_000
     assert body["summary"] == "20000 files not loaded" and body["dedup_key"] == "loads:public.orders"
     # AND a normal alert is sent unchanged
     small = Alert(Severity.P2, "loads", "public.orders", "1 file", details={"problems": [1]})
-    assert json.loads(encode_message(small))["details"] == {"problems": [1]}
+    assert json.loads(encode_message(small, "https://runbook.example/runbook.md"))["details"] == {
+        "problems": [1]
+    }

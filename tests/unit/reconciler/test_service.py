@@ -58,6 +58,7 @@ ENV = {
     "AWS_REGION": "us-east-1",
     "EXPORT_BUCKET": "exports",
     "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
+    "RUNBOOK_URL": "https://git.example/aurora-snowflake-sync/blob/main/docs/runbook.md",
     "ALERT_STATE_TABLE": "alerts",
     "DB_HOST": "aurora.example",
     "DB_NAME": "app",
@@ -351,7 +352,12 @@ def test_a_reconciler_short_of_time_reports_the_table_unknown_without_reading_it
 def test_the_self_alert_pages_p1_after_self_alert_p1_after_runs_then_resolves(world: World) -> None:
     # GIVEN the real alert router, its state in memory, and Snowflake unreachable
     sns = Sns()
-    world.alerts = AlertRouter(AlertPublisher(sns, "arn:topic"), MemoryState(), timedelta(hours=4), Clock())
+    world.alerts = AlertRouter(
+        AlertPublisher(sns, "arn:topic", "https://runbook.example"),
+        MemoryState(),
+        timedelta(hours=4),
+        Clock(),
+    )
     world.snowflake.fail_on["connect"] = TransientError("refused")
 
     def published() -> list[tuple[str, str, str]]:
