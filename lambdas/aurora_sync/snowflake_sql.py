@@ -149,7 +149,9 @@ class SnowflakeTable:
             raise ValueError(
                 f"staging_retention_days {staging_retention_days!r} must be a whole number of days, 7..365"
             )
-        cols = [quote_sf(c.name) for c in self.table.columns]
+        # Loaded and merged: the active columns. Defined in STAGING and FINAL: every column, retired
+        # ones too, in tables.json's order, so that retiring one changes neither table.
+        cols = [quote_sf(c.name) for c in self.table.active_columns]
         keys = [quote_sf(k) for k in self.table.primary_keys]
         non_keys = [c for c in cols if c not in keys]
         values = {
@@ -179,7 +181,7 @@ class SnowflakeTable:
             "table_name": ".".join(validate_identifier(p) for p in self.table.table_name.split(".")),
             "copy_expressions": ", ".join(
                 f"PARSE_JSON(${i})" if c.type.split("(")[0] in JSON_TYPES else f"${i}"
-                for i, c in enumerate(self.table.columns, start=1)
+                for i, c in enumerate(self.table.active_columns, start=1)
             ),
         }
         values["copy"] = render("copy", values)

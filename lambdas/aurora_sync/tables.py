@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from aurora_sync.column_types import column_type
 from aurora_sync.errors import ConfigError
@@ -16,13 +24,21 @@ from aurora_sync.identifiers import validate_identifier
 from aurora_sync.validation import describe, json_value
 
 MAX_LOOKBACK_SECONDS = 7 * 24 * 3600
+OVERRIDE_EXAMPLE = "/aurora-snowflake-sync/<env>/overrides/"
+FULL_RELOAD_ANCHOR = "full-reload"  # docs/runbook.md: the override, step by step
 
 
 class ColumnSpec(BaseModel):
+    """A column of the table. `retired`: Aurora dropped it (or is about to): it is no longer exported,
+    loaded or merged, but STAGING and FINAL keep it, and FINAL its values (runbook: schema-drop-column).
+    A column is retired in place, never deleted from tables.json: Terraform drops a Snowflake column
+    that leaves the list, and the place keeps the list in the tables' physical order."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     type: str
+    retired: bool = False
 
     @field_validator("name")
     @classmethod
@@ -53,7 +69,22 @@ class TableConfig(BaseModel):
     lookback_seconds: int = Field(default=0, ge=0, le=MAX_LOOKBACK_SECONDS)
     freshness_sla_minutes: int = Field(default=120, gt=0)
     target_table: str | None = None
-    full_refresh: bool = False
+    # No longer a setting: it made every hourly run a full export until the next apply. Declared only
+    # so that a tables.json entry or an SSM parameter still holding it fails naming the field and the
+    # fix, instead of as an unknown key; never set on a valid config.
+    full_refresh: None = Field(default=None, exclude=True)
+
+    @field_validator("full_refresh", mode="before")
+    @classmethod
+    def _full_refresh(cls, value: object, info: ValidationInfo) -> None:
+        table = info.data.get("table_name", "<schema.table>")
+        raise ValueError(
+            "no longer a tables.json key (it made every hourly run a full export until the next apply); "
+            f"remove it, and for one full export set the override {OVERRIDE_EXAMPLE}{table} to "
+            '{"full_refresh": true} (the exporter deletes it after that export; '
+            f"runbook: {FULL_RELOAD_ANCHOR}), "
+            f"or run `aurora-sync resync {table}` where the operator CLI has it"
+        )
 
     @field_validator("table_name")
     @classmethod
@@ -91,9 +122,15 @@ class TableConfig(BaseModel):
         ]
         if self.soft_delete_col:
             referenced.append(("soft_delete_col", self.soft_delete_col))
+        active = [c.name.lower() for c in self.active_columns]
         for field, name in referenced:
             if name.lower() not in names:
                 raise ValueError(f"{field}: {name!r} is not in columns")
+            if name.lower() not in active:
+                raise ValueError(
+                    f"{field}: {name!r} is retired; keys, the watermark and the soft-delete column "
+                    "stay active"
+                )
         return self
 
     @property
@@ -109,8 +146,18 @@ class TableConfig(BaseModel):
         return (self.target_table or self.relation).upper()
 
     @property
+    def active_columns(self) -> list[ColumnSpec]:
+        """The columns exported, loaded and merged, in tables.json's order (the CSV's order)."""
+        return [c for c in self.columns if not c.retired]
+
+    @property
     def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
+        """Names of the active columns: the export's select list and the CSV header."""
+        return [c.name for c in self.active_columns]
+
+    @property
+    def retired_column_names(self) -> list[str]:
+        return [c.name for c in self.columns if c.retired]
 
 
 class TablesConfig(BaseModel):

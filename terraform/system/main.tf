@@ -60,6 +60,11 @@ resource "aws_ssm_parameter" "table" {
   type        = "String"
   tier        = "Intelligent-Tiering"
   value       = each.value
+
+  # After every table's Snowflake DDL (columns, the pipe's COPY, the task's MERGE): an exporter that
+  # reads a new column list finds the tables, the pipe and the MERGE already taking it. Nothing else
+  # orders them (the parameters reference no Snowflake object). docs/runbook.md, schema-add-column.
+  depends_on = [module.snowflake_table]
 }
 
 resource "aws_ssm_parameter" "tables" {

@@ -204,17 +204,18 @@ class LocalLoadRunner:
     @staticmethod
     def _parse(table: TableConfig, body: bytes) -> list[dict[str, str | None]]:
         header = body.split(b"\n", 1)[0].decode(errors="replace").split(",")
-        if len(header) != len(table.columns):
+        loaded = len(table.active_columns)  # the pipe's COPY column list
+        if len(header) != loaded:
             raise LoadFailed(
                 f"Number of columns in file ({len(header)}) does not match that of the corresponding "
-                f"table ({len(table.columns)}), use file format option error_on_column_count_mismatch=false "
+                f"table ({loaded}), use file format option error_on_column_count_mismatch=false "
                 "to ignore this error"
             )
         try:
             rows = parse_pg_csv(body)
         except Exception as exc:  # csv.Error, ragged rows, bad UTF-8: all a failed file
             raise LoadFailed(f"Error parsing CSV: {exc}") from exc
-        convert = {c.name: converter(c.type) for c in table.columns}
+        convert = {c.name: converter(c.type) for c in table.active_columns}
         try:
             return [
                 {n: v if v is None or n not in convert else convert[n](v) for n, v in row.items()}
@@ -234,8 +235,9 @@ class LocalLoadRunner:
         offset: int,
         now: datetime,
     ) -> None:
-        names = [c.name for c in table.columns]
-        exprs = ["PARSE_JSON(%s)" if c.type.split("(")[0] in JSON_TYPES else "%s" for c in table.columns]
+        names = table.column_names
+        json_columns = {c.name for c in table.active_columns if c.type.split("(")[0] in JSON_TYPES}
+        exprs = ["PARSE_JSON(%s)" if n in json_columns else "%s" for n in names]
         select = "SELECT " + ", ".join([*exprs, "%s", "%s", "%s"])
         columns = ", ".join(f'"{n.upper()}"' for n in [*names, "_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT"])
         params: list[Any] = []

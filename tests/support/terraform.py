@@ -151,6 +151,34 @@ def stub_snowflake(tree: Path, env: Path, values: Mapping[str, str] | None = Non
     return root
 
 
+_RESOURCE_BLOCK = re.compile(r'(?m)^(?=resource ")')
+_RESOURCE_HEAD = re.compile(r'resource "(snowflake_\w+)" "(\w+)"')
+_SNOWFLAKE_REF = re.compile(r"\b(snowflake_\w+)\.([a-z_]\w*)")
+_VALUE_REF = re.compile(r"\b(?:var|local|module)\.[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def keep_snowflake_dependencies(tree: Path, module: str = "snowflake_table") -> None:
+    """After stub_snowflake: the module's snowflake_* resources back, each as a `terraform_data`
+    named `<type>__<name>` whose input is every value and resource its block references (arguments,
+    depends_on, replace_triggered_by), so the root's graph orders them as it would the real ones.
+    For tests of the apply order (`terraform graph`), not of what the resources do."""
+    source = (MODULES_DIR / module / "main.tf").read_text()
+    head, *resources = _RESOURCE_BLOCK.split(source)
+    stubs = [head]
+    for block in resources:
+        match = _RESOURCE_HEAD.match(block)
+        assert match, f"modules/{module}/main.tf: a resource that is not snowflake_*: {block[:60]}"
+        code = "\n".join(line.split("#", 1)[0] for line in block.splitlines()[1:])
+        refs = sorted(
+            {f"terraform_data.{t}__{n}" for t, n in _SNOWFLAKE_REF.findall(code)}
+            | set(_VALUE_REF.findall(code))
+        )
+        stubs.append(
+            f'resource "terraform_data" "{match[1]}__{match[2]}" {{\n  input = [{", ".join(refs)}]\n}}\n\n'
+        )
+    (tree / "modules" / module / "main.tf").write_text("".join(stubs))
+
+
 def required_providers(root: Path) -> set[str]:
     """`namespace/type` sources named in a root's required_providers blocks (a plain text scan)."""
     sources: set[str] = set()
@@ -186,24 +214,33 @@ def terraform_view(
     orchestration: dict[str, Any] | None = None,
     tables_parameter: str | None = None,
     render_sql: bool = True,
+    database: str | None = None,
 ) -> dict[str, Any]:
     """What Terraform computes from `tables_file` and the state machine's render module (with
     `orchestration` inputs, default ORCHESTRATION), evaluated by applying the provider-free root
     tests/infra/tf_render (cached: one init + apply per distinct input).
 
     `tables_parameter` defaults to the environment's (the directory of `tables_file`);
-    `render_sql=False` computes the SSM parameters only (generated lists of hundreds of tables)."""
+    `render_sql=False` computes the SSM parameters only (generated lists of hundreds of tables);
+    `database` defaults to the environment's too (give both for a tables file outside terraform/envs)."""
+    if not render_sql:
+        database = NO_SQL
+    elif database is None:
+        database = env_snowflake_database(tables_file.parent)
     return _terraform_view(
         str(tables_file),
         json.dumps(orchestration or ORCHESTRATION, sort_keys=True),
         tables_parameter or env_tables_parameter(tables_file.parent),
-        render_sql,
+        database,
     )
+
+
+NO_SQL = "UNUSED"  # the database _terraform_view gets when no SQL is rendered
 
 
 @functools.cache
 def _terraform_view(
-    tables_file: str, orchestration: str, tables_parameter: str, render_sql: bool
+    tables_file: str, orchestration: str, tables_parameter: str, database: str
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-tf-render-"))
     try:
@@ -212,8 +249,8 @@ def _terraform_view(
         variables = {
             "tables_file": tables_file,
             "tables_parameter": tables_parameter,
-            "render_sql": render_sql,
-            "database": env_snowflake_database(Path(tables_file).parent) if render_sql else "UNUSED",
+            "render_sql": database != NO_SQL,
+            "database": database,
             "bucket": BUCKET,
             "orchestration": json.loads(orchestration),
         }

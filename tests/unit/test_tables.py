@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aurora_sync.errors import ConfigError
-from aurora_sync.tables import parse_override, parse_tables
+from aurora_sync.tables import parse_entry, parse_override, parse_tables
 
 GOOD: dict[str, Any] = {
     "table_name": "public.orders",
@@ -27,7 +27,8 @@ def with_(**changes: Any) -> str:
 
 def test_minimal_entry_gets_documented_defaults() -> None:
     table = parse_tables(with_(), "p").tables[0]
-    assert (table.lookback_seconds, table.freshness_sla_minutes, table.full_refresh) == (0, 120, False)
+    assert (table.lookback_seconds, table.freshness_sla_minutes) == (0, 120)
+    assert table.retired_column_names == [] and table.column_names == ["id", "updated_at"]
     assert table.snowflake_table == "ORDERS"
 
 
@@ -75,3 +76,47 @@ def test_override_accepts_full_refresh_and_rejects_typos() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_override('{"full_refesh": true}', "o")
     assert "full_refesh" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_full_refresh_in_an_entry_is_refused_pointing_to_the_override(value: bool) -> None:
+    # GIVEN a table's SSM parameter that still holds full_refresh (tables.json of an older release)
+    name = "/aurora-snowflake-sync/prod/tables/public.orders"
+    raw = json.dumps({**GOOD, "full_refresh": value})
+    # WHEN the Lambdas parse it THEN it fails naming the parameter, the field and both ways to a
+    # full export, instead of ignoring the key (a full export every hour) or calling it unknown
+    with pytest.raises(ConfigError) as caught:
+        parse_entry(raw, name, "public.orders")
+    message = str(caught.value)
+    assert caught.value.field == "full_refresh"
+    assert message.startswith(f"{name}: full_refresh: no longer a tables.json key")
+    assert '/aurora-snowflake-sync/<env>/overrides/public.orders to {"full_refresh": true}' in message
+    assert "runbook: full-reload" in message and "aurora-sync resync public.orders" in message
+    # AND in the list form too (tables.json itself, checked by tests and onboarding)
+    with pytest.raises(ConfigError, match=r"\[0\]\.full_refresh: no longer a tables.json key"):
+        parse_tables(with_(full_refresh=True), "tables.json")
+
+
+def test_a_retired_column_is_kept_in_the_config_but_not_exported() -> None:
+    # GIVEN a column Aurora dropped, marked retired in place
+    columns = [*GOOD["columns"], {"name": "note", "type": "VARCHAR", "retired": True}]
+    table = parse_tables(with_(columns=columns), "p").tables[0]
+    # THEN it is a column of the table, not one of those exported
+    assert [c.name for c in table.columns] == ["id", "updated_at", "note"]
+    assert table.column_names == ["id", "updated_at"] and table.retired_column_names == ["note"]
+
+
+@pytest.mark.parametrize("field", ["watermark_col", "primary_keys", "soft_delete_col"])
+def test_a_key_watermark_or_soft_delete_column_cannot_be_retired(field: str) -> None:
+    columns = [
+        {"name": "id", "type": "NUMBER(38,0)", "retired": field == "primary_keys"},
+        {"name": "updated_at", "type": "TIMESTAMP_TZ", "retired": field == "watermark_col"},
+        {"name": "deleted", "type": "BOOLEAN", "retired": field == "soft_delete_col"},
+    ]
+    with pytest.raises(ConfigError, match=f"{field}: .* is retired"):
+        parse_tables(with_(columns=columns, soft_delete_col="deleted"), "p")
+
+
+def test_a_misspelt_column_key_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"columns\[1\]\.retire"):
+        parse_tables(with_(columns=[GOOD["columns"][0], {**GOOD["columns"][1], "retire": True}]), "p")

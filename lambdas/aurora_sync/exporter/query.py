@@ -44,12 +44,13 @@ class ExportQuery:
 
 
 def build_export_query(table: TableConfig, lower: datetime | None, upper: datetime) -> ExportQuery:
-    """Rows with lower < watermark <= upper, explicit column list in config order.
+    """Rows with lower < watermark <= upper, explicit column list in config order (retired columns left
+    out: Aurora may no longer have them).
 
     lower None is a full refresh: everything up to the bound, plus rows whose watermark is NULL,
     which no incremental window can ever select.
     """
-    columns = ", ".join(column_expression(table, c) for c in table.columns)
+    columns = ", ".join(column_expression(table, c) for c in table.active_columns)
     relation = quote_pg(table.schema_name, table.relation)
     wm = quote_pg(table.watermark_col)
     upper_sql = f"{wm} <= {pg_timestamptz_literal(upper)}"
@@ -111,7 +112,7 @@ def _reject(table: TableConfig, column: ColumnSpec) -> str:
 
 def describe_rejection(table: TableConfig, rejected: RejectedValueError) -> str:
     """The table's error for on-call: what, where, why Snowflake refuses it, and the two ways out."""
-    configured = next((c.type for c in table.columns if c.name == rejected.column), None)
+    configured = next((c.type for c in table.active_columns if c.name == rejected.column), None)
     limit = "Snowflake cannot load it" if configured is None else column_type(configured).limit()
     return (
         f"{table.table_name}: column {rejected.column} ({configured or '?'}) holds {rejected.value!r} in the "

@@ -151,11 +151,9 @@ class WindowExport:
         table = self._tables.get(window.table)
         if table is None:  # parse_event already rejects unknown tables; config may change between
             raise TerminalError(f"table {window.table!r} is not configured")
+        # On-call's override is the one way to a full export (tables.json has no such key).
         override = None if window.is_manual else self._overrides.load_override(table.table_name)
-        full_refresh = not window.is_manual and (
-            table.full_refresh or bool(override and override.full_refresh)
-        )
-        return table, override, full_refresh
+        return table, override, bool(override and override.full_refresh)
 
     def _check_schema(self, table: TableConfig) -> None:
         unexported = unexported_columns(table, self.aurora().columns(table.schema_name, table.relation))

@@ -4,12 +4,11 @@ variable "table" {
     table_name            = string
     watermark_col         = string
     primary_keys          = list(string)
-    columns               = list(object({ name = string, type = string }))
+    columns               = list(object({ name = string, type = string, retired = optional(bool, false) }))
     soft_delete_col       = optional(string)
     lookback_seconds      = optional(number, 0)
     freshness_sla_minutes = optional(number, 120)
     target_table          = optional(string)
-    full_refresh          = optional(bool, false)
   })
 }
 

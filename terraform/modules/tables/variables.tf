@@ -18,13 +18,30 @@ variable "tables_json" {
   }
   validation {
     # The exporter rejects unknown keys too (pydantic extra="forbid"); failing here stops a typo at plan time.
+    # full_refresh has its own check below, which says what replaces it.
     condition = alltrue([
       for t in jsondecode(var.tables_json) : length(setsubtract(keys(t), [
         "table_name", "watermark_col", "primary_keys", "columns", "soft_delete_col",
         "lookback_seconds", "freshness_sla_minutes", "target_table", "full_refresh",
       ])) == 0
     ])
-    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table, full_refresh)."
+    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table)."
+  }
+  validation {
+    # aurora_sync.tables.TableConfig refuses it in the same words, also in an SSM parameter an older
+    # release wrote.
+    condition     = alltrue([for t in jsondecode(var.tables_json) : !contains(keys(t), "full_refresh")])
+    error_message = "full_refresh is no longer a tables.json key (it made every hourly run a full export until the next apply): remove it from ${join(", ", [for t in jsondecode(var.tables_json) : t.table_name if contains(keys(t), "full_refresh")])}. For one full export set the override /aurora-snowflake-sync/<env>/overrides/<schema.table> to {\"full_refresh\": true} (the exporter deletes it after that export; docs/runbook.md, full-reload), or run `aurora-sync resync <schema.table>` where the operator CLI has it."
+  }
+  validation {
+    # A column is {name, type} and, once Aurora dropped it, "retired": true (kept in STAGING and FINAL,
+    # no longer exported). A misspelt "retired" would otherwise be dropped silently by the object type.
+    condition = alltrue(flatten([
+      for t in jsondecode(var.tables_json) : [
+        for c in try(t.columns, []) : length(setsubtract(keys(c), ["name", "type", "retired"])) == 0
+      ]
+    ]))
+    error_message = "A tables.json column has an unknown key (allowed: name, type, retired)."
   }
   validation {
     # schema.table, each part an identifier (aurora_sync.identifiers): also what the SSM names are made of.

@@ -48,10 +48,10 @@ def settings(**variables: str) -> ExporterSettings:
     return load_exporter_settings({**ENVIRONMENT, **variables})
 
 
-def tables(*, full_refresh: bool = False, lookback_seconds: int = 300) -> TablesConfig:
+def tables(*, lookback_seconds: int = 300) -> TablesConfig:
     return parse_tables(
         f'[{{"table_name": "{TABLE}", "watermark_col": "updated_at", "primary_keys": ["id"],'
-        f' "full_refresh": {str(full_refresh).lower()}, "lookback_seconds": {lookback_seconds},'
+        f' "lookback_seconds": {lookback_seconds},'
         ' "columns": [{"name": "id", "type": "NUMBER"}, {"name": "note", "type": "VARCHAR"},'
         ' {"name": "updated_at", "type": "TIMESTAMP_TZ"}]}]',
         "test",

@@ -56,8 +56,9 @@ def test_the_lower_bound_is_held_at_a_pinned_gap_until_a_manifest_covers_it() ->
 
 
 def test_a_full_refresh_cannot_be_split_and_pins_nothing() -> None:
-    # GIVEN a table configured as a full refresh (no lower bound; it also takes NULL watermarks)
-    exporter = Exporter(tables=tables(full_refresh=True))
+    # GIVEN a full_refresh override on the table (no lower bound; it also takes NULL watermarks)
+    exporter = Exporter()
+    exporter.overrides.overrides[TABLE] = Override(full_refresh=True)
     # WHEN the state machine asks to split its timed-out window THEN that is refused
     with pytest.raises(TerminalError, match=r"full refresh .* cannot be split"):
         exporter.windows.split_bounds(INCREMENTAL)

@@ -26,10 +26,16 @@ locals {
   staging_q      = "${local.staging_prefix}.\"${local.names.staging}\""
   stream_q       = "${local.staging_prefix}.\"${local.names.stream}\""
 
-  column_types = [for c in var.table.columns : upper(trimspace(c.type))]
-  cols         = [for c in var.table.columns : "\"${upper(c.name)}\""]
-  keys         = [for k in var.table.primary_keys : "\"${upper(k)}\""]
-  non_keys     = [for c in local.cols : c if !contains(local.keys, c)]
+  # Loaded and merged: the active columns. Defined in STAGING and FINAL: every column, retired ones
+  # too, in tables.json's order, so retiring one changes neither table (the provider would drop a
+  # column that leaves the list).
+  active_columns = [for c in var.table.columns : c if !c.retired]
+  column_types   = [for c in var.table.columns : upper(trimspace(c.type))]
+  active_types   = [for c in local.active_columns : upper(trimspace(c.type))]
+  all_cols       = [for c in var.table.columns : "\"${upper(c.name)}\""]
+  cols           = [for c in local.active_columns : "\"${upper(c.name)}\""]
+  keys           = [for k in var.table.primary_keys : "\"${upper(k)}\""]
+  non_keys       = [for c in local.cols : c if !contains(local.keys, c)]
 
   base_values = {
     staging             = local.staging_q
@@ -48,7 +54,7 @@ locals {
     staging_retention_days = tostring(var.staging_retention_days)
     source                 = local.stream_q
     columns                = join(", ", local.cols)
-    column_definitions     = join(",\n  ", [for i, c in local.cols : "${c} ${local.column_types[i]}"])
+    column_definitions     = join(",\n  ", [for i, c in local.all_cols : "${c} ${local.column_types[i]}"])
     key_columns            = join(", ", local.keys)
     key_join               = join(" AND ", [for k in local.keys : "t.${k} = s.${k}"])
     watermark              = "\"${upper(var.table.watermark_col)}\""
@@ -57,7 +63,7 @@ locals {
     audit_table            = "${local.staging_prefix}.\"MERGE_AUDIT\""
     table_name             = var.table.table_name
     copy_expressions = join(", ", [
-      for i, t in local.column_types :
+      for i, t in local.active_types :
       contains(local.json_types, split("(", t)[0]) ? format("PARSE_JSON($%d)", i + 1) : format("$%d", i + 1)
     ])
   }
