@@ -59,6 +59,12 @@ def test_target_table_overrides_snowflake_name() -> None:
         (with_(columns=[{"name": "id", "type": "INT(10)"}, GOOD["columns"][1]]), "[0].columns[0].type"),
         (with_(lookback_seconds=-1), "[0].lookback_seconds"),
         (with_(watermark_column="updated_at"), "[0].watermark_column"),
+        # low_volume: each value in range, no unknown key, no more weeks required than looked at
+        (with_(low_volume={"below_fraction": 1.5}), "[0].low_volume.below_fraction"),
+        (with_(low_volume={"weeks": 5}), "[0].low_volume.weeks"),
+        (with_(low_volume={"hours": 0}), "[0].low_volume.hours"),
+        (with_(low_volume={"runs": 6}), "[0].low_volume.runs"),
+        (with_(low_volume={"weeks": 2, "min_weeks": 3}), "min_weeks: 3 is more than weeks (2)"),
         (json.dumps([GOOD, GOOD]), "tables[1].table_name"),
     ],
 )
@@ -75,3 +81,18 @@ def test_override_accepts_full_refresh_and_rejects_typos() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_override('{"full_refesh": true}', "o")
     assert "full_refesh" in str(caught.value)
+
+
+def test_low_volume_is_off_when_absent_and_takes_documented_defaults() -> None:
+    # GIVEN an entry without low_volume, and one with `"low_volume": {}`
+    # WHEN parsed THEN the first has it off, the second the defaults of docs/architecture.md
+    assert parse_tables(with_(), "p").tables[0].low_volume is None
+    config = parse_tables(with_(low_volume={}), "p").tables[0].low_volume
+    assert config is not None
+    assert (config.hours, config.below_fraction, config.weeks, config.min_weeks, config.min_rows) == (
+        6,
+        0.2,
+        3,
+        2,
+        100,
+    )
