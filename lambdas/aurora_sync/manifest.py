@@ -7,6 +7,7 @@ by the exporter when it decides which publish pins a manifested window covers.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -126,13 +127,31 @@ def read_manifests(
 ) -> tuple[list[ReadManifest], list[str]]:
     """Every manifest of `table` under the hours since..until, and the errors of those that cannot be
     trusted (each naming its key). One gone between the listing and its read is skipped."""
-    manifests: list[ReadManifest] = []
-    invalid: list[str] = []
     prefix, start_after = manifest_listing(table, since)
     last_hour = hour_path(until)
-    for key in sorted(store.sizes(prefix, start_after)):
-        if manifest_hour(key, prefix) > last_hour:
-            continue
+    listed = store.sizes(prefix, start_after)
+    return _read(store, table, [k for k in listed if manifest_hour(k, prefix) <= last_hour])
+
+
+def read_manifests_of_hours(
+    store: ObjectReader, table: str, hours: Collection[datetime]
+) -> tuple[list[ReadManifest], list[str]]:
+    """The manifests of `table` written in the given run hours only, as read_manifests returns them:
+    one listing from the earliest hour (a request per 1,000 keys), then one GET per manifest of
+    those hours and none for the hours between (the volume check reads a few hours of each past
+    week, not the weeks)."""
+    if not hours:
+        return [], []
+    wanted = {hour_path(h) for h in hours}
+    prefix, start_after = manifest_listing(table, min(hours))
+    listed = store.sizes(prefix, start_after)
+    return _read(store, table, [k for k in listed if manifest_hour(k, prefix) in wanted])
+
+
+def _read(store: ObjectReader, table: str, keys: list[str]) -> tuple[list[ReadManifest], list[str]]:
+    manifests: list[ReadManifest] = []
+    invalid: list[str] = []
+    for key in sorted(keys):
         body = store.read_if_exists(key) if key.endswith(".json") else None
         if body is None:
             continue

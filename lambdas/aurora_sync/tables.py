@@ -56,6 +56,29 @@ class ColumnSpec(BaseModel):
 Identifier = Annotated[str, Field(min_length=1)]
 
 
+class LowVolume(BaseModel):
+    """`low_volume` of a tables.json entry: the reconciler's volume check (reconciler/volume.py), off
+    when absent. It compares the rows exported for the last `hours` hours of watermark time with the
+    same hours of the week in each of the past `weeks` weeks: a table's traffic repeats weekly
+    (business hours, nights, weekends), so only a drop against the same time of week means anything.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hours: int = Field(default=6, ge=1, le=24)  # the span summed: N hourly runs smooth out one slow hour
+    below_fraction: float = Field(default=0.2, gt=0, lt=1)  # a problem below this share of the median
+    weeks: int = Field(default=3, ge=1, le=4)  # manifests are kept 30 days (manifest_retention_days)
+    min_weeks: int = Field(default=2, ge=1, le=4)  # fewer weeks with history: off (pending)
+    # A median of a handful of rows drops to zero by chance (Poisson noise), which is no signal.
+    min_rows: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _enough_weeks(self) -> LowVolume:
+        if self.min_weeks > self.weeks:
+            raise ValueError(f"min_weeks: {self.min_weeks} is more than weeks ({self.weeks})")
+        return self
+
+
 class TableConfig(BaseModel):
     """One entry of tables.json (DESIGN.md §3)."""
 
@@ -69,6 +92,7 @@ class TableConfig(BaseModel):
     lookback_seconds: int = Field(default=0, ge=0, le=MAX_LOOKBACK_SECONDS)
     freshness_sla_minutes: int = Field(default=120, gt=0)
     target_table: str | None = None
+    low_volume: LowVolume | None = None
     # No longer a setting: it made every hourly run a full export until the next apply. Declared only
     # so that a tables.json entry or an SSM parameter still holding it fails naming the field and the
     # fix, instead of as an unknown key; never set on a valid config.

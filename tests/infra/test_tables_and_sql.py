@@ -153,3 +153,31 @@ def test_snowflake_table_resources_have_the_templates_columns(tables_file: Path)
 
         assert hcl["staging_columns"] == sql_columns(statements["staging_table"])
         assert hcl["final_columns"] == sql_columns(statements["final_table"])
+
+
+def test_low_volume_is_accepted_by_terraform_as_python_reads_it_and_a_misspelt_key_is_refused(
+    tmp_path: Path,
+) -> None:
+    """GIVEN a tables.json entry with `low_volume` (an optional object)
+    WHEN Terraform writes its SSM parameter and the reconciler parses it
+    THEN the parameter carries it unchanged and parses to the same settings; a misspelt key inside
+    it fails Terraform's validation at plan time, naming the allowed keys, as Python refuses it."""
+    from aurora_sync.errors import ConfigError
+    from aurora_sync.tables import LowVolume
+
+    entry = json.loads((ENVS_DIR / "dev/tables.json").read_text())[0]
+    parameter = "/low-volume-test/tables"
+    good = tmp_path / "good" / "tables.json"
+    good.parent.mkdir()
+    good.write_text(json.dumps([{**entry, "low_volume": {"hours": 4, "below_fraction": 0.1}}]))
+    view = terraform_view(good, tables_parameter=parameter, render_sql=False)
+    value = view["ssm_parameters"][entry_parameter(parameter, entry["table_name"])]
+    assert parse_entry(value, "ssm", entry["table_name"]).low_volume == LowVolume(hours=4, below_fraction=0.1)
+
+    bad = tmp_path / "bad" / "tables.json"
+    bad.parent.mkdir()
+    bad.write_text(json.dumps([{**entry, "low_volume": {"hour": 4}}]))
+    with pytest.raises(Exception, match="low_volume has an unknown key"):
+        terraform_view(bad, tables_parameter=parameter, render_sql=False)
+    with pytest.raises(ConfigError, match=r"low_volume\.hour"):
+        parse_tables(bad.read_text(), "tables.json")

@@ -88,7 +88,9 @@ def test_healthy_cycle_sends_nothing_and_says_ok(pipeline: Pipeline) -> None:
     statuses = {(c["check"], c["table"]): c["status"] for c in result["checks"]}
     assert result["status"] == "ok", [c for c in result["checks"] if c["status"] not in {"ok", "skipped"}]
     assert set(statuses.values()) <= {"ok", "skipped"}
-    assert {c for c, _ in statuses} == {"manifests", "loads", "merge", "pipe", "freshness", "sample", "pins"}
+    assert {c for c, _ in statuses} == {
+        *("manifests", "loads", "merge", "pipe", "freshness", "sample", "pins", "volume")
+    }
     assert statuses[("sample", "public.orders")] == "ok"
     assert drained(pipeline) == ([], [])
 
@@ -257,6 +259,46 @@ def test_stale_table_goes_to_chat_not_the_pager(pipeline: Pipeline) -> None:
     pipeline.reconcile(**GRACE_OVER)
     chat, pages = drained(pipeline)
     assert only(chat)["status"] == "resolved" and pages == []
+
+
+def test_a_drop_to_no_rows_goes_to_chat_as_low_volume(pipeline: Pipeline) -> None:
+    # GIVEN orders with low_volume on, whose hourly runs exported 1,000 rows an hour in the same
+    # hours of the past 3 weeks and none in the last 7 hours (manifests as the exporter writes them)
+    from datetime import timedelta
+
+    from aurora_sync.layout import manifest_key
+    from aurora_sync.manifest import Manifest
+
+    pipeline.tables = [
+        {**t, "low_volume": {}} if t["table_name"] == "public.orders" else t for t in pipeline.tables
+    ]
+    pipeline.put_tables()
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = [(end - timedelta(hours=h), 0) for h in range(1, 8)]
+    hours += [(end - timedelta(weeks=k, hours=h), 1000) for k in (1, 2, 3) for h in range(-1, 9)]
+    for at, rows in hours:
+        run_hour = at + timedelta(hours=1)
+        doc = Manifest("r", f"v{at:%m%d%H}", "public.orders", [], rows, iso(at), iso(run_hour), "aurora_s3",
+                       iso(run_hour), iso(run_hour), "0" * 64)  # fmt: skip
+        key = manifest_key("public.orders", run_hour, doc.export_id)
+        pipeline.s3.put_object(Bucket=pipeline.bucket, Key=key, Body=doc.to_json().encode())
+    drained(pipeline)
+
+    # WHEN the reconciler runs
+    result = pipeline.reconcile(**GRACE_OVER)
+
+    # THEN one P3 `volume` alert in chat with the numbers and its runbook section, nothing on the pager
+    chat, pages = drained(pipeline)
+    alert = only(chat)
+    assert pages == []
+    assert (alert["severity"], alert["check"], alert["table"]) == ("P3", "volume", "public.orders")
+    assert alert["summary"].startswith(
+        f"0 rows exported for {iso(end - timedelta(hours=6))}..{iso(end)} (6 h)"
+    )
+    assert alert["details"]["median"] == 6000 and alert["runbook"].endswith("#low-volume")
+    # AND customers, without low_volume, is not judged
+    [customers] = [c for c in result["checks"] if c["check"] == "volume" and c["table"] == "public.customers"]
+    assert customers["status"] == "skipped"
 
 
 def test_row_missing_from_final_is_found_by_sampling(pipeline: Pipeline) -> None:

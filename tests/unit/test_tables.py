@@ -60,6 +60,12 @@ def test_target_table_overrides_snowflake_name() -> None:
         (with_(columns=[{"name": "id", "type": "INT(10)"}, GOOD["columns"][1]]), "[0].columns[0].type"),
         (with_(lookback_seconds=-1), "[0].lookback_seconds"),
         (with_(watermark_column="updated_at"), "[0].watermark_column"),
+        # low_volume: each value in range, no unknown key, no more weeks required than looked at
+        (with_(low_volume={"below_fraction": 1.5}), "[0].low_volume.below_fraction"),
+        (with_(low_volume={"weeks": 5}), "[0].low_volume.weeks"),
+        (with_(low_volume={"hours": 0}), "[0].low_volume.hours"),
+        (with_(low_volume={"runs": 6}), "[0].low_volume.runs"),
+        (with_(low_volume={"weeks": 2, "min_weeks": 3}), "min_weeks: 3 is more than weeks (2)"),
         (json.dumps([GOOD, GOOD]), "tables[1].table_name"),
     ],
 )
@@ -120,3 +126,18 @@ def test_a_key_watermark_or_soft_delete_column_cannot_be_retired(field: str) -> 
 def test_a_misspelt_column_key_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"columns\[1\]\.retire"):
         parse_tables(with_(columns=[GOOD["columns"][0], {**GOOD["columns"][1], "retire": True}]), "p")
+
+
+def test_low_volume_is_off_when_absent_and_takes_documented_defaults() -> None:
+    # GIVEN an entry without low_volume, and one with `"low_volume": {}`
+    # WHEN parsed THEN the first has it off, the second the defaults of docs/architecture.md
+    assert parse_tables(with_(), "p").tables[0].low_volume is None
+    config = parse_tables(with_(low_volume={}), "p").tables[0].low_volume
+    assert config is not None
+    assert (config.hours, config.below_fraction, config.weeks, config.min_weeks, config.min_rows) == (
+        6,
+        0.2,
+        3,
+        2,
+        100,
+    )

@@ -1,4 +1,4 @@
-"""One table's evidence and its seven checks (reconciler/checks.py judges, this module reads).
+"""One table's evidence and its eight checks (reconciler/checks.py judges, this module reads).
 
 A check whose evidence could not be read is UNKNOWN and names what failed (Sources.gather); a check
 is never run on part of its evidence.
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_sync.adapters.snowflake_history import COPY_HISTORY_REACH, CopyRecord, TaskRun, within_reach
-from aurora_sync.manifest import ReadManifest, read_manifests
+from aurora_sync.manifest import ReadManifest, read_manifests, read_manifests_of_hours
 from aurora_sync.observability import logger
 from aurora_sync.pins import read_pins
 from aurora_sync.reconciler.checks import (
@@ -30,6 +30,7 @@ from aurora_sync.reconciler.evidence import SharedEvidence, look_back_start
 from aurora_sync.reconciler.ports import BucketReader
 from aurora_sync.reconciler.routing import put_metric
 from aurora_sync.reconciler.sources import Sources
+from aurora_sync.reconciler.volume import check_volume, hours_to_read, newest_hour, windows
 from aurora_sync.settings import ReconcilerSettings
 from aurora_sync.snowflake_sql import SnowflakeTable
 from aurora_sync.tables import TableConfig
@@ -42,7 +43,7 @@ class TableChecks:
         self._sources = sources
 
     def check(self, table: TableConfig, shared: SharedEvidence, now: datetime) -> list[CheckResult]:
-        """manifests, loads, merge, pipe, freshness, sample, pins: in this order (CHECKS)."""
+        """manifests, loads, merge, pipe, freshness, sample, pins, volume: in this order (CHECKS)."""
         name = table.table_name
         sf = SnowflakeTable(table, self._settings.snowflake.database)
         since = look_back_start(now, self._settings.lookback_hours)
@@ -111,6 +112,7 @@ class TableChecks:
                 self._sample(table, self._must_be_in_final(table, manifests, records, runs, final_max))
             )
         results.append(self._pins(name, manifests, s3_error, now))
+        results.append(self._volume(table, manifests, s3_error, since))
         return results
 
     def _manifests(
@@ -177,6 +179,29 @@ class TableChecks:
         if found is None:
             return unknown("sample", name, final_error or "?")
         return check_sample(name, upper, sampled, found)
+
+    def _volume(
+        self, table: TableConfig, manifests: list[ReadManifest] | None, s3_error: str | None, since: datetime
+    ) -> CheckResult:
+        """The look-back's manifests (from `since`) give the hours compared; the hours of past weeks
+        it compares them with (volume.hours_to_read) are read besides, and only for a table with
+        low_volume configured: `weeks` x (`hours` + 4) GETs and one listing."""
+        name, config = table.table_name, table.low_volume
+        if config is None:
+            return check_volume(name, None, [], None)
+        if manifests is None:
+            return unknown("volume", name, s3_error or "?")
+        recent = windows(manifests)
+        end = newest_hour(recent)
+        if end is None:
+            return check_volume(name, config, [], None)
+        hours = [h for h in hours_to_read(end, config) if h < since]  # the look-back read the rest
+        older, error = self._sources.gather(
+            "S3 manifests of past weeks", lambda: read_manifests_of_hours(self._store, name, hours)
+        )
+        if older is None:
+            return unknown("volume", name, error or "?")
+        return check_volume(name, config, recent + windows(older[0]), end)
 
     def _pins(
         self, name: str, manifests: list[ReadManifest] | None, s3_error: str | None, now: datetime

@@ -22,10 +22,10 @@ variable "tables_json" {
     condition = alltrue([
       for t in jsondecode(var.tables_json) : length(setsubtract(keys(t), [
         "table_name", "watermark_col", "primary_keys", "columns", "soft_delete_col",
-        "lookback_seconds", "freshness_sla_minutes", "target_table", "full_refresh",
+        "lookback_seconds", "freshness_sla_minutes", "target_table", "full_refresh", "low_volume",
       ])) == 0
     ])
-    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table)."
+    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table, low_volume)."
   }
   validation {
     # aurora_sync.tables.TableConfig refuses it in the same words, also in an SSM parameter an older
@@ -42,6 +42,15 @@ variable "tables_json" {
       ]
     ]))
     error_message = "A tables.json column has an unknown key (allowed: name, type, retired)."
+  }
+  validation {
+    # aurora_sync.tables.LowVolume; its value ranges are checked there, naming the field.
+    condition = alltrue([
+      for t in jsondecode(var.tables_json) : length(setsubtract(keys(t.low_volume), [
+        "hours", "below_fraction", "weeks", "min_weeks", "min_rows",
+      ])) == 0 if can(keys(t.low_volume))
+    ])
+    error_message = "A tables.json low_volume has an unknown key (allowed: hours, below_fraction, weeks, min_weeks, min_rows)."
   }
   validation {
     # schema.table, each part an identifier (aurora_sync.identifiers): also what the SSM names are made of.

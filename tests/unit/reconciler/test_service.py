@@ -32,7 +32,7 @@ from aurora_sync.reconciler.ports import AuroraReader, BucketReader, HistoryRead
 from aurora_sync.reconciler.service import CHECKS, ReconcileResult, ReconcileService
 from aurora_sync.settings import load_reconciler_settings
 from aurora_sync.snowflake_sql import SnowflakeTable
-from aurora_sync.tables import TableConfig, parse_tables
+from aurora_sync.tables import TableConfig, TablesConfig, parse_tables
 from aurora_sync.timeutil import iso
 from tests.support.memory import MemoryStore, RecordingAlerts
 from tests.unit.reconciler.fakes import FakeAurora, FakeHistory, FakeSnowflake
@@ -91,6 +91,7 @@ class World:
     history: FakeHistory = field(default_factory=FakeHistory)
     alerts: Alerts = field(default_factory=RecordingAlerts)
     opened: Counter[str] = field(default_factory=Counter)
+    tables: TablesConfig = TABLES
 
     def exported(self, name: str, *, row_at: datetime = NOW - timedelta(minutes=90)) -> str:
         """GIVEN one healthy cycle of `name`: an export of one row stamped `row_at`, its file loaded
@@ -154,7 +155,7 @@ class World:
 
         return ReconcileService(
             settings=load_reconciler_settings({**ENV, **env}),
-            tables=TABLES,
+            tables=self.tables,
             store=self.store,
             open_aurora=open_aurora,
             open_snowflake=open_snowflake,
@@ -202,9 +203,9 @@ def recorded(world: World) -> RecordingAlerts:
 def test_a_healthy_table_is_ok_on_every_check_and_resolves_each(world: World) -> None:
     # WHEN a healthy table is reconciled
     result = world.reconcile()
-    # THEN every check is ok (pins: no pinned window), the run is ok, and each check and the
-    # reconciler's own alert are resolved: nothing is raised
-    assert statuses(result) == dict.fromkeys(CHECKS, "ok")
+    # THEN every check is ok (pins: no pinned window; volume is off without low_volume), the run is
+    # ok, and each check and the reconciler's own alert are resolved: nothing is raised
+    assert statuses(result) == {**dict.fromkeys(CHECKS, "ok"), "volume": "skipped"}
     assert result.as_dict()["status"] == "ok"
     assert recorded(world).raised == []
     assert [(check, name) for check, name, _ in recorded(world).resolved] == [
@@ -247,6 +248,7 @@ def test_snowflake_unreachable_makes_its_checks_unknown_naming_why(world: World)
         "freshness": "unknown",
         "sample": "unknown",
         "pins": "ok",
+        "volume": "skipped",
     }
     assert summary(result, "loads") == (
         "could not check: snowflake unavailable: connect to Snowflake account acme: refused"
@@ -255,7 +257,7 @@ def test_snowflake_unreachable_makes_its_checks_unknown_naming_why(world: World)
     assert world.opened["snowflake"] == 1 and world.snowflake.calls["connect"] == 1
     # AND the unknown checks resolve nothing (an open alert stays open); one P3 self-alert names the cause
     resolved = {check for check, _, _ in recorded(world).resolved}
-    assert resolved == {"manifests", "pins"}
+    assert resolved == {"manifests", "pins", "volume"}
     [(alert, escalate_after)] = recorded(world).raised
     assert (alert.check, str(alert.severity), escalate_after) == ("reconciler", "P3", 3)
     assert alert.summary == (
@@ -333,7 +335,7 @@ def test_a_bug_in_one_table_costs_its_checks_not_the_run(
     # THEN the first table's checks are all unknown with the error; the second's are checked
     assert statuses(result, ORDERS) == dict.fromkeys(CHECKS, "unknown")
     assert summary(result, "loads", ORDERS) == "could not check: KeyError: 'executionState'"
-    assert statuses(result, CUSTOMERS) == dict.fromkeys(CHECKS, "ok")
+    assert statuses(result, CUSTOMERS) == {**dict.fromkeys(CHECKS, "ok"), "volume": "skipped"}
 
 
 def test_a_reconciler_short_of_time_reports_the_table_unknown_without_reading_it(world: World) -> None:
@@ -478,6 +480,89 @@ def test_a_file_never_loaded_says_whether_it_is_still_in_s3(world: World) -> Non
     [loads] = [c for c in result.checks if c.check == "loads"]
     [problem] = loads.details["problems"]
     assert (problem["file"], problem["problem"], problem["object_in_s3"]) == (key, "not loaded", False)
+
+
+# -- volume --------------------------------------------------------------------------------------
+
+
+@dataclass
+class CountingStore(MemoryStore):
+    """A bucket that counts manifest listings and reads, and can refuse listings after the first few."""
+
+    listings: int = 0
+    reads: list[str] = field(default_factory=list)
+    refuse_listings_after: int | None = None
+
+    def sizes(self, prefix: str, start_after: str | None = None) -> dict[str, int]:
+        if prefix.startswith("_manifests/"):
+            self.listings += 1
+            if self.refuse_listings_after is not None and self.listings > self.refuse_listings_after:
+                raise TransientError("s3:ListObjectsV2: SlowDown")
+        return super().sizes(prefix, start_after)
+
+    def read_if_exists(self, key: str) -> bytes | None:
+        self.reads.append(key)
+        return super().read_if_exists(key)
+
+
+def with_low_volume(store: CountingStore, recent_rate: int) -> World:
+    """GIVEN orders with `"low_volume": {}` (6 hours, 20 %, 3 weeks), one hourly run a window of one
+    hour for the past four weeks: 1,000 rows an hour, the last 6 hours `recent_rate` an hour. The
+    windows name no files (the loads check is not the subject here)."""
+    entries = [{**t.model_dump(exclude_none=True), "low_volume": {}} for t in TABLES.tables]
+    world = World(store=store, tables=parse_tables(json.dumps(entries), "tables.json"))
+    at = NOW - 4 * timedelta(weeks=1)
+    while at < NOW:
+        rows = recent_rate if at >= NOW - timedelta(hours=6) else 1000
+        run_hour = at + timedelta(hours=1)
+        doc = Manifest("r", f"v{at:%m%d%H}", ORDERS, [], rows, iso(at), iso(run_hour), "aurora_s3",
+                       iso(run_hour), iso(run_hour), "0" * 64)  # fmt: skip
+        store.objects[manifest_key(ORDERS, run_hour, doc.export_id)] = doc.to_json().encode()
+        at = run_hour
+    return world
+
+
+def test_a_drop_in_exported_rows_is_a_p3_for_chat_reading_only_the_compared_hours() -> None:
+    # GIVEN the last 6 hours exported 10 rows an hour where the same hours of past weeks had 1,000
+    store = CountingStore()
+    world = with_low_volume(store, recent_rate=10)
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN the volume check raises a P3 (chat only) with its numbers and runbook section
+    [(alert, _)] = [(a, e) for a, e in recorded(world).raised if a.check == "volume"]
+    assert (alert.table, str(alert.severity), alert.runbook_anchor) == (ORDERS, "P3", "low-volume")
+    assert alert.summary.startswith(
+        "60 rows exported for 2026-11-22T02:00:00.000000Z..2026-11-22T08:00:00.000000Z"
+    )
+    assert alert.details["median"] == 6000 and statuses(result)["volume"] == "problem"
+    # AND besides the look-back's listing and reads, S3 was asked for one more listing and
+    # the 10 run hours of each of the 3 past weeks: not the 4 weeks' 672 manifests
+    since = NOW - timedelta(hours=24)
+    older = [k for k in store.reads if k.startswith("_manifests/") and k < manifest_key(ORDERS, since, "")]
+    assert store.listings == 2 and len(older) == 3 * 10
+
+
+def test_usual_volume_resolves_the_volume_alert() -> None:
+    # GIVEN the last 6 hours as busy as the same hours of past weeks WHEN the reconciler runs
+    world = with_low_volume(CountingStore(), recent_rate=1000)
+    result = world.reconcile()
+    # THEN the volume check is ok and resolves any open volume alert
+    assert statuses(result)["volume"] == "ok"
+    assert ("volume", ORDERS) in {(check, name) for check, name, _ in recorded(world).resolved}
+
+
+def test_past_weeks_that_cannot_be_listed_leave_the_volume_unknown() -> None:
+    # GIVEN S3 lists the look-back's manifests, then refuses the listing of the past weeks
+    world = with_low_volume(CountingStore(refuse_listings_after=1), recent_rate=10)
+    # WHEN the reconciler runs
+    result = world.reconcile()
+    # THEN volume is unknown naming S3 (never ok, nothing raised or resolved for it); manifests ran
+    assert statuses(result)["volume"] == "unknown" and statuses(result)["manifests"] == "ok"
+    assert summary(result, "volume") == (
+        "could not check: S3 manifests of past weeks: TransientError: s3:ListObjectsV2: SlowDown"
+    )
+    assert "volume" not in {a.check for a, _ in recorded(world).raised}
+    assert "volume" not in {check for check, _, _ in recorded(world).resolved}
 
 
 # -- metrics -------------------------------------------------------------------------------------
