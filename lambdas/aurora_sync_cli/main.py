@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from aurora_sync_cli.app import App
+from aurora_sync_cli.cmd_backfill import backfill
 from aurora_sync_cli.cmd_onboard import onboard
 from aurora_sync_cli.cmd_pause import pause, resume
 from aurora_sync_cli.cmd_status import status
@@ -57,6 +58,7 @@ cli.add_command(status)
 cli.add_command(pause)
 cli.add_command(resume)
 cli.add_command(onboard)
+cli.add_command(backfill)
 
 
 def main() -> None:
