@@ -107,6 +107,11 @@ def _start(app: App, machine: SyncMachine, name: str, payload: dict[str, Any]) -
     except SyncError as exc:
         raise ActionFailure(f"{exc}\nwhether it started: {app.command()} status, or the console") from None
     except ExecutionClosed as exc:
+        if exc.status == "RUNNING":  # started by hand with the same name and another input
+            raise ActionFailure(
+                f"{exc.arn} is running with another input; nothing started. Follow it: "
+                f"{app.command()} backfill --follow {exc.arn}"
+            ) from None
         raise ActionFailure(
             f"this backfill already ran: {exc.arn} ({exc.status}); nothing started.\n"
             f"its result:    {app.command()} backfill --follow {exc.arn}\n"
