@@ -105,7 +105,9 @@ def _start(app: App, machine: SyncMachine, name: str, payload: dict[str, Any]) -
     try:
         started = machine.start(name, payload)
     except SyncError as exc:
-        raise ActionFailure(f"{exc}\nwhether it started: {app.command()} status, or the console") from None
+        raise ActionFailure(
+            f"{exc}\nrunning the same command again is safe: if {name} started, it is followed, not doubled"
+        ) from None
     except ExecutionClosed as exc:
         if exc.status == "RUNNING":  # started by hand with the same name and another input
             raise ActionFailure(
