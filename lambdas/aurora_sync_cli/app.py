@@ -42,6 +42,14 @@ class App:
     outputs: Path | None
     verbose: bool
 
+    def command(self) -> str:
+        """How this invocation was called, for the commands it prints (follow again, re-run)."""
+        if self.env is not None:
+            return f"aurora-sync --env {self.env}"
+        if self.outputs is not None:
+            return f"aurora-sync --outputs {self.outputs}"
+        return "aurora-sync"
+
     def warn(self, message: str) -> None:
         click.secho(f"warning: {message}", err=True, fg="yellow")
 

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import Field
 
 from aurora_sync.errors import ConfigError
-from aurora_sync.settings import NonEmpty, ServiceSettings, load_settings
+from aurora_sync.settings import ExporterSettings, NonEmpty, ServiceSettings, load_settings
 
 # Output (or "output.key") -> the variable it sets. Terraform owns the names; these are its output names.
 OUTPUT_VARIABLES: dict[str, str] = {
@@ -39,6 +39,8 @@ OUTPUT_VARIABLES: dict[str, str] = {
     "sync_schedule.name": "SYNC_SCHEDULE_NAME",
     "sync_schedule.group": "SYNC_SCHEDULE_GROUP",
     "reconciler_function_name": "RECONCILER_FUNCTION_NAME",
+    "state_machine_arn": "STATE_MACHINE_ARN",
+    "export_lease_table": "EXPORT_LEASE_TABLE",
 }
 # Outputs whose ARN gives the region when neither AWS_REGION nor AWS_DEFAULT_REGION is set.
 REGION_ARNS = ("alert_topic_arn", "state_machine_arn")
@@ -46,12 +48,20 @@ FUNCTION_NAME_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"  # the KMS fallback's encryp
 
 
 class CliSettings(ServiceSettings):
-    """ServiceSettings plus what only the CLI reads: the open alerts and the hourly schedule."""
+    """ServiceSettings plus what only the CLI reads: the open alerts, the hourly schedule, the state
+    machine and the export lease table."""
 
     alert_state_table: NonEmpty = Field(alias="ALERT_STATE_TABLE")
     # EventBridge Scheduler schedule of the hourly sync (pause/resume without a table).
     sync_schedule_name: str | None = Field(default=None, alias="SYNC_SCHEDULE_NAME")
     sync_schedule_group: NonEmpty = Field(default="default", alias="SYNC_SCHEDULE_GROUP")
+    # The sync state machine (backfill, resync) and the exporter's lease table (resync's pre-check).
+    state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
+    export_lease_table: str | None = Field(default=None, alias="EXPORT_LEASE_TABLE")
+    # The exporter's widest manual range (its own MAX_RANGE_HOURS; the Plan step checks it again).
+    max_range_hours: int = Field(
+        default=ExporterSettings.model_fields["max_range_hours"].default, gt=0, alias="MAX_RANGE_HOURS"
+    )
 
 
 def read_outputs(

@@ -25,6 +25,7 @@ from aurora_sync.runtime import Runtime
 from aurora_sync.snowflake_sql import SnowflakeTable
 from aurora_sync.tables import TableConfig
 from aurora_sync_cli.config import CliSettings, lambda_environment
+from aurora_sync_cli.executions import SyncMachine
 from aurora_sync_cli.schedule import SyncSchedule
 from aurora_sync_cli.snowflake_control import PRODUCTION_CONTROL, ControlStatements, SnowflakeControl
 
@@ -38,12 +39,13 @@ class UsageProblem(Exception):
 @dataclass(frozen=True)
 class Seams:
     """What the local stack replaces, each at the narrowest point: the history and control SQL
-    (fakesnow has no INFORMATION_SCHEMA history functions, pipes or tasks) and how a function's
-    environment is read."""
+    (fakesnow has no INFORMATION_SCHEMA history functions, pipes or tasks), how a function's
+    environment is read, and how often a followed execution is polled."""
 
     history: HistoryQueries = PRODUCTION_QUERIES
     control: ControlStatements = PRODUCTION_CONTROL
     function_environment: Callable[[str, str], dict[str, str]] = field(default=lambda_environment)
+    poll_seconds: float = 5.0
 
 
 def quiet_logs(verbose: bool) -> None:
@@ -112,6 +114,15 @@ class Session:
         return SyncSchedule(
             aws.client("scheduler", self.settings.aws_region), name, self.settings.sync_schedule_group
         )
+
+    def machine(self) -> SyncMachine:
+        """The sync state machine; its ARN is required (a usage error naming it before anything runs)."""
+        arn = self.settings.state_machine_arn
+        if not arn:
+            raise UsageProblem(
+                "STATE_MACHINE_ARN: not set (Terraform output state_machine_arn, or the variable)"
+            )
+        return SyncMachine(aws.client("stepfunctions", self.settings.aws_region), arn)
 
     def close(self) -> None:
         if "snowflake" in self.__dict__:

@@ -131,6 +131,7 @@ class CliStack:
             "snowflake_database": p.snowflake_database,
             "reconciler_function_name": self.function_name,
             "state_machine_arn": f"arn:aws:states:us-east-1:123456789012:stateMachine:{p.name}-sync",
+            "export_lease_table": p.lease_table,
             "sync_schedule": {"name": self.schedule_name, "group": self.schedule_group},
             "names": {
                 "tables_parameter": p.tables_parameter,
