@@ -107,7 +107,7 @@ class TableConfig(BaseModel):
             f"remove it, and for one full export set the override {OVERRIDE_EXAMPLE}{table} to "
             '{"full_refresh": true} (the exporter deletes it after that export; '
             f"runbook: {FULL_RELOAD_ANCHOR}), "
-            f"or run `aurora-sync resync {table}` where the operator CLI has it"
+            f"or run `aurora-sync resync {table}`"
         )
 
     @field_validator("table_name")

@@ -31,7 +31,7 @@ variable "tables_json" {
     # aurora_sync.tables.TableConfig refuses it in the same words, also in an SSM parameter an older
     # release wrote.
     condition     = alltrue([for t in jsondecode(var.tables_json) : !contains(keys(t), "full_refresh")])
-    error_message = "full_refresh is no longer a tables.json key (it made every hourly run a full export until the next apply): remove it from ${join(", ", [for t in jsondecode(var.tables_json) : t.table_name if contains(keys(t), "full_refresh")])}. For one full export set the override /aurora-snowflake-sync/<env>/overrides/<schema.table> to {\"full_refresh\": true} (the exporter deletes it after that export; docs/runbook.md, full-reload), or run `aurora-sync resync <schema.table>` where the operator CLI has it."
+    error_message = "full_refresh is no longer a tables.json key (it made every hourly run a full export until the next apply): remove it from ${join(", ", [for t in jsondecode(var.tables_json) : t.table_name if contains(keys(t), "full_refresh")])}. For one full export set the override /aurora-snowflake-sync/<env>/overrides/<schema.table> to {\"full_refresh\": true} (the exporter deletes it after that export; docs/runbook.md, full-reload), or run `aurora-sync resync <schema.table>`."
   }
   validation {
     # A column is {name, type} and, once Aurora dropped it, "retired": true (kept in STAGING and FINAL,
