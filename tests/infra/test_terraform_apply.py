@@ -500,7 +500,7 @@ def test_alerts_page_p1_p2_and_post_every_severity_to_chat(applied: Applied) -> 
         t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{NAME}-alerts")
     ]
     _drain(applied)
-    publisher = AlertPublisher(sns, topic)
+    publisher = AlertPublisher(sns, topic, "https://runbook.example/docs/runbook.md")
     for severity in Severity:
         publisher.publish(Alert(severity, "routing_probe", "public.orders", f"probe {severity}"))
     heard = {

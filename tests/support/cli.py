@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import subprocess
 import zipfile
@@ -21,6 +22,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
+from aurora_sync.observability import logger
 from aurora_sync_cli.main import cli
 from aurora_sync_cli.session import Seams
 from tests.support.local_history import LOCAL_CONTROL, LOCAL_QUERIES
@@ -157,8 +159,12 @@ class CliStack:
     def invoke(
         self, *args: str, input: str | None = None, seams: Seams = LOCAL_SEAMS, **shell: str
     ) -> Result:
-        """In process through click's runner, with the local stack's SQL seams."""
+        """In process through click's runner, with the local stack's SQL seams. The CLI quiets the
+        shared Powertools logger and points it at the runner's stderr (its own process ends there);
+        both are restored, or later tests in this process would lose the Lambdas' info logs."""
         saved = dict(os.environ)
+        level = logger.log_level
+        streams = [(h, h.stream) for h in logger.handlers if isinstance(h, logging.StreamHandler)]
         os.environ.update(self.shell(**shell))
         os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
         try:
@@ -168,6 +174,9 @@ class CliStack:
         finally:
             os.environ.clear()
             os.environ.update(saved)
+            logger.setLevel(level)
+            for handler, stream in streams:
+                handler.setStream(stream)
 
     def run_script(self, *args: str, base_env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
         """The installed console script (.venv/bin/aurora-sync), production SQL and all."""
