@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "aurora-snowflake-sync")
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AuroraSnowflakeSync")
@@ -15,3 +16,11 @@ METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AuroraSnowfl
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
+
+
+def put_metric(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:
+    """One metric with its own dimensions (e.g. per table), flushed at once: the invocation's
+    `metrics` object carries only run-wide dimensions, so per-table values go out one by one."""
+    with single_metric(name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE) as metric:
+        for dimension, dimension_value in dimensions.items():
+            metric.add_dimension(name=dimension, value=dimension_value)

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_sync.adapters.postgres import SafeBound
 from aurora_sync.exporter.payloads import ExportWindow
 from aurora_sync.exporter.ports import AuroraSource, WatermarkSource
-from aurora_sync.observability import METRICS_NAMESPACE, logger
+from aurora_sync.observability import logger, put_metric
 from aurora_sync.pins import PublishPins
 from aurora_sync.tables import TableConfig
 from aurora_sync.timeutil import EPOCH, iso
@@ -78,13 +78,7 @@ class Bounds:
             return None, bound.upper
         final_max = self._final_max(table)
         lag = bound.db_now - (final_max or EPOCH)
-        with single_metric(
-            name="WatermarkLag",
-            unit=MetricUnit.Seconds,
-            value=lag.total_seconds(),
-            namespace=METRICS_NAMESPACE,
-        ) as metric:
-            metric.add_dimension(name="table", value=table.table_name)
+        put_metric("WatermarkLag", MetricUnit.Seconds, lag.total_seconds(), table=table.table_name)
         # Empty FINAL: a full backfill from the epoch; the overlap applies only below a real watermark.
         lower = EPOCH if final_max is None else final_max - timedelta(seconds=table.lookback_seconds)
         logger.info(

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import StatementTimeoutError, SyncError
@@ -25,7 +25,7 @@ from aurora_sync.exporter.payloads import Attempt, ExportWindow, can_cut, smalle
 from aurora_sync.exporter.ports import Leases
 from aurora_sync.exporter.results import RunResult, TableResult, TableStatus
 from aurora_sync.exporter.window import WindowExport
-from aurora_sync.observability import METRICS_NAMESPACE, logger
+from aurora_sync.observability import logger, put_metric
 from aurora_sync.ports import Alerts
 from aurora_sync.settings import ExporterSettings
 from aurora_sync.timeutil import iso
@@ -145,8 +145,7 @@ class ExportService:
 
     def _emit(self, table: str, outcome: TableResult, seconds: float) -> None:
         def put(name: str, unit: MetricUnit, value: float) -> None:
-            with single_metric(name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE) as metric:
-                metric.add_dimension(name="table", value=table)
+            put_metric(name, unit, value, table=table)
 
         if outcome.status is TableStatus.SKIPPED:
             put("ExportSkipped", MetricUnit.Count, 1)

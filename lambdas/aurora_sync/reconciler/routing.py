@@ -8,21 +8,14 @@ pages P1 when that keeps happening. Every check also counts in CheckProblem and 
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_sync.alerts import Alert, Severity
-from aurora_sync.observability import METRICS_NAMESPACE
+from aurora_sync.observability import put_metric
 from aurora_sync.ports import Alerts
 from aurora_sync.reconciler.checks import CheckResult, Status
 
 SELF_CHECK = "reconciler"
-
-
-def put_metric(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:
-    """One metric with its own dimensions, flushed at once."""
-    with single_metric(name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE) as metric:
-        for dimension, dimension_value in dimensions.items():
-            metric.add_dimension(name=dimension, value=dimension_value)
 
 
 class Routing:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_sync.adapters.snowflake_history import COPY_HISTORY_REACH, CopyRecord, TaskRun, within_reach
 from aurora_sync.manifest import ReadManifest, read_manifests, read_manifests_of_hours
-from aurora_sync.observability import logger
+from aurora_sync.observability import logger, put_metric
 from aurora_sync.pins import read_pins
 from aurora_sync.reconciler.checks import (
     CheckResult,
@@ -28,7 +28,6 @@ from aurora_sync.reconciler.checks import (
 )
 from aurora_sync.reconciler.evidence import SharedEvidence, look_back_start
 from aurora_sync.reconciler.ports import BucketReader
-from aurora_sync.reconciler.routing import put_metric
 from aurora_sync.reconciler.sources import Sources
 from aurora_sync.reconciler.volume import check_volume, hours_to_read, newest_hour, windows
 from aurora_sync.settings import ReconcilerSettings
