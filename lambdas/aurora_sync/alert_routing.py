@@ -1,5 +1,6 @@
 """Deciding whether an alert pages: once per open problem, again on escalation or after the
-re-notify interval, and one resolve message when the problem is gone (DESIGN.md §6).
+re-notify interval, and one resolve message when the problem is gone (DESIGN.md §6). A table paused
+by on-call (aurora_sync.pauses) has its P1/P2 alerts sent as P3 until the pause ends.
 
 Publishing happens before the state write: if the write then fails, the worst case is a repeated
 page next run, never a lost one.
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from aurora_sync import aws
 from aurora_sync.adapters.dynamodb import AlertStateTable
@@ -18,6 +18,8 @@ from aurora_sync.adapters.sns import AlertPublisher
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import StateConflict
 from aurora_sync.observability import logger
+from aurora_sync.pauses import NO_PAUSES, Pauses, PauseStore, demote
+from aurora_sync.ports import VersionedItems
 from aurora_sync.settings import ServiceSettings
 from aurora_sync.timeutil import iso, parse_instant
 
@@ -25,17 +27,11 @@ RESOLVED_RETENTION = timedelta(days=30)
 SEVERITY_RANK = {Severity.P1: 1, Severity.P2: 2, Severity.P3: 3, Severity.P4: 4}
 
 
-class StateStore(Protocol):
-    def get(self, dedup_key: str) -> dict[str, Any] | None: ...
-
-    def put(self, item: dict[str, Any], expected_version: int | None) -> None: ...
-
-
 class AlertRouter:
     def __init__(
         self,
         publisher: AlertPublisher,
-        state: StateStore | None,
+        state: VersionedItems | None,
         renotify: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -43,6 +39,20 @@ class AlertRouter:
         self._state = state
         self._renotify = renotify
         self._clock = clock
+        self._pauses: Pauses | None = None
+
+    def _paused(self) -> Pauses:
+        """Read once per invocation. Unreadable pauses page as if there were none: a pause only ever
+        quiets the pager, so doubt must not."""
+        if self._pauses is None:
+            try:
+                self._pauses = NO_PAUSES if self._state is None else PauseStore(self._state).read()
+            except Exception as exc:  # any failure: page normally, and say why
+                logger.warning(
+                    "on-call pauses unreadable: alerts keep their severity", extra={"error": str(exc)}
+                )
+                self._pauses = NO_PAUSES
+        return self._pauses
 
     def raise_alert(self, alert: Alert, escalate_after: int | None = None) -> str:
         """Record an occurrence of the problem; returns "notified", "escalated" or "suppressed".
@@ -66,6 +76,9 @@ class AlertRouter:
         occurrences = int(item["occurrences"]) + 1 if is_open and item else 1
         if escalate_after is not None and occurrences >= escalate_after:
             alert = replace(alert, severity=Severity.P1)
+        pause = self._paused().active(alert.table, now) if alert.table else None
+        if pause is not None:
+            alert = demote(alert, pause)
         decision = "suppressed"
         if not is_open or item is None:
             decision = "notified"

@@ -7,7 +7,7 @@ server. Each service package adds the ports only it needs (exporter/ports.py, re
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from aurora_sync.alerts import Alert
 
@@ -32,3 +32,12 @@ class Alerts(Protocol):
     def raise_alert(self, alert: Alert, escalate_after: int | None = None) -> str: ...
 
     def resolve(self, check: str, table: str, run_id: str, evidence: str) -> bool: ...
+
+
+class VersionedItems(Protocol):
+    """The alert-state table's items, each written only if its version is still the one read
+    (adapters/dynamodb.AlertStateTable): alert state (alert_routing) and on-call pauses (pauses.py)."""
+
+    def get(self, dedup_key: str) -> dict[str, Any] | None: ...
+
+    def put(self, item: dict[str, Any], expected_version: int | None) -> None: ...

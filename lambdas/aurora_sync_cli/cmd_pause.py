@@ -3,17 +3,24 @@
 Without TABLE: the hourly sync schedule, then every table's pipe and task (resume: the reverse order,
 so merges and loads are ready before the next export). With TABLE: that table's pipe and task only;
 the schedule is shared by every table and is left as it is.
+
+Pausing first records who paused which tables until when (aurora_sync.pauses), so the reconciler sends
+what the pause causes (a paused pipe, files waiting, lag) to chat instead of the pager; resuming
+removes the record last, once pipes and tasks run again.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
 import click
 
+from aurora_sync.pauses import DEFAULT_PAUSE, MAX_PAUSE, Pause
 from aurora_sync_cli.app import ActionFailure, App, UsageFailure, pass_app
 
 if TYPE_CHECKING:
@@ -21,10 +28,31 @@ if TYPE_CHECKING:
 
 TERRAFORM_NOTE = (
     "note: `terraform apply` sets the schedule back to its `schedules_enabled` and every task back to "
-    "started; pause again after an apply, or set schedules_enabled = false for a long pause. While a pipe "
-    "is paused the reconciler reports it (pipe, P2); after 14 days paused a pipe is stale "
-    "(runbook: pipe-stalled)."
+    "started; pause again after an apply, or set schedules_enabled = false for a long pause. Until the "
+    "pause ends the reconciler sends the paused tables' P1/P2 alerts to chat only (as P3); after that "
+    "they page again. After 14 days paused a pipe is stale (runbook: pipe-stalled)."
 )
+DURATION = re.compile(r"(\d+)([mhd])")
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`--for`: 90m, 4h, 2d; more than 0 and at most MAX_PAUSE (a pipe paused 14 days goes stale)."""
+    match = DURATION.fullmatch(text.strip())
+    if match is None:
+        raise UsageFailure(f"--for: {text!r} is not a duration like 90m, 4h or 2d")
+    duration = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    if not timedelta(0) < duration <= MAX_PAUSE:
+        raise UsageFailure(f"--for: {text!r} must be more than 0 and at most {MAX_PAUSE.days}d")
+    return duration
+
+
+@dataclass(frozen=True)
+class PauseRecord:
+    """--for and --reason of `pause`: what the record of the pause says."""
+
+    duration: timedelta
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -33,15 +61,16 @@ class Step:
     run: Callable[[], None]
 
 
-def plan(session: Session, table: str | None, pausing: bool) -> tuple[list[Step], list[str]]:
+def plan(session: Session, table: str | None, record: PauseRecord | None) -> tuple[list[Step], list[str]]:
     """(steps, notes), validated before anything runs: an unknown table or a missing schedule name is
-    a usage error naming it."""
+    a usage error naming it. `record` is given when pausing, None when resuming."""
     from aurora_sync_cli.session import UsageProblem
 
     try:
         tables = session.tables((table,) if table else ())
     except UsageProblem as exc:
         raise UsageFailure(str(exc)) from None
+    pausing = record is not None
     notes: list[str] = []
     schedule_steps: list[Step] = []
     if table is None:
@@ -69,8 +98,31 @@ def plan(session: Session, table: str | None, pausing: bool) -> tuple[list[Step]
         else:
             table_steps.append(Step(f"resume task {objects.task}", partial(control.resume_task, objects)))
             table_steps.append(Step(f"resume pipe {objects.pipe}", partial(control.resume_pipe, objects)))
-    steps = schedule_steps + table_steps if pausing else table_steps + schedule_steps
-    return steps, notes
+    names = [config.table_name for config in tables]
+    if record is not None:
+        now = datetime.now(UTC)
+        until = now + record.duration
+        marker = Step(
+            f"record the pause of {_tables(names)} until {until:%Y-%m-%dT%H:%M}Z (alerts: chat only)",
+            partial(_record, session, names, record, now),
+        )
+        return [marker, *schedule_steps, *table_steps], notes
+    unmark = Step(f"remove the pause record of {_tables(names)}", partial(_unrecord, session, names))
+    return [*table_steps, *schedule_steps, unmark], notes
+
+
+def _tables(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{len(names)} tables"
+
+
+def _record(session: Session, names: list[str], record: PauseRecord, now: datetime) -> None:
+    by = session.operator()
+    pause = partial(Pause, by=by, at=now, until=now + record.duration, reason=record.reason)
+    session.pauses().update({name: pause(table=name) for name in names}, now)
+
+
+def _unrecord(session: Session, names: list[str]) -> None:
+    session.pauses().update(dict.fromkeys(names), datetime.now(UTC))
 
 
 def run_steps(steps: list[Step]) -> None:
@@ -88,11 +140,11 @@ def run_steps(steps: list[Step]) -> None:
         click.echo("done")
 
 
-def _act(app: App, table: str | None, yes: bool, pausing: bool) -> None:
-    verb = "pause" if pausing else "resume"
+def _act(app: App, table: str | None, yes: bool, record: PauseRecord | None) -> None:
+    verb = "pause" if record is not None else "resume"
     session = app.session()
     try:
-        steps, notes = plan(session, table, pausing)
+        steps, notes = plan(session, table, record)
         for note in notes:
             click.echo(f"note: {note}")
         click.echo(f"{verb} {table or 'every table and the hourly schedule'}: {len(steps)} steps")
@@ -108,12 +160,21 @@ def _act(app: App, table: str | None, yes: bool, pausing: bool) -> None:
 
 @click.command()
 @click.argument("table", required=False)
+@click.option(
+    "--for",
+    "duration",
+    default=f"{int(DEFAULT_PAUSE.total_seconds() // 3600)}h",
+    show_default=True,
+    help="How long alerts stay off the pager (90m, 4h, 2d; at most 7d). Resume ends it sooner.",
+)
+@click.option("--reason", default="", help="Shown in the alerts sent to chat meanwhile.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-def pause(app: App, table: str | None, yes: bool) -> None:
-    """Stop the sync: the hourly schedule (only without TABLE), then each pipe
-    (PIPE_EXECUTION_PAUSED = TRUE: files wait in S3) and each MERGE task (SUSPEND)."""
-    _act(app, table, yes, pausing=True)
+def pause(app: App, table: str | None, duration: str, reason: str, yes: bool) -> None:
+    """Stop the sync: a record of the pause (alerts of the paused tables go to chat only until it
+    ends), the hourly schedule (only without TABLE), then each pipe (PIPE_EXECUTION_PAUSED = TRUE:
+    files wait in S3) and each MERGE task (SUSPEND)."""
+    _act(app, table, yes, PauseRecord(parse_duration(duration), reason.strip()))
 
 
 @click.command()
@@ -122,5 +183,6 @@ def pause(app: App, table: str | None, yes: bool) -> None:
 @pass_app
 def resume(app: App, table: str | None, yes: bool) -> None:
     """Start the sync again: each MERGE task (RESUME), each pipe (PIPE_EXECUTION_PAUSED = FALSE: the
-    files that waited are loaded), then the hourly schedule (only without TABLE)."""
-    _act(app, table, yes, pausing=False)
+    files that waited are loaded), the hourly schedule (only without TABLE), then removes the record
+    of the pause: alerts page again."""
+    _act(app, table, yes, None)

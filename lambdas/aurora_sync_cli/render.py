@@ -193,6 +193,7 @@ def to_json(report: StatusReport) -> str:
                     },
                 ),
                 "open_alerts": reading(t.alerts, [a.__dict__ for a in t.alerts.value or []]),
+                "pause": reading(t.pause, t.pause.value and t.pause.value.as_dict()),
                 "pins": reading(
                     t.pins,
                     pins

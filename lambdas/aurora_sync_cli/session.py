@@ -21,6 +21,7 @@ from aurora_sync.adapters.snowflake import Snowflake
 from aurora_sync.adapters.snowflake_history import PRODUCTION_QUERIES, HistoryQueries, SnowflakeHistory
 from aurora_sync.credentials import CredentialProvider
 from aurora_sync.observability import logger
+from aurora_sync.pauses import PauseStore
 from aurora_sync.runtime import Runtime
 from aurora_sync.snowflake_sql import SnowflakeTable
 from aurora_sync.tables import TableConfig
@@ -106,6 +107,14 @@ class Session:
         return AlertStateTable(
             aws.client("dynamodb", self.settings.aws_region), self.settings.alert_state_table
         )
+
+    def pauses(self) -> PauseStore:
+        return PauseStore(self.alert_state())
+
+    def operator(self) -> str:
+        """Who is running this, for the pause record: the AWS identity's ARN (what CloudTrail shows)."""
+        sts = aws.client("sts", self.settings.aws_region)
+        return str(sts.get_caller_identity()["Arn"])
 
     def schedule(self) -> SyncSchedule | None:
         name = self.settings.sync_schedule_name

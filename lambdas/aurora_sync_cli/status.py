@@ -2,8 +2,8 @@
 
 Per table: Aurora's and FINAL's MAX(watermark) (two statements), the newest manifest (one listing of
 the look-back and the newest hour's manifests), SYSTEM$PIPE_STATUS and the task's state. Once for all
-tables: TASK_HISTORY over the last day, the open alerts (one Scan), and the hourly schedule. Each
-read that fails becomes that reading's cause; the others go on.
+tables: TASK_HISTORY over the last day, the open alerts (one Scan), on-call pauses (one GetItem) and the
+hourly schedule. Each read that fails becomes that reading's cause; the others go on.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.adapters.snowflake_history import TASK_HISTORY_REACH, TaskRun, TaskRuns, within_reach
 from aurora_sync.layout import manifest_hour, manifest_listing
 from aurora_sync.manifest import parse_manifest
+from aurora_sync.pauses import Pauses
 from aurora_sync.pins import read_pins
 from aurora_sync.tables import TableConfig
 from aurora_sync.timeutil import as_utc
@@ -38,11 +39,21 @@ class StatusReport:
 def gather(session: Session, tables: list[TableConfig]) -> StatusReport:
     now = datetime.now(UTC)
     alerts = read("open alerts", lambda: _open_alerts(session))
+    pauses = read("pauses", lambda: session.pauses().read())
     runs = read("TASK_HISTORY", lambda: _task_runs(session, tables, now))
     aurora = read("Aurora", session.runtime.open_aurora)
     store = session.runtime.store()
     statuses = [
-        _table(session, store=store, aurora=aurora, table=table, alerts=alerts, runs=runs, now=now)
+        _table(
+            session,
+            store=store,
+            aurora=aurora,
+            table=table,
+            alerts=alerts,
+            runs=runs,
+            pauses=pauses,
+            now=now,
+        )
         for table in tables
     ]
     if aurora.value is not None:
@@ -62,6 +73,7 @@ def _table(
     table: TableConfig,
     alerts: Reading[list[OpenAlert]],
     runs: Reading[TaskRuns],
+    pauses: Reading[Pauses],
     now: datetime,
 ) -> TableStatus:
     objects = session.objects(table)
@@ -81,6 +93,10 @@ def _table(
             value=[a for a in alerts.value or [] if a.table == table.table_name], error=alerts.error
         ),
         pins=read("pins", lambda: _pins(store, table.table_name)),
+        pause=Reading(
+            value=None if pauses.value is None else pauses.value.active(table.table_name, now),
+            error=pauses.error,
+        ),
     )
     status.findings = judge(status, now)
     return status

@@ -13,6 +13,7 @@ from enum import IntEnum, StrEnum
 from typing import Any, Generic, TypeVar
 
 from aurora_sync.adapters.snowflake_history import FAILED_STATES, PipeStatus, TaskRun
+from aurora_sync.pauses import Pause
 
 T = TypeVar("T")
 
@@ -98,6 +99,7 @@ class TableStatus:
     last_run: Reading[TaskRun | None]
     alerts: Reading[list[OpenAlert]]
     pins: Reading[Pins]
+    pause: Reading[Pause | None]  # an on-call pause in force (aurora_sync.pauses)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -136,6 +138,7 @@ def _unknowns(status: TableStatus) -> list[Finding]:
         ("task_run", status.last_run),
         ("alerts", status.alerts),
         ("pins", status.pins),
+        ("pause", status.pause),
     ]
     return [Finding(State.UNKNOWN, what, str(r.error)) for what, r in readings if not r.known]
 
@@ -144,6 +147,11 @@ def judge(status: TableStatus, now: datetime) -> list[Finding]:
     """Every problem and unknown of one table (empty: ok)."""
     sla = timedelta(minutes=status.sla_minutes)
     found = _unknowns(status)
+    if status.pause.value is not None:
+        # Deliberate, but the table is not syncing: a problem until resumed, said first.
+        found.append(
+            Finding(State.PROBLEM, "pause", f"{status.pause.value.describe()}: its alerts go to chat only")
+        )
     found += _freshness(status, sla)
     if status.last_export.known:
         found += _export(status.last_export.value, now, sla)

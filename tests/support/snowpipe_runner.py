@@ -170,7 +170,9 @@ class LocalLoadRunner:
         if state != "RUNNING":
             self._write_pipe_status(table, state, [(k, objects[k]) for k in new])
             return 0
-        return sum(self.load_file(table, key) for key in new)
+        loaded = sum(self.load_file(table, key) for key in new)
+        self._write_pipe_status(table, state, pending=[])  # what waited while paused is loaded now
+        return loaded
 
     def load_file(self, table: TableConfig, key: str) -> int:
         """Load one file (also what a manual `COPY INTO ... FILES = (...)` reload does)."""

@@ -1,8 +1,10 @@
 """Paging policy: one page per open problem, again on escalation or after the re-notify interval,
-P1 when a problem persists, and exactly one resolve."""
+P1 when a problem persists, and exactly one resolve; a table paused by on-call pages no one until the
+pause ends."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,7 @@ from aurora_sync.adapters.sns import AlertPublisher
 from aurora_sync.alert_routing import AlertRouter
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import StateConflict
+from aurora_sync.pauses import Pause, PauseStore
 
 
 class MemoryState:
@@ -134,3 +137,92 @@ def test_without_a_state_table_every_alert_is_published() -> None:
     router.raise_alert(alert())
     router.raise_alert(alert())
     assert len(sns.sent) == 2
+
+
+def paused(state: MemoryState, clock: Clock, hours: int = 4, table: str = "public.orders") -> None:
+    """On-call's `aurora-sync pause TABLE --for <hours>h --reason DDL`, as it writes the record."""
+    pause = Pause(table, "oncall/ana", clock.now, clock.now + timedelta(hours=hours), "DDL")
+    PauseStore(state).update({table: pause}, clock.now)
+
+
+def fresh_router(sns: Sns, state: MemoryState, clock: Clock) -> AlertRouter:
+    """The router of the next invocation: it reads the pauses once, at its first alert."""
+    return AlertRouter(
+        AlertPublisher(sns, "arn:topic", "https://runbook.example"), state, timedelta(hours=4), clock
+    )
+
+
+def test_a_paused_table_s_p2_goes_to_chat_as_p3_until_the_pause_ends(world: Any) -> None:
+    _, sns, state, clock = world
+    # GIVEN on-call paused public.orders for 4 hours
+    paused(state, clock)
+    # WHEN its pipe check raises a P2
+    assert fresh_router(sns, state, clock).raise_alert(alert(Severity.P2)) == "notified"
+    # THEN it goes out as P3 (chat only), saying who paused it, until when, and what it would be
+    sent = sns.sent[-1]
+    assert sent["severity"] == "P3"
+    assert sent["summary"].startswith(
+        "[paused by oncall/ana until 2026-11-22T07:00:00.000000Z (DDL); would be P2]"
+    )
+    assert sent["details"]["paused"]["severity"] == "P2"
+    # AND another table's alert keeps its severity
+    other = replace(alert(Severity.P2), table="public.customers")
+    fresh_router(sns, state, clock).raise_alert(other)
+    assert sns.sent[-1]["severity"] == "P2"
+    # WHEN the problem is still there after the pause ended
+    clock.now += timedelta(hours=4, minutes=1)
+    # THEN it pages at its own severity (escalated from the P3 chat saw)
+    assert fresh_router(sns, state, clock).raise_alert(alert(Severity.P2)) == "escalated"
+    assert sns.sent[-1]["severity"] == "P2" and "paused" not in sns.sent[-1]["details"]
+
+
+def test_resuming_removes_the_record_and_the_next_occurrence_pages(world: Any) -> None:
+    _, sns, state, clock = world
+    paused(state, clock)
+    fresh_router(sns, state, clock).raise_alert(alert(Severity.P2))
+    # WHEN on-call resumes the table (the record is removed) and the problem persists
+    PauseStore(state).update({"public.orders": None}, clock.now)
+    # THEN the next run pages P2
+    assert fresh_router(sns, state, clock).raise_alert(alert(Severity.P2)) == "escalated"
+    assert [m["severity"] for m in sns.sent] == ["P3", "P2"]
+    assert PauseStore(state).read().by_table == {}
+
+
+def test_unreadable_pauses_page_as_if_there_were_none(world: Any) -> None:
+    _, sns, state, clock = world
+    # GIVEN a pause record that cannot be parsed
+    state.items["pauses"] = {"dedup_key": "pauses", "pauses": "{not json", "version": 1}
+    # WHEN a P2 is raised THEN it pages at P2
+    fresh_router(sns, state, clock).raise_alert(alert(Severity.P2))
+    assert sns.sent[-1]["severity"] == "P2"
+
+
+def test_a_pause_never_touches_p3_p4_or_resolves(world: Any) -> None:
+    _, sns, state, clock = world
+    paused(state, clock)
+    router = fresh_router(sns, state, clock)
+    router.raise_alert(replace(alert(Severity.P4), check="cost"))
+    assert sns.sent[-1]["severity"] == "P4" and "paused" not in sns.sent[-1]["details"]
+    router.raise_alert(alert(Severity.P2))
+    assert router.resolve("loads", "public.orders", "run", "ok") is True
+    assert (sns.sent[-1]["status"], sns.sent[-1]["severity"]) == ("resolved", "P3")
+
+
+def test_pause_writes_keep_other_tables_and_drop_expired_ones(world: Any) -> None:
+    _, _, state, clock = world
+    paused(state, clock, hours=1, table="public.customers")
+    paused(state, clock, hours=4)
+    clock.now += timedelta(hours=2)
+    # WHEN a later write happens (here: resuming public.orders)
+    PauseStore(state).update({"public.orders": None}, clock.now)
+    # THEN the expired pause of public.customers is gone too, and the version moved on each write
+    stored = PauseStore(state).read()
+    assert stored.by_table == {} and stored.version == 3
+
+
+def test_a_concurrent_pause_is_re_read_not_lost(world: Any) -> None:
+    _, _, state, clock = world
+    paused(state, clock, table="public.customers")
+    state.conflicts = 1  # another operator wrote between our read and our write
+    paused(state, clock)
+    assert set(PauseStore(state).read().by_table) == {"public.customers", "public.orders"}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aurora_sync.adapters.snowflake_history import PipeStatus, TaskRun
+from aurora_sync.pauses import Pause
 from aurora_sync_cli.verdict import (
     ExitCode,
     LastExport,
@@ -37,6 +38,7 @@ def healthy(**changes: Any) -> TableStatus:
         "last_run": Reading(value=TaskRun("ORDERS_MERGE", "SUCCEEDED", NOW, NOW, NOW, None, None, "q")),
         "alerts": Reading(value=[]),
         "pins": Reading(value=Pins(0, None, [])),
+        "pause": Reading(value=None),
     }
     values.update(changes)
     return TableStatus(**values)
@@ -118,3 +120,22 @@ def test_a_problem_outranks_unknown_in_the_exit_code() -> None:
 )
 def test_durations_read_at_a_glance(seconds: int, shown: str) -> None:
     assert span(timedelta(seconds=seconds)) == shown
+
+
+def test_a_pause_in_force_is_said_first_with_who_and_until_when() -> None:
+    # GIVEN a table on-call paused, its pipe PAUSED
+    by = "arn:aws:sts::1:assumed-role/oncall/ana"
+    pause = Pause("public.orders", by, NOW, NOW + timedelta(hours=4), "DDL")
+    status = healthy(pause=Reading(value=pause), pipe=Reading(value=PipeStatus("PAUSED", 0, None, {})))
+    # WHEN judged
+    found = status.findings = judge(status, NOW)
+    # THEN the pause comes first, naming who, until when and why, and the table is a problem (exit 1)
+    assert found[0].what == "pause" and found[0].state == State.PROBLEM
+    assert "oncall/ana until 2026-11-20T16:00:00" in found[0].message and "(DDL)" in found[0].message
+    assert {f.what for f in found} == {"pause", "pipe"}
+    assert exit_code([status.state]) == ExitCode.PROBLEM
+
+
+def test_unreadable_pauses_make_the_table_unknown() -> None:
+    found = judge(healthy(pause=Reading(error="pauses: AccessDenied")), NOW)
+    assert [(f.what, f.state) for f in found] == [("pause", State.UNKNOWN)]
