@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 
 from aurora_sync.timeutil import iso
-from tests.support.cli import LOCAL_SEAMS, CliStack
+from tests.support.cli import FOLLOW_SEAMS, CliStack
 from tests.support.pipeline import Pipeline
 from tests.support.stepfunctions import StepFunctionsStack
 from tests.support.sync_machine import DeployedSync, deploy, executions, fresh_clients, wait_closed
 
-SEAMS = replace(LOCAL_SEAMS, poll_seconds=0.2)
 ROWS = 180  # one a minute over three hours: three 60-minute chunks of 60 rows
 
 
@@ -30,7 +29,7 @@ class Backfill:
     start: datetime
 
     def invoke(self, *args: str) -> Any:
-        return self.cli.invoke(*args, seams=SEAMS)
+        return self.cli.invoke(*args, seams=FOLLOW_SEAMS)
 
     def args(self, hours: int = 3, chunk: int | None = 60) -> list[str]:
         end = self.start + timedelta(hours=hours)

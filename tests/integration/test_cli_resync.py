@@ -8,18 +8,16 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.cli import LOCAL_SEAMS, CliStack
+from tests.support.cli import FOLLOW_SEAMS, CliStack
 from tests.support.pipeline import Pipeline
 from tests.support.stepfunctions import StepFunctionsStack
 from tests.support.sync_machine import DeployedSync, deploy, executions, fresh_clients
-
-SEAMS = replace(LOCAL_SEAMS, poll_seconds=0.2)
 
 
 @dataclass
@@ -32,7 +30,7 @@ class Resync:
         return self.cli.pipeline
 
     def invoke(self, *args: str, input: str | None = None) -> Any:
-        return self.cli.invoke("resync", "public.orders", *args, input=input, seams=SEAMS)
+        return self.cli.invoke("resync", "public.orders", *args, input=input, seams=FOLLOW_SEAMS)
 
     def override(self) -> str | None:
         name = f"{self.pipeline.overrides_path}public.orders"

@@ -16,7 +16,7 @@ import os
 import subprocess
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ from tests.support.pipeline import Pipeline
 from tests.support.stack import venv_bin
 
 LOCAL_SEAMS = Seams(history=LOCAL_QUERIES, control=LOCAL_CONTROL)
+# backfill/resync follow an execution by polling it: every 0.2 s here, not the CLI's 5 s (a local
+# execution ends in seconds).
+FOLLOW_SEAMS = replace(LOCAL_SEAMS, poll_seconds=0.2)
 # What the operator's shell holds besides AWS: their own Vault login.
 OPERATOR_ONLY = ("VAULT_AUTH_METHOD", "VAULT_TOKEN")
 # Set in the reconciler's environment by Terraform, never by outputs.

@@ -53,6 +53,16 @@ class TaskOutcome:
     rows_updated: int
 
 
+@dataclass(frozen=True)
+class LoadRecord:
+    """One row of the stand-in's COPY_HISTORY, with the file named by its key in the bucket."""
+
+    key: str
+    status: str  # "Loaded" or "Load failed", as COPY_HISTORY spells them
+    rows: int
+    first_error: str | None
+
+
 class LoadFailed(Exception):
     """The file cannot be loaded; the message is what COPY_HISTORY's FIRST_ERROR_MESSAGE shows."""
 
@@ -97,12 +107,15 @@ class LocalLoadRunner:
             conn.close()
 
     # -- the pipe ----------------------------------------------------------------------------------
-    def cycle(self) -> None:
+    def cycle(self) -> dict[str, TaskOutcome]:
         """One pass: load every new file, then merge each table that received rows (unless its task
-        is suspended: `ALTER TASK ... SUSPEND`, the rows wait in the stream)."""
+        is suspended: `ALTER TASK ... SUSPEND`, the rows wait in the stream). Returns the MERGE
+        outcome of each table merged; what each file's load did is in copy_history()."""
+        merged: dict[str, TaskOutcome] = {}
         for table in self.tables:
             if self.load_new_files(table) and self.task_state(table) == "started":
-                self.merge(table)
+                merged[table.table_name] = self.merge(table)
+        return merged
 
     def task_state(self, table: TableConfig) -> str:
         with self._cursor() as cur:
@@ -146,14 +159,28 @@ class LocalLoadRunner:
 
     def loaded_keys(self, table: TableConfig) -> set[str]:
         """Files the pipe has already attempted (Snowpipe never loads a file twice by itself)."""
+        return {load.key for load in self.copy_history(table)}
+
+    def copy_history(self, table: TableConfig) -> list[LoadRecord]:
+        """Every load the pipe attempted for the table, oldest first: what the runbook's COPY_HISTORY
+        query shows on-call (file, status, rows, first error)."""
         with self._cursor() as cur:
             cur.execute(
-                f'SELECT "STAGE_LOCATION", "FILE_NAME" FROM {SCHEMA}."COPY_HISTORY" WHERE "TABLE_NAME" = %s',
+                f'SELECT "STAGE_LOCATION", "FILE_NAME", "STATUS", "ROW_COUNT", "FIRST_ERROR_MESSAGE" '
+                f'FROM {SCHEMA}."COPY_HISTORY" WHERE "TABLE_NAME" = %s ORDER BY "LAST_LOAD_TIME"',
                 (self.objects(table).bare("STAGING"),),
             )
             rows = cur.fetchall()
         prefix = f"s3://{self.bucket}/"
-        return {(str(stage) + str(name)).removeprefix(prefix) for stage, name in rows}
+        return [
+            LoadRecord(
+                key=(str(stage) + str(name)).removeprefix(prefix),
+                status=str(status),
+                rows=int(count),
+                first_error=None if error is None else str(error),
+            )
+            for stage, name, status, count, error in rows
+        ]
 
     def load_new_files(self, table: TableConfig) -> int:
         objects = {

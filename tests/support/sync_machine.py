@@ -12,14 +12,16 @@ Limits of this seam, each named in docs/architecture.md ("Local stack"):
 - invocations run one at a time (each sets os.environ, which boto3 and the settings read), so the
   Map's MaxConcurrency is not exercised with real exports;
 - a Lambda timeout cannot happen (no sandbox); the Task's TimeoutSeconds is raised to minutes here;
-- `gate` holds every invocation until a test opens it (to act while an execution is running).
+- `gate` holds every invocation until a test opens it (to act while an execution is running);
+- nothing loads while the execution waits for ingestion unless `before_reconcile` is given (the
+  demo runs the Snowpipe + task stand-in there).
 """
 
 from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,10 @@ class InProcessLambdas:
     pipeline: Pipeline
     gate: threading.Event = field(default_factory=threading.Event)
     exporter_payloads: list[Any] = field(default_factory=list)
+    # What happens in the world while the execution waits for ingestion (WaitForIngestion, before the
+    # Reconcile step): in AWS Snowpipe and the task load and merge on their own; here nothing does
+    # unless a caller passes e.g. the local stand-in's `pipeline.loader().cycle`.
+    before_reconcile: Callable[[], object] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -65,6 +71,8 @@ class InProcessLambdas:
                     self.exporter_payloads.append(payload)
                     return Result(self.pipeline.run(payload))
                 if function == RECONCILER:
+                    if self.before_reconcile is not None:
+                        self.before_reconcile()
                     return Result(self.pipeline.reconcile(payload))
                 return FunctionError("Lambda.ResourceNotFoundException", f"no function {function}")
             except Exception as exc:  # what Lambda reports for an unhandled error: its class and message
@@ -79,10 +87,13 @@ class DeployedSync:
     arn: str
 
 
-def deploy(stack: StepFunctionsStack, pipeline: Pipeline) -> DeployedSync:
+def deploy(
+    stack: StepFunctionsStack, pipeline: Pipeline, before_reconcile: Callable[[], object] | None = None
+) -> DeployedSync:
     """Create the pipeline's state machine (`<name>-sync`, the ARN tests/support/cli.py outputs) on the
-    stack's moto and route its Lambda calls to the pipeline."""
-    lambdas = InProcessLambdas(pipeline)
+    stack's moto and route its Lambda calls to the pipeline (InProcessLambdas.before_reconcile: what
+    runs while the execution waits for ingestion)."""
+    lambdas = InProcessLambdas(pipeline, before_reconcile=before_reconcile)
     stack.lambdas.script = lambdas
     arn = stack.client("stepfunctions").create_state_machine(
         name=f"{pipeline.name}-sync",
