@@ -77,8 +77,9 @@ class Bounds:
         if full_refresh:
             return None, bound.upper
         final_max = self._final_max(table)
-        lag = bound.db_now - (final_max or EPOCH)
-        put_metric("WatermarkLag", MetricUnit.Seconds, lag.total_seconds(), table=table.table_name)
+        if final_max is not None:  # an empty FINAL has no lag to measure (from the epoch: ~56 years)
+            lag = bound.db_now - final_max
+            put_metric("WatermarkLag", MetricUnit.Seconds, lag.total_seconds(), table=table.table_name)
         # Empty FINAL: a full backfill from the epoch; the overlap applies only below a real watermark.
         lower = EPOCH if final_max is None else final_max - timedelta(seconds=table.lookback_seconds)
         logger.info(

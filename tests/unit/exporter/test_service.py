@@ -3,7 +3,8 @@ that cannot lose an export, and the time budget."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,7 +14,7 @@ from aurora_sync.exporter.payloads import Attempt, ExportWindow
 from aurora_sync.exporter.results import TableStatus
 from aurora_sync.layout import MANIFEST_ROOT
 from aurora_sync.timeutil import EPOCH
-from tests.unit.exporter.fakes import HEADER, T0, TABLE, Exporter, FailingAlerts
+from tests.unit.exporter.fakes import FINAL_TABLE, HEADER, T0, TABLE, Exporter, FailingAlerts
 
 INCREMENTAL = ExportWindow(TABLE)
 MANUAL = ExportWindow(TABLE, T0 - timedelta(hours=2), T0)
@@ -205,3 +206,27 @@ def test_windows_past_the_time_budget_are_left_in_remaining_untouched() -> None:
     # THEN neither starts, and both payloads come back to be re-run
     assert result.tables == [] and result.remaining == [MANUAL.payload(), other.payload()]
     assert exporter.aurora.queries == [] and "remaining" in result.as_dict()
+
+
+def watermark_lags(out: str) -> list[float]:
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    return [value for line in lines for value in line.get("WatermarkLag", [])]
+
+
+@pytest.mark.parametrize(("final_max", "lags"), [(None, []), (T0 - timedelta(minutes=7), [420.0])])
+def test_watermark_lag_is_measured_only_against_a_watermark_final_has(
+    final_max: datetime | None,
+    lags: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN metrics on (as in the Lambdas) and FINAL empty, or 7 minutes behind Aurora's clock
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    exporter = with_rows(Exporter())
+    exporter.snowflake.final_max[FINAL_TABLE] = final_max
+    # WHEN the incremental window runs
+    exporter.service.run([INCREMENTAL])
+    # THEN the lag is FINAL's distance to Aurora's now; an empty FINAL has none (a first export would
+    # put ~56 years on the dashboard's per-table maximum)
+    assert watermark_lags(capsys.readouterr().out) == lags
