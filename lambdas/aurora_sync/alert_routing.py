@@ -24,6 +24,9 @@ from aurora_sync.settings import ServiceSettings
 from aurora_sync.timeutil import iso, parse_instant
 
 RESOLVED_RETENTION = timedelta(days=30)
+# A P4 (cost) is sent again at most this often, whatever RENOTIFY_MINUTES says: the cost check's
+# figure is a day's and changes once a day, so repeating it every few hours is only noise in chat.
+P4_RENOTIFY = timedelta(hours=23)
 SEVERITY_RANK = {Severity.P1: 1, Severity.P2: 2, Severity.P3: 3, Severity.P4: 4}
 
 
@@ -84,7 +87,7 @@ class AlertRouter:
             decision = "notified"
         elif SEVERITY_RANK[alert.severity] < SEVERITY_RANK[Severity(item["severity"])]:
             decision = "escalated"
-        elif now - parse_instant(item["last_notified"], "last_notified") >= self._renotify:
+        elif now - parse_instant(item["last_notified"], "last_notified") >= self._renotify_after(alert):
             decision = "notified"
         details = {**alert.details, "occurrences": occurrences}
         if is_open and item is not None:
@@ -118,6 +121,9 @@ class AlertRouter:
             extra={"dedup_key": alert.dedup_key, "severity": str(alert.severity), "occurrences": occurrences},
         )
         return decision
+
+    def _renotify_after(self, alert: Alert) -> timedelta:
+        return max(self._renotify, P4_RENOTIFY) if alert.severity == Severity.P4 else self._renotify
 
     def resolve(self, check: str, table: str, run_id: str, evidence: str) -> bool:
         """Send one resolve for an open problem; True when one was sent."""

@@ -29,6 +29,11 @@ S3_URL_PATTERN = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9
 # in every table's task would serialize all their transactions on that one table.
 STAGING_RETENTION_DAYS = 14
 STAGING_RETENTION_RANGE = range(7, 366)
+# Every MERGE task runs with QUERY_TAG = this + "<DATABASE>:<schema.table>" (task.sql), so Snowflake's
+# query history attributes each query to its table: the reconciler's cost check sums them by tag.
+# The database keeps dev's and prod's tasks apart in an account they share; the Lambdas' own
+# sessions are tagged "aurora-snowflake-sync:<component>:<run_id>" (aurora_sync.runtime).
+MERGE_QUERY_TAG = "aurora-snowflake-sync:merge:"
 
 
 class RenderOptions(TypedDict, total=False):
@@ -93,9 +98,26 @@ class SnowflakeTable:
         return self.database.upper()
 
     @property
+    def merge_query_tag_prefix(self) -> str:
+        """What every MERGE task's QUERY_TAG of this database starts with."""
+        return f"{MERGE_QUERY_TAG}{self.bare_database}:"
+
+    @property
+    def merge_query_tag(self) -> str:
+        """The QUERY_TAG the table's MERGE task sets (a single-quoted literal in task.sql: validated
+        identifiers hold no quote or backslash)."""
+        parts = [validate_identifier(p) for p in self.table.table_name.split(".")]
+        return self.merge_query_tag_prefix + ".".join(parts)
+
+    @property
     def task_name(self) -> str:
         """The task's name alone: TASK_HISTORY(TASK_NAME => ...) takes no qualified names."""
         return validate_identifier(self.table.snowflake_table + "_MERGE").upper()
+
+    @property
+    def pipe_name(self) -> str:
+        """The pipe's name alone, as ACCOUNT_USAGE's PIPE_USAGE_HISTORY and PIPES report it."""
+        return validate_identifier(self.table.snowflake_table + "_PIPE").upper()
 
     @property
     def staging(self) -> str:
@@ -177,6 +199,7 @@ class SnowflakeTable:
             "update_set": ",\n  ".join(f"{c} = s.{c}" for c in non_keys),
             "insert_values": ", ".join(f"s.{c}" for c in cols),
             "audit_table": self.audit_table,
+            "query_tag": self.merge_query_tag,
             # A single-quoted literal: validated identifiers contain no quote or backslash.
             "table_name": ".".join(validate_identifier(p) for p in self.table.table_name.split(".")),
             "copy_expressions": ", ".join(

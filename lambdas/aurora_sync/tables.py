@@ -93,6 +93,10 @@ class TableConfig(BaseModel):
     freshness_sla_minutes: int = Field(default=120, gt=0)
     target_table: str | None = None
     low_volume: LowVolume | None = None
+    # Snowflake credits a UTC day may cost this table (Snowpipe + its MERGE task), the reconciler's
+    # `cost` check (reconciler/cost.py): a P4 above it; without it the credits are reported, never
+    # alerted on. Strict: a JSON string or true is refused, not read as a number.
+    daily_credit_budget: float | None = Field(default=None, gt=0, allow_inf_nan=False, strict=True)
     # No longer a setting: it made every hourly run a full export until the next apply. Declared only
     # so that a tables.json entry or an SSM parameter still holding it fails naming the field and the
     # fix, instead of as an unknown key; never set on a valid config.

@@ -170,6 +170,7 @@ VISIBLE_THROUGH: dict[str, tuple[str, set[str]] | None] = {
     "snowflake_resource_monitor": ("RESOURCE MONITOR", {"MONITOR"}),
     "snowflake_account_role": None,
     "snowflake_grant_account_role": None,
+    "snowflake_grant_database_role": None,
     GRANT: None,
 }
 # Privileges that read rows or spend credits: the plan role holds none of them on these kinds.

@@ -20,8 +20,12 @@ from aurora_sync.tables import parse_entry, parse_tables
 from tests.support.terraform import (
     BUCKET,
     ENVS_DIR,
+    MODULES_DIR,
+    blocks,
     env_snowflake_database,
     env_tables_parameter,
+    hcl_load,
+    one,
     terraform_bin,
     terraform_view,
 )
@@ -107,20 +111,42 @@ def test_every_template_is_rendered_by_terraform(tables_file: Path) -> None:
 
 
 @pytest.mark.parametrize("tables_file", ENV_TABLES, ids=env_id)
-def test_task_body_and_condition_come_from_the_rendered_task(tables_file: Path) -> None:
-    """GIVEN the snowflake_task resource takes a body and a WHEN condition, not CREATE TASK text
+def test_task_body_condition_and_query_tag_come_from_the_rendered_task(tables_file: Path) -> None:
+    """GIVEN the snowflake_task resource takes a body, a WHEN condition and a QUERY_TAG, not CREATE
+    TASK text
     WHEN Terraform cuts them out of the rendered task.sql
-    THEN putting them back into the statement's shape gives the statement Python renders."""
+    THEN putting them back into the statement's shape gives the statement Python renders, and the
+    tag is the table's own: the one the reconciler's cost check sums QUERY_ATTRIBUTION_HISTORY by."""
     tables = parse_tables(tables_file.read_text(), "tables.json")
+    database = env_snowflake_database(tables_file.parent)
+    tags = set()
     for table in tables.tables:
         task = terraform_view(tables_file)["render"][table.table_name]["task"]
-        statement = SnowflakeTable(table, env_snowflake_database(tables_file.parent)).statements(
-            stage_url=f"s3://{BUCKET}/{table.table_name}/"
-        )["task"]
+        sf = SnowflakeTable(table, database)
+        statement = sf.statements(stage_url=f"s3://{BUCKET}/{table.table_name}/")["task"]
 
         assert statement.endswith("\nAS\n" + task["body"])
         assert f"\n  WHEN {task['when']}\n" in statement
         assert re.fullmatch(r"SYSTEM\$STREAM_HAS_DATA\('[^']+'\)", task["when"])
+        assert f"\n  QUERY_TAG = '{task['query_tag']}'\n" in statement
+        assert (
+            task["query_tag"]
+            == sf.merge_query_tag
+            == (f"aurora-snowflake-sync:merge:{database.upper()}:{table.table_name}")
+        )
+        assert task["query_tag"].startswith(sf.merge_query_tag_prefix)
+        tags.add(task["query_tag"])
+    assert len(tags) == len(tables.tables)
+
+
+def test_the_merge_task_resource_sets_the_rendered_query_tag() -> None:
+    """GIVEN modules/snowflake_table WHEN its snowflake_task is read THEN its QUERY_TAG session
+    parameter is the render module's (v2 of the provider takes session parameters as arguments)."""
+    task = blocks(hcl_load(MODULES_DIR / "snowflake_table" / "main.tf"), "resource", "snowflake_task")[
+        "merge"
+    ]
+    assert one(task["query_tag"]) == "${module.render.task.query_tag}"
+    assert one(task["sql_statement"]) == "${module.render.task.body}"
 
 
 COLUMN_LINE = re.compile(r'^\s*"(?P<name>[^"]+)" (?P<type>.+?)(?P<not_null> NOT NULL)?,?$')
@@ -181,3 +207,34 @@ def test_low_volume_is_accepted_by_terraform_as_python_reads_it_and_a_misspelt_k
         terraform_view(bad, tables_parameter=parameter, render_sql=False)
     with pytest.raises(ConfigError, match=r"low_volume\.hour"):
         parse_tables(bad.read_text(), "tables.json")
+
+
+@pytest.mark.parametrize("bad", ["5", True, 0, -1.5, [1]], ids=["string", "bool", "zero", "negative", "list"])
+def test_daily_credit_budget_is_accepted_by_terraform_as_python_reads_it_and_a_bad_one_refused(
+    tmp_path: Path, bad: object
+) -> None:
+    """GIVEN a tables.json entry with `daily_credit_budget` (an optional positive number)
+    WHEN Terraform writes its SSM parameter and the reconciler parses it
+    THEN the parameter carries it unchanged and parses to the same number; a value that is not a
+    JSON number above 0 fails Terraform's validation at plan time naming the field and the table,
+    as Python refuses it naming the field."""
+    from aurora_sync.errors import ConfigError
+
+    entry = json.loads((ENVS_DIR / "dev/tables.json").read_text())[0]
+    parameter = "/credit-budget-test/tables"
+    good = tmp_path / "good" / "tables.json"
+    good.parent.mkdir()
+    good.write_text(json.dumps([{**entry, "daily_credit_budget": 2.5}]))
+    view = terraform_view(good, tables_parameter=parameter, render_sql=False)
+    value = view["ssm_parameters"][entry_parameter(parameter, entry["table_name"])]
+    assert parse_entry(value, "ssm", entry["table_name"]).daily_credit_budget == 2.5
+
+    wrong = tmp_path / "bad" / "tables.json"
+    wrong.parent.mkdir()
+    wrong.write_text(json.dumps([{**entry, "daily_credit_budget": bad}]))
+    with pytest.raises(
+        Exception, match=rf"(?s)daily_credit_budget is not a number above 0.*{entry['table_name']}"
+    ):
+        terraform_view(wrong, tables_parameter=parameter, render_sql=False)
+    with pytest.raises(ConfigError, match=r"daily_credit_budget"):
+        parse_tables(wrong.read_text(), "tables.json")

@@ -943,3 +943,28 @@ def test_the_sync_warehouse_has_a_notify_only_resource_monitor() -> None:
         "credit_quota": "${var.snowflake_warehouse.credit_quota}",
         "notify_users": "${var.snowflake_warehouse.notify_users}",
     }
+
+
+def test_the_service_role_may_read_the_usage_views_the_cost_check_queries() -> None:
+    """GIVEN the reconciler's production credit queries (SNOWFLAKE.ACCOUNT_USAGE views) WHEN the
+    account module's grants are read THEN ACCOUNTADMIN (only it grants the SNOWFLAKE database's
+    roles) gives the service role USAGE_VIEWER (PIPE_USAGE_HISTORY, QUERY_ATTRIBUTION_HISTORY) and
+    OBJECT_VIEWER (PIPES), and no other SNOWFLAKE database role."""
+    from aurora_sync.adapters.snowflake_history import PRODUCTION_QUERIES
+
+    views = set(
+        re.findall(
+            r"SNOWFLAKE\.ACCOUNT_USAGE\.(\w+)",
+            PRODUCTION_QUERIES.pipe_credits + PRODUCTION_QUERIES.merge_credits,
+        )
+    )
+    assert views == {"PIPE_USAGE_HISTORY", "PIPES", "QUERY_ATTRIBUTION_HISTORY"}
+    grant = resource(
+        hcl_load(MODULES_DIR / "snowflake_account" / "grants.tf"),
+        "snowflake_grant_database_role",
+        "service_reads_usage",
+    )
+    assert grant["provider"] == "${snowflake.accountadmin}"
+    assert grant["for_each"] == "${toset(['USAGE_VIEWER', 'OBJECT_VIEWER'])}"
+    assert grant["database_role_name"] == r"\"SNOWFLAKE\".\"${each.value}\""  # the parser keeps HCL's escapes
+    assert grant["parent_role_name"] == "${snowflake_account_role.service.name}"

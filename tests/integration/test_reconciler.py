@@ -89,7 +89,7 @@ def test_healthy_cycle_sends_nothing_and_says_ok(pipeline: Pipeline) -> None:
     assert result["status"] == "ok", [c for c in result["checks"] if c["status"] not in {"ok", "skipped"}]
     assert set(statuses.values()) <= {"ok", "skipped"}
     assert {c for c, _ in statuses} == {
-        *("manifests", "loads", "merge", "pipe", "freshness", "sample", "pins", "volume")
+        *("manifests", "loads", "merge", "pipe", "freshness", "sample", "pins", "volume", "cost")
     }
     assert statuses[("sample", "public.orders")] == "ok"
     assert drained(pipeline) == ([], [])
@@ -301,6 +301,96 @@ def test_a_drop_to_no_rows_goes_to_chat_as_low_volume(pipeline: Pipeline) -> Non
     assert customers["status"] == "skipped"
 
 
+def with_budget(p: Pipeline, table: str, budget: float) -> None:
+    """Set the table's daily_credit_budget in tables.json, as an apply writes it to Parameter Store."""
+    p.tables = [{**t, "daily_credit_budget": budget} if t["table_name"] == table else t for t in p.tables]
+    p.put_tables()
+
+
+def on_the_judged_day(p: Pipeline) -> None:
+    """What the fixture's loads and merges cost, recorded on the day the cost check judges now (the
+    newest UTC day that ended 8 hours ago: Snowflake's usage views have settled for it)."""
+    from datetime import timedelta
+
+    from aurora_sync.reconciler.cost import cost_day
+
+    start, _ = cost_day(datetime.now(UTC))
+    p.loader().backdate_usage(start + timedelta(hours=12))
+
+
+def test_a_table_over_its_daily_credit_budget_is_a_p4_in_chat_and_resolves_within_it(
+    pipeline: Pipeline,
+) -> None:
+    # GIVEN the fixture's loads and merges on the judged day, orders with a daily_credit_budget below
+    # what its load and merge cost, customers without one
+    on_the_judged_day(pipeline)
+    with_budget(pipeline, "public.orders", 1e-12)
+    drained(pipeline)
+
+    # WHEN the reconciler runs
+    result = pipeline.reconcile(**GRACE_OVER)
+
+    # THEN one P4 `cost` alert in chat with the day's figures and its runbook section, none on the pager
+    chat, pages = drained(pipeline)
+    alert = only(chat)
+    assert pages == []
+    assert (alert["severity"], alert["check"], alert["table"]) == ("P4", "cost", "public.orders")
+    assert alert["summary"].endswith("over its daily_credit_budget of 1e-12")
+    assert alert["runbook"].endswith("#table-over-budget")
+    # AND the figures are what the stand-in recorded: the pipe's files at Snowpipe's per-GB price,
+    # the one MERGE run at the X-Small warehouse's credit per hour, with the task's QUERY_TAG
+    details = alert["details"]
+    files = [k for k in pipeline.object_keys("public.orders/") if k.endswith(".csv")]
+    size = sum(len(pipeline.read(k)) for k in files)
+    assert (details["bytes_loaded"], details["merge_queries"]) == (size, 1)
+    assert details["snowpipe_credits"] == pytest.approx(0.0037 * size / 1e9, rel=1e-5)
+    assert 0 < details["merge_credits"] < 60 / 3600  # a run of under a minute
+    assert details["source"].startswith("exact: ") and "idle time" in details["excludes"]
+    # AND customers, without a budget, is reported with its own figures and not judged
+    [customers] = [c for c in result["checks"] if c["check"] == "cost" and c["table"] == "public.customers"]
+    assert customers["status"] == "skipped" and customers["details"]["merge_queries"] == 1
+    assert customers["details"]["credits"] > 0
+
+    # WHEN the budget is raised above the day's credits and the reconciler runs again
+    with_budget(pipeline, "public.orders", 1000)
+    result = pipeline.reconcile(**GRACE_OVER)
+    # THEN the cost check is ok and chat gets the one resolve; the pager nothing
+    chat, pages = drained(pipeline)
+    resolved = only(chat)
+    assert (resolved["check"], resolved["status"], pages) == ("cost", "resolved", [])
+    [orders_cost] = [c for c in result["checks"] if c["check"] == "cost" and c["table"] == "public.orders"]
+    assert orders_cost["status"] == "ok"
+
+
+def test_credits_that_cannot_be_read_leave_cost_unknown_and_page_no_one(pipeline: Pipeline) -> None:
+    # GIVEN orders with a budget, and QUERY_ATTRIBUTION_HISTORY unreadable: the stand-in's table is
+    # gone, which Snowflake reports the same way as a missing grant ("does not exist or not authorized")
+    with_budget(pipeline, "public.orders", 1)
+    conn = pipeline.snow.connect(pipeline.snowflake_database, "FINAL")
+    try:
+        conn.cursor().execute('DROP TABLE "LOCAL_HISTORY"."QUERY_ATTRIBUTION_HISTORY"')
+    finally:
+        conn.close()
+    drained(pipeline)
+
+    # WHEN the reconciler runs
+    result = pipeline.reconcile(**GRACE_OVER)
+
+    # THEN both tables' cost checks are unknown, naming the view; every other check ran and is fine
+    for c in result["checks"]:
+        if c["check"] == "cost":
+            assert c["status"] == "unknown"
+            assert c["summary"].startswith("could not check: QUERY_ATTRIBUTION_HISTORY: "), c["summary"]
+        else:
+            assert c["status"] in {"ok", "skipped"}, c
+    # AND chat gets one P4 notice that the cost checks could not run; the pager nothing
+    chat, pages = drained(pipeline)
+    notice = only(chat)
+    assert pages == []
+    assert (notice["severity"], notice["check"], notice["status"]) == ("P4", "reconciler_cost", "open")
+    assert notice["details"]["unknown"] == ["cost:public.orders", "cost:public.customers"]
+
+
 def test_row_missing_from_final_is_found_by_sampling(pipeline: Pipeline) -> None:
     # GIVEN a row older than the lookback overlap vanished from FINAL
     conn = pipeline.snow.connect(pipeline.snowflake_database, "FINAL")
@@ -386,7 +476,7 @@ def test_snowflake_unreachable_is_unknown_never_ok_and_escalates_to_p1(pipeline:
     # goes to chat only
     assert first["status"] == "unknown"
     unknown = {c["check"] for c in first["checks"] if c["status"] == "unknown"}
-    assert unknown == {"loads", "merge", "pipe", "freshness", "sample"}
+    assert unknown == {"loads", "merge", "pipe", "freshness", "sample", "cost"}
     chat, pages = drained(pipeline)
     alert = only(chat)
     assert pages == [] and (alert["severity"], alert["check"]) == ("P3", "reconciler")

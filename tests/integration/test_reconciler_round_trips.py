@@ -26,7 +26,14 @@ PER_TABLE = {"COPY_HISTORY": 1, "SYSTEM$PIPE_STATUS": 1, "MAX": 1, "sampled keys
 
 
 def kind(action: str) -> str:
-    for name in ("COPY_HISTORY", "TASK_HISTORY", "MERGE_AUDIT", "SYSTEM$PIPE_STATUS"):
+    for name in (
+        "COPY_HISTORY",
+        "TASK_HISTORY",
+        "MERGE_AUDIT",
+        "SYSTEM$PIPE_STATUS",
+        "PIPE_USAGE_HISTORY",
+        "QUERY_ATTRIBUTION_HISTORY",
+    ):
         if name in action:
             return name
     if action.startswith("read MAX("):
@@ -102,7 +109,8 @@ def test_snowflake_statements_per_table_and_per_run(
 ) -> None:
     """GIVEN 2, then 6, healthy tables WHEN the reconciler checks them THEN each table costs at most
     COPY_HISTORY, SYSTEM$PIPE_STATUS, MAX(watermark) and the sample lookup (4 statements; it was 6),
-    and TASK_HISTORY and MERGE_AUDIT are read once per run, whatever the number of tables."""
+    and TASK_HISTORY, MERGE_AUDIT and the two credit views (the cost check) are read once per run,
+    whatever the number of tables."""
     two = reconcile_counted(pipeline_of(2, pg_server, moto, bao, fakesnow_server), statements)
     six = reconcile_counted(pipeline_of(6, pg_server, moto, bao, fakesnow_server), statements)
 
@@ -115,6 +123,8 @@ def test_snowflake_statements_per_table_and_per_run(
         **dict.fromkeys(PER_TABLE, 0),
         "TASK_HISTORY": 1,
         "MERGE_AUDIT": 1,
+        "PIPE_USAGE_HISTORY": 1,
+        "QUERY_ATTRIBUTION_HISTORY": 1,
     }
     # AND S3: one listing of the table's manifests (not one per hour of the look-back), the one
     # manifest it finds, one listing of its publish pins

@@ -8,6 +8,12 @@ PRODUCTION_QUERIES: same binds in the same order, same columns in the same order
 the same documented reach: a range starting more than 7 (TASK_HISTORY) or 14 (COPY_HISTORY) days
 ago fails the query, as it does in Snowflake, so a look-back that overreaches fails here too.
 
+Credits: SNOWFLAKE.ACCOUNT_USAGE.PIPE_USAGE_HISTORY (joined with PIPES for the pipe's database and
+schema) and QUERY_ATTRIBUTION_HISTORY are tables of the same names here, one row per load and per
+MERGE run (tests/support/snowpipe_runner.py says how it prices them). The views keep a year, so no
+range fails; they lag by hours in Snowflake and not here, which the reconciler does not rely on: it
+only reads a day whose latency has passed (reconciler/cost.py).
+
 The CLI's pause/resume and task state (aurora_sync_cli.snowflake_control) go through LOCAL_CONTROL
 the same way: fakesnow has no ALTER PIPE, ALTER TASK or SHOW TASKS, so the statements set the
 stand-in's pipe status (`executionState`, which its loader obeys) and a task state it keeps in
@@ -32,6 +38,17 @@ DDL = (
         "SCHEDULED_TIME" TIMESTAMP_TZ, "QUERY_START_TIME" TIMESTAMP_TZ, "COMPLETED_TIME" TIMESTAMP_TZ,
         "ERROR_CODE" VARCHAR, "ERROR_MESSAGE" VARCHAR, "QUERY_ID" VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}."PIPE_STATUS" ("PIPE_NAME" VARCHAR, "STATUS_JSON" VARCHAR)""",
+    # PIPE_USAGE_HISTORY's columns, with PIPES' PIPE_CATALOG and PIPE_SCHEMA in place of the join.
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}."PIPE_USAGE_HISTORY" (
+        "PIPE_CATALOG" VARCHAR, "PIPE_SCHEMA" VARCHAR, "PIPE_NAME" VARCHAR,
+        "START_TIME" TIMESTAMP_TZ, "END_TIME" TIMESTAMP_TZ, "CREDITS_USED" DOUBLE,
+        "BYTES_INSERTED" NUMBER, "FILES_INSERTED" NUMBER)""",
+    # QUERY_ATTRIBUTION_HISTORY's columns the reconciler reads, and the warehouse's size (QUERY_HISTORY
+    # has it; here it shows what the stand-in priced the run at).
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}."QUERY_ATTRIBUTION_HISTORY" (
+        "QUERY_ID" VARCHAR, "QUERY_TAG" VARCHAR, "WAREHOUSE_NAME" VARCHAR, "WAREHOUSE_SIZE" VARCHAR,
+        "START_TIME" TIMESTAMP_TZ, "END_TIME" TIMESTAMP_TZ, "CREDITS_ATTRIBUTED_COMPUTE" DOUBLE,
+        "CREDITS_USED_QUERY_ACCELERATION" DOUBLE)""",
     # SHOW TASKS' name and state ('started' | 'suspended') of each quoted "DATABASE"."STAGING"."<T>_MERGE".
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}."TASK_STATE" ("TASK" VARCHAR, "NAME" VARCHAR, "STATE" VARCHAR)""",
 )
@@ -88,6 +105,21 @@ def local_queries(task_history_limit: int = 10000) -> HistoryQueries:
         merge_audit=(
             'SELECT "TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT" FROM {audit_table}'
             ' WHERE "MERGED_AT" >= %s::TIMESTAMP_TZ ORDER BY "MERGED_AT"'
+        ),
+        pipe_credits=(
+            'SELECT h."PIPE_NAME", SUM(h."CREDITS_USED") AS "CREDITS", SUM(h."BYTES_INSERTED") AS "BYTES"'
+            f' FROM {SCHEMA}."PIPE_USAGE_HISTORY" h'
+            ' WHERE h."START_TIME" >= %s::TIMESTAMP_TZ AND h."START_TIME" < %s::TIMESTAMP_TZ'
+            ' AND h."PIPE_CATALOG" = %s AND h."PIPE_SCHEMA" = %s'
+            ' GROUP BY h."PIPE_NAME" ORDER BY h."PIPE_NAME"'
+        ),
+        merge_credits=(
+            'SELECT "QUERY_TAG", SUM("CREDITS_ATTRIBUTED_COMPUTE"'
+            ' + COALESCE("CREDITS_USED_QUERY_ACCELERATION", 0)) AS "CREDITS", COUNT(*) AS "QUERIES"'
+            f' FROM {SCHEMA}."QUERY_ATTRIBUTION_HISTORY"'
+            ' WHERE "START_TIME" >= %s::TIMESTAMP_TZ AND "START_TIME" < %s::TIMESTAMP_TZ'
+            ' AND STARTSWITH("QUERY_TAG", %s)'
+            ' GROUP BY "QUERY_TAG" ORDER BY "QUERY_TAG"'
         ),
         task_history_limit=task_history_limit,
     )

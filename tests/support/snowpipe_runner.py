@@ -23,6 +23,12 @@ What it stands in for, exactly:
   retention DELETE as rendered (staged rows older than the retention), and records
   a TASK_HISTORY row (SUCCEEDED, or FAILED with the error). Unlike the task's transaction, these
   statements autocommit one by one here.
+- What the loads and merges cost, as Snowflake's ACCOUNT_USAGE records it (the reconciler's `cost`
+  check): per file loaded, a PIPE_USAGE_HISTORY row of the file's bytes at Snowpipe's per-GB price
+  (text files are billed at their uncompressed size; a failed file records nothing); per task run,
+  succeeded or failed, a QUERY_ATTRIBUTION_HISTORY row with the task's QUERY_TAG (rendered from
+  task.sql, as Terraform sets it) priced as Snowflake attributes a query that has the warehouse to
+  itself: its execution time at the warehouse size's credits per hour.
 """
 
 from __future__ import annotations
@@ -43,6 +49,17 @@ from tests.support.pipeline import parse_pg_csv
 from tests.support.snowflake_load import Rejected, converter
 
 BATCH_ROWS = 200
+# Snowpipe bills a fixed amount of credits per GB loaded ("Snowpipe costs"; the amount is the Service
+# Consumption Table's, 0.0037 when this was written). GB: 10^9 bytes here.
+SNOWPIPE_CREDITS_PER_GB = 0.0037
+# A running warehouse's credits per hour by size ("Overview of warehouses"): X-Small 1, doubling.
+WAREHOUSE_CREDITS_PER_HOUR = {
+    size: 2.0**i
+    for i, size in enumerate(
+        ("X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large", "5X-Large",
+         "6X-Large")
+    )
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,8 @@ class LocalLoadRunner:
     bucket: str
     tables: list[TableConfig]
     database: str  # SNOWFLAKE_DATABASE: every object is named with it, as in production
+    warehouse: str = "SYNC_WH"  # the task's warehouse and its size, for QUERY_ATTRIBUTION_HISTORY
+    warehouse_size: str = "X-Small"
 
     def objects(self, table: TableConfig) -> SnowflakeTable:
         return SnowflakeTable(table, self.database)
@@ -228,7 +247,36 @@ class LocalLoadRunner:
         self._history(
             table, key, rows=len(rows), parsed=len(rows), errors=0, status="Loaded", error=None, at=now
         )
+        self._pipe_usage(table, size=len(body), at=now)
         return len(rows)
+
+    def _pipe_usage(self, table: TableConfig, *, size: int, at: datetime) -> None:
+        """PIPE_USAGE_HISTORY's row for one file loaded by the table's pipe."""
+        sf = self.objects(table)
+        with self._cursor() as cur:
+            cur.execute(
+                f'INSERT INTO {SCHEMA}."PIPE_USAGE_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
+                (
+                    sf.bare_database,
+                    "STAGING",
+                    sf.pipe_name,
+                    at.isoformat(),
+                    at.isoformat(),
+                    SNOWPIPE_CREDITS_PER_GB * size / 1e9,
+                    size,
+                    1,
+                ),
+            )
+
+    def backdate_usage(self, to: datetime) -> None:
+        """Test hook: every usage row recorded so far now says it happened at `to`, as if the loads and
+        merges had run then (the cost check reads a day whose ACCOUNT_USAGE latency has passed)."""
+        with self._cursor() as cur:
+            for view in ("PIPE_USAGE_HISTORY", "QUERY_ATTRIBUTION_HISTORY"):
+                cur.execute(
+                    f'UPDATE {SCHEMA}."{view}" SET "START_TIME" = %s, "END_TIME" = %s',
+                    (to.isoformat(), to.isoformat()),
+                )
 
     @staticmethod
     def _parse(table: TableConfig, body: bytes) -> list[dict[str, str | None]]:
@@ -324,6 +372,8 @@ class LocalLoadRunner:
                 outcome = TaskOutcome("SUCCEEDED", None, inserted, updated)
             except Exception as exc:
                 outcome = TaskOutcome("FAILED", str(exc), 0, 0)
+            completed = datetime.now(UTC)
+            self._attribute(cur, sf, query_id, started, completed)
             cur.execute(
                 f'INSERT INTO {SCHEMA}."TASK_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)',
                 (
@@ -333,10 +383,30 @@ class LocalLoadRunner:
                     outcome.state,
                     scheduled.isoformat(),
                     started.isoformat(),
-                    datetime.now(UTC).isoformat(),
+                    completed.isoformat(),
                     None if outcome.state == "SUCCEEDED" else "100183",
                     outcome.error_message,
                     query_id,
                 ),
             )
         return outcome
+
+    def _attribute(
+        self, cur: Any, sf: SnowflakeTable, query_id: str, started: datetime, completed: datetime
+    ) -> None:
+        """QUERY_ATTRIBUTION_HISTORY's row for one task run: its execution time priced at the
+        warehouse size's credits per hour, tagged with the QUERY_TAG the task runs with."""
+        seconds = (completed - started).total_seconds()
+        cur.execute(
+            f'INSERT INTO {SCHEMA}."QUERY_ATTRIBUTION_HISTORY" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
+            (
+                query_id,
+                sf.values(source=sf.stream)["query_tag"],
+                self.warehouse,
+                self.warehouse_size,
+                started.isoformat(),
+                completed.isoformat(),
+                seconds * WAREHOUSE_CREDITS_PER_HOUR[self.warehouse_size] / 3600,
+                None,
+            ),
+        )

@@ -97,6 +97,20 @@ def test_escalation_and_the_renotify_interval_page_again(world: Any) -> None:
     assert sns.sent[-1]["details"]["open_since"] == "2026-11-22T03:00:00.000000Z"
 
 
+def test_a_p4_is_repeated_about_once_a_day_not_every_renotify_interval(world: Any) -> None:
+    # GIVEN an open P4 (a table over its daily credit budget: the figure changes once a day)
+    router, sns, _, clock = world
+    assert router.raise_alert(alert(Severity.P4)) == "notified"
+    # WHEN it is raised again every hour THEN RENOTIFY_MINUTES (4 h here) does not repeat it ...
+    decisions = []
+    for _ in range(23):
+        clock.now += timedelta(hours=1)
+        decisions.append(router.raise_alert(alert(Severity.P4)))
+    # ... the 23rd hour does (P4_RENOTIFY), the next run after the next day's figure arrived
+    assert decisions == ["suppressed"] * 22 + ["notified"]
+    assert [m["severity"] for m in sns.sent] == ["P4", "P4"]
+
+
 def test_persisting_problem_escalates_to_p1_at_the_threshold(world: Any) -> None:
     router, sns, _, _ = world
     decisions = [router.raise_alert(alert(Severity.P3), escalate_after=3) for _ in range(4)]

@@ -66,6 +66,13 @@ def test_target_table_overrides_snowflake_name() -> None:
         (with_(low_volume={"hours": 0}), "[0].low_volume.hours"),
         (with_(low_volume={"runs": 6}), "[0].low_volume.runs"),
         (with_(low_volume={"weeks": 2, "min_weeks": 3}), "min_weeks: 3 is more than weeks (2)"),
+        # daily_credit_budget: a positive, finite JSON number (not a string, not true)
+        (with_(daily_credit_budget=0), "[0].daily_credit_budget"),
+        (with_(daily_credit_budget=-1.5), "[0].daily_credit_budget"),
+        (with_(daily_credit_budget="5"), "[0].daily_credit_budget"),
+        (with_(daily_credit_budget=True), "[0].daily_credit_budget"),
+        (with_(daily_credit_budget=[5]), "[0].daily_credit_budget"),
+        (with_(daily_credit_budgets=5), "[0].daily_credit_budgets"),
         (json.dumps([GOOD, GOOD]), "tables[1].table_name"),
     ],
 )
@@ -141,3 +148,13 @@ def test_low_volume_is_off_when_absent_and_takes_documented_defaults() -> None:
         2,
         100,
     )
+
+
+@pytest.mark.parametrize(("value", "parsed"), [(None, None), (2, 2.0), (0.25, 0.25)])
+def test_daily_credit_budget_is_optional_and_takes_any_positive_number(
+    value: float | None, parsed: float | None
+) -> None:
+    # GIVEN an entry without daily_credit_budget, with a whole number, with a fraction
+    raw = with_() if value is None else with_(daily_credit_budget=value)
+    # WHEN parsed THEN it is off (None: the cost check reports, never alerts) or that many credits
+    assert parse_tables(raw, "p").tables[0].daily_credit_budget == parsed

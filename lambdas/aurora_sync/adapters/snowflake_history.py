@@ -1,8 +1,10 @@
-"""Load and merge history for the reconciler: COPY_HISTORY, TASK_HISTORY, SYSTEM$PIPE_STATUS and
-the MERGE audit rows the task writes.
+"""Load and merge history for the reconciler: COPY_HISTORY, TASK_HISTORY, SYSTEM$PIPE_STATUS, the
+MERGE audit rows the task writes, and each table's credits of a day.
 
 The production SQL uses the INFORMATION_SCHEMA table functions (real time, unlike the ACCOUNT_USAGE
-views, which lag by up to two hours). fakesnow has none of them, so the local stack passes its own
+views, which lag by up to two hours), except for credits: those come from two ACCOUNT_USAGE views,
+read for a day old enough that their latency has passed (reconciler/cost.py, docs/decisions.md).
+fakesnow has none of them, so the local stack passes its own
 `HistoryQueries` (tests/support/local_history.py) returning the same columns in the same order:
 the seam is the SQL text alone; parsing and every check run unchanged.
 """
@@ -61,12 +63,18 @@ class HistoryQueries:
     many rows the function gave and the oldest one's SCHEDULED_TIME (computed over its output before
     the filter, and that oldest row is always returned): a full page is followed by the page that
     ends there (SnowflakeHistory.task_runs). The INFORMATION_SCHEMA the functions are called through
-    is the session's, whose current database is SNOWFLAKE_DATABASE (the connection's `database`)."""
+    is the session's, whose current database is SNOWFLAKE_DATABASE (the connection's `database`).
+
+    Credits, one statement each for every table of a day [start, end): pipe_credits (start, end,
+    database, schema) -> PIPE_NAME, CREDITS, BYTES per pipe of that schema; merge_credits (start, end,
+    tag prefix) -> QUERY_TAG, CREDITS, QUERIES per MERGE task tag of that database."""
 
     copy_history: str
     task_history: str
     pipe_status: str
     merge_audit: str
+    pipe_credits: str
+    merge_credits: str
     task_history_limit: int = TASK_HISTORY_RESULT_LIMIT
 
 
@@ -93,6 +101,30 @@ PRODUCTION_QUERIES = HistoryQueries(
     merge_audit=(
         "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
         " WHERE MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
+    ),
+    # Snowpipe's credits per pipe (the view's PIPE_NAME is the pipe's name alone: PIPES, joined on
+    # PIPE_ID, tells which database and schema; a pipe replaced with its stage keeps its name, not
+    # its id, and PIPES keeps dropped pipes). Latency: up to 3 hours. Needs USAGE_VIEWER (the usage
+    # view) and OBJECT_VIEWER (PIPES), database roles of SNOWFLAKE.
+    pipe_credits=(
+        "SELECT p.PIPE_NAME, SUM(h.CREDITS_USED) AS CREDITS, SUM(h.BYTES_INSERTED) AS BYTES"
+        " FROM SNOWFLAKE.ACCOUNT_USAGE.PIPE_USAGE_HISTORY h"
+        " JOIN SNOWFLAKE.ACCOUNT_USAGE.PIPES p ON p.PIPE_ID = h.PIPE_ID"
+        " WHERE h.START_TIME >= %s::TIMESTAMP_LTZ AND h.START_TIME < %s::TIMESTAMP_LTZ"
+        " AND p.PIPE_CATALOG = %s AND p.PIPE_SCHEMA = %s"
+        " GROUP BY p.PIPE_NAME ORDER BY p.PIPE_NAME"
+    ),
+    # The warehouse credits Snowflake attributes to each query (execution only: no idle time, no
+    # cloud services; queries of ~100 ms or less are not attributed), summed per MERGE task tag: the
+    # task's EXECUTE IMMEDIATE block and each of its statements carry the tag, each with its own
+    # share. Latency: up to 6 hours (8 in earlier versions of the page). Needs USAGE_VIEWER.
+    merge_credits=(
+        "SELECT QUERY_TAG, SUM(CREDITS_ATTRIBUTED_COMPUTE + COALESCE(CREDITS_USED_QUERY_ACCELERATION, 0))"
+        " AS CREDITS, COUNT(*) AS QUERIES"
+        " FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_ATTRIBUTION_HISTORY"
+        " WHERE START_TIME >= %s::TIMESTAMP_LTZ AND START_TIME < %s::TIMESTAMP_LTZ"
+        " AND STARTSWITH(QUERY_TAG, %s)"
+        " GROUP BY QUERY_TAG ORDER BY QUERY_TAG"
     ),
 )
 # Pages of TASK_HISTORY one run reads at most (10,000 runs each); past them, older loads go unjudged.
@@ -147,6 +179,22 @@ class MergeAudit:
     rows_inserted: int
     rows_updated: int
     merged_at: datetime
+
+
+@dataclass(frozen=True)
+class PipeCredits:
+    """One pipe's Snowpipe credits and bytes loaded over the range asked for."""
+
+    credits: float
+    bytes_inserted: int
+
+
+@dataclass(frozen=True)
+class MergeCredits:
+    """The credits attributed to one MERGE task's queries (its tag) over the range asked for."""
+
+    credits: float
+    queries: int
 
 
 @dataclass(frozen=True)
@@ -292,6 +340,44 @@ class SnowflakeHistory:
             table, audit = parse_audit_row(row)
             audits.setdefault(table, []).append(audit)
         return audits
+
+    def pipe_credits(
+        self, database: str, schema: str, start: datetime, end: datetime
+    ) -> dict[str, PipeCredits]:
+        """Snowpipe credits of every pipe in database.schema (upper-case, unquoted) over [start, end),
+        by pipe name; a pipe that loaded nothing is absent."""
+        rows = self._sf.query(
+            self._q.pipe_credits,
+            f"PIPE_USAGE_HISTORY of every pipe in {database}.{schema}",
+            (iso(start), iso(end), database, schema),
+        )
+        return dict(parse_pipe_credits_row(r) for r in rows)
+
+    def merge_credits(self, tag_prefix: str, start: datetime, end: datetime) -> dict[str, MergeCredits]:
+        """Credits attributed to the queries whose QUERY_TAG starts with `tag_prefix` over [start,
+        end), by tag; a task that ran no query is absent."""
+        rows = self._sf.query(
+            self._q.merge_credits,
+            "QUERY_ATTRIBUTION_HISTORY of every MERGE task",
+            (iso(start), iso(end), tag_prefix),
+        )
+        return dict(parse_merge_credits_row(r) for r in rows)
+
+
+def _float(value: Any) -> float:
+    return 0.0 if value is None else float(value)
+
+
+def parse_pipe_credits_row(row: tuple[Any, ...]) -> tuple[str, PipeCredits]:
+    """(PIPE_NAME, its credits)."""
+    pipe, credits, inserted = row
+    return str(pipe), PipeCredits(_float(credits), _int(inserted))
+
+
+def parse_merge_credits_row(row: tuple[Any, ...]) -> tuple[str, MergeCredits]:
+    """(QUERY_TAG, its credits)."""
+    tag, credits, queries = row
+    return str(tag), MergeCredits(_float(credits), _int(queries))
 
 
 def _page(rows: list[tuple[Any, ...]]) -> tuple[int, datetime | None]:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from aurora_sync.adapters.snowflake_history import CopyRecord, MergeAudit, PipeStatus, TaskRuns
+from aurora_sync.adapters.snowflake_history import (
+    CopyRecord,
+    MergeAudit,
+    MergeCredits,
+    PipeCredits,
+    PipeStatus,
+    TaskRuns,
+)
 from aurora_sync.ports import ObjectReader
 from aurora_sync.tables import TableConfig
 
@@ -58,6 +65,12 @@ class HistoryReader(Protocol):
     def pipe_status(self, pipe: str) -> PipeStatus: ...
 
     def merge_audits(self, audit_table: str, since: datetime) -> dict[str, list[MergeAudit]]: ...
+
+    def pipe_credits(
+        self, database: str, schema: str, start: datetime, end: datetime
+    ) -> dict[str, PipeCredits]: ...
+
+    def merge_credits(self, tag_prefix: str, start: datetime, end: datetime) -> dict[str, MergeCredits]: ...
 
 
 class BucketReader(ObjectReader, Protocol):

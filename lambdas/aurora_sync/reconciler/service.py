@@ -24,7 +24,7 @@ from aurora_sync.settings import ReconcilerSettings
 from aurora_sync.tables import TableConfig, TablesConfig
 
 S = TypeVar("S", bound=SnowflakeReader)
-CHECKS = ("manifests", "loads", "merge", "pipe", "freshness", "sample", "pins", "volume")
+CHECKS = ("manifests", "loads", "merge", "pipe", "freshness", "sample", "pins", "volume", "cost")
 # No table is started with less than this left before the Lambda's timeout: a run cut off by its
 # timeout returns nothing (the state machine pages P1, every check is lost); one that stops here
 # reports the tables it could not reach as unknown, and its self-alert says to give it more time.

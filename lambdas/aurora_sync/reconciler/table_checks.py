@@ -1,4 +1,4 @@
-"""One table's evidence and its eight checks (reconciler/checks.py judges, this module reads).
+"""One table's evidence and its nine checks (reconciler/checks.py judges, this module reads).
 
 A check whose evidence could not be read is UNKNOWN and names what failed (Sources.gather); a check
 is never run on part of its evidence.
@@ -26,6 +26,7 @@ from aurora_sync.reconciler.checks import (
     settled_upper,
     unknown,
 )
+from aurora_sync.reconciler.cost import check_cost
 from aurora_sync.reconciler.evidence import SharedEvidence, look_back_start
 from aurora_sync.reconciler.ports import BucketReader
 from aurora_sync.reconciler.sources import Sources
@@ -42,7 +43,7 @@ class TableChecks:
         self._sources = sources
 
     def check(self, table: TableConfig, shared: SharedEvidence, now: datetime) -> list[CheckResult]:
-        """manifests, loads, merge, pipe, freshness, sample, pins, volume: in this order (CHECKS)."""
+        """manifests, loads, merge, pipe, freshness, sample, pins, volume, cost: in this order (CHECKS)."""
         name = table.table_name
         sf = SnowflakeTable(table, self._settings.snowflake.database)
         since = look_back_start(now, self._settings.lookback_hours)
@@ -112,7 +113,19 @@ class TableChecks:
             )
         results.append(self._pins(name, manifests, s3_error, now))
         results.append(self._volume(table, manifests, s3_error, since))
+        results.append(self._cost(table, sf, shared))
         return results
+
+    def _cost(self, table: TableConfig, sf: SnowflakeTable, shared: SharedEvidence) -> CheckResult:
+        """The day's credits, read once for every table (SharedEvidence), judged against the budget.
+        They are logged per table too: Logs Insights charts them for free, where a CloudWatch metric
+        per table would cost $0.30 a month each (docs/deploy.md, Cost)."""
+        name = table.table_name
+        found = shared.credits_of(sf)
+        if found is None:
+            return unknown("cost", name, shared.credits_error or "?")
+        logger.info("daily credits", extra={"table": name, **found.as_details()})
+        return check_cost(name, table.daily_credit_budget, found)
 
     def _manifests(
         self, table: TableConfig, since: datetime, now: datetime

@@ -36,7 +36,7 @@ resource "snowflake_grant_privileges_to_account_role" "owner_executes_tasks" {
 resource "snowflake_account_role" "service" {
   provider = snowflake.accountadmin
   name     = var.service_role_name
-  comment  = "aurora-snowflake-sync Lambdas: FINAL watermarks, COPY/TASK history, sampled rows"
+  comment  = "aurora-snowflake-sync Lambdas: FINAL watermarks, COPY/TASK history, sampled rows, credits"
 }
 
 resource "snowflake_grant_account_role" "service_to_user" {
@@ -97,4 +97,16 @@ resource "snowflake_grant_privileges_to_account_role" "service_monitors" {
       in_schema          = snowflake_schema.staging.fully_qualified_name
     }
   }
+}
+
+# The reconciler's cost check reads each table's credits of a day from SNOWFLAKE.ACCOUNT_USAGE
+# (aurora_sync.adapters.snowflake_history, pipe_credits / merge_credits): PIPE_USAGE_HISTORY and
+# QUERY_ATTRIBUTION_HISTORY are USAGE_VIEWER's, PIPES (which database a pipe is in) OBJECT_VIEWER's
+# ("SNOWFLAKE database roles"). Read-only views of the whole account's usage and object metadata: no
+# rows of any table, no warehouse. Only ACCOUNTADMIN grants the SNOWFLAKE database's roles.
+resource "snowflake_grant_database_role" "service_reads_usage" {
+  for_each           = toset(["USAGE_VIEWER", "OBJECT_VIEWER"])
+  provider           = snowflake.accountadmin
+  database_role_name = "\"SNOWFLAKE\".\"${each.value}\""
+  parent_role_name   = snowflake_account_role.service.name
 }

@@ -1,5 +1,6 @@
 # One table's Snowflake objects: STAGING table, FINAL table, stage on the table's prefix, pipe
-# (AUTO_INGEST, the COPY from sql/copy.sql), append-only stream, MERGE task (body from sql/task.sql).
+# (AUTO_INGEST, the COPY from sql/copy.sql), append-only stream, MERGE task (body and QUERY_TAG from
+# sql/task.sql).
 # All SQL and names come from ./render, which tests/infra compares with aurora_sync.snowflake_sql.
 
 module "render" {
@@ -112,6 +113,7 @@ resource "snowflake_task" "merge" {
   error_integration               = var.error_integration
   allow_overlapping_execution     = "false"
   suspend_task_after_num_failures = var.suspend_task_after_failures
+  query_tag                       = module.render.task.query_tag # per table: the reconciler's cost check
   comment                         = "Deduplicating MERGE of ${var.table.table_name} into ${var.final_schema}.${local.names.final}"
 
   schedule {

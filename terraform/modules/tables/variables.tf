@@ -23,9 +23,22 @@ variable "tables_json" {
       for t in jsondecode(var.tables_json) : length(setsubtract(keys(t), [
         "table_name", "watermark_col", "primary_keys", "columns", "soft_delete_col",
         "lookback_seconds", "freshness_sla_minutes", "target_table", "full_refresh", "low_volume",
+        "daily_credit_budget",
       ])) == 0
     ])
-    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table, low_volume)."
+    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table, low_volume, daily_credit_budget)."
+  }
+  validation {
+    # aurora_sync.tables.TableConfig.daily_credit_budget: a JSON number above 0 (strict there too). A
+    # string or a bool converts to a number in Terraform's comparisons, so the value must also be
+    # written as its own number is: jsonencode("5") is "\"5\"", jsonencode(5) is "5"; true fails tonumber.
+    condition = alltrue([
+      for t in jsondecode(var.tables_json) : try(
+        jsonencode(t.daily_credit_budget) == jsonencode(tonumber(t.daily_credit_budget)) && t.daily_credit_budget > 0,
+        false,
+      ) if contains(keys(t), "daily_credit_budget")
+    ])
+    error_message = "A tables.json daily_credit_budget is not a number above 0 (credits a UTC day, e.g. 2.5): ${join(", ", [for t in jsondecode(var.tables_json) : t.table_name if contains(keys(t), "daily_credit_budget") && !try(jsonencode(t.daily_credit_budget) == jsonencode(tonumber(t.daily_credit_budget)) && t.daily_credit_budget > 0, false)])}."
   }
   validation {
     # aurora_sync.tables.TableConfig refuses it in the same words, also in an SSM parameter an older

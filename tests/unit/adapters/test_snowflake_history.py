@@ -19,6 +19,8 @@ from aurora_sync.adapters.snowflake_history import (
     PRODUCTION_QUERIES,
     REACH_MARGIN,
     TASK_HISTORY_REACH,
+    MergeCredits,
+    PipeCredits,
     SnowflakeHistory,
     normalize_status,
     parse_audit_row,
@@ -58,6 +60,24 @@ def test_production_sql_is_the_reviewed_text() -> None:
     assert PRODUCTION_QUERIES.merge_audit == (
         "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
         " WHERE MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
+    )
+    # One statement each for every table's credits of a day: pipes by name within our database and
+    # schema (PIPES tells them apart from another environment's), MERGE tasks by their tag's prefix
+    assert PRODUCTION_QUERIES.pipe_credits == (
+        "SELECT p.PIPE_NAME, SUM(h.CREDITS_USED) AS CREDITS, SUM(h.BYTES_INSERTED) AS BYTES"
+        " FROM SNOWFLAKE.ACCOUNT_USAGE.PIPE_USAGE_HISTORY h"
+        " JOIN SNOWFLAKE.ACCOUNT_USAGE.PIPES p ON p.PIPE_ID = h.PIPE_ID"
+        " WHERE h.START_TIME >= %s::TIMESTAMP_LTZ AND h.START_TIME < %s::TIMESTAMP_LTZ"
+        " AND p.PIPE_CATALOG = %s AND p.PIPE_SCHEMA = %s"
+        " GROUP BY p.PIPE_NAME ORDER BY p.PIPE_NAME"
+    )
+    assert PRODUCTION_QUERIES.merge_credits == (
+        "SELECT QUERY_TAG, SUM(CREDITS_ATTRIBUTED_COMPUTE + COALESCE(CREDITS_USED_QUERY_ACCELERATION, 0))"
+        " AS CREDITS, COUNT(*) AS QUERIES"
+        " FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_ATTRIBUTION_HISTORY"
+        " WHERE START_TIME >= %s::TIMESTAMP_LTZ AND START_TIME < %s::TIMESTAMP_LTZ"
+        " AND STARTSWITH(QUERY_TAG, %s)"
+        " GROUP BY QUERY_TAG ORDER BY QUERY_TAG"
     )
 
 
@@ -161,10 +181,14 @@ def test_adapter_binds_names_and_times_in_the_documented_order() -> None:
     history.copy_history("SYNC.STAGING.ORDERS", SINCE)
     history.task_runs("SYNC", "STAGING", {"ORDERS_MERGE"}, SINCE, UNTIL)
     history.merge_audits('"SYNC"."STAGING"."MERGE_AUDIT"', SINCE)
+    history.pipe_credits("SYNC", "STAGING", SINCE, UNTIL)
+    history.merge_credits("aurora-snowflake-sync:merge:SYNC:", SINCE, UNTIL)
     assert [params for _, params in sf.calls] == [
         ("SYNC.STAGING.ORDERS", "2026-11-21T08:00:00.000000Z"),
         ("2026-11-21T08:00:00.000000Z", "2026-11-22T08:00:00.000000Z", "SYNC", "STAGING"),
         ("2026-11-21T08:00:00.000000Z",),
+        ("2026-11-21T08:00:00.000000Z", "2026-11-22T08:00:00.000000Z", "SYNC", "STAGING"),
+        ("2026-11-21T08:00:00.000000Z", "2026-11-22T08:00:00.000000Z", "aurora-snowflake-sync:merge:SYNC:"),
     ]
     # GIVEN the audit table's quoted three-part name WHEN the audit query is built THEN it is named
     assert 'FROM "SYNC"."STAGING"."MERGE_AUDIT" WHERE' in sf.calls[2][0]
@@ -199,6 +223,24 @@ def test_merge_audits_of_every_table_come_from_one_statement() -> None:
         "public.customers": ["q2"],
     }
     assert len(sf.calls) == 1
+
+
+def test_credits_of_every_pipe_and_merge_task_come_keyed_by_pipe_name_and_query_tag() -> None:
+    # GIVEN the views' aggregates as Snowflake returns them (NUMBER sums may come back as Decimal)
+    tag = "aurora-snowflake-sync:merge:SYNC:public.orders"
+    sf = RecordingSnowflake(
+        [("ORDERS_PIPE", Decimal("0.0125"), Decimal("3400000000")), ("CUSTOMERS_PIPE", None, None)],
+        [(tag, 1.5, 40)],
+    )
+    history = SnowflakeHistory(sf)  # type: ignore[arg-type]
+    # WHEN read THEN each pipe's and each tag's figures, a NULL sum as nothing spent
+    assert history.pipe_credits("SYNC", "STAGING", SINCE, UNTIL) == {
+        "ORDERS_PIPE": PipeCredits(0.0125, 3_400_000_000),
+        "CUSTOMERS_PIPE": PipeCredits(0.0, 0),
+    }
+    assert history.merge_credits("aurora-snowflake-sync:merge:SYNC:", SINCE, UNTIL) == {
+        tag: MergeCredits(1.5, 40)
+    }
 
 
 def test_task_runs_of_every_task_come_from_one_statement_when_the_page_is_not_full() -> None:

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aurora_sync.adapters.snowflake_history import CopyRecord, MergeAudit, PipeStatus, TaskRun, TaskRuns
+from aurora_sync.adapters.snowflake_history import (
+    CopyRecord,
+    MergeAudit,
+    MergeCredits,
+    PipeCredits,
+    PipeStatus,
+    TaskRun,
+    TaskRuns,
+)
 from aurora_sync.tables import TableConfig
 
 
@@ -81,7 +89,9 @@ class FakeSnowflake(_Session):
 class FakeHistory(_Recorded):
     """`loads` per staging table (DATABASE.STAGING.TABLE); `runs` per task name, complete from
     `runs_since` (None: from where they were asked for); `pipes` per quoted pipe name (RUNNING with
-    nothing pending when absent); `audits` per schema.table."""
+    nothing pending when absent); `audits` per schema.table; `pipe_usage` per pipe name and
+    `merge_usage` per MERGE QUERY_TAG, the day's credits whatever day is asked (`credit_days` records
+    the days asked for)."""
 
     loads: dict[str, list[CopyRecord]] = field(default_factory=dict)
     runs: dict[str, list[TaskRun]] = field(default_factory=dict)
@@ -89,6 +99,9 @@ class FakeHistory(_Recorded):
     pipes: dict[str, PipeStatus] = field(default_factory=dict)
     audits: dict[str, list[MergeAudit]] = field(default_factory=dict)
     tasks_asked: list[set[str]] = field(default_factory=list)
+    pipe_usage: dict[str, PipeCredits] = field(default_factory=dict)
+    merge_usage: dict[str, MergeCredits] = field(default_factory=dict)
+    credit_days: list[tuple[datetime, datetime]] = field(default_factory=list)
 
     def copy_history(self, staging_table: str, since: datetime) -> list[CopyRecord]:
         self._call("copy_history")
@@ -110,3 +123,14 @@ class FakeHistory(_Recorded):
     def merge_audits(self, audit_table: str, since: datetime) -> dict[str, list[MergeAudit]]:
         self._call("merge_audits")
         return {table: list(rows) for table, rows in self.audits.items()}
+
+    def pipe_credits(
+        self, database: str, schema: str, start: datetime, end: datetime
+    ) -> dict[str, PipeCredits]:
+        self._call("pipe_credits")
+        self.credit_days.append((start, end))
+        return dict(self.pipe_usage)
+
+    def merge_credits(self, tag_prefix: str, start: datetime, end: datetime) -> dict[str, MergeCredits]:
+        self._call("merge_credits")
+        return {tag: usage for tag, usage in self.merge_usage.items() if tag.startswith(tag_prefix)}

@@ -19,10 +19,17 @@ import pytest
 from aurora_sync.adapters.postgres import Aurora
 from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.adapters.snowflake import Snowflake
-from aurora_sync.adapters.snowflake_history import CopyRecord, PipeStatus, SnowflakeHistory, TaskRun
+from aurora_sync.adapters.snowflake_history import (
+    CopyRecord,
+    MergeCredits,
+    PipeCredits,
+    PipeStatus,
+    SnowflakeHistory,
+    TaskRun,
+)
 from aurora_sync.adapters.sns import AlertPublisher
 from aurora_sync.alert_routing import AlertRouter
-from aurora_sync.errors import StatementTimeoutError, TransientError
+from aurora_sync.errors import StatementTimeoutError, TerminalError, TransientError
 from aurora_sync.layout import data_key, manifest_key
 from aurora_sync.manifest import Manifest, ManifestFile
 from aurora_sync.observability import METRICS_NAMESPACE
@@ -203,14 +210,16 @@ def recorded(world: World) -> RecordingAlerts:
 def test_a_healthy_table_is_ok_on_every_check_and_resolves_each(world: World) -> None:
     # WHEN a healthy table is reconciled
     result = world.reconcile()
-    # THEN every check is ok (pins: no pinned window; volume is off without low_volume), the run is
-    # ok, and each check and the reconciler's own alert are resolved: nothing is raised
-    assert statuses(result) == {**dict.fromkeys(CHECKS, "ok"), "volume": "skipped"}
+    # THEN every check is ok (pins: no pinned window; volume and cost are not judged without
+    # low_volume / daily_credit_budget), the run is ok, and each check and both of the reconciler's
+    # own alerts are resolved: nothing is raised
+    assert statuses(result) == {**dict.fromkeys(CHECKS, "ok"), "volume": "skipped", "cost": "skipped"}
     assert result.as_dict()["status"] == "ok"
     assert recorded(world).raised == []
     assert [(check, name) for check, name, _ in recorded(world).resolved] == [
         *((check, ORDERS) for check in CHECKS),
         ("reconciler", ""),
+        ("reconciler_cost", ""),
     ]
     # AND both connections are closed
     assert world.aurora.closed and world.snowflake.closed
@@ -249,6 +258,7 @@ def test_snowflake_unreachable_makes_its_checks_unknown_naming_why(world: World)
         "sample": "unknown",
         "pins": "ok",
         "volume": "skipped",
+        "cost": "unknown",
     }
     assert summary(result, "loads") == (
         "could not check: snowflake unavailable: connect to Snowflake account acme: refused"
@@ -261,10 +271,10 @@ def test_snowflake_unreachable_makes_its_checks_unknown_naming_why(world: World)
     [(alert, escalate_after)] = recorded(world).raised
     assert (alert.check, str(alert.severity), escalate_after) == ("reconciler", "P3", 3)
     assert alert.summary == (
-        "5 check(s) could not run: snowflake unavailable: connect to Snowflake account acme: refused"
+        "6 check(s) could not run: snowflake unavailable: connect to Snowflake account acme: refused"
     )
     assert alert.details["unknown"] == [
-        f"{c}:{ORDERS}" for c in ("loads", "merge", "pipe", "freshness", "sample")
+        f"{c}:{ORDERS}" for c in ("loads", "merge", "pipe", "freshness", "sample", "cost")
     ]
     assert result.as_dict()["status"] == "unknown"
 
@@ -335,7 +345,11 @@ def test_a_bug_in_one_table_costs_its_checks_not_the_run(
     # THEN the first table's checks are all unknown with the error; the second's are checked
     assert statuses(result, ORDERS) == dict.fromkeys(CHECKS, "unknown")
     assert summary(result, "loads", ORDERS) == "could not check: KeyError: 'executionState'"
-    assert statuses(result, CUSTOMERS) == {**dict.fromkeys(CHECKS, "ok"), "volume": "skipped"}
+    assert statuses(result, CUSTOMERS) == {
+        **dict.fromkeys(CHECKS, "ok"),
+        "volume": "skipped",
+        "cost": "skipped",
+    }
 
 
 def test_a_reconciler_short_of_time_reports_the_table_unknown_without_reading_it(world: World) -> None:
@@ -387,10 +401,12 @@ def test_task_history_and_merge_audit_are_read_once_for_every_table(world: World
     world.exported(CUSTOMERS)
     # WHEN the reconciler checks both
     result = world.reconcile([ORDERS, CUSTOMERS])
-    # THEN TASK_HISTORY is read once, for both tasks, and MERGE_AUDIT once; COPY_HISTORY and the pipe
-    # status once per table
+    # THEN TASK_HISTORY is read once, for both tasks, MERGE_AUDIT and both credit views once;
+    # COPY_HISTORY and the pipe status once per table
     assert world.history.tasks_asked == [{objects(ORDERS).task_name, objects(CUSTOMERS).task_name}]
-    assert world.history.calls == Counter(task_runs=1, merge_audits=1, copy_history=2, pipe_status=2)
+    assert world.history.calls == Counter(
+        task_runs=1, merge_audits=1, pipe_credits=1, merge_credits=1, copy_history=2, pipe_status=2
+    )
     assert statuses(result, ORDERS)["merge"] == statuses(result, CUSTOMERS)["merge"] == "ok"
 
 
@@ -565,18 +581,123 @@ def test_past_weeks_that_cannot_be_listed_leave_the_volume_unknown() -> None:
     assert "volume" not in {check for check, _, _ in recorded(world).resolved}
 
 
+# -- cost -----------------------------------------------------------------------------------------
+
+
+def with_budgets(**budgets: float) -> World:
+    """GIVEN both tables exported healthily, `daily_credit_budget` set for the tables named (orders=,
+    customers=), and the day's usage: each pipe 0.25 credits for 1 GB, each MERGE task 1.5 credits
+    in 40 queries."""
+    by_name = {"orders": ORDERS, "customers": CUSTOMERS}
+    wanted = {by_name[k]: v for k, v in budgets.items()}
+    entries = [
+        {**t.model_dump(exclude_none=True), **({"daily_credit_budget": wanted[t.table_name]}
+                                                if t.table_name in wanted else {})}
+        for t in TABLES.tables
+    ]  # fmt: skip
+    world = World(tables=parse_tables(json.dumps(entries), "tables.json"))
+    for name in (ORDERS, CUSTOMERS):
+        world.exported(name)
+        sf = objects(name)
+        world.history.pipe_usage[sf.pipe_name] = PipeCredits(0.25, 10**9)
+        world.history.merge_usage[sf.merge_query_tag] = MergeCredits(1.5, 40)
+    return world
+
+
+def test_a_table_over_its_budget_is_a_p4_and_one_without_a_budget_is_reported_only() -> None:
+    # GIVEN orders with a budget of 1 credit a day, customers with none, each 1.75 credits that day
+    world = with_budgets(orders=1)
+    # WHEN the reconciler runs at 08:00 UTC
+    result = world.reconcile([ORDERS, CUSTOMERS])
+    # THEN the day judged is the one that ended 8 hours ago, read once for both tables
+    midnight = NOW - timedelta(hours=8)
+    assert world.history.credit_days == [(midnight - timedelta(days=1), midnight)]
+    # AND orders raises one P4 (never escalated) with the day's figures and the runbook section
+    [(alert, escalate_after)] = recorded(world).raised
+    assert (alert.check, alert.table, str(alert.severity), escalate_after) == ("cost", ORDERS, "P4", None)
+    assert alert.runbook_anchor == "table-over-budget"
+    assert alert.summary == (
+        "1.750 credits on 2026-11-21 (Snowpipe 0.250, MERGE 1.500 in 40 queries): over its "
+        "daily_credit_budget of 1"
+    )
+    assert alert.details["budget"] == 1 and alert.details["source"].startswith("exact: ")
+    # AND customers is reported, not judged, and resolves nothing it never raised
+    [customers] = [c for c in result.checks if c.check == "cost" and c.table == CUSTOMERS]
+    assert customers.status == "skipped" and customers.details["credits"] == 1.75
+    assert customers.summary.endswith("no daily_credit_budget: not judged")
+
+
+def test_a_table_back_within_its_budget_resolves_the_cost_alert() -> None:
+    # GIVEN orders with a budget of 2 credits a day and 1.75 spent
+    world = with_budgets(orders=2)
+    # WHEN the reconciler runs THEN the cost check is ok and resolves any open cost alert
+    result = world.reconcile()
+    assert statuses(result)["cost"] == "ok"
+    assert summary(result, "cost").endswith("within its daily_credit_budget of 2")
+    assert ("cost", ORDERS) in {(check, name) for check, name, _ in recorded(world).resolved}
+
+
+def test_credits_that_cannot_be_read_leave_cost_unknown_with_a_p4_notice_that_never_pages() -> None:
+    # GIVEN the role lacks the SNOWFLAKE database role QUERY_ATTRIBUTION_HISTORY needs
+    world = with_budgets(orders=1)
+    world.history.fail_on["merge_credits"] = TerminalError(
+        "Object 'SNOWFLAKE.ACCOUNT_USAGE.QUERY_ATTRIBUTION_HISTORY' does not exist or not authorized."
+    )
+    # WHEN the reconciler runs
+    result = world.reconcile([ORDERS, CUSTOMERS])
+    # THEN both tables' cost checks are unknown naming the view and the cause; the others ran
+    for name in (ORDERS, CUSTOMERS):
+        assert {c for c, s in statuses(result, name).items() if s == "unknown"} == {"cost"}
+        assert summary(result, "cost", name).startswith(
+            "could not check: QUERY_ATTRIBUTION_HISTORY: TerminalError: Object 'SNOWFLAKE.ACCOUNT_USAGE"
+        )
+    # AND no cost alert is raised or resolved; the reconciler's own P3 (P1 after 3 runs) is resolved,
+    # and one P4 notice, which never escalates, names the blind checks instead
+    assert "cost" not in {check for check, _, _ in recorded(world).resolved}
+    [(alert, escalate_after)] = recorded(world).raised
+    assert (alert.check, str(alert.severity), escalate_after) == ("reconciler_cost", "P4", None)
+    assert alert.details["unknown"] == [f"cost:{ORDERS}", f"cost:{CUSTOMERS}"]
+    assert ("reconciler", "") in {(check, name) for check, name, _ in recorded(world).resolved}
+
+
+def test_the_p4_blind_notice_pages_no_one_however_long_it_lasts() -> None:
+    # GIVEN the real alert router and credits that cannot be read, run after run
+    sns = Sns()
+    world = with_budgets(orders=1)
+    clock = Clock()
+    world.alerts = AlertRouter(
+        AlertPublisher(sns, "arn:topic", "https://runbook.example"), MemoryState(), timedelta(hours=4), clock
+    )
+    world.history.fail_on["pipe_credits"] = TerminalError("does not exist or not authorized")
+
+    def published() -> list[tuple[str, str, str]]:
+        sns.sent.clear()
+        world.reconcile(SELF_ALERT_P1_AFTER="3")
+        clock.now += timedelta(hours=1)
+        return [(m["check"], m["severity"], m["status"]) for m in sns.sent]
+
+    # WHEN it lasts 24 hourly runs THEN chat hears the P4 once, never a P1, and once more a day later
+    sent = [published() for _ in range(24)]
+    assert sent[0] == [("reconciler_cost", "P4", "open")]
+    assert sent[1:23] == [[]] * 22 and sent[23] == [("reconciler_cost", "P4", "open")]
+    # WHEN the credits can be read again THEN the notice is resolved and orders' overspend raised
+    del world.history.fail_on["pipe_credits"]
+    assert sorted(published()) == [("cost", "P4", "open"), ("reconciler_cost", "P4", "resolved")]
+
+
 # -- metrics -------------------------------------------------------------------------------------
 
 
-def test_every_check_counts_in_check_problem_and_check_unknown(
+def test_every_check_that_ran_counts_in_check_problem_and_check_unknown_a_skipped_one_not(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN Aurora unreachable (freshness and sample unknown)
+    # GIVEN Aurora unreachable (freshness and sample unknown); volume and cost are not configured
     world.aurora.fail_on["connect"] = TransientError("refused")
     capsys.readouterr()
     # WHEN the reconciler runs
     world.reconcile()
-    # THEN each check put one CheckProblem and one CheckUnknown, with its table and check
+    # THEN each check that ran put one CheckProblem and one CheckUnknown, with its table and check;
+    # the skipped ones put nothing (no alarm reads them; each series is a $0.30/month custom metric)
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     counts = {
         (m["check"], name): m[name][0]
@@ -584,9 +705,10 @@ def test_every_check_counts_in_check_problem_and_check_unknown(
         for name in ("CheckProblem", "CheckUnknown")
         if name in m
     }
+    ran = [c for c in CHECKS if c not in {"volume", "cost"}]
     assert counts == {
-        **{(c, "CheckProblem"): 0 for c in CHECKS},
-        **{(c, "CheckUnknown"): int(c in {"freshness", "sample"}) for c in CHECKS},
+        **{(c, "CheckProblem"): 0 for c in ran},
+        **{(c, "CheckUnknown"): int(c in {"freshness", "sample"}) for c in ran},
     }
     assert {m["table"] for m in emitted} == {ORDERS}
     assert {

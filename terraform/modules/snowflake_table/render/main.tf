@@ -61,7 +61,9 @@ locals {
     update_set             = join(",\n  ", [for c in local.non_keys : "${c} = s.${c}"])
     insert_values          = join(", ", [for c in local.cols : "s.${c}"])
     audit_table            = "${local.staging_prefix}.\"MERGE_AUDIT\""
-    table_name             = var.table.table_name
+    # SnowflakeTable.merge_query_tag: the reconciler's cost check sums credits by it.
+    query_tag  = "aurora-snowflake-sync:merge:${local.database}:${var.table.table_name}"
+    table_name = var.table.table_name
     copy_expressions = join(", ", [
       for i, t in local.active_types :
       contains(local.json_types, split("(", t)[0]) ? format("PARSE_JSON($%d)", i + 1) : format("$%d", i + 1)
@@ -104,7 +106,9 @@ locals {
   }
 
   # What the provider's snowflake_task takes apart from the CREATE TASK text: its body (after the
-  # line `AS`) and its WHEN condition, cut from the rendered statement so task.sql stays the one source.
-  task_body = regex("(?s)\\nAS\\n(.*)$", local.statements.task)[0]
-  task_when = regex("\\n\\s*WHEN ([^\\n]*)\\n", local.statements.task)[0]
+  # line `AS`), its WHEN condition and its QUERY_TAG session parameter, cut from the rendered
+  # statement so task.sql stays the one source.
+  task_body      = regex("(?s)\\nAS\\n(.*)$", local.statements.task)[0]
+  task_when      = regex("\\n\\s*WHEN ([^\\n]*)\\n", local.statements.task)[0]
+  task_query_tag = regex("\\n\\s*QUERY_TAG = '([^'\\n]*)'\\n", local.statements.task)[0]
 }

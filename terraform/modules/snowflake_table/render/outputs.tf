@@ -34,6 +34,6 @@ output "primary_keys" {
 }
 
 output "task" {
-  description = "The MERGE task's body and WHEN condition, cut from the rendered task.sql."
-  value       = { body = local.task_body, when = local.task_when }
+  description = "The MERGE task's body, WHEN condition and QUERY_TAG, cut from the rendered task.sql."
+  value       = { body = local.task_body, when = local.task_when, query_tag = local.task_query_tag }
 }

@@ -1,6 +1,7 @@
 CREATE TASK IF NOT EXISTS ${task}
   WAREHOUSE = ${warehouse}
   SCHEDULE = '${schedule}'
+  QUERY_TAG = '${query_tag}'
   WHEN SYSTEM$STREAM_HAS_DATA('${stream_name}')
 AS
 EXECUTE IMMEDIATE $$
