@@ -16,6 +16,7 @@ from aurora_sync import aws
 from aurora_sync.adapters.dynamodb import AlertStateTable
 from aurora_sync.adapters.sns import AlertPublisher
 from aurora_sync.alerts import Alert, Severity
+from aurora_sync.commands import cli_prefix
 from aurora_sync.errors import StateConflict
 from aurora_sync.observability import logger
 from aurora_sync.pauses import NO_PAUSES, Pauses, PauseStore, demote
@@ -166,7 +167,10 @@ class AlertRouter:
 def alert_router(settings: ServiceSettings) -> AlertRouter:
     """Both Lambdas page through this: one open problem, one page (state in DynamoDB)."""
     publisher = AlertPublisher(
-        aws.client("sns", settings.aws_region), settings.alert_topic_arn, settings.runbook_url
+        aws.client("sns", settings.aws_region),
+        settings.alert_topic_arn,
+        settings.runbook_url,
+        cli_prefix(settings.sync_environment),
     )
     state = None
     if settings.alert_state_table:

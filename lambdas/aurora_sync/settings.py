@@ -130,6 +130,11 @@ class ServiceSettings(BaseModel):
     runbook_url: NonEmpty = Field(alias="RUNBOOK_URL")
     # Lambda always sets it; a local run without it must fail here, not talk to a default region.
     aws_region: NonEmpty = Field(alias="AWS_REGION")
+    # The environment's name (Terraform's `environment`): the `--env` of the aurora-sync command each
+    # alert's rerun gets (aurora_sync.commands). Absent: the command says `--env <env>`.
+    sync_environment: str | None = Field(
+        default=None, alias="SYNC_ENVIRONMENT", pattern=r"^[a-z][a-z0-9-]{1,15}$"
+    )
     database: DatabaseSettings
     vault: VaultSettings
     snowflake: SnowflakeSettings

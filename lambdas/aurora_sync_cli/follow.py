@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from aurora_sync.commands import rerun_command
 from aurora_sync_cli.executions import OPEN, RunProgress, SyncMachine
 
 INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by SIGINT
@@ -79,14 +80,6 @@ def _total(progress: RunProgress) -> str:
     return "?" if progress.total is None else str(progress.total)
 
 
-def rerun_command(prefix: str, item: dict[str, Any]) -> str | None:
-    """The backfill command that re-exports a failed chunk (a start/end item that is not a split
-    part: a part may be wider than a manual range is allowed to be)."""
-    if {"table", "start", "end"} <= item.keys() and not item.get("split"):
-        return f"{prefix} backfill {item['table']} --start {item['start']} --end {item['end']}"
-    return None
-
-
 def render_outcome(outcome: Outcome, out: IO[str], prefix: str) -> None:
     """The result: status, chunks and rows, then what to re-run and how."""
     console = console_for(out)
@@ -120,7 +113,7 @@ def _reruns(console: Any, p: RunProgress, prefix: str) -> None:
         console.print("[bold]re-run each failed chunk[/] (an overlap is harmless: the MERGE is idempotent):")
         for failure in p.failures:
             console.print(f"  {failure.error}: {json.dumps(failure.rerun, sort_keys=True)}")
-            command = rerun_command(prefix, failure.rerun)
+            command = rerun_command(failure.rerun, prefix)
             if command:
                 console.print(f"    {command}")
     if p.remaining:

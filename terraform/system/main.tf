@@ -183,6 +183,7 @@ locals {
     alert_topic_arn           = module.alerting.alert_topic_arn
     alert_state_table_name    = module.alerting.alert_state_table_name
     runbook_url               = var.runbook_url
+    environment_name          = var.environment
     ops_kms_key_arn           = module.alerting.kms_key_arn
     database                  = merge(var.database, { ca_bundle_parameter = aws_ssm_parameter.db_ca_bundle.name })
     vault                     = var.vault

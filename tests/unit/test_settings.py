@@ -151,3 +151,13 @@ def test_every_alert_links_the_configured_runbook() -> None:
     body = json.loads(encode_message(alert, settings.runbook_url))
     assert body["runbook"] == f"{MINIMAL['RUNBOOK_URL']}#export-failed"
     assert Alert(Severity.P4, "c", "t", "s").runbook(settings.runbook_url) == MINIMAL["RUNBOOK_URL"]
+
+
+def test_the_environment_name_for_alert_commands_is_terraforms_form_or_absent() -> None:
+    # GIVEN Terraform's environment name THEN it is the --env of alert commands; absent: none
+    assert load_exporter_settings({**MINIMAL, "SYNC_ENVIRONMENT": "prod"}).sync_environment == "prod"
+    assert load_exporter_settings(MINIMAL).sync_environment is None
+    # WHEN it is not a name Terraform accepts THEN the variable is named (a command would be wrong)
+    with pytest.raises(ConfigError) as caught:
+        load_exporter_settings({**MINIMAL, "SYNC_ENVIRONMENT": "prod; rm -rf /"})
+    assert caught.value.field == "SYNC_ENVIRONMENT"

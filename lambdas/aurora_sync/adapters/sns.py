@@ -5,12 +5,14 @@ subscriptions can filter (pager takes P1/P2), the JSON body carries the evidence
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_sync.adapters.aws_errors import error_code, is_transient
 from aurora_sync.alerts import Alert
+from aurora_sync.commands import cli_prefix, with_commands
 from aurora_sync.errors import TerminalError, TransientError
 
 # SNS takes at most 256 KiB per message, attributes included (docs/deploy.md, "At scale"); the
@@ -23,12 +25,16 @@ class SnsClient(Protocol):
 
 
 class AlertPublisher:
-    """Publishes alerts; a failure to page is itself an error the caller must not swallow."""
+    """Publishes alerts; a failure to page is itself an error the caller must not swallow. Each
+    `rerun` in the details gets the `command` that runs it (`command_prefix`: aurora-sync --env …)."""
 
-    def __init__(self, sns: SnsClient, topic_arn: str, runbook_url: str) -> None:
+    def __init__(
+        self, sns: SnsClient, topic_arn: str, runbook_url: str, command_prefix: str = cli_prefix(None)
+    ) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
         self._runbook_url = runbook_url
+        self._command_prefix = command_prefix
 
     def publish(self, alert: Alert) -> str:
         subject = f"[{alert.severity}] {alert.check} {alert.table}: {alert.summary}"[:100]
@@ -36,7 +42,10 @@ class AlertPublisher:
             response = self._sns.publish(
                 TopicArn=self._topic_arn,
                 Subject=subject,
-                Message=encode_message(alert, self._runbook_url),
+                Message=encode_message(
+                    replace(alert, details=with_commands(alert.details, self._command_prefix)),
+                    self._runbook_url,
+                ),
                 MessageAttributes={
                     "severity": {"DataType": "String", "StringValue": str(alert.severity)},
                     "check": {"DataType": "String", "StringValue": alert.check},

@@ -18,6 +18,7 @@ locals {
     ALERT_TOPIC_ARN                 = var.common.alert_topic_arn
     ALERT_STATE_TABLE               = var.common.alert_state_table_name
     RUNBOOK_URL                     = var.common.runbook_url
+    SYNC_ENVIRONMENT                = var.common.environment_name
     EXPORT_LEASE_TABLE              = aws_dynamodb_table.export_lease.name
     LEASE_ALERT_AFTER_MINUTES       = tostring(var.lease_alert_after_minutes)
     DB_HOST                         = var.common.database.host

@@ -14,6 +14,7 @@ locals {
     ALERT_TOPIC_ARN                 = var.common.alert_topic_arn
     ALERT_STATE_TABLE               = var.common.alert_state_table_name
     RUNBOOK_URL                     = var.common.runbook_url
+    SYNC_ENVIRONMENT                = var.common.environment_name
     RECONCILE_LOOKBACK_HOURS        = tostring(var.lookback_hours)
     LOAD_GRACE_MINUTES              = tostring(var.load_grace_minutes)
     RENOTIFY_MINUTES                = tostring(var.renotify_minutes)

@@ -12,6 +12,7 @@ variable "common" {
     alert_topic_arn           = string # ALERT_TOPIC_ARN
     alert_state_table_name    = string # ALERT_STATE_TABLE
     runbook_url               = string # RUNBOOK_URL, docs/runbook.md as on-call opens it: every alert links its section
+    environment_name          = string # SYNC_ENVIRONMENT, the --env of the aurora-sync command beside each alert's rerun
     ops_kms_key_arn           = string # key of the alerts and alarms topics, alert state, export leases, log groups
     # Aurora: writer endpoint (the name on the server certificate), SSM parameter of the CA bundle that
     # verifies TLS, and the user of the fallback credentials for when Vault is unreachable.
