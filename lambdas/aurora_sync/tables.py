@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from aurora_sync.column_types import column_type, comparable_key
+from aurora_sync.column_types import Kind, column_type, comparable_key
 from aurora_sync.errors import ConfigError
 from aurora_sync.identifiers import validate_identifier
 from aurora_sync.validation import describe, json_value
@@ -183,6 +183,9 @@ class TableConfig(BaseModel):
                 raise ValueError("max_delete_fraction: set, but delete_detection is off (the default)")
             return self
         types = {c.name.lower(): c.type for c in self.columns}
+        if column_type(types[self.watermark_col.lower()]).kind not in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ):
+            # Tombstones carry the pass's bound as a timestamp in the watermark column.
+            raise ValueError("delete_detection: the watermark column must be a TIMESTAMP_TZ/LTZ/NTZ")
         for key in self.primary_keys:
             problem = comparable_key(types[key.lower()])
             if problem is not None:

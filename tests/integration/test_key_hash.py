@@ -4,10 +4,9 @@ formula computed in Python: the two sides can be compared bucket by bucket."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from aurora_sync.deletes.compare import Digest, differing_buckets
 from aurora_sync.deletes.keyhash import AuroraKeyHash, FinalKeyHash
 from aurora_sync.identifiers import quote_pg, quote_sf
 from aurora_sync.tables import TableConfig
+from tests.support import key_hash as reference
 
 DATABASE = "KEY_HASH_DB"
 WATERMARK = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -48,18 +48,6 @@ def config(relation: str, columns: list[tuple[str, str, str]]) -> TableConfig:
             "delete_detection": "hard",
         }
     )
-
-
-def python_digests(keys: Sequence[tuple[Any, ...]], count: int) -> dict[int, Digest]:
-    """The documented formula, in Python: the third witness."""
-    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for key in keys:
-        text = "".join(f"{len(str(v))}:{v}" for v in key)
-        h = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-        bucket = sums[int(h[:6], 16) % count]
-        bucket[0] += 1
-        bucket[1] += int(h[6:21], 16)
-    return {b: Digest(c, s % 2**60) for b, (c, s) in sums.items()}
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +105,7 @@ def test_both_databases_hash_the_same_keys_to_the_same_buckets_and_checksums(
     aurora = aurora_digests(pg, table, BUCKETS)
     final = final_digests(sf, table, BUCKETS)
     # THEN every bucket's count and checksum sum agree, and equal the formula computed in Python
-    assert aurora == final == python_digests(keys, BUCKETS)
+    assert aurora == final == reference.digests(keys, BUCKETS)
     assert sum(d.count for d in aurora.values()) == len(keys) and set(aurora) <= set(range(BUCKETS))
     assert differing_buckets(aurora, final) == []
 
