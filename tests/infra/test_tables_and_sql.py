@@ -219,3 +219,32 @@ def test_delete_detection_reaches_the_exporter_unchanged_and_a_bad_mode_stops_th
             terraform_view(bad, tables_parameter=parameter, render_sql=False)
         with pytest.raises(ConfigError, match=python_says):
             parse_tables(bad.read_text(), "tables.json")
+
+
+@pytest.mark.parametrize("mode", ["hard", "soft"])
+def test_delete_detection_renders_the_same_merge_and_final_table_in_terraform_and_python(
+    mode: str, tmp_path: Path
+) -> None:
+    """GIVEN every table of dev with `delete_detection` hard or soft
+    WHEN Terraform and aurora_sync.snowflake_sql render the templates and FINAL's columns
+    THEN they are identical character for character: the MERGE's tombstone branch, the soft mode's
+    `_DELETED_AT` column (in final_table.sql and the snowflake_table resource alike)."""
+    entries = [
+        {**e, "delete_detection": mode} for e in json.loads((ENVS_DIR / "dev/tables.json").read_text())
+    ]
+    tables_file = tmp_path / "tables.json"
+    tables_file.write_text(json.dumps(entries))
+    database = env_snowflake_database(ENVS_DIR / "dev")
+    rendered = terraform_view(
+        tables_file, tables_parameter=env_tables_parameter(ENVS_DIR / "dev"), database=database
+    )["render"]
+    for table in parse_tables(tables_file.read_text(), "tables.json").tables:
+        python = SnowflakeTable(table, database)
+        stage_url = f"s3://{BUCKET}/{table.table_name}/"
+        hcl = rendered[table.table_name]
+        statements = python.statements(stage_url=stage_url)
+        assert hcl["statements"] == statements, table.table_name
+        assert hcl["values"] == python.values(stage_url=stage_url), table.table_name
+        assert hcl["final_columns"] == sql_columns(statements["final_table"])
+        assert ("_DELETED_AT" in statements["final_table"]) is (mode == "soft")
+        assert ("THEN DELETE" in statements["task"]) is (mode == "hard")
