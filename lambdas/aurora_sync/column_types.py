@@ -133,11 +133,6 @@ def mismatch(column: str, configured: str, pg_type: str) -> str | None:
 # loads as written; a uuid is its canonical lower-case form). CHAR pads with blanks in PostgreSQL
 # (bpchar) and not in Snowflake; a fraction, a float or a timestamp prints differently on each side.
 KEY_TEXT_TYPES = frozenset({"VARCHAR", "STRING", "TEXT", "NVARCHAR", "NVARCHAR2"})
-# The Aurora types (pg_type.typname) whose `::text` is that form, for each comparable key kind.
-KEY_TEXT_FITS: dict[Kind, frozenset[str]] = {
-    Kind.NUMBER: frozenset({"int2", "int4", "int8"}),
-    Kind.TEXT: frozenset({"text", "varchar", "uuid"}),
-}
 
 
 def comparable_key(configured: str) -> str | None:
