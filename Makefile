@@ -14,7 +14,7 @@ define pytest_tier
 	$(PYTEST) -m $(1) || { rc=$$?; if [[ $$rc -eq 5 ]]; then echo "no $(1) tests yet"; else exit $$rc; fi; }
 endef
 
-.PHONY: venv test test-unit test-integration test-e2e test-infra lint format demo bench bench-coldstart package clean
+.PHONY: venv test test-unit test-integration test-e2e test-infra lint format demo bench bench-coldstart bench-deletes package clean
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -51,6 +51,11 @@ demo: venv
 bench: venv
 	PYTHONPATH=lambdas:. $(BIN)/python -m bench.coldstart
 	PYTHONPATH=lambdas:. $(BIN)/python -m bench.run
+	PYTHONPATH=lambdas:. $(BIN)/python -m bench.deletes
+
+# One delete detection pass on a large table (part of `make bench`; BENCH_DELETE_ROWS, BENCH_DELETES).
+bench-deletes: venv
+	PYTHONPATH=lambdas:. $(BIN)/python -m bench.deletes
 
 # Cold-start import time of each handler from the built artifacts only (part of `make bench`).
 bench-coldstart: venv

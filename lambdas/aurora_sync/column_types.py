@@ -126,6 +126,30 @@ def mismatch(column: str, configured: str, pg_type: str) -> str | None:
     )
 
 
+# Key columns hard-delete detection can compare (aurora_sync.deletes): types whose text form is the
+# same in PostgreSQL (`::text`) and Snowflake (`TO_VARCHAR`), so both sides hash the same string.
+# NUMBER with scale 0 (PostgreSQL's integer text, Snowflake's TO_VARCHAR of a scale-0 NUMBER: digits
+# and a leading minus), and the VARCHAR family (the export writes PostgreSQL's text, which the pipe
+# loads as written; a uuid is its canonical lower-case form). CHAR pads with blanks in PostgreSQL
+# (bpchar) and not in Snowflake; a fraction, a float or a timestamp prints differently on each side.
+KEY_TEXT_TYPES = frozenset({"VARCHAR", "STRING", "TEXT", "NVARCHAR", "NVARCHAR2"})
+
+
+def comparable_key(configured: str) -> str | None:
+    """Why a primary-key column of this configured type cannot be compared across the two databases
+    by its text form, or None when it can."""
+    ctype = column_type(configured)
+    base = ctype.name.split("(")[0]
+    if ctype.kind is Kind.NUMBER and ctype.scale == 0:
+        return None
+    if ctype.kind is Kind.TEXT and base in KEY_TEXT_TYPES:
+        return None
+    return (
+        f"{ctype.name}, which prints differently in PostgreSQL and Snowflake; delete detection compares keys "
+        "of NUMBER with scale 0 (integers) or VARCHAR/STRING/TEXT (text, uuid) only"
+    )
+
+
 def rejected_value(message: str, action: str) -> RejectedValueError | None:
     """The value a failed export query refused, read from PostgreSQL's error message; None when the
     error is not one of ours."""

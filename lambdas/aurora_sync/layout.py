@@ -25,6 +25,27 @@ def manifest_key(table: str, run_hour: datetime, export_id: str) -> str:
     return f"{MANIFEST_ROOT}{table}/{hour_path(run_hour)}/run-{export_id}.json"
 
 
+# Tombstones (aurora_sync.deletes): keys deleted in Aurora, under the table's data prefix so the
+# table's pipe loads them (its PATTERN is '.*[.]csv'), told apart from data by this suffix, which no
+# data file has (`run-<uuid>.csv`, `run-<uuid>_partN.csv`). The MERGE recognises them by it.
+TOMBSTONE_SUFFIX = ".deletes"
+
+
+def tombstone_key(table: str, run_hour: datetime, export_id: str) -> str:
+    """`<schema.table>/YYYY/MM/DD/HH/run-<uuid>.deletes.csv`."""
+    return f"{table}/{hour_path(run_hour)}/run-{export_id}{TOMBSTONE_SUFFIX}.csv"
+
+
+def tombstone_manifest_key(table: str, run_hour: datetime, export_id: str) -> str:
+    """Beside the export manifests (the reconciler's loads check reads it), with the same suffix, so
+    readers of export windows skip it by its key, before reading it."""
+    return f"{MANIFEST_ROOT}{table}/{hour_path(run_hour)}/run-{export_id}{TOMBSTONE_SUFFIX}.json"
+
+
+def is_tombstone_manifest(key: str) -> bool:
+    return key.endswith(f"{TOMBSTONE_SUFFIX}.json")
+
+
 def manifest_listing(table: str, since: datetime) -> tuple[str, str]:
     """(prefix, start_after) that list a table's manifests from since's hour on in one request per
     1,000 keys (ListObjectsV2 returns keys in order; StartAfter is exclusive, and every key of that

@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aurora_sync.layout import hour_path, manifest_hour, manifest_listing
+from aurora_sync.layout import hour_path, is_tombstone_manifest, manifest_hour, manifest_listing
 from aurora_sync.timeutil import iso, parse_instant
 from aurora_sync.validation import describe
 
 if TYPE_CHECKING:
     from aurora_sync.ports import ObjectReader
+
+# `mode` of a tombstone manifest (aurora_sync.deletes): it proves a tombstone file was written, not
+# that a window was exported, so nothing that reasons about export windows may count it.
+TOMBSTONE_MODE = "deletes"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,11 @@ class ManifestDoc(BaseModel):
     upper: str
     finished_at: str
     full_refresh: bool = False
+    mode: str | None = None
+
+    @property
+    def is_tombstones(self) -> bool:
+        return self.mode == TOMBSTONE_MODE
 
     def finished(self) -> datetime:
         return parse_instant(self.finished_at, "finished_at")
@@ -108,6 +117,8 @@ def parse_manifest(key: str, body: bytes, table: str) -> ReadManifest:
         raise ValueError(f"{key}: {exc}") from None
     if doc.table != table:
         raise ValueError(f"{key}: table is {doc.table!r}, expected {table!r}")
+    if doc.is_tombstones != is_tombstone_manifest(key):
+        raise ValueError(f"{key}: mode {doc.mode!r} does not match the key's kind")
     return ReadManifest(key, doc)
 
 
@@ -123,14 +134,16 @@ def rerun_payload(
 
 
 def read_manifests(
-    store: ObjectReader, table: str, since: datetime, until: datetime
+    store: ObjectReader, table: str, since: datetime, until: datetime, *, tombstones: bool = False
 ) -> tuple[list[ReadManifest], list[str]]:
-    """Every manifest of `table` under the hours since..until, and the errors of those that cannot be
-    trusted (each naming its key). One gone between the listing and its read is skipped."""
+    """Every export manifest of `table` under the hours since..until, and the errors of those that
+    cannot be trusted (each naming its key). One gone between the listing and its read is skipped.
+    `tombstones`: the tombstone manifests too (only the reconciler's loads check wants them)."""
     prefix, start_after = manifest_listing(table, since)
     last_hour = hour_path(until)
     listed = store.sizes(prefix, start_after)
-    return _read(store, table, [k for k in listed if manifest_hour(k, prefix) <= last_hour])
+    keys = [k for k in listed if manifest_hour(k, prefix) <= last_hour]
+    return _read(store, table, keys if tombstones else [k for k in keys if not is_tombstone_manifest(k)])
 
 
 def read_manifests_of_hours(
@@ -144,7 +157,7 @@ def read_manifests_of_hours(
         return [], []
     wanted = {hour_path(h) for h in hours}
     prefix, start_after = manifest_listing(table, min(hours))
-    listed = store.sizes(prefix, start_after)
+    listed = [k for k in store.sizes(prefix, start_after) if not is_tombstone_manifest(k)]
     return _read(store, table, [k for k in listed if manifest_hour(k, prefix) in wanted])
 
 

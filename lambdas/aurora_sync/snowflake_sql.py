@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TypedDict, Unpack
 
 from aurora_sync.identifiers import quote_sf, validate_identifier
-from aurora_sync.tables import TableConfig
+from aurora_sync.layout import TOMBSTONE_SUFFIX
+from aurora_sync.tables import DELETED_AT_COLUMN, DeleteDetection, TableConfig
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "snowflake_table" / "sql"
 JSON_TYPES = frozenset({"VARIANT", "OBJECT", "ARRAY"})
@@ -196,7 +197,14 @@ class SnowflakeTable:
             "key_columns": ", ".join(keys),
             "key_join": " AND ".join(f"t.{k} = s.{k}" for k in keys),
             "watermark": quote_sf(self.table.watermark_col),
-            "update_set": ",\n  ".join(f"{c} = s.{c}" for c in non_keys),
+            "update_set": ",\n  ".join(
+                [f"{c} = s.{c}" for c in non_keys]
+                + (
+                    [f"{quote_sf(DELETED_AT_COLUMN)} = NULL"]
+                    if self.table.delete_detection is DeleteDetection.SOFT
+                    else []
+                )
+            ),
             "insert_values": ", ".join(f"s.{c}" for c in cols),
             "audit_table": self.audit_table,
             "query_tag": self.merge_query_tag,
@@ -207,10 +215,47 @@ class SnowflakeTable:
                 for i, c in enumerate(self.table.active_columns, start=1)
             ),
         }
+        values |= self._delete_values(values["watermark"])
         values["copy"] = render("copy", values)
         values["merge"] = render("merge", values)
         values["audit_insert"] = render("audit_insert", values)
         values["purge_staging"] = render("purge_staging", values)
+        return values
+
+    def _delete_values(self, watermark: str) -> dict[str, str]:
+        """The MERGE's tombstone branch and FINAL's soft-delete column (aurora_sync.deletes). Empty
+        strings without delete detection, so such a table's statements render as they always did.
+
+        A staged row is a tombstone when it came from a tombstone file (`_SOURCE_FILE`; the file's
+        name is the only mark: real rows may have NULLs too). The dedup keeps the latest watermark
+        per key, so a key re-inserted after the detection pass (watermark above the tombstone's)
+        wins and comes back. A tombstone acts only when it is at least as new as FINAL's row (a row
+        updated since the pass is kept); it never inserts; in soft mode it sets `_DELETED_AT` and
+        leaves FINAL's watermark alone (the exporter's lower bound reads MAX of it), and any later
+        version of the row sets `_DELETED_AT` back to NULL."""
+        mode = self.table.delete_detection
+        if mode is DeleteDetection.OFF:
+            return dict.fromkeys(
+                ("tombstone_column", "tombstone_clause", "not_tombstone", "final_extra_columns"), ""
+            )
+        deleted_at = quote_sf(DELETED_AT_COLUMN)
+        newer = f"(t.{watermark} IS NULL OR s.{watermark} >= t.{watermark})"
+        values = {
+            # A single-quoted literal: the suffix is a constant without quotes or wildcards.
+            "tombstone_column": f', "_SOURCE_FILE" LIKE \'%{TOMBSTONE_SUFFIX}.csv\' AS "_TOMBSTONE"',
+            "not_tombstone": ' AND NOT s."_TOMBSTONE"',
+            "final_extra_columns": "",
+            "tombstone_clause": f'\nWHEN MATCHED AND s."_TOMBSTONE" AND {newer} THEN DELETE',
+        }
+        if mode is DeleteDetection.SOFT:
+            wm_type = next(
+                c.type for c in self.table.columns if c.name.lower() == self.table.watermark_col.lower()
+            )
+            values["final_extra_columns"] = f",\n  {deleted_at} {wm_type}"
+            values["tombstone_clause"] = (
+                f'\nWHEN MATCHED AND s."_TOMBSTONE" AND {newer} THEN UPDATE SET\n'
+                f"  {deleted_at} = COALESCE(t.{deleted_at}, s.{watermark})"
+            )
         return values
 
     def statements(self, **kwargs: Unpack[RenderOptions]) -> dict[str, str]:

@@ -6,6 +6,7 @@ until someone notices a stale table.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
@@ -18,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from aurora_sync.column_types import column_type
+from aurora_sync.column_types import Kind, column_type, comparable_key
 from aurora_sync.errors import ConfigError
 from aurora_sync.identifiers import validate_identifier
 from aurora_sync.validation import describe, json_value
@@ -26,6 +27,19 @@ from aurora_sync.validation import describe, json_value
 MAX_LOOKBACK_SECONDS = 7 * 24 * 3600
 OVERRIDE_EXAMPLE = "/aurora-snowflake-sync/<env>/overrides/"
 FULL_RELOAD_ANCHOR = "full-reload"  # docs/runbook.md: the override, step by step
+# FINAL's column that marks a row deleted in Aurora when delete_detection is "soft".
+DELETED_AT_COLUMN = "_DELETED_AT"
+DEFAULT_MAX_DELETE_FRACTION = 0.01
+
+
+class DeleteDetection(StrEnum):
+    """`delete_detection` of a tables.json entry (aurora_sync.deletes): what happens in FINAL to a
+    row whose key Aurora no longer has. The MERGE can only carry what an export saw, so without it
+    a row hard-deleted in Aurora stays in FINAL for good."""
+
+    OFF = "off"  # FINAL keeps the row as it was
+    SOFT = "soft"  # FINAL keeps the row and sets _DELETED_AT
+    HARD = "hard"  # the row is deleted from FINAL
 
 
 class ColumnSpec(BaseModel):
@@ -97,6 +111,11 @@ class TableConfig(BaseModel):
     # `cost` check (reconciler/cost.py): a P4 above it; without it the credits are reported, never
     # alerted on. Strict: a JSON string or true is refused, not read as a number.
     daily_credit_budget: float | None = Field(default=None, gt=0, allow_inf_nan=False, strict=True)
+    delete_detection: DeleteDetection = DeleteDetection.OFF
+    # A pass that would delete more than this share of FINAL (and more than one row) applies nothing
+    # and pages: a key read that lost rows, a wrong table or a bulk purge must not empty FINAL.
+    # None: DEFAULT_MAX_DELETE_FRACTION (`delete_limit_fraction`); only with delete_detection on.
+    max_delete_fraction: float | None = Field(default=None, gt=0, le=1)
     # No longer a setting: it made every hourly run a full export until the next apply. Declared only
     # so that a tables.json entry or an SSM parameter still holding it fails naming the field and the
     # fix, instead of as an unknown key; never set on a valid config.
@@ -160,6 +179,35 @@ class TableConfig(BaseModel):
                     "stay active"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _delete_detection(self) -> TableConfig:
+        if self.delete_detection is DeleteDetection.OFF:
+            if self.max_delete_fraction is not None:
+                raise ValueError("max_delete_fraction: set, but delete_detection is off (the default)")
+            return self
+        types = {c.name.lower(): c.type for c in self.columns}
+        if column_type(types[self.watermark_col.lower()]).kind not in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ):
+            # Tombstones carry the pass's bound as a timestamp in the watermark column.
+            raise ValueError("delete_detection: the watermark column must be a TIMESTAMP_TZ/LTZ/NTZ")
+        for key in self.primary_keys:
+            problem = comparable_key(types[key.lower()])
+            if problem is not None:
+                raise ValueError(f"delete_detection: primary key {key!r} is {problem}")
+        if self.delete_detection is DeleteDetection.SOFT and DELETED_AT_COLUMN.lower() in types:
+            raise ValueError(
+                f"delete_detection: soft adds the FINAL column {DELETED_AT_COLUMN}, which columns already has"
+            )
+        return self
+
+    @property
+    def detects_deletes(self) -> bool:
+        return self.delete_detection is not DeleteDetection.OFF
+
+    @property
+    def delete_limit_fraction(self) -> float:
+        """The share of FINAL one detection pass may delete (max_delete_fraction or its default)."""
+        return DEFAULT_MAX_DELETE_FRACTION if self.max_delete_fraction is None else self.max_delete_fraction
 
     @property
     def schema_name(self) -> str:

@@ -30,9 +30,9 @@ OVERRIDE_VALUE = {"full_refresh": True}
 WHAT_IT_FIXES = (
     "A full refresh exports every row of the table (NULL watermarks included) and the MERGE updates or "
     "inserts each by primary key: rows FINAL lacks, or holds with older values, are fixed. It removes "
-    "nothing: rows deleted from Aurora stay in FINAL (only a soft_delete_col carries deletes; hard "
-    "deletes are issue 15). A full refresh is one window the state machine cannot split: it must "
-    "finish within one exporter timeout. It reads the whole table: watch Aurora's CPU."
+    "nothing: rows deleted from Aurora stay in FINAL unless the table has delete_detection (its hourly "
+    "pass deletes or marks them) or a soft_delete_col. A full refresh is one window the state machine "
+    "cannot split: it must finish within one exporter timeout. It reads the whole table: watch Aurora's CPU."
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from aurora_sync.adapters.postgres import Aurora
 from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.adapters.snowflake_history import TASK_HISTORY_REACH, TaskRun, TaskRuns, within_reach
-from aurora_sync.layout import manifest_hour, manifest_listing
+from aurora_sync.layout import is_tombstone_manifest, manifest_hour, manifest_listing
 from aurora_sync.manifest import parse_manifest
 from aurora_sync.pauses import Pauses
 from aurora_sync.pins import read_pins
@@ -128,7 +128,9 @@ def _task_runs(session: Session, tables: list[TableConfig], now: datetime) -> Ta
 def last_export(store: ObjectStore, table: str, now: datetime) -> LastExport | None:
     """The newest manifest of the look-back: one listing, then only the newest hour's manifests."""
     prefix, start_after = manifest_listing(table, now - EXPORT_LOOKBACK)
-    keys = sorted(k for k in store.sizes(prefix, start_after) if k.endswith(".json"))
+    keys = sorted(
+        k for k in store.sizes(prefix, start_after) if k.endswith(".json") and not is_tombstone_manifest(k)
+    )
     if not keys:
         return None
     newest_hour = manifest_hour(keys[-1], prefix)

@@ -238,3 +238,70 @@ def test_daily_credit_budget_is_accepted_by_terraform_as_python_reads_it_and_a_b
         terraform_view(wrong, tables_parameter=parameter, render_sql=False)
     with pytest.raises(ConfigError, match=r"daily_credit_budget"):
         parse_tables(wrong.read_text(), "tables.json")
+
+
+def test_delete_detection_reaches_the_exporter_unchanged_and_a_bad_mode_stops_the_plan(
+    tmp_path: Path,
+) -> None:
+    """GIVEN a tables.json entry with `delete_detection` and `max_delete_fraction`
+    WHEN Terraform writes its SSM parameter and the exporter parses it
+    THEN both arrive unchanged; a mode other than off/soft/hard, or a fraction without detection,
+    fails Terraform's validation at plan time as Python refuses it, naming the field."""
+    from aurora_sync.errors import ConfigError
+
+    entry = json.loads((ENVS_DIR / "dev/tables.json").read_text())[0]
+    parameter = "/delete-detection-test/tables"
+    good = tmp_path / "good" / "tables.json"
+    good.parent.mkdir()
+    good.write_text(json.dumps([{**entry, "delete_detection": "hard", "max_delete_fraction": 0.05}]))
+    view = terraform_view(good, tables_parameter=parameter, render_sql=False)
+    table = parse_entry(
+        view["ssm_parameters"][entry_parameter(parameter, entry["table_name"])], "ssm", entry["table_name"]
+    )
+    assert (table.delete_detection, table.delete_limit_fraction) == ("hard", 0.05)
+
+    for bad_entry, terraform_says, python_says in [
+        ({**entry, "delete_detection": "purge"}, "delete_detection must be", r"delete_detection"),
+        ({**entry, "max_delete_fraction": 0.05}, "max_delete_fraction must be", "delete_detection is off"),
+        (
+            {**entry, "delete_detection": "soft", "max_delete_fraction": 2},
+            "max_delete_fraction must be",
+            "max_delete_fraction",
+        ),
+    ]:
+        bad = tmp_path / bad_entry.get("delete_detection", "off") / "tables.json"
+        bad.parent.mkdir(exist_ok=True)
+        bad.write_text(json.dumps([bad_entry]))
+        with pytest.raises(Exception, match=terraform_says):
+            terraform_view(bad, tables_parameter=parameter, render_sql=False)
+        with pytest.raises(ConfigError, match=python_says):
+            parse_tables(bad.read_text(), "tables.json")
+
+
+@pytest.mark.parametrize("mode", ["hard", "soft"])
+def test_delete_detection_renders_the_same_merge_and_final_table_in_terraform_and_python(
+    mode: str, tmp_path: Path
+) -> None:
+    """GIVEN every table of dev with `delete_detection` hard or soft
+    WHEN Terraform and aurora_sync.snowflake_sql render the templates and FINAL's columns
+    THEN they are identical character for character: the MERGE's tombstone branch, the soft mode's
+    `_DELETED_AT` column (in final_table.sql and the snowflake_table resource alike)."""
+    entries = [
+        {**e, "delete_detection": mode} for e in json.loads((ENVS_DIR / "dev/tables.json").read_text())
+    ]
+    tables_file = tmp_path / "tables.json"
+    tables_file.write_text(json.dumps(entries))
+    database = env_snowflake_database(ENVS_DIR / "dev")
+    rendered = terraform_view(
+        tables_file, tables_parameter=env_tables_parameter(ENVS_DIR / "dev"), database=database
+    )["render"]
+    for table in parse_tables(tables_file.read_text(), "tables.json").tables:
+        python = SnowflakeTable(table, database)
+        stage_url = f"s3://{BUCKET}/{table.table_name}/"
+        hcl = rendered[table.table_name]
+        statements = python.statements(stage_url=stage_url)
+        assert hcl["statements"] == statements, table.table_name
+        assert hcl["values"] == python.values(stage_url=stage_url), table.table_name
+        assert hcl["final_columns"] == sql_columns(statements["final_table"])
+        assert ("_DELETED_AT" in statements["final_table"]) is (mode == "soft")
+        assert ("THEN DELETE" in statements["task"]) is (mode == "hard")

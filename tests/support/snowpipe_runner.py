@@ -362,7 +362,9 @@ class LocalLoadRunner:
             started = datetime.now(UTC)  # QUERY_START_TIME: before the MERGE reads the stream
             try:
                 cur.execute(values["merge"])
-                inserted, updated = (int(v) for v in cur.fetchone())
+                # Snowflake's MERGE result: rows inserted, updated, and (with a DELETE clause) deleted;
+                # MERGE_AUDIT records the first two, as audit_insert.sql's $1, $2 do.
+                inserted, updated = (int(v) for v in cur.fetchone()[:2])
                 cur.execute(
                     f"INSERT INTO {sf.audit_table} VALUES (%s, %s, %s, %s, %s)",
                     (table.table_name, query_id, inserted, updated, datetime.now(UTC).isoformat()),

@@ -74,6 +74,33 @@ def test_target_table_overrides_snowflake_name() -> None:
         (with_(daily_credit_budget=[5]), "[0].daily_credit_budget"),
         (with_(daily_credit_budgets=5), "[0].daily_credit_budgets"),
         (json.dumps([GOOD, GOOD]), "tables[1].table_name"),
+        # delete detection: a known mode, a fraction in (0, 1] and only with detection on, keys whose
+        # text form both databases print alike, no clash with the soft mode's column
+        (with_(delete_detection="on"), "[0].delete_detection"),
+        (with_(delete_detection="hard", max_delete_fraction=0), "[0].max_delete_fraction"),
+        (with_(delete_detection="hard", max_delete_fraction=1.5), "[0].max_delete_fraction"),
+        (with_(max_delete_fraction=0.1), "max_delete_fraction: set, but delete_detection is off"),
+        (
+            with_(delete_detection="hard", primary_keys=["updated_at"]),
+            "delete_detection: primary key 'updated_at' is TIMESTAMP_TZ, which prints differently",
+        ),
+        (
+            with_(
+                delete_detection="soft", columns=[{"name": "id", "type": "NUMBER(12,2)"}, GOOD["columns"][1]]
+            ),
+            "delete_detection: primary key 'id' is NUMBER(12,2)",
+        ),
+        (
+            with_(delete_detection="hard", columns=[{"name": "id", "type": "CHAR(8)"}, GOOD["columns"][1]]),
+            "delete_detection: primary key 'id' is CHAR(8)",
+        ),
+        (
+            with_(
+                delete_detection="soft",
+                columns=[*GOOD["columns"], {"name": "_deleted_at", "type": "VARCHAR"}],
+            ),
+            "delete_detection: soft adds the FINAL column _DELETED_AT",
+        ),
     ],
 )
 def test_bad_entry_is_rejected_naming_the_field(raw: str, field: str) -> None:
@@ -158,3 +185,20 @@ def test_daily_credit_budget_is_optional_and_takes_any_positive_number(
     raw = with_() if value is None else with_(daily_credit_budget=value)
     # WHEN parsed THEN it is off (None: the cost check reports, never alerts) or that many credits
     assert parse_tables(raw, "p").tables[0].daily_credit_budget == parsed
+
+
+def test_delete_detection_is_off_by_default_and_takes_integer_text_and_uuid_keys() -> None:
+    # GIVEN an entry without delete_detection, and entries with it on over the key types it compares
+    table = parse_tables(with_(), "p").tables[0]
+    assert (table.delete_detection, table.detects_deletes, table.delete_limit_fraction) == (
+        "off",
+        False,
+        0.01,
+    )
+    for key_type in ("NUMBER(38,0)", "INT", "NUMBER(10)", "VARCHAR", "VARCHAR(36)", "STRING", "TEXT"):
+        columns = [{"name": "id", "type": key_type}, GOOD["columns"][1]]
+        # WHEN parsed THEN it is on, with the documented guard or the configured one
+        on = parse_tables(with_(delete_detection="hard", columns=columns), "p").tables[0]
+        assert (on.detects_deletes, on.delete_limit_fraction) == (True, 0.01)
+    soft = parse_tables(with_(delete_detection="soft", max_delete_fraction=0.2), "p").tables[0]
+    assert (soft.delete_detection, soft.delete_limit_fraction) == ("soft", 0.2)

@@ -19,7 +19,10 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from aurora_sync.adapters.postgres_transport import lift_timeout, open_socket
+from aurora_sync.adapters.snowflake import normalize_key
 from aurora_sync.column_types import rejected_value
+from aurora_sync.deletes.compare import Digest, Key
+from aurora_sync.deletes.keyhash import AuroraKeyHash
 from aurora_sync.errors import StatementTimeoutError, SyncError, TerminalError, TransientError
 from aurora_sync.identifiers import quote_pg
 from aurora_sync.tables import TableConfig
@@ -294,6 +297,17 @@ class Aurora:
             limit=limit,
         )
         return [(tuple(row[: len(keys)]), as_utc(row[len(keys)])) for row in rows]
+
+    def key_digests(self, table: TableConfig, buckets: int) -> dict[int, Digest]:
+        """Delete detection: (count, checksum sum) of the table's keys per bucket (deletes.keyhash)."""
+        rows = self.run(AuroraKeyHash(table).digests(buckets), f"hash the keys of {table.table_name}")
+        return {int(b): Digest(int(c), int(s)) for b, c, s in rows}
+
+    def bucket_keys(self, table: TableConfig, buckets: int, which: list[int]) -> list[Key]:
+        """Delete detection: the keys of the given buckets."""
+        action = f"read the keys of {len(which)} bucket(s) of {table.table_name}"
+        rows = self.run(AuroraKeyHash(table).keys(buckets, which), action)
+        return [tuple(normalize_key(v) for v in row) for row in rows]
 
     def copy_out(self, query: str, stream: Writable) -> int:
         """Stream `COPY (query) TO STDOUT` as PostgreSQL CSV with a header; returns the row count."""

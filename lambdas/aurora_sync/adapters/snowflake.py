@@ -12,9 +12,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from aurora_sync.deletes.compare import Digest, Key
+from aurora_sync.deletes.keyhash import FinalKeyHash
 from aurora_sync.errors import SyncError, TerminalError, TransientError
 from aurora_sync.identifiers import quote_sf
-from aurora_sync.tables import TableConfig
+from aurora_sync.tables import DELETED_AT_COLUMN, DeleteDetection, TableConfig
 from aurora_sync.timeutil import as_utc
 
 # Connector errnos that mean "try again": network, timeouts, service-side hiccups.
@@ -135,6 +137,41 @@ class Snowflake:
         if not isinstance(value, datetime):
             raise TerminalError(f"{schema}.{table}.{column} is not a timestamp in Snowflake (got {value!r})")
         return as_utc(value)
+
+    # -- delete detection (aurora_sync.deletes) ----------------------------------------------------
+    def _final_keys(self, table: TableConfig) -> FinalKeyHash:
+        """FINAL's rows that still count: with soft deletes, those not already marked deleted."""
+        live = None
+        if table.delete_detection is DeleteDetection.SOFT:
+            live = f"{quote_sf(DELETED_AT_COLUMN)} IS NULL"
+        return FinalKeyHash(table, quote_sf(self.database, "FINAL", table.snowflake_table), live)
+
+    def final_row_count(self, table: TableConfig) -> int:
+        """Rows of FINAL that still count (Snowflake answers a plain COUNT(*) from metadata)."""
+        keys = self._final_keys(table)
+        where = "" if keys.live is None else f" WHERE {keys.live}"
+        rows = self.query(f"SELECT COUNT(*) FROM {keys.final}{where}", f"count the rows of {keys.final}")
+        return int(rows[0][0])
+
+    def key_digests(self, table: TableConfig, buckets: int) -> dict[int, Digest]:
+        """(count, checksum sum) of FINAL's keys per bucket (deletes.keyhash)."""
+        keys = self._final_keys(table)
+        rows = self.query(keys.digests(buckets), f"hash the keys of {keys.final}")
+        return {int(b): Digest(int(c), int(s)) for b, c, s in rows}
+
+    def bucket_keys(
+        self, table: TableConfig, buckets: int, which: list[int]
+    ) -> list[tuple[Key, datetime | None]]:
+        """FINAL's keys of the given buckets with their watermarks."""
+        keys = self._final_keys(table)
+        rows = self.query(
+            keys.keys(buckets, which), f"read the keys of {len(which)} bucket(s) of {keys.final}"
+        )
+        width = len(table.primary_keys)
+        return [
+            (tuple(normalize_key(v) for v in row[:width]), None if row[width] is None else as_utc(row[width]))
+            for row in rows
+        ]
 
     def versions(
         self, schema: str, table: TableConfig, wanted: list[tuple[Any, ...]]

@@ -94,7 +94,11 @@ class Bounds:
         held = self._pins.hold(table.table_name, lower, timedelta(seconds=table.lookback_seconds))
         return held, bound.upper
 
-    def _final_max(self, table: TableConfig) -> datetime | None:
+    def snowflake(self) -> WatermarkSource:
+        """Opened on first use, shared with the delete detection pass."""
         if self._snowflake is None:
             self._snowflake = self._open_snowflake()
-        return self._snowflake.max_watermark("FINAL", table.snowflake_table, table.watermark_col)
+        return self._snowflake
+
+    def _final_max(self, table: TableConfig) -> datetime | None:
+        return self.snowflake().max_watermark("FINAL", table.snowflake_table, table.watermark_col)

@@ -10,13 +10,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writable
+from aurora_sync.deletes.ports import AuroraKeys, FinalKeys
 from aurora_sync.exporter.lease import Claim, Lease
 from aurora_sync.pins import PinStore
 from aurora_sync.tables import Override
 
 
-class AuroraSource(Protocol):
-    """The source database: its commit-safe bound, its columns, and the two ways to export a query."""
+class AuroraSource(AuroraKeys, Protocol):
+    """The source database: its commit-safe bound, its columns, the two ways to export a query, and
+    its keys for delete detection."""
 
     def safe_bound(self) -> SafeBound: ...
 
@@ -33,8 +35,9 @@ class AuroraSource(Protocol):
     def close(self) -> None: ...
 
 
-class WatermarkSource(Protocol):
-    """Snowflake, where FINAL's watermark gives an incremental window its lower bound."""
+class WatermarkSource(FinalKeys, Protocol):
+    """Snowflake, where FINAL's watermark gives an incremental window its lower bound, and FINAL's
+    keys for delete detection."""
 
     def max_watermark(self, schema: str, table: str, column: str) -> datetime | None: ...
 

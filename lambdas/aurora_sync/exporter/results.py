@@ -33,6 +33,7 @@ class TableResult:
     manifest: str | None = None
     rerun: dict[str, Any] | None = None
     message: str | None = None  # why a table was skipped
+    deletes: dict[str, Any] | None = None  # the delete detection pass (exporter/deletes.py), if it ran
 
     def as_dict(self) -> dict[str, Any]:
         body = {k: v for k, v in self.__dict__.items() if v is not None}

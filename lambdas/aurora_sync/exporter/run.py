@@ -8,12 +8,13 @@ in-process against the local stack.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aurora_sync import aws
 from aurora_sync.adapters.dynamodb import LeaseTable
 from aurora_sync.errors import TerminalError, TransientError
+from aurora_sync.exporter.deletes import DeletePass
 from aurora_sync.exporter.lease import TableLeases
 from aurora_sync.exporter.payloads import ExportWindow, item_table, parse_request, split_window
 from aurora_sync.exporter.results import RunResult
@@ -58,15 +59,27 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         },
     )
 
+    store = runtime.store()
     exports = WindowExport(
         settings=settings,
         tables=tables,
         overrides=runtime.parameters,
-        store=runtime.store(),
+        store=store,
         open_aurora=runtime.open_aurora,
         open_snowflake=runtime.open_snowflake,
         alerts=runtime.router,
         run_id=run_id,
+    )
+    deletes = DeletePass(
+        store=store,
+        part_bytes=settings.multipart_chunk_mib * 1024 * 1024,
+        aurora=exports.aurora,
+        snowflake=exports.snowflake,
+        safe_bound=exports.safe_upper,
+        alerts=runtime.router,
+        run_id=run_id,
+        started=exports.started,
+        clock=lambda: datetime.now(UTC),
     )
     service = ExportService(
         settings=settings,
@@ -78,6 +91,7 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         remaining_ms=runtime.remaining_ms,
         run_id=run_id,
         attempt=attempt,
+        deletes=deletes,
     )
     try:
         if request.action == "split":

@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_sync.alerts import Alert, Severity
 from aurora_sync.errors import StatementTimeoutError, SyncError
+from aurora_sync.exporter.deletes import DeletePass
 from aurora_sync.exporter.lease import Lease
 from aurora_sync.exporter.paging import Paging
 from aurora_sync.exporter.payloads import Attempt, ExportWindow, can_cut, smaller_rerun
@@ -42,9 +43,11 @@ class ExportService:
         remaining_ms: Callable[[], int],
         run_id: str,
         attempt: Attempt | None = None,
+        deletes: DeletePass | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
+        self._deletes = deletes
         self._attempt = attempt
         self._windows = windows
         self._paging = Paging(alerts, run_id)
@@ -166,9 +169,36 @@ class ExportService:
             return self._skipped(claim.lease)
         self._paging.resolve("export_lease", window.table, f"lease acquired by run {self.run_id}")
         try:
-            return self._windows.export(window)
+            outcome = self._windows.export(window)
+            self._detect_deletes(outcome)
+            return outcome
         finally:
             self._leases.release(claim.lease)
+
+    def _detect_deletes(self, outcome: TableResult) -> None:
+        """After the table's incremental window succeeded, under its lease, while time is left: the
+        delete detection pass (exporter/deletes.py). Its failure never fails the export."""
+        table = self._windows.table(outcome.table)
+        if self._deletes is None or table is None or not table.detects_deletes:
+            return
+        if outcome.status not in (TableStatus.EXPORTED, TableStatus.EMPTY):
+            return
+        # The pass reads every key on both sides: it needs more room than one more window.
+        if self._remaining_ms() < 2 * self._settings.min_remaining_seconds * 1000:
+            logger.warning("delete detection skipped: time budget", extra={"table": table.table_name})
+            outcome.deletes = {"status": "skipped", "reason": "time budget"}
+            return
+        try:
+            outcome.deletes = self._deletes.run(table).as_dict()
+        except SyncError as exc:
+            self._deletes.failed(table, str(exc))
+            outcome.deletes = {"status": "failed", "error": str(exc)}
+        except Exception as exc:  # a bug in the pass must not lose the export
+            logger.exception(
+                "delete detection failed with an unexpected error", extra={"table": table.table_name}
+            )
+            self._deletes.failed(table, f"{type(exc).__name__}: {exc}")
+            outcome.deletes = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
     def _skipped(self, lease: Lease) -> TableResult:
         """Not a failure, nothing to re-run: the holder is exporting this incremental window. Pages

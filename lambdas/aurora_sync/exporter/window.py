@@ -68,6 +68,21 @@ class WindowExport:
             self._aurora = self._open_aurora()
         return self._aurora
 
+    def snowflake(self) -> WatermarkSource:
+        """Snowflake, opened on first use (the lower bound's, shared with delete detection)."""
+        return self._bounds.snowflake()
+
+    def safe_upper(self) -> datetime:
+        """The invocation's commit-safe bound (fixed on first use; delete detection's B)."""
+        return self._bounds.safe().upper
+
+    def table(self, name: str) -> TableConfig | None:
+        return self._tables.get(name)
+
+    @property
+    def started(self) -> datetime:
+        return self._started
+
     def close(self) -> None:
         if self._aurora is not None:
             self._aurora.close()

@@ -15,7 +15,7 @@ from typing import Any
 from aurora_sync.adapters.snowflake import normalize_key
 from aurora_sync.adapters.snowflake_history import FAILED_STATES, CopyRecord, MergeAudit, PipeStatus, TaskRun
 from aurora_sync.alerts import Alert, Severity
-from aurora_sync.manifest import ReadManifest, rerun_payload
+from aurora_sync.manifest import ManifestDoc, ReadManifest, rerun_payload
 from aurora_sync.pins import PublishPin, gaps
 from aurora_sync.timeutil import EPOCH, MICROSECOND, iso, parse_instant
 
@@ -128,6 +128,7 @@ def check_loads(
     latest = _latest_records(records, bucket)
     found = _LoadFindings()
     superseded: list[str] = []
+    exports = [m for m in manifests if not m.doc.is_tombstones]  # only an export covers a window
     for manifest in manifests:
         own = _LoadFindings()
         _check_manifest_loads(
@@ -140,7 +141,11 @@ def check_loads(
             object_exists=object_exists,
             overrides_path=overrides_path,
         )
-        if own.problems and _covered_by_later_load(manifest, manifests, latest, bucket):
+        if (
+            own.problems
+            and not manifest.doc.is_tombstones
+            and _covered_by_later_load(manifest, exports, latest, bucket)
+        ):
             superseded.append(manifest.key)
             continue
         found.problems += own.problems
@@ -238,7 +243,7 @@ def _check_manifest_loads(
     complete = True
     for entry in doc.files:
         record = _find(latest, bucket, entry.key)
-        base = {"file": entry.key, "manifest": manifest.key, "rerun": doc.rerun(overrides_path)}
+        base = {"file": entry.key, "manifest": manifest.key, "rerun": _rerun(doc, overrides_path)}
         if record is None or record.status == "load in progress":
             complete = False
             if not overdue:
@@ -273,9 +278,17 @@ def _check_manifest_loads(
                 "exported_rows": doc.rows,
                 "loaded_rows": loaded_rows,
                 "files": [f.key for f in doc.files],
-                "rerun": doc.rerun(overrides_path),
+                "rerun": _rerun(doc, overrides_path),
             }
         )
+
+
+def _rerun(doc: ManifestDoc, overrides_path: str) -> dict[str, Any]:
+    """What repairs a file that did not load: an export's window exported again; for tombstones,
+    the next detection pass, which finds the same keys and writes them again (runbook: deletes)."""
+    if doc.is_tombstones:
+        return {"tombstones": "written again by the next hourly run's delete detection; nothing to run"}
+    return doc.rerun(overrides_path)
 
 
 def _merged_after(run: TaskRun, loaded_at: datetime) -> bool:

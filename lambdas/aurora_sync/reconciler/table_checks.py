@@ -62,11 +62,13 @@ class TableChecks:
 
         results: list[CheckResult] = []
         manifests: list[ReadManifest] | None = None
+        loads: list[ReadManifest] = []  # export and tombstone manifests: every file must load
         if listed is None:
             results.append(unknown("manifests", name, s3_error or "S3"))
         else:
-            manifests, invalid = listed
+            loads, invalid = listed
             results.append(check_manifests(name, invalid))
+            manifests = [m for m in loads if not m.doc.is_tombstones]  # export windows only
 
         if manifests is None or records is None:
             results.append(unknown("loads", name, s3_error or copy_error or "?"))
@@ -74,7 +76,7 @@ class TableChecks:
             results.append(
                 check_loads(
                     name,
-                    manifests,
+                    loads,
                     records,
                     bucket=self._store.bucket,
                     now=now,
@@ -130,7 +132,7 @@ class TableChecks:
     def _manifests(
         self, table: TableConfig, since: datetime, now: datetime
     ) -> tuple[list[ReadManifest], list[str]]:
-        manifests, invalid = read_manifests(self._store, table.table_name, since, now)
+        manifests, invalid = read_manifests(self._store, table.table_name, since, now, tombstones=True)
         for error in invalid:
             logger.error("manifest is invalid", extra={"error": error})
         return manifests, invalid

@@ -9,6 +9,7 @@ variable "table" {
     lookback_seconds      = optional(number, 0)
     freshness_sla_minutes = optional(number, 120)
     target_table          = optional(string)
+    delete_detection      = optional(string, "off")
   })
 }
 

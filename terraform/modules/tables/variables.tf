@@ -23,10 +23,10 @@ variable "tables_json" {
       for t in jsondecode(var.tables_json) : length(setsubtract(keys(t), [
         "table_name", "watermark_col", "primary_keys", "columns", "soft_delete_col",
         "lookback_seconds", "freshness_sla_minutes", "target_table", "full_refresh", "low_volume",
-        "daily_credit_budget",
+        "daily_credit_budget", "delete_detection", "max_delete_fraction",
       ])) == 0
     ])
-    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table, low_volume, daily_credit_budget)."
+    error_message = "A tables.json entry has an unknown key (allowed: table_name, watermark_col, primary_keys, columns, soft_delete_col, lookback_seconds, freshness_sla_minutes, target_table, low_volume, daily_credit_budget, delete_detection, max_delete_fraction)."
   }
   validation {
     # aurora_sync.tables.TableConfig.daily_credit_budget: a JSON number above 0 (strict there too). A
@@ -64,6 +64,22 @@ variable "tables_json" {
       ])) == 0 if can(keys(t.low_volume))
     ])
     error_message = "A tables.json low_volume has an unknown key (allowed: hours, below_fraction, weeks, min_weeks, min_rows)."
+  }
+  validation {
+    # aurora_sync.tables.DeleteDetection: the Snowflake objects differ by mode, so a misspelt one must
+    # stop the plan. Key types and the fraction's range are checked in Python, naming the field.
+    condition = alltrue([
+      for t in jsondecode(var.tables_json) : contains(["off", "soft", "hard"], try(t.delete_detection, "off"))
+    ])
+    error_message = "A tables.json delete_detection must be \"off\", \"soft\" or \"hard\"."
+  }
+  validation {
+    condition = alltrue([
+      for t in jsondecode(var.tables_json) : try(t.max_delete_fraction, null) == null || (
+        try(t.delete_detection, "off") != "off" && try(t.max_delete_fraction > 0 && t.max_delete_fraction <= 1, false)
+      )
+    ])
+    error_message = "A tables.json max_delete_fraction must be a number in (0, 1], and only with delete_detection \"soft\" or \"hard\"."
   }
   validation {
     # schema.table, each part an identifier (aurora_sync.identifiers): also what the SSM names are made of.

@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING
 
 from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writable
 from aurora_sync.alerts import Alert
+from aurora_sync.deletes.compare import Digest, Key
 from aurora_sync.errors import TransientError
+from aurora_sync.exporter.deletes import DeletePass
 from aurora_sync.exporter.lease import Claim, Lease
 from aurora_sync.exporter.payloads import Attempt
 from aurora_sync.exporter.service import ExportService
 from aurora_sync.exporter.window import WindowExport
 from aurora_sync.settings import ExporterSettings, load_exporter_settings
 from aurora_sync.tables import Override, TableConfig, TablesConfig, parse_tables
+from tests.support import key_hash
 from tests.support.memory import MemoryStore, RecordingAlerts
 
 if TYPE_CHECKING:
@@ -48,10 +51,10 @@ def settings(**variables: str) -> ExporterSettings:
     return load_exporter_settings({**ENVIRONMENT, **variables})
 
 
-def tables(*, lookback_seconds: int = 300) -> TablesConfig:
+def tables(*, lookback_seconds: int = 300, delete_detection: str = "off") -> TablesConfig:
     return parse_tables(
         f'[{{"table_name": "{TABLE}", "watermark_col": "updated_at", "primary_keys": ["id"],'
-        f' "lookback_seconds": {lookback_seconds},'
+        f' "lookback_seconds": {lookback_seconds}, "delete_detection": "{delete_detection}",'
         ' "columns": [{"name": "id", "type": "NUMBER"}, {"name": "note", "type": "VARCHAR"},'
         ' {"name": "updated_at", "type": "TIMESTAMP_TZ"}]}]',
         "test",
@@ -125,10 +128,22 @@ class FakeAurora:
     fail_on: dict[str, Exception] = field(default_factory=dict)
     queries: list[str] = field(default_factory=list)
     closed: bool = False
+    keys: set[Key] = field(default_factory=set)  # the table's primary keys, for delete detection
+    key_reads: list[list[int]] = field(default_factory=list)  # buckets of each bucket_keys call
 
     def _check(self, method: str) -> None:
         if method in self.fail_on:
             raise self.fail_on[method]
+
+    def key_digests(self, table: TableConfig, buckets: int) -> dict[int, Digest]:
+        self._check("key_digests")
+        return key_hash.digests(self.keys, buckets)
+
+    def bucket_keys(self, table: TableConfig, buckets: int, which: list[int]) -> list[Key]:
+        self._check("bucket_keys")
+        self.key_reads.append(list(which))
+        wanted = set(which)
+        return [k for k in self.keys if key_hash.bucket_of(k, buckets) in wanted]
 
     def safe_bound(self) -> SafeBound:
         self._check("safe_bound")
@@ -161,10 +176,24 @@ class FakeAurora:
 
 @dataclass
 class FakeSnowflake:
-    """FINAL's watermark per Snowflake table name (None: FINAL is empty)."""
+    """FINAL's watermark per Snowflake table name (None: FINAL is empty), and FINAL's rows by key
+    with their watermarks, for delete detection."""
 
     final_max: dict[str, datetime | None] = field(default_factory=dict)
+    rows: dict[Key, datetime | None] = field(default_factory=dict)
     closed: bool = False
+
+    def final_row_count(self, table: TableConfig) -> int:
+        return len(self.rows)
+
+    def key_digests(self, table: TableConfig, buckets: int) -> dict[int, Digest]:
+        return key_hash.digests(self.rows, buckets)
+
+    def bucket_keys(
+        self, table: TableConfig, buckets: int, which: list[int]
+    ) -> list[tuple[Key, datetime | None]]:
+        wanted = set(which)
+        return [(k, w) for k, w in self.rows.items() if key_hash.bucket_of(k, buckets) in wanted]
 
     def max_watermark(self, schema: str, table: str, column: str) -> datetime | None:
         assert schema == "FINAL", schema
@@ -250,6 +279,20 @@ class Exporter:
         )
 
     @cached_property
+    def deletes(self) -> DeletePass:
+        return DeletePass(
+            store=self.store,
+            part_bytes=5 * 1024 * 1024,
+            aurora=self.windows.aurora,
+            snowflake=self.windows.snowflake,
+            safe_bound=self.windows.safe_upper,
+            alerts=self.alerts,
+            run_id="run-1",
+            started=T0,
+            clock=lambda: T0,
+        )
+
+    @cached_property
     def service(self) -> ExportService:
         return ExportService(
             settings=self.settings,
@@ -259,5 +302,6 @@ class Exporter:
             remaining_ms=lambda: self.remaining,
             run_id="run-1",
             attempt=self.attempt,
+            deletes=self.deletes,
             clock=lambda: T0,
         )

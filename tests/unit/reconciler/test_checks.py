@@ -47,8 +47,10 @@ def manifest(
     finished: datetime = NOW - timedelta(hours=1),
     lower: str | None = "2026-11-22T05:00:00.000000Z",
     upper: str = "2026-11-22T06:00:00.000000Z",
+    mode: str | None = None,
 ) -> ReadManifest:
     doc = {
+        "mode": mode,
         "run_id": "r",
         "table": TABLE,
         "files": [{"key": f"{TABLE}/2026/11/22/06/{k}", "rows": n, "bytes": 10} for k, n in files],
@@ -166,6 +168,30 @@ def test_a_later_export_covering_the_window_supersedes_a_lost_file() -> None:
         "m3", [("c.csv", 5)], 5, finished=NOW - timedelta(minutes=20), lower="2026-11-22T05:30:00Z"
     )
     assert loads([lost, narrow], [loaded("c.csv", 5)]).status == Status.PROBLEM
+
+
+def test_a_tombstone_file_must_load_and_neither_covers_nor_is_covered_by_an_export() -> None:
+    # GIVEN a tombstone manifest (delete detection) whose file never loaded, and an export manifest
+    # finished later over a wider window, loaded
+    tombstones = manifest("t.deletes", [("t.deletes.csv", 2)], 2, mode="deletes")
+    export = manifest("m2", [("b.csv", 5)], 5, finished=NOW - timedelta(minutes=20), lower=None)
+    # WHEN the loads check runs THEN the tombstones are a problem: no export supersedes them, and
+    # what repairs them is the next pass, not a window to re-export
+    result = loads([tombstones, export], [loaded("b.csv", 5)])
+    assert result.status == Status.PROBLEM and "superseded" not in result.details
+    (problem,) = result.details["problems"]
+    assert problem["file"].endswith("t.deletes.csv") and "next hourly run" in problem["rerun"]["tombstones"]
+    # AND a tombstone manifest never covers a lost export file
+    lost = manifest("m1", [("a.csv", 5)], 5)
+    late = manifest("u.deletes", [("u.deletes.csv", 1)], 1, mode="deletes", finished=NOW, lower=None)
+    assert loads([lost, late], [loaded("u.deletes.csv", 1)]).status == Status.PROBLEM
+
+
+def test_a_manifests_mode_must_match_its_key() -> None:
+    with pytest.raises(ValueError, match="does not match the key's kind"):
+        manifest("m", [("a.csv", 5)], 5, mode="deletes")
+    with pytest.raises(ValueError, match="does not match the key's kind"):
+        manifest("m.deletes", [("a.deletes.csv", 5)], 5)
 
 
 def test_manifest_problems_name_the_object_and_the_field() -> None:

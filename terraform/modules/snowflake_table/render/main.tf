@@ -37,7 +37,29 @@ locals {
   keys           = [for k in var.table.primary_keys : "\"${upper(k)}\""]
   non_keys       = [for c in local.cols : c if !contains(local.keys, c)]
 
-  base_values = {
+  # Delete detection (aurora_sync.snowflake_sql SnowflakeTable._delete_values): the MERGE's tombstone
+  # branch and FINAL's _DELETED_AT; empty strings when off, so those tables render as before.
+  detection      = var.table.delete_detection
+  watermark_q    = "\"${upper(var.table.watermark_col)}\""
+  watermark_type = one([for i, c in var.table.columns : local.column_types[i] if upper(c.name) == upper(var.table.watermark_col)])
+  newer          = "(t.${local.watermark_q} IS NULL OR s.${local.watermark_q} >= t.${local.watermark_q})"
+  delete_values = local.detection == "off" ? {
+    tombstone_column    = ""
+    tombstone_clause    = ""
+    not_tombstone       = ""
+    final_extra_columns = ""
+    } : {
+    tombstone_column    = ", \"_SOURCE_FILE\" LIKE '%.deletes.csv' AS \"_TOMBSTONE\""
+    not_tombstone       = " AND NOT s.\"_TOMBSTONE\""
+    final_extra_columns = local.detection == "soft" ? ",\n  \"_DELETED_AT\" ${local.watermark_type}" : ""
+    tombstone_clause = local.detection == "soft" ? join("", [
+      "\nWHEN MATCHED AND s.\"_TOMBSTONE\" AND ${local.newer} THEN UPDATE SET\n",
+      "  \"_DELETED_AT\" = COALESCE(t.\"_DELETED_AT\", s.${local.watermark_q})",
+    ]) : "\nWHEN MATCHED AND s.\"_TOMBSTONE\" AND ${local.newer} THEN DELETE"
+  }
+  soft_reset = local.detection == "soft" ? ["\"_DELETED_AT\" = NULL"] : []
+
+  base_values = merge(local.delete_values, {
     staging             = local.staging_q
     final               = "${local.final_prefix}.\"${local.names.final}\""
     stream              = local.stream_q
@@ -58,7 +80,7 @@ locals {
     key_columns            = join(", ", local.keys)
     key_join               = join(" AND ", [for k in local.keys : "t.${k} = s.${k}"])
     watermark              = "\"${upper(var.table.watermark_col)}\""
-    update_set             = join(",\n  ", [for c in local.non_keys : "${c} = s.${c}"])
+    update_set             = join(",\n  ", concat([for c in local.non_keys : "${c} = s.${c}"], local.soft_reset))
     insert_values          = join(", ", [for c in local.cols : "s.${c}"])
     audit_table            = "${local.staging_prefix}.\"MERGE_AUDIT\""
     # SnowflakeTable.merge_query_tag: the reconciler's cost check sums credits by it.
@@ -68,7 +90,7 @@ locals {
       for i, t in local.active_types :
       contains(local.json_types, split("(", t)[0]) ? format("PARSE_JSON($%d)", i + 1) : format("$%d", i + 1)
     ])
-  }
+  })
 
   sql_dir = "${path.module}/../sql"
   # Composed values: templates rendered into other templates (pipe <- copy, task <- merge + audit +
@@ -92,9 +114,10 @@ locals {
     local.metadata_columns,
   )
   # Primary-key columns are NOT NULL, as PRIMARY KEY (...) makes them in final_table.sql.
-  final_columns = [
-    for c in local.config_columns : merge(c, { nullable = !contains([for k in var.table.primary_keys : upper(k)], c.name) })
-  ]
+  final_columns = concat(
+    [for c in local.config_columns : merge(c, { nullable = !contains([for k in var.table.primary_keys : upper(k)], c.name) })],
+    local.detection == "soft" ? [{ name = "_DELETED_AT", type = local.watermark_type, nullable = true }] : [],
+  )
 
   # Every object's SQL, in creation order (SnowflakeTable.statements()).
   statement_templates = [

@@ -1,0 +1,166 @@
+"""The key hash both databases compute, and the statements that read it.
+
+Each primary key is turned into one canonical text, the same string on both sides:
+`<length of k1>:<k1><length of k2>:<k2>...` where each `k` is the key column's text form
+(PostgreSQL `::text`, Snowflake `TO_VARCHAR`; config allows only key types whose forms agree:
+column_types.comparable_key). The length prefix keeps composite keys apart ('1','23' vs '12','3').
+Its MD5 (32 lower-case hex digits on both sides: PostgreSQL md5(), Snowflake MD5) gives:
+- the bucket: hex digits 1..6 as an integer, modulo the bucket count (the same count both sides);
+- the checksum: hex digits 7..21, a 60-bit integer, summed per bucket.
+A bucket whose row count and checksum sum agree holds the same keys on both sides (a collision
+needs two different key sets with equal counts and equal 60-bit sums); only the others are read
+key by key, so a pass reads keys in proportion to what changed, not to the table.
+
+The two sides need not share SQL text, only the numbers: PostgreSQL reads hex through its bit-string
+cast (`('x' || hex)::bit(n)::bigint`, "Bit String Functions and Operators"), Snowflake through
+digit positions (POSITION of each hex digit in '0123456789abcdef', times its power of 16), which
+fakesnow also runs: TO_NUMBER's hex format model and MD5_NUMBER_UPPER64 are documented Snowflake
+but not in fakesnow 0.12.1, and a fakesnow-only variant would leave the production form untested.
+tests/integration/test_key_hash.py hashes the same keys on real PostgreSQL and fakesnow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aurora_sync.identifiers import quote_pg, quote_sf
+from aurora_sync.tables import TableConfig
+
+BUCKET_DIGITS = 6  # hex digits 1..6: up to 16,777,216 values, taken modulo the bucket count
+CHECKSUM_START = BUCKET_DIGITS + 1
+CHECKSUM_DIGITS = 15  # hex digits 7..21: 60 bits, so a bigint in PostgreSQL before the sum
+KEYS_PER_BUCKET = 1000  # a differing bucket costs about this many keys read on each side
+MAX_BUCKETS = 65_536  # the digest read returns one row per bucket; past 65M rows, buckets grow
+MAX_BUCKETS_PER_READ = 1000  # a key read names at most this many buckets (IN list)
+HEX = "0123456789abcdef"
+# Sums are taken modulo 2**60 on both sides, so every number either side returns fits 64 bits
+# (drivers differ on decimals wider than that); a sum modulo 2**60 is as good a checksum as the sum
+# (one chance in 2**60 that two key sets of equal size collide).
+CHECKSUM_MODULUS = 2 ** (4 * CHECKSUM_DIGITS)
+
+
+def bucket_count(final_rows: int) -> int:
+    """How many buckets a table of `final_rows` rows is split into: about KEYS_PER_BUCKET keys each.
+    Both sides must use the same count, so the caller computes it once per pass."""
+    if final_rows < 0:
+        raise ValueError(f"final_rows {final_rows} is negative")
+    return max(1, min(MAX_BUCKETS, -(-final_rows // KEYS_PER_BUCKET)))
+
+
+def int_literal(value: int, low: int = 0, high: int = MAX_BUCKETS) -> str:
+    """The typed literal renderer for the bucket count and bucket numbers (our own integers, never
+    input): a bool or anything else is refused, as is a value outside [low, high]."""
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError(f"{value!r} is not an integer in {low}..{high}")
+    return str(value)
+
+
+def _bucket_list(buckets: Sequence[int], count: int) -> str:
+    if not 0 < len(buckets) <= MAX_BUCKETS_PER_READ:
+        raise ValueError(f"a key read names 1..{MAX_BUCKETS_PER_READ} buckets, not {len(buckets)}")
+    return ", ".join(int_literal(b, 0, count - 1) for b in buckets)
+
+
+@dataclass(frozen=True)
+class AuroraKeyHash:
+    """The PostgreSQL side: statements over `schema.table` in Aurora."""
+
+    table: TableConfig
+
+    @property
+    def _relation(self) -> str:
+        return quote_pg(self.table.schema_name, self.table.relation)
+
+    @property
+    def _keys(self) -> list[str]:
+        return [quote_pg(k) for k in self.table.primary_keys]
+
+    def key_text(self) -> str:
+        return " || ".join(f"length({k}::text)::text || ':' || {k}::text" for k in self._keys)
+
+    def _hashed(self, count: int) -> str:
+        """Bucket, checksum and the key columns of every row."""
+        bucket = _pg_hex_number(1, BUCKET_DIGITS)
+        checksum = _pg_hex_number(CHECKSUM_START, CHECKSUM_DIGITS)
+        keys = ", ".join(self._keys)
+        return (
+            f"SELECT {bucket} % {int_literal(count, 1)} AS bucket, {checksum} AS checksum, {keys} "
+            f"FROM (SELECT md5({self.key_text()}) AS h, {keys} FROM {self._relation}) AS hashed"
+        )
+
+    def digests(self, count: int) -> str:
+        """Per bucket: (bucket, rows, sum of checksums); buckets without rows are absent."""
+        return (
+            f"SELECT bucket, count(*) AS key_count, sum(checksum) % {CHECKSUM_MODULUS} AS checksum_sum "
+            f"FROM ({self._hashed(count)}) AS buckets GROUP BY bucket"
+        )
+
+    def keys(self, count: int, buckets: Sequence[int]) -> str:
+        """The key columns of every row in `buckets`."""
+        return (
+            f"SELECT {', '.join(self._keys)} FROM ({self._hashed(count)}) AS buckets "
+            f"WHERE bucket IN ({_bucket_list(buckets, count)})"
+        )
+
+
+def _pg_hex_number(start: int, digits: int) -> str:
+    """PostgreSQL: the integer the hex digits start..start+digits-1 of `h` spell (at most 60 bits:
+    a non-negative bigint)."""
+    return f"('x' || substr(h, {start}, {digits}))::bit({4 * digits})::bigint"
+
+
+def _hex_number(column: str, start: int, digits: int) -> str:
+    """Snowflake: the integer the hex digits start..start+digits-1 of `column` spell."""
+    return " + ".join(
+        f"(POSITION(SUBSTR({column}, {start + i}, 1), '{HEX}') - 1) * {16 ** (digits - 1 - i)}"
+        for i in range(digits)
+    )
+
+
+@dataclass(frozen=True)
+class FinalKeyHash:
+    """The Snowflake side: statements over FINAL (`final` is SnowflakeTable.final, quoted and
+    database-qualified). `live` restricts them to rows not already marked deleted."""
+
+    table: TableConfig
+    final: str
+    live: str | None = None
+
+    @property
+    def _keys(self) -> list[str]:
+        return [quote_sf(k) for k in self.table.primary_keys]
+
+    def key_text(self) -> str:
+        return " || ".join(
+            f"TO_VARCHAR(LENGTH(TO_VARCHAR({k}))) || ':' || TO_VARCHAR({k})" for k in self._keys
+        )
+
+    def _hashed(self, count: int, extra: str = "") -> str:
+        bucket = f"MOD({_hex_number('h', 1, BUCKET_DIGITS)}, {int_literal(count, 1)})"
+        checksum = _hex_number("h", CHECKSUM_START, CHECKSUM_DIGITS)
+        where = "" if self.live is None else f" WHERE {self.live}"
+        return (
+            f"SELECT {bucket} AS bucket, {checksum} AS checksum, {', '.join(self._keys)}{extra} "
+            f"FROM (SELECT MD5({self.key_text()}) AS h, {', '.join(self._keys)}{extra} "
+            f"FROM {self.final}{where}) AS hashed"
+        )
+
+    def digests(self, count: int) -> str:
+        return (
+            # The CAST is a no-op in Snowflake (the checksum is an integer NUMBER already); fakesnow
+            # sums any other argument as DOUBLE (its numeric_agg_implicit_cast), losing the low bits.
+            f"SELECT bucket, COUNT(*) AS key_count, "
+            f"MOD(SUM(CAST(checksum AS NUMBER(38,0))), {CHECKSUM_MODULUS}) AS checksum_sum "
+            f"FROM ({self._hashed(count)}) AS buckets GROUP BY bucket"
+        )
+
+    def keys(self, count: int, buckets: Sequence[int]) -> str:
+        """The key columns and the watermark of every row in `buckets`: a key whose row changed
+        recently is not a delete yet (compare.candidates)."""
+        watermark = quote_sf(self.table.watermark_col)
+        return (
+            f"SELECT {', '.join(self._keys)}, {watermark} "
+            f"FROM ({self._hashed(count, f', {watermark}')}) AS buckets "
+            f"WHERE bucket IN ({_bucket_list(buckets, count)})"
+        )

@@ -1,0 +1,142 @@
+"""The key hash of delete detection (aurora_sync.deletes.keyhash) gives the same buckets, counts and
+checksums on real PostgreSQL and on fakesnow, for every key type config allows, and matches the
+formula computed in Python: the two sides can be compared bucket by bucket."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from aurora_sync.adapters.snowflake import normalize_key
+from aurora_sync.deletes.compare import Digest, differing_buckets
+from aurora_sync.deletes.keyhash import AuroraKeyHash, FinalKeyHash
+from aurora_sync.identifiers import quote_pg, quote_sf
+from aurora_sync.tables import TableConfig
+from tests.support import key_hash as reference
+
+DATABASE = "KEY_HASH_DB"
+WATERMARK = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+BUCKETS = 7
+
+# Each case: (relation, [(column, PostgreSQL type, Snowflake type)], keys)
+TEXTS = ["", "a", "1:2", "héllo wörld", "日本語", "it's", 'say "hi"', "a\nb", " padded ", "x" * 300]
+CASES: list[tuple[str, list[tuple[str, str, str]], list[tuple[Any, ...]]]] = [
+    ("kh_int", [("id", "bigint", "NUMBER(38,0)")], [(i,) for i in [*range(-50, 950), 2**62, -(2**62)]]),
+    ("kh_text", [("code", "text", "VARCHAR")], [(t,) for t in TEXTS] + [(f"k{i}",) for i in range(300)]),
+    (
+        "kh_pair",  # '1','23' and '12','3' must not hash alike
+        [("tenant", "integer", "NUMBER(10,0)"), ("code", "varchar(400)", "VARCHAR(400)")],
+        [(1, "23"), (12, "3"), (1, "2:3"), *[(i % 7, t) for i, t in enumerate(TEXTS)]],
+    ),
+    ("kh_uuid", [("id", "uuid", "VARCHAR(36)")], [(str(uuid.UUID(int=i * 7919)),) for i in range(200)]),
+]
+
+
+def config(relation: str, columns: list[tuple[str, str, str]]) -> TableConfig:
+    return TableConfig.model_validate(
+        {
+            "table_name": f"public.{relation}",
+            "watermark_col": "updated_at",
+            "primary_keys": [c[0] for c in columns],
+            "columns": [{"name": c[0], "type": c[2]} for c in columns]
+            + [{"name": "updated_at", "type": "TIMESTAMP_TZ"}],
+            "delete_detection": "hard",
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def sides(pg_server: Any, fakesnow_server: Any) -> Iterator[tuple[Any, Any]]:
+    """Every case's keys in a PostgreSQL table and in a FINAL table on fakesnow."""
+    dbname = pg_server.create_database("key_hash")
+    pg = pg_server.connect(dbname)
+    sf = fakesnow_server.connect(DATABASE)
+    cur = sf.cursor()
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_sf(DATABASE, 'FINAL')}")
+    for relation, columns, keys in CASES:
+        table = config(relation, columns)
+        pg_cols = ", ".join(f"{quote_pg(c)} {t}" for c, t, _ in columns)
+        pg.run(f"CREATE TABLE {quote_pg('public', relation)} ({pg_cols}, updated_at timestamptz)")
+        names = ", ".join(quote_pg(c) for c, _, _ in columns)
+        params = ", ".join(f":k{i}" for i in range(len(columns)))
+        for key in keys:
+            pg.run(
+                f"INSERT INTO {quote_pg('public', relation)} ({names}) VALUES ({params})",
+                **{f"k{i}": v for i, v in enumerate(key)},
+            )
+        sf_cols = ", ".join(f"{quote_sf(c)} {t}" for c, _, t in columns)
+        final = quote_sf(DATABASE, "FINAL", table.snowflake_table)
+        cur.execute(f'CREATE TABLE {final} ({sf_cols}, "UPDATED_AT" TIMESTAMP_TZ)')
+        placeholders = ", ".join(["%s"] * (len(columns) + 1))
+        cur.executemany(f"INSERT INTO {final} VALUES ({placeholders})", [(*key, WATERMARK) for key in keys])
+    try:
+        yield pg, sf
+    finally:
+        pg.close()
+        sf.close()
+
+
+def aurora_digests(pg: Any, table: TableConfig, count: int) -> dict[int, Digest]:
+    return {int(b): Digest(int(c), int(s)) for b, c, s in pg.run(AuroraKeyHash(table).digests(count))}
+
+
+def final_hash(table: TableConfig) -> FinalKeyHash:
+    return FinalKeyHash(table, quote_sf(DATABASE, "FINAL", table.snowflake_table))
+
+
+def final_digests(sf: Any, table: TableConfig, count: int) -> dict[int, Digest]:
+    rows = sf.cursor().execute(final_hash(table).digests(count)).fetchall()
+    return {int(b): Digest(int(c), int(s)) for b, c, s in rows}
+
+
+@pytest.mark.parametrize(("relation", "columns", "keys"), CASES, ids=[c[0] for c in CASES])
+def test_both_databases_hash_the_same_keys_to_the_same_buckets_and_checksums(
+    sides: tuple[Any, Any], relation: str, columns: list[tuple[str, str, str]], keys: list[tuple[Any, ...]]
+) -> None:
+    # GIVEN the same keys in Aurora (PostgreSQL) and FINAL (fakesnow)
+    pg, sf = sides
+    table = config(relation, columns)
+    # WHEN both sides aggregate them into the same number of buckets
+    aurora = aurora_digests(pg, table, BUCKETS)
+    final = final_digests(sf, table, BUCKETS)
+    # THEN every bucket's count and checksum sum agree, and equal the formula computed in Python
+    assert aurora == final == reference.digests(keys, BUCKETS)
+    assert sum(d.count for d in aurora.values()) == len(keys) and set(aurora) <= set(range(BUCKETS))
+    assert differing_buckets(aurora, final) == []
+
+
+@pytest.mark.parametrize(("relation", "columns", "keys"), CASES[:3], ids=[c[0] for c in CASES[:3]])
+def test_a_deleted_key_changes_only_its_bucket_and_the_key_read_finds_it(
+    sides: tuple[Any, Any], relation: str, columns: list[tuple[str, str, str]], keys: list[tuple[Any, ...]]
+) -> None:
+    # GIVEN one key deleted in Aurora only
+    pg, sf = sides
+    table = config(relation, columns)
+    gone = keys[len(keys) // 2]
+    where = " AND ".join(f"{quote_pg(c)} = :k{i}" for i, (c, _, _) in enumerate(columns))
+    pg.run("BEGIN")
+    try:
+        pg.run(
+            f"DELETE FROM {quote_pg('public', relation)} WHERE {where}",
+            **{f"k{i}": v for i, v in enumerate(gone)},
+        )
+        # WHEN the digests are compared and the differing buckets read key by key on both sides
+        differing = differing_buckets(aurora_digests(pg, table, BUCKETS), final_digests(sf, table, BUCKETS))
+        aurora_keys = {
+            tuple(normalize_key(v) for v in row)
+            for row in pg.run(AuroraKeyHash(table).keys(BUCKETS, differing))
+        }
+        final_rows = sf.cursor().execute(final_hash(table).keys(BUCKETS, differing)).fetchall()
+    finally:
+        pg.run("ROLLBACK")
+    # THEN exactly one bucket differs, by one key, and that key is the deleted one, with its watermark
+    assert len(differing) == 1
+    final_keys = Counter(tuple(normalize_key(v) for v in row[:-1]) for row in final_rows)
+    assert set(final_keys) - aurora_keys == {gone}
+    assert all(n == 1 for n in final_keys.values())
+    assert {row[-1].astimezone(UTC) for row in final_rows} == {WATERMARK}

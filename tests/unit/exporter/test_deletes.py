@@ -1,0 +1,151 @@
+"""The delete detection pass (exporter/deletes.py) inside an export run, on fakes: what it reads,
+what it writes, when the guard stops it, and that it never costs the export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from aurora_sync.errors import TransientError
+from aurora_sync.exporter.payloads import ExportWindow
+from aurora_sync.exporter.results import TableStatus
+from aurora_sync.layout import MANIFEST_ROOT
+from aurora_sync.manifest import read_manifests
+from tests.unit.exporter.fakes import T0, TABLE, Exporter, tables
+
+OLD = T0 - timedelta(days=1)
+INCREMENTAL = ExportWindow(TABLE)
+
+
+def detecting(final_keys: int = 2000, deleted: tuple[int, ...] = (), **rows: object) -> Exporter:
+    """GIVEN orders with hard delete detection (lookback 300 s), FINAL holding keys 0..final_keys-1
+    unchanged for a day, and Aurora the same keys less `deleted`."""
+    exporter = Exporter(tables=tables(delete_detection="hard"))
+    exporter.snowflake.rows = {(i,): OLD for i in range(final_keys)}
+    exporter.aurora.keys = {(i,) for i in range(final_keys)} - {(i,) for i in deleted}
+    return exporter
+
+
+def tombstone_files(exporter: Exporter) -> list[str]:
+    return [k for k in exporter.store.keys(TABLE + "/") if k.endswith(".deletes.csv")]
+
+
+def test_keys_deleted_in_aurora_become_a_tombstone_file_with_its_manifest() -> None:
+    exporter = detecting(deleted=(7, 1500))
+    # WHEN the hourly run exports the table
+    result = exporter.service.run([INCREMENTAL])
+    # THEN the export stands and the pass wrote the two keys, watermark = the run's commit-safe
+    # bound, the other columns NULL, under the table's data prefix (the pipe loads it)
+    (table,) = result.tables
+    assert table.status is TableStatus.EMPTY and table.deletes is not None
+    assert (table.deletes["status"], table.deletes["deletes"], table.deletes["limit"]) == ("written", 2, 20)
+    (key,) = tombstone_files(exporter)
+    assert key.startswith(f"{TABLE}/2026/11/20/06/run-") and key == table.deletes["file"]
+    assert exporter.store.objects[key] == (
+        b"id,note,updated_at\n7,,2026-11-20T06:00:00.000000+00:00\n1500,,2026-11-20T06:00:00.000000+00:00\n"
+    )
+    # AND a manifest in mode "deletes" that the loads check reads and export-window readers skip
+    manifest = table.deletes["manifest"]
+    assert manifest.startswith(MANIFEST_ROOT) and manifest.endswith(".deletes.json")
+    everything, _ = read_manifests(exporter.store, TABLE, T0 - timedelta(hours=1), T0, tombstones=True)
+    exports, _ = read_manifests(exporter.store, TABLE, T0 - timedelta(hours=1), T0)
+    (tombstones,) = [m for m in everything if m.doc.is_tombstones]
+    assert tombstones.key == manifest and tombstones.doc.rows == 2 and tombstones.doc.files[0].key == key
+    assert all(not m.doc.is_tombstones for m in exports) and len(exports) == len(everything) - 1
+    # AND only the differing buckets were read key by key (2,000 keys: 2 buckets)
+    assert table.deletes["buckets"] == 2 and table.deletes["differing"] == len(exporter.aurora.key_reads[0])
+    assert exporter.alerts.checks() == []
+
+
+def test_nothing_deleted_reads_no_key_at_all() -> None:
+    exporter = detecting()
+    result = exporter.service.run([INCREMENTAL])
+    deletes = result.tables[0].deletes
+    assert deletes is not None and (deletes["status"], deletes["differing"]) == ("none", 0)
+    assert exporter.aurora.key_reads == [] and tombstone_files(exporter) == []
+    assert deletes["statements"] == {"aurora": 1, "snowflake": 2}
+
+
+def test_a_row_that_changed_within_the_lookback_is_not_deleted_yet() -> None:
+    # GIVEN key 5 gone from Aurora, but FINAL's row changed after the cutoff (bound - 300 s): it
+    # may be a row inserted after Aurora's read and merged since
+    exporter = detecting(deleted=(5, 6))
+    exporter.snowflake.rows[(5,)] = T0 - timedelta(seconds=299)
+    result = exporter.service.run([INCREMENTAL])
+    deletes = result.tables[0].deletes
+    assert deletes is not None and (deletes["deletes"], deletes["recent"]) == (1, 1)
+    (key,) = tombstone_files(exporter)
+    assert exporter.store.objects[key].splitlines()[1:] == [b"6,,2026-11-20T06:00:00.000000+00:00"]
+
+
+def test_keys_only_aurora_has_are_the_pipelines_lag_not_deletes() -> None:
+    exporter = detecting()
+    exporter.aurora.keys |= {(5000,), (5001,)}
+    result = exporter.service.run([INCREMENTAL])
+    deletes = result.tables[0].deletes
+    assert deletes is not None and (deletes["status"], deletes["deletes"]) == ("none", 0)
+    assert tombstone_files(exporter) == []
+
+
+def test_a_bulk_delete_over_the_limit_applies_nothing_and_pages_before_reading_keys() -> None:
+    # GIVEN 100 of 2,000 keys gone (the limit is 1 %: 20)
+    exporter = detecting(deleted=tuple(range(0, 2000, 20)))
+    result = exporter.service.run([INCREMENTAL])
+    # THEN no tombstone, the counts alone stopped it (no key read), and on-call is paged P2 with them
+    deletes = result.tables[0].deletes
+    assert deletes is not None and (deletes["status"], deletes["deletes"]) == ("guarded", 100)
+    assert tombstone_files(exporter) == [] and exporter.aurora.key_reads == []
+    (alert,) = [a for a, _ in exporter.alerts.raised]
+    assert (alert.check, alert.severity.value, alert.runbook_anchor) == (
+        "deletes",
+        "P2",
+        "deletes-over-limit",
+    )
+    assert "at least 100 of 2,000 FINAL rows" in alert.summary and "nothing deleted" in alert.summary
+    assert alert.details["limit"] == 20 and alert.details["max_delete_fraction"] == 0.01
+    # AND the export itself is not a failure
+    assert result.tables[0].status is TableStatus.EMPTY and not result.failed
+
+
+def test_deletes_hidden_by_new_keys_in_the_same_buckets_are_still_guarded() -> None:
+    # GIVEN 30 keys gone and 30 new ones (not merged yet) in the single bucket of 1,000 keys: equal
+    # counts, so only the key read shows 30 deletes, over the limit of 10
+    exporter = detecting(final_keys=1000, deleted=tuple(range(30)))
+    exporter.aurora.keys |= {(i,) for i in range(5000, 5030)}
+    result = exporter.service.run([INCREMENTAL])
+    deletes = result.tables[0].deletes
+    assert deletes is not None and (deletes["status"], deletes["deletes"], deletes["limit"]) == (
+        "guarded",
+        30,
+        10,
+    )
+    assert tombstone_files(exporter) == [] and exporter.alerts.checks() == ["deletes"]
+
+
+def test_a_failed_pass_keeps_the_export_and_tells_chat() -> None:
+    exporter = detecting(deleted=(3,))
+    exporter.aurora.fail_on["key_digests"] = TransientError("connection reset")
+    result = exporter.service.run([INCREMENTAL])
+    (table,) = result.tables
+    assert table.status is TableStatus.EMPTY and not result.failed
+    assert table.deletes == {"status": "failed", "error": "connection reset"}
+    (alert,) = [a for a, _ in exporter.alerts.raised]
+    assert (alert.check, alert.severity.value) == ("deletes_failed", "P3")
+
+
+@pytest.mark.parametrize("why", ["detection off", "manual window", "time budget"])
+def test_no_pass_without_detection_for_a_manual_window_or_without_time(why: str) -> None:
+    exporter = detecting(deleted=(3,))
+    window = INCREMENTAL
+    if why == "detection off":
+        exporter = Exporter()
+        exporter.snowflake.rows = {(3,): OLD}
+    elif why == "manual window":
+        window = ExportWindow(TABLE, T0 - timedelta(hours=2), T0)
+    else:
+        exporter.remaining = 2 * exporter.settings.min_remaining_seconds * 1000 - 1
+    result = exporter.service.run([window])
+    deletes = result.tables[0].deletes
+    assert deletes == ({"status": "skipped", "reason": "time budget"} if why == "time budget" else None)
+    assert tombstone_files(exporter) == [] and exporter.aurora.key_reads == []
