@@ -33,6 +33,7 @@ class TableResult:
     manifest: str | None = None
     rerun: dict[str, Any] | None = None
     message: str | None = None  # why a table was skipped
+    refresh: dict[str, Any] | None = None  # a refresh range: {id, index, of, done (ranges checkpointed)}
 
     def as_dict(self) -> dict[str, Any]:
         body = {k: v for k, v in self.__dict__.items() if v is not None}

@@ -74,7 +74,17 @@ def test_each_fake_has_the_real_adapters_signature_for_every_port_method(
 
 def test_the_ports_name_the_methods_the_exporter_calls() -> None:
     declared: dict[str, Any] = {port.__name__: port_methods(port) for port, _, _ in PORTS}
-    assert declared["AuroraSource"] == ["close", "columns", "copy_out", "export_to_s3", "safe_bound"]
+    assert declared["AuroraSource"] == [
+        "close",
+        "columns",
+        "copy_out",
+        "export_to_s3",
+        "key_sample",
+        "limit_statements",
+        "nullable",
+        "row_estimate",
+        "safe_bound",
+    ]
     assert declared["ExportStore"] == [
         "copy",
         "delete",
