@@ -172,7 +172,7 @@ class ExporterSettings(ServiceSettings):
     # A full refresh (exporter/refresh.py) is planned in key ranges of about this many rows (a
     # request's rows_per_range overrides it), at most 1,000 ranges. Size it so one range exports
     # well inside REFRESH_STATEMENT_SECONDS.
-    refresh_rows_per_range: int = Field(default=500_000, ge=100, alias="REFRESH_ROWS_PER_RANGE")
+    refresh_rows_per_range: int = Field(default=500_000, ge=10, alias="REFRESH_ROWS_PER_RANGE")
     # No Aurora statement of a full refresh (the key sample, each range's export) runs longer than
     # this, whatever is left of the Lambda's time: a range that would is cancelled and fails alone.
     refresh_statement_seconds: int = Field(default=600, ge=1, le=900, alias="REFRESH_STATEMENT_SECONDS")

@@ -104,6 +104,8 @@ def test_composite_text_keys_are_sampled_in_postgresqls_order_and_ranges_cover_e
         assert aurora.nullable("public", "pairs", ["k", "n"]) == []
         bound = aurora.safe_bound().upper
     assert len(sample) == len(PAIRS)
+    # THEN in the key's own order: the int column as numbers (10 after 9), not as its text
+    assert [int(n) for k, n in sample if k == "a"] == list(range(1, 41))
     boundaries = choose_boundaries(sample, 7)
     # THEN each range's query, run by PostgreSQL, selects a disjoint part and together all rows
     admin = pipeline.admin()

@@ -316,10 +316,12 @@ class Aurora:
         """The primary keys of about `percent` % of the table's pages (TABLESAMPLE SYSTEM: whole
         pages, so it reads only those), in the keys' own order, each value as PostgreSQL's text
         output (session TimeZone UTC), which reads back as the same value of the column's type."""
-        keys = [quote_pg(k) for k in table.primary_keys]
+        # Qualified (t."k"): ORDER BY "k" alone would sort the output column of the same name, the
+        # text, so 10 would come before 9.
+        keys = [f"t.{quote_pg(k)}" for k in table.primary_keys]
         rows = self.run(
             f"SELECT {', '.join(f'{k}::text' for k in keys)} "
-            f"FROM {quote_pg(table.schema_name, table.relation)} TABLESAMPLE SYSTEM (:percent) "
+            f"FROM {quote_pg(table.schema_name, table.relation)} AS t TABLESAMPLE SYSTEM (:percent) "
             f"ORDER BY {', '.join(keys)}",
             f"sample the primary keys of {table.table_name}",
             percent=float(percent),

@@ -131,7 +131,7 @@ class RefreshPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     refresh: str
-    rows_per_range: int | None = Field(default=None, ge=100, le=100_000_000)
+    rows_per_range: int | None = Field(default=None, ge=10, le=100_000_000)
     restart: bool = False  # abandon the table's unfinished refresh and plan a new one
 
 

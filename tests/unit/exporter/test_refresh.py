@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from aurora_sync.errors import PayloadError, StatementTimeoutError, TerminalError
-from aurora_sync.exporter.payloads import MAX_PLAN_ITEMS, ExportWindow, RangeRef, RefreshPayload, parse_event
+from aurora_sync.exporter.payloads import (
+    MAX_PLAN_ITEMS,
+    ExportWindow,
+    RangeRef,
+    RefreshPayload,
+    parse_event,
+    parse_request,
+)
 from aurora_sync.exporter.refresh import (
     SAMPLES_PER_RANGE,
     RefreshPlan,
@@ -238,3 +246,10 @@ def test_a_range_manifest_is_no_evidence_for_a_publish_pins_window() -> None:
     exporter.service.run([refresh.window(0)])
     # THEN the gap stays open: the range did not export the other keys' rows of that window
     assert PublishPins(exporter.store, "run-2").open_gaps(TABLE) == [(T0 - 5 * hour, T0 - 3 * hour)]
+
+
+@pytest.mark.parametrize("name", ["stepfunctions-refresh-plan.json", "stepfunctions-refresh-range.json"])
+def test_the_refresh_samples_in_events_are_accepted(name: str) -> None:
+    sample = json.loads((Path(__file__).resolve().parents[3] / "events" / "exporter" / name).read_text())
+    request = parse_request(sample, tables(), timedelta(hours=1))
+    assert request.refresh is not None or request.windows[0].refresh is not None
