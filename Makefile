@@ -51,6 +51,7 @@ demo: venv
 bench: venv
 	PYTHONPATH=lambdas:. $(BIN)/python -m bench.coldstart
 	PYTHONPATH=lambdas:. $(BIN)/python -m bench.run
+	PYTHONPATH=lambdas:. $(BIN)/python -m bench.refresh
 
 # Cold-start import time of each handler from the built artifacts only (part of `make bench`).
 bench-coldstart: venv
