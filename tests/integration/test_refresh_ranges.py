@@ -186,3 +186,9 @@ def test_a_refresh_killed_after_one_range_resumes_and_ends_with_final_equal_to_a
     # AND the refresh is complete: a new request plans a new refresh
     refresh_id = planned["refresh"]["id"]
     assert f"_refresh/public.orders/{refresh_id}/complete.json" in p.object_keys("_refresh/")
+    # AND the reconciler takes the ranges' files as loads like any other: public.orders's loads, pins
+    # and volume checks are not problems
+    result = p.reconcile()
+    statuses = {c["check"]: c["status"] for c in result["checks"] if c["table"] == "public.orders"}
+    assert statuses["loads"] == "ok" and statuses["pins"] == "ok", statuses
+    assert statuses.get("volume") != "problem", statuses

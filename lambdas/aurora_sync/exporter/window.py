@@ -150,6 +150,12 @@ class WindowExport:
             raise TerminalError(
                 f"refresh {ref.id} of {table.table_name} has {plan.ranges} ranges, the item says {ref.of}"
             )
+        if plan.keys != list(table.primary_keys):  # tables.json changed the key since the plan
+            raise TerminalError(
+                f"refresh {ref.id} of {table.table_name} was planned on the key {plan.keys}, the "
+                f"table's is now {list(table.primary_keys)}: plan it anew "
+                '("restart": true, or aurora-sync resync --restart)'
+            )
         self._check_schema(table)
         self.aurora().limit_statements(self._settings.refresh_statement_seconds * 1000)
         after, upto = plan.bounds(ref.index)

@@ -29,7 +29,7 @@ from aurora_sync.exporter.results import TableStatus
 from aurora_sync.layout import MANIFEST_ROOT, refresh_prefix
 from aurora_sync.manifest import parse_manifest
 from aurora_sync.pins import PublishPin, PublishPins
-from aurora_sync.tables import Override
+from aurora_sync.tables import Override, parse_tables
 from aurora_sync.timeutil import iso
 from tests.unit.exporter.fakes import HEADER, T0, TABLE, Exporter, table_config, tables
 
@@ -253,3 +253,19 @@ def test_the_refresh_samples_in_events_are_accepted(name: str) -> None:
     sample = json.loads((Path(__file__).resolve().parents[3] / "events" / "exporter" / name).read_text())
     request = parse_request(sample, tables(), timedelta(hours=1))
     assert request.refresh is not None or request.windows[0].refresh is not None
+
+
+def test_a_range_of_a_plan_made_on_another_key_is_refused_saying_to_plan_anew() -> None:
+    # GIVEN a refresh planned on the key ["id"], then tables.json's key changed to ["id", "note"]
+    exporter = refresh_exporter()
+    exporter.aurora.estimate = 2000
+    refresh, _, _ = plan(exporter)
+    entry = json.loads(table_config().model_dump_json(by_alias=True, exclude_none=True))
+    other = Exporter(
+        store=exporter.store,
+        tables=parse_tables(json.dumps([{**entry, "primary_keys": ["id", "note"]}]), "t"),
+    )
+    # WHEN a range of it is exported THEN it fails before any query, saying to plan anew
+    result = other.service.run([refresh.window(0)]).tables[0]
+    assert result.status is TableStatus.FAILED and "restart" in (result.error or ""), result.error
+    assert other.aurora.queries == []
