@@ -40,6 +40,7 @@ _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9._-]")
 STAGES = {
     "Prepare": "planning",
     "Plan": "planning",
+    "Planned": "planning",
     "ExportChunks": "exporting",
     "WaitForIngestion": "waiting for Snowpipe",
     "Summarize": "reconciling",

@@ -161,7 +161,7 @@ class Pipeline:
                 for i in range(ranges)
             ]
             return Result({"run_id": "plan", "items": items, "refresh": refresh})
-        return Result({"run_id": "plan", "items": [w.item() for w in request.windows]})
+        return Result({"run_id": "plan", "items": [w.item() for w in request.windows], "refresh": None})
 
     def _split(self, payload: Any) -> Outcome:
         self.splits.append(payload)
@@ -637,6 +637,10 @@ def test_thousand_range_full_refresh_runs_every_range_once_far_below_the_state_l
     assert execution.pipeline.plans == [{"action": "plan", "refresh": "public.orders"}]
     assert sorted(e["refresh"]["index"] for e in execution.pipeline.exports) == list(range(1000))
     assert len(execution.pipeline.reconciles[0]["exports"]) == 1000
+    # AND the execution's output carries the refresh's plan beside each range's outcome
+    [succeeded] = [e for e in execution.history if e["type"] == "ExecutionSucceeded"]
+    output = json.loads(succeeded["executionSucceededEventDetails"]["output"])
+    assert output["refresh"]["ranges"] == 1000 and len(output["chunks"]) == 1000
     largest = execution.largest_state_bytes()
     assert largest < 0.6 * STATE_LIMIT_BYTES, f"largest state {largest} bytes"
     assert len(execution.history) < HISTORY_EVENTS_LIMIT

@@ -55,7 +55,7 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     if request.action == "plan" and request.refresh is None:  # validate and chunk, no database
         items = [w.item() for w in windows]
         logger.info("exporter planned", extra={"run_id": run_id, "items": items})
-        return {"run_id": run_id, "items": items}
+        return {"run_id": run_id, "items": items, "refresh": None}  # the state machine selects both
     logger.info(
         "exporter invoked",
         extra={
