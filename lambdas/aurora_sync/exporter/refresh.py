@@ -44,6 +44,10 @@ from aurora_sync.timeutil import iso
 # target size; at most 32,000 keys for 1,000 ranges, so the plan's one statement stays small.
 SAMPLES_PER_RANGE = 32
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
+# What one plan's items may take of Step Functions' 256 KiB of state: half, so the Plan's answer and
+# the state that holds the items stay far inside it whatever the table's name (an item is about 85
+# bytes for public.orders, about 200 for a 127-character schema.table: 1,000 of those would be 78 %).
+MAX_ITEMS_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,16 @@ class Sizing:
     percent: float
 
 
-def sizing(estimate: int, rows_per_range: int) -> Sizing:
-    """At least one range, at most MAX_PLAN_ITEMS (one execution's items); a table with one range
-    needs no sample. A larger table than 1,000 x rows_per_range gets larger ranges, not more."""
-    ranges = max(1, min(MAX_PLAN_ITEMS, -(-max(estimate, 0) // rows_per_range)))
+def max_ranges(table: str) -> int:
+    """The most ranges whose items fit MAX_ITEMS_BYTES, and never more than MAX_PLAN_ITEMS."""
+    widest = ExportWindow(table, refresh=RangeRef(id="20000101T000000Z", index=999, of=1000)).item()
+    return min(MAX_PLAN_ITEMS, MAX_ITEMS_BYTES // (len(json.dumps(widest)) + 2))
+
+
+def sizing(estimate: int, rows_per_range: int, limit: int = MAX_PLAN_ITEMS) -> Sizing:
+    """At least one range, at most `limit` (one execution's items, max_ranges); a table with one range
+    needs no sample. A larger table than limit x rows_per_range gets larger ranges, not more."""
+    ranges = max(1, min(limit, -(-max(estimate, 0) // rows_per_range)))
     if ranges == 1:
         return Sizing(1, 0.0)
     return Sizing(ranges, min(100.0, 100.0 * ranges * SAMPLES_PER_RANGE / estimate))
@@ -282,7 +292,7 @@ class RefreshPlanner:
         upper = aurora.safe_bound().upper  # first: no range exports past what is committed-safe now
         rows_per_range = request.rows_per_range or self._settings.refresh_rows_per_range
         estimate = aurora.row_estimate(table.schema_name, table.relation)
-        size = sizing(estimate, rows_per_range)
+        size = sizing(estimate, rows_per_range, max_ranges(table.table_name))
         sample = aurora.key_sample(table, size.percent) if size.ranges > 1 else []
         plan = RefreshPlan(
             refresh_id=self._clock().strftime(ID_FORMAT),

@@ -20,9 +20,11 @@ from aurora_sync.exporter.payloads import (
     parse_request,
 )
 from aurora_sync.exporter.refresh import (
+    MAX_ITEMS_BYTES,
     SAMPLES_PER_RANGE,
     RefreshPlan,
     choose_boundaries,
+    max_ranges,
     sizing,
 )
 from aurora_sync.exporter.results import TableStatus
@@ -100,6 +102,20 @@ def test_sizing_never_plans_more_ranges_than_one_execution_carries() -> None:
     size = sizing(10_000_000_000, 1000)
     assert size.ranges == MAX_PLAN_ITEMS
     assert size.percent == pytest.approx(100 * MAX_PLAN_ITEMS * SAMPLES_PER_RANGE / 10_000_000_000)
+
+
+def test_a_long_table_name_gets_fewer_ranges_so_one_plans_items_stay_inside_half_the_state_limit() -> None:
+    # GIVEN public.orders and a schema.table of 127 characters (two 63-character identifiers)
+    long_name = "s" * 63 + "." + "t" * 63
+    # THEN the short name keeps 1,000 ranges; the long one fewer, all its items within 128 KiB
+    assert max_ranges(TABLE) == MAX_PLAN_ITEMS
+    limit = max_ranges(long_name)
+    items = [
+        ExportWindow(long_name, refresh=RangeRef(id="20261202T030000Z", index=i, of=limit)).item()
+        for i in range(limit)
+    ]
+    assert 500 < limit < MAX_PLAN_ITEMS and len(json.dumps(items)) <= MAX_ITEMS_BYTES
+    assert sizing(10**12, 1000, limit).ranges == limit
 
 
 # -- payloads -----------------------------------------------------------------------------------------
