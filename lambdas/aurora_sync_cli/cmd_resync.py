@@ -129,7 +129,7 @@ def _run(
     click.echo(f"  Aurora now: {counts.aurora_estimate}; FINAL now: {counts.final}")
     if progress is None or progress.ended != "complete":
         ranges = planned.get("ranges", "?")
-        done = "?" if progress is None else len(progress.done)
+        done = "?" if progress is None else str(len(progress.done))
         raise ActionFailure(
             f"refresh {refresh_id or '(not planned)'} of {table}: {done} of {ranges} ranges exported; "
             f"run `{again}` to resume from the ranges left (exporting a range again is harmless)"

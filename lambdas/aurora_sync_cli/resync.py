@@ -48,9 +48,8 @@ class FullRefresh:
             return None
         return self._ledger.plan(self.table.table_name, progress.refresh_id), progress
 
-    def progress_of(self, refresh_id: str) -> Progress | None:
-        found = self._ledger.progress(self.table.table_name)
-        return next((p for p in found if p.refresh_id == refresh_id), None)
+    def progress_of(self, refresh_id: str) -> Progress:
+        return self._ledger.one(self.table.table_name, refresh_id)
 
     def running_execution(self, machine: SyncMachine) -> str | None:
         """An open execution of the sync state machine refreshing this table (its input names it), so

@@ -162,11 +162,12 @@ class RefreshLedger:
     def __init__(self, store: PinStore) -> None:
         self._store = store
 
-    def progress(self, table: str) -> list[Progress]:
-        """Every refresh of the table, oldest first, from one listing of its folder."""
+    def progress(self, table: str, refresh_id: str | None = None) -> list[Progress]:
+        """Every refresh of the table, oldest first, from one listing of its folder (or of one
+        refresh's folder only: what each range reads after its checkpoint)."""
         prefix = refresh_prefix(table)
         found: dict[str, Progress] = {}
-        for key in self._store.sizes(prefix):
+        for key in self._store.sizes(refresh_prefix(table, refresh_id)):
             refresh_id, _, rest = key[len(prefix) :].partition("/")
             entry = found.setdefault(refresh_id, Progress(refresh_id))
             if rest.startswith("done/range-") and rest.endswith(".json"):
@@ -174,6 +175,9 @@ class RefreshLedger:
             elif rest in {"complete.json", "abandoned.json"}:
                 found[refresh_id] = Progress(refresh_id, entry.done, rest.removesuffix(".json"))
         return [found[k] for k in sorted(found)]
+
+    def one(self, table: str, refresh_id: str) -> Progress:
+        return next(iter(self.progress(table, refresh_id)), Progress(refresh_id))
 
     def unfinished(self, table: str) -> Progress | None:
         """The table's newest refresh that has neither completed nor been abandoned."""

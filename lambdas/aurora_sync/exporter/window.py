@@ -197,7 +197,7 @@ class WindowExport:
         body = manifest.to_json()
         self._store.put_json(key, body)
         self._ledger.checkpoint(plan, ref.index, key, body)
-        progress = next(p for p in self._ledger.progress(table.table_name) if p.refresh_id == ref.id)
+        progress = self._ledger.one(table.table_name, ref.id)
         if progress.ended is None and len(progress.done) >= plan.ranges:
             self._refreshes.complete(plan, rows=None)
         result = _finished(table, published, manifest, key)

@@ -139,6 +139,12 @@ variable "pending_prefix" {
   default     = "_pending/"
 }
 
+variable "refresh_prefix" {
+  description = "Prefix of the full refreshes' plans and checkpoints (fixed by the exporter's layout: aurora_sync.layout.REFRESH_ROOT)."
+  type        = string
+  default     = "_refresh/"
+}
+
 variable "incoming_prefix" {
   description = "Where aurora_s3 exports land before publishing (EXPORT_TEMP_PREFIX)."
   type        = string
