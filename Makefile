@@ -52,6 +52,7 @@ bench: venv
 	PYTHONPATH=lambdas:. $(BIN)/python -m bench.coldstart
 	PYTHONPATH=lambdas:. $(BIN)/python -m bench.run
 	PYTHONPATH=lambdas:. $(BIN)/python -m bench.deletes
+	PYTHONPATH=lambdas:. $(BIN)/python -m bench.refresh
 
 # One delete detection pass on a large table (part of `make bench`; BENCH_DELETE_ROWS, BENCH_DELETES).
 bench-deletes: venv

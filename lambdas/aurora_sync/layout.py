@@ -8,6 +8,7 @@ from aurora_sync.timeutil import as_utc
 
 MANIFEST_ROOT = "_manifests/"
 PENDING_ROOT = "_pending/"  # publish pins (aurora_sync.pins); no pipe or lifecycle expiry sees it
+REFRESH_ROOT = "_refresh/"  # full refreshes' plans and checkpoints (exporter/refresh.py); no pipe sees it
 
 
 def hour_path(at: datetime) -> str:
@@ -79,3 +80,23 @@ def pending_prefix(table: str) -> str:
 
 def pending_key(table: str, export_id: str) -> str:
     return f"{pending_prefix(table)}run-{export_id}.json"
+
+
+def refresh_prefix(table: str, refresh_id: str | None = None) -> str:
+    """`_refresh/<schema.table>/` (every refresh of the table), or one refresh's folder."""
+    base = f"{REFRESH_ROOT}{table}/"
+    return base if refresh_id is None else f"{base}{refresh_id}/"
+
+
+def refresh_plan_key(table: str, refresh_id: str) -> str:
+    return f"{refresh_prefix(table, refresh_id)}plan.json"
+
+
+def refresh_done_key(table: str, refresh_id: str, index: int) -> str:
+    """A range's checkpoint: its manifest, copied here once the manifest itself is written."""
+    return f"{refresh_prefix(table, refresh_id)}done/range-{index:05d}.json"
+
+
+def refresh_end_key(table: str, refresh_id: str, how: str) -> str:
+    """`complete.json` once every range is exported; `abandoned.json` when a restart replaced it."""
+    return f"{refresh_prefix(table, refresh_id)}{how}.json"

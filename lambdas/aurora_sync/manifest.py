@@ -47,6 +47,9 @@ class Manifest:
     finished_at: str
     query_sha256: str
     full_refresh: bool = False
+    # One key range of a full refresh (exporter/refresh.py): {"id", "index", "of"}. Its rows are all
+    # of that range up to `upper`, not a watermark window of the whole table.
+    refresh: dict[str, object] | None = None
     schema_version: int = 1
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -60,6 +63,14 @@ class ManifestFileDoc(BaseModel):
     key: str = Field(min_length=1)
     rows: int | None = Field(ge=0)
     bytes: int = Field(ge=0)
+
+
+class RefreshRangeDoc(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    index: int = Field(ge=0)
+    of: int = Field(ge=1)
 
 
 class ManifestDoc(BaseModel):
@@ -76,10 +87,18 @@ class ManifestDoc(BaseModel):
     finished_at: str
     full_refresh: bool = False
     mode: str | None = None
+    refresh: RefreshRangeDoc | None = None
 
     @property
     def is_tombstones(self) -> bool:
         return self.mode == TOMBSTONE_MODE
+
+    @property
+    def covers_window(self) -> bool:
+        """Whether every row of the table in window() was exported: not so for one key range of a
+        full refresh, which proves only its own keys (pins, later loads and volumes ignore it), nor
+        for tombstones, which export no row."""
+        return self.refresh is None and not self.is_tombstones
 
     def finished(self) -> datetime:
         return parse_instant(self.finished_at, "finished_at")
@@ -92,7 +111,10 @@ class ManifestDoc(BaseModel):
         )
 
     def rerun(self, overrides_path: str) -> dict[str, Any]:
-        """What on-call runs to export this manifest's window again."""
+        """What on-call runs to export this manifest's window again (a refresh range: its item)."""
+        if self.refresh is not None:
+            ref = {"id": self.refresh.id, "index": self.refresh.index, "of": self.refresh.of}
+            return {"table": self.table, "refresh": ref}
         return rerun_payload(self.table, *self.window(), overrides_path=overrides_path)
 
 

@@ -207,7 +207,7 @@ class PublishPins:
         manifests, invalid = read_manifests(self._store, table, since, self._clock())
         for error in invalid:  # proves nothing; the reconciler's manifests check reports it
             logger.warning("manifest ignored as evidence for publish pins", extra={"error": error})
-        covered = [m.doc.window() for m in manifests]
+        covered = [m.doc.window() for m in manifests if m.doc.covers_window]
         found: list[Window] = []
         for pin in pins:
             left = gaps(pin.window, covered)

@@ -174,6 +174,13 @@ class ExporterSettings(ServiceSettings):
     # run holds one longer than Lambda's 15-minute maximum plus the lease's 1-minute margin, so a
     # lower limit would page for a run that is simply working.
     lease_alert_after_minutes: int = Field(default=20, ge=17, le=1440, alias="LEASE_ALERT_AFTER_MINUTES")
+    # A full refresh (exporter/refresh.py) is planned in key ranges of about this many rows (a
+    # request's rows_per_range overrides it), at most 1,000 ranges. Size it so one range exports
+    # well inside REFRESH_STATEMENT_SECONDS.
+    refresh_rows_per_range: int = Field(default=500_000, ge=10, alias="REFRESH_ROWS_PER_RANGE")
+    # No Aurora statement of a full refresh (the key sample, each range's export) runs longer than
+    # this, whatever is left of the Lambda's time: a range that would is cancelled and fails alone.
+    refresh_statement_seconds: int = Field(default=600, ge=1, le=900, alias="REFRESH_STATEMENT_SECONDS")
 
     @field_validator("temp_prefix")
     @classmethod

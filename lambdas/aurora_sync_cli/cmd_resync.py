@@ -1,17 +1,18 @@
 """`aurora-sync resync TABLE`: the runbook's full refresh (docs/runbook.md, "full-reload"), end to end.
 
-Steps, each printed: (1) no export of the table is running (its export lease); (2) write the
-full_refresh override; (3) start the sync state machine with `{"tables": [TABLE]}`, an incremental
-run, the only kind that honours the override (aurora_sync_cli/resync.py); (4) follow it; (5) the
-override was consumed and a full-refresh manifest written; (6) rows exported against Aurora's and
-FINAL's counts. FINAL is never truncated: readers keep seeing the table while it is refreshed.
+Steps, each printed: (1) the table's unfinished refresh, if any (its checkpoints under `_refresh/`:
+this run resumes it), or a new one; (2) start the sync state machine with `{"refresh": TABLE}` (its
+Plan step plans the key ranges, or returns the ranges left), or follow the execution already running
+it; (3) follow it: ranges done of the total, rows, ETA; (4) the result: complete, or how many ranges
+are left and that running the command again resumes them. FINAL is never truncated: readers keep
+seeing the table while it is refreshed.
 """
 
 from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,19 +22,23 @@ if TYPE_CHECKING:
     from aurora_sync_cli.executions import SyncMachine
     from aurora_sync_cli.resync import FullRefresh
 
+FIELDS = {"rows_per_range": "--rows-per-range", "refresh": "TABLE", "restart": "--restart"}
+
 
 def _step(number: int, text: str) -> None:
-    click.echo(f"[{number}/6] {text}")
+    click.echo(f"[{number}/4] {text}")
 
 
 @click.command()
 @click.argument("table")
+@click.option("--rows-per-range", type=int, help="Rows per key range of a new refresh.")
+@click.option("--restart", is_flag=True, help="Abandon the table's unfinished refresh and plan a new one.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-def resync(app: App, table: str, yes: bool) -> None:
-    """Full refresh of TABLE: export every row again through the state machine and merge it into
-    FINAL (updates and inserts; rows deleted in Aurora stay in FINAL). Exit 0 when the refresh is
-    proven by its manifest, 1 when it failed or was declined (it says what stays set), 2 bad usage."""
+def resync(app: App, table: str, rows_per_range: int | None, restart: bool, yes: bool) -> None:
+    """Full refresh of TABLE in primary-key ranges through the state machine, merged into FINAL
+    (updates and inserts; FINAL stays readable). Run again to resume one that stopped. Exit 0 when the
+    refresh is complete, 1 when ranges are left or it was declined, 2 bad usage (nothing started)."""
     from aurora_sync.errors import SyncError
     from aurora_sync_cli.session import UsageProblem
 
@@ -45,75 +50,94 @@ def resync(app: App, table: str, yes: bool) -> None:
         except UsageProblem as exc:
             raise UsageFailure(str(exc)) from None
         except SyncError as exc:
-            raise ActionFailure(f"cannot read the table list, nothing changed: {exc}") from None
-        if not session.settings.export_lease_table:
-            raise UsageFailure(
-                "EXPORT_LEASE_TABLE: not set (Terraform output export_lease_table, or the variable)"
-            )
+            raise ActionFailure(f"cannot read the table list, nothing started: {exc}") from None
+        payload = _payload(table, rows_per_range, restart)
         from aurora_sync_cli.resync import WHAT_IT_FIXES, FullRefresh
 
         refresh = FullRefresh(session, config)
-        click.echo(f"resync {table}: full refresh through {machine.arn}")
+        click.echo(f"resync {table}: full refresh in key ranges through {machine.arn}")
         click.echo(f"note: {WHAT_IT_FIXES}")
         if not yes and not click.confirm(f"Full refresh of {table}?", default=False):
-            raise ActionFailure("not confirmed: nothing changed")
+            raise ActionFailure("not confirmed: nothing started")
         try:
-            _run(app, refresh, machine, session.seams.poll_seconds)
+            _run(app, refresh, machine, payload, session.seams.poll_seconds)
         except SyncError as exc:
             raise ActionFailure(str(exc)) from None
     finally:
         session.close()
 
 
-def _run(app: App, refresh: FullRefresh, machine: SyncMachine, poll_seconds: float) -> None:
-    from aurora_sync.errors import SyncError
+def _payload(table: str, rows_per_range: int | None, restart: bool) -> dict[str, Any]:
+    """The state machine's input, checked by the exporter's own model (the Plan step checks again)."""
+    from pydantic import ValidationError
+
+    from aurora_sync.exporter.payloads import RefreshPayload
+    from aurora_sync.validation import describe
+
+    payload: dict[str, Any] = {"refresh": table}
+    if rows_per_range is not None:
+        payload["rows_per_range"] = rows_per_range
+    if restart:
+        payload["restart"] = True
+    try:
+        RefreshPayload.model_validate(payload)
+    except ValidationError as exc:
+        field, problem = describe(exc)
+        raise UsageFailure(f"{FIELDS.get(field, field)}: {problem}") from None
+    return payload
+
+
+def _run(
+    app: App, refresh: FullRefresh, machine: SyncMachine, payload: dict[str, Any], poll_seconds: float
+) -> None:
     from aurora_sync_cli.executions import execution_name
     from aurora_sync_cli.follow import INTERRUPTED_EXIT, follow, interrupted, render_outcome
 
     table = refresh.table.table_name
-    now = datetime.now(UTC)
-    _step(1, f"no export of {table} running (export lease) ...")
-    lease = refresh.running_export(now)
-    if lease is not None:
-        raise ActionFailure(
-            f"an export of {table} is running ({lease.describe()}): nothing changed; run again after it"
+    again = f"{app.command()} resync {table}"
+    _step(1, f"the refresh of {table} ...")
+    unfinished = refresh.unfinished()
+    if unfinished is None or payload.get("restart"):
+        click.echo("  a new refresh: the Plan step samples the keys and cuts the table into ranges")
+    else:
+        plan, before = unfinished
+        click.echo(
+            f"  resuming refresh {plan.refresh_id} (planned {plan.created_at}): {len(before.done)} of "
+            f"{plan.ranges} ranges exported; the others are exported now, in the same ranges"
         )
-    _step(2, f'set {refresh.override_name} = {{"full_refresh": true}}')
-    refresh.set_override()
-    cancel = f"to cancel it: aws ssm delete-parameter --name {refresh.override_name}"
-    stays = (
-        f"the override stays set, so the next hourly run does the full refresh (each run after it "
-        f"tries again until one succeeds); {cancel}"
-    )
-    name = execution_name("resync", table, now.strftime("%Y%m%dT%H%M%SZ"))
-    _step(3, f'start {name} with {{"tables": ["{table}"]}}')
+    running = refresh.running_execution(machine)
+    if running is not None:
+        _step(2, f"an execution is refreshing {table} already: following it, nothing started")
+        arn = running
+    else:
+        name = execution_name("refresh", table, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        _step(2, f"start {name} with {payload}")
+        arn = machine.start(name, payload).arn
+    _step(3, f"follow {arn}")
     try:
-        started = machine.start(name, {"tables": [table]})
-    except SyncError as exc:
-        raise ActionFailure(f"{exc}\n{stays}") from None
-    _step(4, f"follow {started.arn}")
-    try:
-        outcome = follow(machine, started.arn, sys.stdout, poll_seconds=poll_seconds)
+        outcome = follow(machine, arn, sys.stdout, poll_seconds=poll_seconds)
     except KeyboardInterrupt:
-        click.echo(interrupted(started.arn, app.command()))
-        click.echo(f"then check: the override {refresh.override_name} is gone once the refresh exported")
+        click.echo(interrupted(arn, app.command()))
+        click.echo(f"the refresh goes on; `{again}` follows it again, or resumes it once it stopped")
         sys.exit(INTERRUPTED_EXIT)
     render_outcome(outcome, sys.stdout, app.command())
-    _step(5, "override consumed and a full-refresh manifest written ...")
-    manifest = refresh.refresh_manifest(now)
-    still_set = refresh.override_set()
-    if manifest is None or still_set:
-        reasons = ["no full-refresh manifest since the override was set"] if manifest is None else []
-        raise ActionFailure(f"the full refresh of {table} is not proven: " + "; ".join([*reasons, stays]))
-    click.echo(f"  manifest {manifest.key}: {manifest.doc.rows:,} rows, run {manifest.doc.run_id}")
-    counts = refresh.counts(manifest)
-    _step(6, "rows")
-    click.echo(f"  exported: {counts.exported:,}; Aurora now: {counts.aurora_estimate}")
-    click.echo(f"  FINAL now: {counts.final}")
+    _step(4, "result")
+    planned = outcome.progress.refresh or {}
+    refresh_id = str(planned.get("id") or "")
+    progress = refresh.progress_of(refresh_id) if refresh_id else None
+    counts = refresh.counts()
+    click.echo(f"  Aurora now: {counts.aurora_estimate}; FINAL now: {counts.final}")
+    if progress is None or progress.ended != "complete":
+        ranges = planned.get("ranges", "?")
+        done = "?" if progress is None else str(len(progress.done))
+        raise ActionFailure(
+            f"refresh {refresh_id or '(not planned)'} of {table}: {done} of {ranges} ranges exported; "
+            f"run `{again}` to resume from the ranges left (exporting a range again is harmless)"
+        )
     click.echo(
-        "  FINAL catches up when Snowpipe loads the files and the MERGE task runs "
-        f"(`{app.command()} status {table}`). Once merged, FINAL holding more rows than were exported "
-        "means rows deleted in Aurora (or inserted since): a full refresh does not remove them."
+        f"  refresh {refresh_id} complete: all {planned.get('ranges')} ranges exported. FINAL catches up "
+        f"when Snowpipe loads the files and the MERGE task runs (`{app.command()} status {table}`); "
+        "rows deleted in Aurora are removed only by the table's delete detection (issue 15 §1)."
     )
     if not outcome.ok:
         sys.exit(1)

@@ -40,6 +40,7 @@ _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9._-]")
 STAGES = {
     "Prepare": "planning",
     "Plan": "planning",
+    "Planned": "planning",
     "ExportChunks": "exporting",
     "WaitForIngestion": "waiting for Snowpipe",
     "Summarize": "reconciling",
@@ -123,6 +124,27 @@ class SyncMachine:
         except BotoCoreError as exc:
             raise classify(exc, f"states:DescribeExecution {arn}") from exc
 
+    def running_inputs(self) -> list[tuple[str, Any]]:
+        """(arn, input) of every open execution: ListExecutions (RUNNING), then DescribeExecution of
+        each, since only that returns the input. Open executions are few (hourly runs, backfills)."""
+        arns: list[str] = []
+        kwargs: dict[str, Any] = {"stateMachineArn": self.arn, "statusFilter": OPEN}
+        while True:
+            try:
+                page = self._sfn.list_executions(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise classify(exc, f"states:ListExecutions {self.arn}") from exc
+            arns += [str(e["executionArn"]) for e in page.get("executions", [])]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        found = []
+        for arn in arns:
+            described = self.describe(arn)
+            if described.get("status") == OPEN:
+                found.append((arn, _json(described.get("input"))))
+        return found
+
     def describe(self, arn: str) -> dict[str, Any]:
         try:
             return dict(self._sfn.describe_execution(executionArn=arn))
@@ -168,6 +190,9 @@ class RunProgress:
     attempt_errors: list[str] = field(default_factory=list)  # failed attempts, retried ones included
     reconcile_status: str | None = None
     last_event_id: int = 0
+    # A full refresh's plan (the Plan step's `refresh`): {id, ranges, done (before this execution),
+    # rows_estimate, resumed}; None for other executions.
+    refresh: dict[str, Any] | None = None
 
     def apply(self, events: list[dict[str, Any]]) -> None:
         for event in events:
@@ -205,6 +230,8 @@ class RunProgress:
         payload = response.get("Payload") if isinstance(response, dict) else None
         if not isinstance(payload, dict) or "checks" in payload:
             return  # not a Lambda's answer, or the reconciler's result
+        if isinstance(payload.get("refresh"), dict):
+            self.refresh = payload["refresh"]
         if not isinstance(payload.get("tables"), list):
             return  # a plan or a split: items
         for table in payload["tables"]:

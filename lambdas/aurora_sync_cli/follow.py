@@ -59,6 +59,7 @@ def follow(
         TimeElapsedColumn(),
     )
     last_line = ""
+    began = time.monotonic()
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task("starting", total=None, rows=0)
         while True:
@@ -68,12 +69,32 @@ def follow(
             bar.update(task, rows=progress.rows)
             if not console.is_terminal:  # a log file or a pipe: one line per change
                 line = f"{progress.stage}: {progress.done}/{_total(progress)} chunks, {progress.rows:,} rows"
+                if progress.refresh is not None:
+                    line = refresh_line(progress, time.monotonic() - began)
                 if line != last_line:
                     console.print(line)
                     last_line = line
             if described["status"] != OPEN:
                 return Outcome(arn, described, progress)
             sleep(poll_seconds)
+
+
+def refresh_line(progress: RunProgress, elapsed_s: float) -> str:
+    """A full refresh's progress: ranges done of the plan's total (those a resumed refresh had done
+    before this execution included), rows exported against Aurora's estimate, and an ETA from this
+    execution's pace so far."""
+    refresh = progress.refresh or {}
+    before = int(refresh.get("done") or 0)
+    ranges = int(refresh.get("ranges") or 0)
+    estimate = int(refresh.get("rows_estimate") or 0)
+    done = before + progress.done
+    line = f"{progress.stage}: {done}/{ranges} ranges, {progress.rows:,} rows"
+    if estimate:
+        line += f" (this execution; about {estimate:,} in the table)"
+    if progress.done and ranges > done:
+        eta = elapsed_s / progress.done * (ranges - done)
+        line += f", ETA {int(eta // 60)}m{int(eta % 60):02d}s"
+    return line
 
 
 def _total(progress: RunProgress) -> str:

@@ -199,6 +199,7 @@ def to_json(report: StatusReport) -> str:
                     pins
                     and {"count": pins.count, "oldest": when(pins.oldest), "unreadable": pins.unreadable},
                 ),
+                "refresh": reading(t.refresh, t.refresh.value and t.refresh.value.as_dict()),
                 "findings": [
                     {"state": str(f.state), "what": f.what, "message": f.message} for f in t.findings
                 ],

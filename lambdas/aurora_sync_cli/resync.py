@@ -1,44 +1,36 @@
-"""The full-refresh procedure's reads and writes (runbook "full-reload"), each one step of
-`aurora-sync resync`: the table's export lease, the full_refresh override, the manifest that proves
-the refresh, and the row counts beside it.
+"""The full refresh's reads (runbook "full-reload"), each one step of `aurora-sync resync`: the table's
+unfinished refresh and its progress (the checkpoints under `_refresh/<table>/`, exporter/refresh.py),
+the execution already exporting it, and the row counts beside the result.
 
-Why an override and an incremental execution, not a manual range: the exporter honours the override
-only for incremental windows (exporter/window.py `_plan`: a manual window never reads it), takes
-every row then (NULL watermarks included), writes the manifest with `full_refresh: true`, and deletes
-the override only after the manifest (so a failed refresh is retried by the next run, never lost).
+Why key ranges through the state machine, not the override: each range is one Map item, so no single
+export has to fit one Lambda; each completed range is checkpointed, so a failed, timed-out or stopped
+execution is resumed by running the command again, not started over; FINAL is never truncated.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from aurora_sync import aws
-from aurora_sync.adapters.aws_errors import classify
-from aurora_sync.exporter.lease import Lease
-from aurora_sync.manifest import ReadManifest, read_manifests
+from aurora_sync.exporter.refresh import Progress, RefreshLedger, RefreshPlan
 from aurora_sync.tables import TableConfig
 
 if TYPE_CHECKING:
+    from aurora_sync_cli.executions import SyncMachine
     from aurora_sync_cli.session import Session
 
-OVERRIDE_VALUE = {"full_refresh": True}
 WHAT_IT_FIXES = (
-    "A full refresh exports every row of the table (NULL watermarks included) and the MERGE updates or "
-    "inserts each by primary key: rows FINAL lacks, or holds with older values, are fixed. It removes "
-    "nothing: rows deleted from Aurora stay in FINAL unless the table has delete_detection (its hourly "
-    "pass deletes or marks them) or a soft_delete_col. A full refresh is one window the state machine "
-    "cannot split: it must finish within one exporter timeout. It reads the whole table: watch Aurora's CPU."
+    "A full refresh exports every row of the table (NULL watermarks included) in primary-key ranges and "
+    "the MERGE updates or inserts each by primary key: rows FINAL lacks, or holds with older values, are "
+    "fixed, and FINAL stays readable throughout (no truncate). It removes nothing by itself: rows deleted "
+    "from Aurora stay in FINAL unless the table has delete_detection (its hourly pass deletes or "
+    "marks them) or a soft_delete_col. A stopped or failed refresh resumes from its unfinished ranges "
+    "when the command runs again. It reads the whole table, one range at a time: watch Aurora's CPU."
 )
 
 
 @dataclass(frozen=True)
 class Counts:
-    exported: int
     aurora_estimate: str
     final: str
 
@@ -47,73 +39,41 @@ class FullRefresh:
     def __init__(self, session: Session, table: TableConfig) -> None:
         self._session = session
         self.table = table
-        self.override_name = session.runtime.parameters.override_name(table.table_name)
+        self._ledger = RefreshLedger(session.runtime.store())
 
-    # -- 1. no export of the table running --------------------------------------------------------
-    def running_export(self, now: datetime) -> Lease | None:
-        """The lease of an export of this table still running (held and not expired), or None."""
-        name = self._session.settings.export_lease_table
-        assert name, "checked by the command"
-        client = aws.client("dynamodb", self._session.settings.aws_region)
-        try:
-            item = client.get_item(
-                TableName=name, Key={"lease_key": {"S": self.table.table_name}}, ConsistentRead=True
-            ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise classify(exc, f"dynamodb:GetItem {name} {self.table.table_name}") from exc
-        if not item:
+    def unfinished(self) -> tuple[RefreshPlan, Progress] | None:
+        """The table's refresh that a new request would resume, with its checkpoints."""
+        progress = self._ledger.unfinished(self.table.table_name)
+        if progress is None:
             return None
-        plain = {k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items()}
-        lease = Lease.from_item(self.table.table_name, plain)
-        if lease is None or (lease.expires_at is not None and lease.expires_at <= now):
-            return None
-        return lease
+        return self._ledger.plan(self.table.table_name, progress.refresh_id), progress
 
-    # -- 2. the override ------------------------------------------------------------------------
-    def override_set(self) -> bool:
-        return self._session.runtime.parameters.read_text(self.override_name) is not None
+    def progress_of(self, refresh_id: str) -> Progress:
+        return self._ledger.one(self.table.table_name, refresh_id)
 
-    def set_override(self) -> None:
-        ssm = aws.client("ssm", self._session.settings.aws_region)
-        try:
-            ssm.put_parameter(
-                Name=self.override_name, Value=json.dumps(OVERRIDE_VALUE), Type="String", Overwrite=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise classify(exc, f"ssm:PutParameter {self.override_name}") from exc
+    def running_execution(self, machine: SyncMachine) -> str | None:
+        """An open execution of the sync state machine refreshing this table (its input names it), so
+        running the command twice follows the one refresh instead of exporting ranges twice."""
+        for arn, payload in machine.running_inputs():
+            if isinstance(payload, dict) and payload.get("refresh") == self.table.table_name:
+                return arn
+        return None
 
-    # -- 5. the proof -----------------------------------------------------------------------------
-    def refresh_manifest(self, since: datetime) -> ReadManifest | None:
-        """The newest full-refresh manifest of the table written since `since` (ours, or that of a run
-        that held the lease and consumed the override first)."""
-        store = self._session.runtime.store()
-        now = datetime.now(UTC)
-        found, _invalid = read_manifests(store, self.table.table_name, since - timedelta(hours=1), now)
-        refreshes = [m for m in found if m.doc.full_refresh and m.doc.finished() >= since]
-        return max(refreshes, key=lambda m: m.doc.finished(), default=None)
-
-    # -- 6. counts, each cheap: the planner's estimate, Snowflake's metadata count -----------------
-    def counts(self, manifest: ReadManifest) -> Counts:
-        return Counts(manifest.doc.rows, self._aurora_estimate(), self._final_count())
+    # -- counts, each cheap: the planner's estimate, Snowflake's metadata count -------------------
+    def counts(self) -> Counts:
+        return Counts(self._aurora_estimate(), self._final_count())
 
     def _aurora_estimate(self) -> str:
         aurora = None
         try:
             aurora = self._session.runtime.open_aurora()
-            rows = aurora.run(
-                "SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = :schema AND c.relname = :relation",
-                "estimate the table's rows",
-                schema=self.table.schema_name,
-                relation=self.table.relation,
-            )
+            estimate = aurora.row_estimate(self.table.schema_name, self.table.relation)
         except Exception as exc:  # a count is information, never a reason to fail the refresh
             return f"unknown ({exc})"
         finally:
             if aurora is not None:
                 aurora.close()
-        estimate = int(rows[0][0]) if rows and rows[0][0] is not None else -1
-        return "unknown (not analyzed yet)" if estimate < 0 else f"about {estimate:,} (pg_class.reltuples)"
+        return f"about {estimate:,} (planner estimate)"
 
     def _final_count(self) -> str:
         objects = self._session.objects(self.table)

@@ -1,7 +1,8 @@
 """`aurora-sync status`: read every table's state once; judging and rendering are elsewhere.
 
 Per table: Aurora's and FINAL's MAX(watermark) (two statements), the newest manifest (one listing of
-the look-back and the newest hour's manifests), SYSTEM$PIPE_STATUS and the task's state. Once for all
+the look-back and the newest hour's manifests), SYSTEM$PIPE_STATUS and the task's state, an unfinished
+full refresh (one listing of its checkpoints, one GET of its plan). Once for all
 tables: TASK_HISTORY over the last day, the open alerts (one Scan), on-call pauses (one GetItem) and the
 hourly schedule. Each read that fails becomes that reading's cause; the others go on.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from aurora_sync.adapters.postgres import Aurora
 from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.adapters.snowflake_history import TASK_HISTORY_REACH, TaskRun, TaskRuns, within_reach
+from aurora_sync.exporter.refresh import RefreshLedger
 from aurora_sync.layout import is_tombstone_manifest, manifest_hour, manifest_listing
 from aurora_sync.manifest import parse_manifest
 from aurora_sync.pauses import Pauses
@@ -22,7 +24,16 @@ from aurora_sync.pins import read_pins
 from aurora_sync.tables import TableConfig
 from aurora_sync.timeutil import as_utc
 from aurora_sync_cli.session import Session
-from aurora_sync_cli.verdict import LastExport, OpenAlert, Pins, Reading, TableStatus, judge, read
+from aurora_sync_cli.verdict import (
+    LastExport,
+    OpenAlert,
+    Pins,
+    Reading,
+    RefreshProgress,
+    TableStatus,
+    judge,
+    read,
+)
 
 EXPORT_LOOKBACK = timedelta(hours=48)
 TASK_RUN_LOOKBACK = timedelta(hours=24)
@@ -93,6 +104,7 @@ def _table(
             value=[a for a in alerts.value or [] if a.table == table.table_name], error=alerts.error
         ),
         pins=read("pins", lambda: _pins(store, table.table_name)),
+        refresh=read("refresh", lambda: unfinished_refresh(store, table.table_name)),
         pause=Reading(
             value=None if pauses.value is None else pauses.value.active(table.table_name, now),
             error=pauses.error,
@@ -146,6 +158,16 @@ def last_export(store: ObjectStore, table: str, now: datetime) -> LastExport | N
         if newest is None or finished > newest.finished_at:
             newest = LastExport(rows=doc.rows, files=len(doc.files), finished_at=finished, manifest=key)
     return newest
+
+
+def unfinished_refresh(store: ObjectStore, table: str) -> RefreshProgress | None:
+    """The table's unfinished full refresh: one listing of `_refresh/<table>/` and its plan (one GET)."""
+    ledger = RefreshLedger(store)
+    progress = ledger.unfinished(table)
+    if progress is None:
+        return None
+    plan = ledger.plan(table, progress.refresh_id)
+    return RefreshProgress(plan.refresh_id, len(progress.done), plan.ranges, plan.created_at)
 
 
 def _pins(store: ObjectStore, table: str) -> Pins:

@@ -87,6 +87,19 @@ class Finding:
     message: str
 
 
+@dataclass(frozen=True)
+class RefreshProgress:
+    """A full refresh of the table not yet complete (exporter/refresh.py): its checkpoints so far."""
+
+    refresh_id: str
+    done: int
+    ranges: int
+    created_at: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.refresh_id, "done": self.done, "ranges": self.ranges, "planned": self.created_at}
+
+
 @dataclass
 class TableStatus:
     table: str
@@ -100,6 +113,8 @@ class TableStatus:
     alerts: Reading[list[OpenAlert]]
     pins: Reading[Pins]
     pause: Reading[Pause | None]  # an on-call pause in force (aurora_sync.pauses)
+    # An unfinished full refresh (information, never a problem by itself: its failures page on their own)
+    refresh: Reading[RefreshProgress | None] = field(default_factory=Reading)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -165,6 +180,16 @@ def judge(status: TableStatus, now: datetime) -> list[Finding]:
         ]
     if status.pins.value is not None:
         found += _pins(status.pins.value, now)
+    refresh = status.refresh.value
+    if refresh is not None:
+        found.append(
+            Finding(
+                State.OK,
+                "refresh",
+                f"full refresh {refresh.refresh_id} unfinished: {refresh.done} of {refresh.ranges} ranges "
+                f"exported (`aurora-sync resync {status.table}` follows or resumes it)",
+            )
+        )
     return found
 
 

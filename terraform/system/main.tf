@@ -218,6 +218,8 @@ module "exporter" {
   export_mode               = var.exporter.export_mode
   max_range_hours           = var.exporter.max_range_hours
   lease_alert_after_minutes = var.exporter.lease_alert_after_minutes
+  refresh_rows_per_range    = var.exporter.refresh_rows_per_range
+  refresh_statement_seconds = var.exporter.refresh_statement_seconds
 }
 
 module "reconciler" {

@@ -83,7 +83,7 @@ variable "network_endpoints" {
 }
 
 variable "exporter" {
-  description = "Exporter sizing: timeout (max 900 s; chunks must fit in it), memory, reserved concurrency, export mode, widest manual range, minutes a table's export lease may be held before it pages."
+  description = "Exporter sizing: timeout (max 900 s; chunks must fit in it), memory, reserved concurrency, export mode, widest manual range, minutes a table's export lease may be held before it pages, a full refresh's rows per key range and statement bound."
   type = object({
     timeout_seconds           = optional(number, 900)
     memory_mb                 = optional(number, 1024)
@@ -91,6 +91,8 @@ variable "exporter" {
     export_mode               = optional(string, "aurora_s3")
     max_range_hours           = optional(number, 168)
     lease_alert_after_minutes = optional(number, 20)
+    refresh_rows_per_range    = optional(number, 500000)
+    refresh_statement_seconds = optional(number, 600)
   })
   default = {}
 }

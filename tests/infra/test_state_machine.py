@@ -94,6 +94,8 @@ ExportScript = Callable[[dict[str, Any], int], Outcome | None]
 def exported(item: dict[str, Any]) -> dict[str, Any]:
     """The canned exporter result of one item (a whole result, as the exporter returns it)."""
     key = "-".join(str(item.get(k, "")) for k in ("table", "start", "end"))
+    if "refresh" in item:  # a full refresh's key range: one run per range
+        key += f"-range{item['refresh']['index']}"
     return {
         "run_id": f"run-{key}",
         "tables": [
@@ -130,6 +132,7 @@ class Pipeline:
     plans: list[Any] = field(default_factory=list)
     splits: list[Any] = field(default_factory=list)
     attempt_of: dict[str, list[Attempt]] = field(default_factory=dict)  # item (JSON) -> each attempt
+    refresh_ranges: int = 4  # the key ranges a refresh plan returns
     script_errors: list[BaseException] = field(default_factory=list)
 
     def __call__(self, function: str, payload: Any) -> Outcome:
@@ -150,7 +153,15 @@ class Pipeline:
             request = parse_request(payload, TABLES, MAX_RANGE)
         except Exception as exc:  # what the real exporter raises for a bad payload
             return FunctionError(type(exc).__name__, str(exc))
-        return Result({"run_id": "plan", "items": [w.item() for w in request.windows]})
+        if request.refresh is not None:  # a full refresh: the planned key ranges, as the exporter answers
+            ranges = self.refresh_ranges
+            refresh = {"id": REFRESH_ID, "table": request.refresh.refresh, "ranges": ranges, "done": 0}
+            items = [
+                {"table": request.refresh.refresh, "refresh": {"id": REFRESH_ID, "index": i, "of": ranges}}
+                for i in range(ranges)
+            ]
+            return Result({"run_id": "plan", "items": items, "refresh": refresh})
+        return Result({"run_id": "plan", "items": [w.item() for w in request.windows], "refresh": None})
 
     def _split(self, payload: Any) -> Outcome:
         self.splits.append(payload)
@@ -603,6 +614,33 @@ def test_thousand_chunk_backfill_stays_far_below_the_state_limit(run: Callable[.
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     assert len(execution.pipeline.exports) == 1000
     assert len(execution.pipeline.reconciles[0]["exports"]) == 1000
+    largest = execution.largest_state_bytes()
+    assert largest < 0.6 * STATE_LIMIT_BYTES, f"largest state {largest} bytes"
+    assert len(execution.history) < HISTORY_EVENTS_LIMIT
+
+
+REFRESH_ID = "20261202T030000Z"
+
+
+def test_thousand_range_full_refresh_runs_every_range_once_far_below_the_state_limit(
+    run: Callable[..., Execution],
+) -> None:
+    """GIVEN a full refresh the exporter plans in 1,000 key ranges (the most one plan returns)
+    WHEN the state machine runs `{"refresh": "public.orders"}`
+    THEN the Plan step sends the refresh request as it is, every range is exported once as its own
+    item, the reconciler gets all 1,000 runs, the run succeeds, and the largest state stays under
+    60 % of the 256 KiB limit (an item is {table, refresh: {id, index, of}}: the boundaries stay in
+    the plan in S3)."""
+    execution = run(Pipeline(refresh_ranges=1000), {"refresh": "public.orders"}, wait_s=600)
+
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert execution.pipeline.plans == [{"action": "plan", "refresh": "public.orders"}]
+    assert sorted(e["refresh"]["index"] for e in execution.pipeline.exports) == list(range(1000))
+    assert len(execution.pipeline.reconciles[0]["exports"]) == 1000
+    # AND the execution's output carries the refresh's plan beside each range's outcome
+    [succeeded] = [e for e in execution.history if e["type"] == "ExecutionSucceeded"]
+    output = json.loads(succeeded["executionSucceededEventDetails"]["output"])
+    assert output["refresh"]["ranges"] == 1000 and len(output["chunks"]) == 1000
     largest = execution.largest_state_bytes()
     assert largest < 0.6 * STATE_LIMIT_BYTES, f"largest state {largest} bytes"
     assert len(execution.history) < HISTORY_EVENTS_LIMIT

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from aurora_sync.layout import MANIFEST_ROOT, PENDING_ROOT
+from aurora_sync.layout import MANIFEST_ROOT, PENDING_ROOT, REFRESH_ROOT
 from aurora_sync.settings import ExporterSettings, ReconcilerSettings
 from tests.support.terraform import (
     ENVS_DIR,
@@ -608,6 +608,7 @@ def test_every_variable_and_output_is_typed_and_described() -> None:
         ("aws_storage", "pending_prefix", PENDING_ROOT),
         ("aws_exporter", "pending_prefix", PENDING_ROOT),
         ("aws_exporter", "manifest_prefix", MANIFEST_ROOT),
+        ("aws_exporter", "refresh_prefix", REFRESH_ROOT),
         ("aws_reconciler", "manifest_prefix", MANIFEST_ROOT),
         ("aws_reconciler", "pending_prefix", PENDING_ROOT),
         ("aws_storage", "incoming_prefix", ExporterSettings.model_fields["temp_prefix"].default),

@@ -8,6 +8,7 @@ are set up in postgres_transport.
 from __future__ import annotations
 
 import contextlib
+import json
 import ssl
 import time
 from collections.abc import Callable
@@ -130,6 +131,17 @@ SELECT a.attname, t.typname, t.typcategory,
 """
 
 
+# Which of the named columns lack NOT NULL (a full refresh's key ranges would never select a NULL key).
+NULLABLE_SQL = """
+SELECT a.attname
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = :schema AND c.relname = :table AND a.attnum > 0 AND NOT a.attisdropped
+   AND NOT a.attnotnull AND a.attname = ANY(:columns)
+"""
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where and how to connect; `tls` None is plain TCP (local tools only)."""
@@ -170,12 +182,23 @@ class StatementBudget:
         self._clock = clock
         self.current_ms: int | None = None
         self._set_at = 0.0
+        self._cap_ms: int | None = None
+
+    def cap(self, milliseconds: int | None) -> None:
+        """No statement may run longer than `milliseconds` (a full refresh's configured bound), even
+        with more Lambda time left; None lifts the cap. The next statement sets the new timeout."""
+        if milliseconds != self._cap_ms:
+            self._cap_ms = milliseconds
+            self.current_ms = None
 
     def due(self) -> int | None:
         """The statement_timeout to SET now, or None while the current one is still fresh."""
         if self.current_ms is not None and self._clock() - self._set_at < self.REFRESH_S:
             return None
-        return max(self.MIN_MS, self._remaining_ms() - self._margin_ms)
+        budget = self._remaining_ms() - self._margin_ms
+        if self._cap_ms is not None:
+            budget = min(budget, self._cap_ms)
+        return max(self.MIN_MS, budget)
 
     def applied(self, milliseconds: int) -> None:
         self.current_ms, self._set_at = milliseconds, self._clock()
@@ -269,6 +292,44 @@ class Aurora:
             return SafeBound(upper=now, db_now=now, held_back_by=None)
         blocker = OpenTransaction(int(pid), as_utc(xact_start), usename, app, state)
         return SafeBound(upper=min(now, blocker.xact_start - MICROSECOND), db_now=now, held_back_by=blocker)
+
+    def limit_statements(self, milliseconds: int | None) -> None:
+        """Cap every later statement's timeout at `milliseconds` (StatementBudget.cap)."""
+        self._budget.cap(milliseconds)
+
+    def row_estimate(self, schema: str, table: str) -> int:
+        """The planner's row count for the whole table: no scan. EXPLAIN scales pg_class.reltuples
+        to the relation's current size in pages, so it is close even when ANALYZE ran long ago, and
+        still an estimate when it never ran (reltuples -1)."""
+        rows = self.run(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {quote_pg(schema, table)}", f"estimate the rows of {table}"
+        )
+        plan = rows[0][0]
+        doc = json.loads(plan) if isinstance(plan, str) else plan
+        return int(doc[0]["Plan"]["Plan Rows"])
+
+    def nullable(self, schema: str, table: str, columns: list[str]) -> list[str]:
+        """Which of `columns` may hold NULL (no NOT NULL constraint): a key range never selects them."""
+        rows = self.run(
+            NULLABLE_SQL, f"read NOT NULL of {schema}.{table}", schema=schema, table=table, columns=columns
+        )
+        return sorted(str(row[0]) for row in rows)
+
+    def key_sample(self, table: TableConfig, percent: float) -> list[tuple[str, ...]]:
+        """The primary keys of about `percent` % of the table's pages (TABLESAMPLE SYSTEM: whole
+        pages, so it reads only those), in the keys' own order, each value as PostgreSQL's text
+        output (session TimeZone UTC), which reads back as the same value of the column's type."""
+        # Qualified (t."k"): ORDER BY "k" alone would sort the output column of the same name, the
+        # text, so 10 would come before 9.
+        keys = [f"t.{quote_pg(k)}" for k in table.primary_keys]
+        rows = self.run(
+            f"SELECT {', '.join(f'{k}::text' for k in keys)} "
+            f"FROM {quote_pg(table.schema_name, table.relation)} AS t TABLESAMPLE SYSTEM (:percent) "
+            f"ORDER BY {', '.join(keys)}",
+            f"sample the primary keys of {table.table_name}",
+            percent=float(percent),
+        )
+        return [tuple(str(v) for v in row) for row in rows]
 
     def columns(self, schema: str, table: str) -> dict[str, str]:
         """Column name -> PostgreSQL type name (typname), in table order."""

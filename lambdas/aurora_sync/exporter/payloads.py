@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aurora_sync.errors import PayloadError
 from aurora_sync.tables import TablesConfig
@@ -25,6 +25,29 @@ MAX_CHUNKS = 1000
 MAX_PLAN_ITEMS = 1000
 MAX_SPLIT_PARTS = 16
 ACTIONS = ("plan", "split")
+# A refresh's id: the UTC second its plan was made (exporter/refresh.py), so ids sort by age.
+REFRESH_ID_PATTERN = r"^[0-9]{8}T[0-9]{6}Z$"
+
+
+class RangeRef(BaseModel):
+    """Which key range of which full refresh a Step Functions item exports (exporter/refresh.py).
+
+    The boundaries are not in the item: they are read from the refresh's persisted plan, so an item
+    stays a few dozen bytes whatever the key (1,000 items fit Step Functions' 256 KiB of state) and
+    every attempt, resume and re-run exports exactly the range the plan fixed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=REFRESH_ID_PATTERN)
+    index: int = Field(ge=0)
+    of: int = Field(ge=1, le=MAX_PLAN_ITEMS)
+
+    @model_validator(mode="after")
+    def _inside(self) -> RangeRef:
+        if self.index >= self.of:
+            raise ValueError(f"index {self.index} is not below of {self.of}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -41,13 +64,23 @@ class ExportWindow:
     start: datetime | None = None
     end: datetime | None = None
     split: bool = False
+    refresh: RangeRef | None = None  # one key range of a full refresh: every row in it, no watermark range
 
     @property
     def is_manual(self) -> bool:
         return self.start is not None
 
+    @property
+    def leased(self) -> bool:
+        """Only an incremental window takes the table's lease: a manual window or a refresh range
+        skipped for it would lose exactly the rows its caller asked for, and a refresh's ranges run
+        side by side by design."""
+        return self.start is None and self.refresh is None
+
     def payload(self) -> dict[str, Any]:
         """The payload that re-runs exactly this window (reported when time runs out)."""
+        if self.refresh is not None:
+            return self.item()
         if self.start is None or self.end is None:
             return {"tables": [self.table]}
         if self.split:  # a manual payload this wide would be refused: re-run the part as an item
@@ -56,6 +89,8 @@ class ExportWindow:
 
     def item(self) -> dict[str, Any]:
         """The Step Functions item for this window (one Map iteration exports exactly it)."""
+        if self.refresh is not None:
+            return {"table": self.table, "refresh": self.refresh.model_dump()}
         if self.start is None or self.end is None:
             return {"table": self.table}
         item: dict[str, Any] = {"table": self.table, "start": iso(self.start), "end": iso(self.end)}
@@ -87,6 +122,17 @@ class ManualPayload(_Range):
 class ItemPayload(_Range):
     table: str
     split: bool = False
+    refresh: RangeRef | None = None
+
+
+class RefreshPayload(BaseModel):
+    """`{"refresh": "<schema.table>"}`: plan (or resume) the table's full refresh in key ranges."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh: str
+    rows_per_range: int | None = Field(default=None, ge=10, le=100_000_000)
+    restart: bool = False  # abandon the table's unfinished refresh and plan a new one
 
 
 class Attempt(BaseModel):
@@ -158,12 +204,28 @@ def item_table(event: object) -> str | None:
 
 @dataclass(frozen=True)
 class Request:
-    """A parsed invocation: export `windows`, or (state machine) plan them or split the one window."""
+    """A parsed invocation: export `windows`, or (state machine) plan them or split the one window;
+    or plan a full refresh's key ranges (`refresh`)."""
 
     action: str | None
     windows: list[ExportWindow]
     parts: int = 0
     attempt: Attempt | None = None
+    refresh: RefreshPayload | None = None
+
+
+def parse_refresh(payload: object, tables: TablesConfig) -> RefreshPayload:
+    """A refresh request: the table must be configured; it is planned by the `plan` action only."""
+    try:
+        request = RefreshPayload.model_validate(payload)
+    except ValidationError as exc:
+        field, problems = describe(exc)
+        raise PayloadError(field, problems) from None
+    if tables.get(request.refresh) is None:
+        raise PayloadError(
+            "refresh", f"unknown table {request.refresh!r}; configured: {', '.join(tables.names)}"
+        )
+    return request
 
 
 def parse_request(event: object, tables: TablesConfig, max_range: timedelta) -> Request:
@@ -172,6 +234,10 @@ def parse_request(event: object, tables: TablesConfig, max_range: timedelta) -> 
     if attempt is not None:
         return Request(None, parse_event(item, tables, max_range), attempt=attempt)
     action, payload = split_action(event)
+    if isinstance(payload, dict) and "refresh" in payload and "table" not in payload:
+        if action != "plan":
+            raise PayloadError("action", 'a refresh request is planned first: send it with "action": "plan"')
+        return Request(action, [], refresh=parse_refresh(payload, tables))
     if action == "split":
         window, parts = parse_split(payload, tables, max_range)
         return Request(action, [window], parts)
@@ -223,6 +289,12 @@ def parse_event(event: object, tables: TablesConfig, max_range: timedelta) -> li
     if _is_scheduled(event):
         return [ExportWindow(t) for t in tables.names]
     names, chunk, rng = _validate(event, tables)
+    if isinstance(rng, ItemPayload) and rng.refresh is not None:
+        if rng.start or rng.end or rng.split:
+            raise PayloadError(
+                "refresh", "a refresh range takes no start, end or split: its keys are the range"
+            )
+        return [ExportWindow(rng.table, refresh=rng.refresh)]
     split = isinstance(rng, ItemPayload) and rng.split
     if rng.start is None and rng.end is None:
         if chunk is not None:

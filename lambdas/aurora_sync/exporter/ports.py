@@ -13,7 +13,7 @@ from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writabl
 from aurora_sync.deletes.ports import AuroraKeys, FinalKeys
 from aurora_sync.exporter.lease import Claim, Lease
 from aurora_sync.pins import PinStore
-from aurora_sync.tables import Override
+from aurora_sync.tables import Override, TableConfig
 
 
 class AuroraSource(AuroraKeys, Protocol):
@@ -31,6 +31,22 @@ class AuroraSource(AuroraKeys, Protocol):
         ...
 
     def export_to_s3(self, query: str, bucket: str, key: str, region: str) -> AuroraExportResult: ...
+
+    def limit_statements(self, milliseconds: int | None) -> None:
+        """Cap every later statement's timeout (a full refresh's configured bound)."""
+        ...
+
+    def row_estimate(self, schema: str, table: str) -> int:
+        """The planner's estimate of the table's rows (no scan)."""
+        ...
+
+    def nullable(self, schema: str, table: str, columns: list[str]) -> list[str]:
+        """Which of `columns` lack NOT NULL."""
+        ...
+
+    def key_sample(self, table: TableConfig, percent: float) -> list[tuple[str, ...]]:
+        """Primary keys of about `percent` % of the pages, sorted, as PostgreSQL text."""
+        ...
 
     def close(self) -> None: ...
 

@@ -17,6 +17,7 @@ Snowpipe would otherwise skip the whole file (ON_ERROR = SKIP_FILE) an hour late
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,6 +60,45 @@ def build_export_query(table: TableConfig, lower: datetime | None, upper: dateti
     else:
         where = f"{wm} > {pg_timestamptz_literal(lower)} AND {upper_sql}"
     return ExportQuery(f"SELECT {columns} FROM {relation} WHERE {where}")
+
+
+def build_range_query(
+    table: TableConfig, upper: datetime, after: Sequence[str] | None, upto: Sequence[str] | None
+) -> ExportQuery:
+    """One key range of a full refresh (exporter/refresh.py): rows with `after < key <= upto` (an
+    open end for None), whatever their watermark up to the refresh's commit-safe `upper`, NULL
+    watermarks included.
+
+    The key is compared as a row, `(k1, k2) > (v1, v2)`, which PostgreSQL answers from a b-tree on
+    (k1, k2) as one index range (keyset pagination: no OFFSET, no rows read twice). `upper` is the
+    one bound of the whole refresh, so no range exports a row a transaction open at planning time
+    could still be writing, and FINAL's watermark never passes what every range has covered.
+    """
+    columns = ", ".join(column_expression(table, c) for c in table.active_columns)
+    relation = quote_pg(table.schema_name, table.relation)
+    wm = quote_pg(table.watermark_col)
+    where = [f"({wm} <= {pg_timestamptz_literal(upper)} OR {wm} IS NULL)"]
+    keys = table.primary_keys
+    row = f"({', '.join(quote_pg(k) for k in keys)})"
+    for op, values in ((">", after), ("<=", upto)):
+        if values is None:
+            continue
+        if len(values) != len(keys):
+            raise ValueError(
+                f"a boundary of {table.table_name} has {len(values)} values for {len(keys)} keys"
+            )
+        where.append(f"{row} {op} ({', '.join(pg_text_literal(v) for v in values)})")
+    return ExportQuery(f"SELECT {columns} FROM {relation} WHERE {' AND '.join(where)}")
+
+
+def pg_text_literal(value: str) -> str:
+    """A key value (PostgreSQL's own text output of it) as an untyped string literal, which the
+    comparison with the key column reads as that column's type. An escape string (E'...'), so the
+    result does not depend on standard_conforming_strings: backslash and quote are escaped, and a
+    NUL, which no PostgreSQL text holds, is refused."""
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError("a key value must be text without NUL")
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def column_expression(table: TableConfig, column: ColumnSpec) -> str:

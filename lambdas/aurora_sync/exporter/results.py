@@ -34,6 +34,7 @@ class TableResult:
     rerun: dict[str, Any] | None = None
     message: str | None = None  # why a table was skipped
     deletes: dict[str, Any] | None = None  # the delete detection pass (exporter/deletes.py), if it ran
+    refresh: dict[str, Any] | None = None  # a refresh range: {id, index, of, done (ranges checkpointed)}
 
     def as_dict(self) -> dict[str, Any]:
         body = {k: v for k, v in self.__dict__.items() if v is not None}

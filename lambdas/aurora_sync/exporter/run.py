@@ -16,13 +16,20 @@ from aurora_sync.adapters.dynamodb import LeaseTable
 from aurora_sync.errors import TerminalError, TransientError
 from aurora_sync.exporter.deletes import DeletePass
 from aurora_sync.exporter.lease import TableLeases
-from aurora_sync.exporter.payloads import ExportWindow, item_table, parse_request, split_window
+from aurora_sync.exporter.payloads import (
+    ExportWindow,
+    RefreshPayload,
+    item_table,
+    parse_request,
+    split_window,
+)
 from aurora_sync.exporter.results import RunResult
 from aurora_sync.exporter.service import ExportService
 from aurora_sync.exporter.window import WindowExport
 from aurora_sync.observability import logger
 from aurora_sync.runtime import Runtime
 from aurora_sync.settings import load_exporter_settings
+from aurora_sync.tables import TablesConfig
 
 
 class ExportRunFailed(TerminalError):
@@ -46,10 +53,10 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     request = parse_request(event, tables, timedelta(hours=settings.max_range_hours))
     attempt = request.attempt
     windows = request.windows
-    if request.action == "plan":  # before the state machine's Map: validate and chunk, no database
+    if request.action == "plan" and request.refresh is None:  # validate and chunk, no database
         items = [w.item() for w in windows]
         logger.info("exporter planned", extra={"run_id": run_id, "items": items})
-        return {"run_id": run_id, "items": items}
+        return {"run_id": run_id, "items": items, "refresh": None}  # the state machine selects both
     logger.info(
         "exporter invoked",
         extra={
@@ -94,6 +101,8 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         deletes=deletes,
     )
     try:
+        if request.refresh is not None:
+            return _plan_refresh(exports, tables, run_id, request.refresh)
         if request.action == "split":
             return _split(exports, run_id, windows[0], request.parts)
         result = service.run(windows)
@@ -101,6 +110,21 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
     finally:
         exports.close()
     return _outcome(result)
+
+
+def _plan_refresh(
+    exports: WindowExport, tables: TablesConfig, run_id: str, request: RefreshPayload
+) -> dict[str, Any]:
+    """A full refresh's Plan step: a new plan (Aurora: key sample, bound) or the unfinished one; the
+    items are the ranges still to export, `refresh` says how far it is."""
+    table = tables.get(request.refresh)
+    if table is None:  # parse_refresh checked it
+        raise TerminalError(f"table {request.refresh!r} is not configured")
+    planned = exports.refreshes.plan(table, request)
+    items = [planned.plan.window(i).item() for i in planned.todo]
+    summary = planned.summary()
+    logger.info("exporter planned a refresh", extra={"run_id": run_id, "refresh": summary})
+    return {"run_id": run_id, "items": items, "refresh": summary}
 
 
 def _split(exports: WindowExport, run_id: str, window: ExportWindow, parts: int) -> dict[str, Any]:

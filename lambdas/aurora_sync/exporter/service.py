@@ -161,7 +161,7 @@ class ExportService:
     def _export_leased(self, window: ExportWindow) -> TableResult:
         """An incremental window runs under its table's lease, released however the export ends;
         a manual window takes none (skipping it would lose exactly the rows its caller asked for)."""
-        if window.is_manual:
+        if not window.leased:
             return self._windows.export(window)
         remaining = timedelta(milliseconds=self._remaining_ms())
         claim = self._leases.acquire(window.table, self.run_id, remaining)

@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from aurora_sync.errors import RejectedValueError, StatementTimeoutError, TerminalError
 from aurora_sync.exporter.bounds import Bounds
 from aurora_sync.exporter.paging import Paging
-from aurora_sync.exporter.payloads import ExportWindow, smaller_windows_advice
+from aurora_sync.exporter.payloads import ExportWindow, RangeRef, smaller_windows_advice
 from aurora_sync.exporter.ports import AuroraSource, ExportStore, Overrides, WatermarkSource
 from aurora_sync.exporter.publish import Published, Publisher
-from aurora_sync.exporter.query import build_export_query, describe_rejection
+from aurora_sync.exporter.query import build_export_query, build_range_query, describe_rejection
+from aurora_sync.exporter.refresh import RefreshLedger, RefreshPlanner
 from aurora_sync.exporter.results import TableResult, TableStatus
 from aurora_sync.exporter.schema import drift_alert, unexported_columns
 from aurora_sync.layout import manifest_key
@@ -29,7 +30,7 @@ from aurora_sync.pins import PublishPins
 from aurora_sync.ports import Alerts
 from aurora_sync.settings import ExporterSettings
 from aurora_sync.tables import Override, TableConfig, TablesConfig
-from aurora_sync.timeutil import iso
+from aurora_sync.timeutil import iso, parse_instant
 
 
 class WindowExport:
@@ -61,6 +62,10 @@ class WindowExport:
         self._publisher = Publisher(
             store=store, settings=settings, started=self._started, aurora=self.aurora, pins=self._pins
         )
+        self._ledger = RefreshLedger(store)
+        self._refreshes = RefreshPlanner(
+            settings=settings, ledger=self._ledger, aurora=self.aurora, clock=clock
+        )
 
     def aurora(self) -> AuroraSource:
         """Opened on first use, shared across the invocation's tables."""
@@ -88,7 +93,14 @@ class WindowExport:
             self._aurora.close()
         self._bounds.close()
 
+    @property
+    def refreshes(self) -> RefreshPlanner:
+        """Plans and completes full refreshes in key ranges (exporter/refresh.py)."""
+        return self._refreshes
+
     def export(self, window: ExportWindow) -> TableResult:
+        if window.refresh is not None:
+            return self._export_range(window, window.refresh)
         table, override, full_refresh = self._plan(window)
         self._check_schema(table)
         lower, upper = self._bounds.for_window(table, window, full_refresh)
@@ -144,12 +156,83 @@ class WindowExport:
             logger.info("full_refresh override consumed and deleted", extra={"table": table.table_name})
         return _finished(table, published, manifest, key)
 
+    def _export_range(self, window: ExportWindow, ref: RangeRef) -> TableResult:
+        """One key range of a full refresh: every row of the range up to the plan's bound, its
+        manifest, then its checkpoint; the last range's checkpoint completes the refresh."""
+        table = self._table(window.table)
+        plan = self._ledger.plan(table.table_name, ref.id)
+        if plan.ranges != ref.of:
+            raise TerminalError(
+                f"refresh {ref.id} of {table.table_name} has {plan.ranges} ranges, the item says {ref.of}"
+            )
+        if plan.keys != list(table.primary_keys):  # tables.json changed the key since the plan
+            raise TerminalError(
+                f"refresh {ref.id} of {table.table_name} was planned on the key {plan.keys}, the "
+                f"table's is now {list(table.primary_keys)}: plan it anew "
+                '("restart": true, or aurora-sync resync --restart)'
+            )
+        self._check_schema(table)
+        self.aurora().limit_statements(self._settings.refresh_statement_seconds * 1000)
+        after, upto = plan.bounds(ref.index)
+        upper = parse_instant(plan.upper, "upper")
+        query = build_range_query(table, upper, after, upto)
+        export_id = str(uuid.uuid4())
+        where = {"refresh_id": ref.id, "range": ref.index, "of": ref.of}
+        logger.info(
+            "export query",
+            extra={"table": table.table_name, "export_id": export_id, "query": query.text, **where},
+        )
+        started_at = self._clock()
+        try:
+            published = self._publisher.export(table, query, export_id, (None, upper), None)
+        except StatementTimeoutError as exc:
+            advice = (
+                f"range {ref.index} of refresh {ref.id} did not finish within REFRESH_STATEMENT_SECONDS "
+                f"({self._settings.refresh_statement_seconds}); raise it, or plan the refresh again with a "
+                'smaller rows_per_range and "restart": true'
+            )
+            raise StatementTimeoutError(f"{exc}; {advice}", exc.timeout_ms, None) from exc
+        except RejectedValueError as exc:
+            raise TerminalError(describe_rejection(table, exc)) from exc
+        manifest = Manifest(
+            run_id=self._run_id,
+            export_id=export_id,
+            table=table.table_name,
+            files=published.files,
+            rows=published.rows,
+            lower=None,
+            upper=plan.upper,
+            mode=str(self._settings.export_mode),
+            started_at=iso(started_at),
+            finished_at=iso(self._clock()),
+            query_sha256=query.sha256,
+            refresh=ref.model_dump(),
+        )
+        key = manifest_key(table.table_name, self._started, export_id)
+        body = manifest.to_json()
+        self._store.put_json(key, body)
+        self._ledger.checkpoint(plan, ref.index, key, body)
+        progress = self._ledger.one(table.table_name, ref.id)
+        if progress.ended is None and len(progress.done) >= plan.ranges:
+            self._refreshes.complete(plan, rows=None)
+        result = _finished(table, published, manifest, key)
+        result.refresh = {**ref.model_dump(), "done": len(progress.done)}
+        return result
+
     def split_bounds(self, window: ExportWindow) -> tuple[datetime, datetime]:
         """The concrete (lower, upper] an export of `window` would use now, for splitting it.
 
         A full refresh has no lower bound (it also takes NULL watermarks), so it cannot be cut
-        into watermark ranges; that is refused rather than silently narrowed.
+        into watermark ranges; that is refused rather than silently narrowed. Nor is a refresh's key
+        range: its boundaries are the plan's, which every resume reuses.
         """
+        if window.refresh is not None:
+            raise TerminalError(
+                f"range {window.refresh.index} of refresh {window.refresh.id} of {window.table} is not "
+                "split: resuming the refresh exports it again; if it times out again, raise "
+                "REFRESH_STATEMENT_SECONDS "
+                'or plan anew with a smaller rows_per_range and "restart": true'
+            )
         table, _, full_refresh = self._plan(window)
         lower, upper = self._bounds.for_window(table, window, full_refresh)
         if lower is None:
@@ -162,10 +245,14 @@ class WindowExport:
             self._pins.write(self._pins.new(table.table_name, f"split-{uuid.uuid4()}", lower, upper))
         return lower, upper
 
-    def _plan(self, window: ExportWindow) -> tuple[TableConfig, Override | None, bool]:
-        table = self._tables.get(window.table)
+    def _table(self, name: str) -> TableConfig:
+        table = self._tables.get(name)
         if table is None:  # parse_event already rejects unknown tables; config may change between
-            raise TerminalError(f"table {window.table!r} is not configured")
+            raise TerminalError(f"table {name!r} is not configured")
+        return table
+
+    def _plan(self, window: ExportWindow) -> tuple[TableConfig, Override | None, bool]:
+        table = self._table(window.table)
         # On-call's override is the one way to a full export (tables.json has no such key).
         override = None if window.is_manual else self._overrides.load_override(table.table_name)
         return table, override, bool(override and override.full_refresh)

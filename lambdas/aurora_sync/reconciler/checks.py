@@ -213,7 +213,7 @@ def _covered_by_later_load(
     upper = parse_instant(doc.upper, "upper")
     for other in manifests:
         o = other.doc
-        if other.key == manifest.key or o.finished() <= doc.finished():
+        if other.key == manifest.key or o.finished() <= doc.finished() or not o.covers_window:
             continue
         o_lower = None if o.lower is None else parse_instant(o.lower, "lower")
         covers = (o_lower is None or (lower is not None and o_lower <= lower)) and parse_instant(
@@ -493,7 +493,7 @@ def check_pins(
     looks fine, the sample of the newest rows finds them all). A pin whose window manifests cover
     is only waiting for the exporter to delete it; one with gaps past `grace` (PIN_GRACE_MINUTES:
     the next incremental runs should have re-exported them) is a problem."""
-    covered = [m.doc.window() for m in manifests]
+    covered = [m.doc.window() for m in manifests if m.doc.covers_window]
     guarded = sorted(
         ((p, left) for p in pins if (left := gaps(p.window, covered))), key=lambda item: item[0].created_at
     )

@@ -43,15 +43,22 @@ data "aws_iam_policy_document" "exporter" {
     resources = ["${local.bucket_arn}/${var.pending_prefix}*"]
   }
   statement {
-    # Aurora's parts before publishing; the publish pins every incremental window reads, and the
-    # manifests that show what a pin's window still lacks (aurora_sync.pins).
+    # A full refresh in key ranges (exporter/refresh.py): its plan, written once and read by every
+    # range, each range's checkpoint, and the complete/abandoned marker. Nothing is deleted there.
+    sid       = "WriteAndReadRefreshPlansAndCheckpoints"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = ["${local.bucket_arn}/${var.refresh_prefix}*"]
+  }
+  statement {
+    # Aurora's parts before publishing; the publish pins every incremental window reads, the
+    # manifests that show what a pin's window still lacks (aurora_sync.pins), a refresh's checkpoints.
     sid       = "ListIncomingPartsPublishPinsAndManifests"
     actions   = ["s3:ListBucket"]
     resources = [local.bucket_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["${var.incoming_prefix}*", "${var.pending_prefix}*", "${var.manifest_prefix}*"]
+      values   = ["${var.incoming_prefix}*", "${var.pending_prefix}*", "${var.manifest_prefix}*", "${var.refresh_prefix}*"]
     }
   }
   statement {

@@ -21,6 +21,8 @@ locals {
     SYNC_ENVIRONMENT                = var.common.environment_name
     EXPORT_LEASE_TABLE              = aws_dynamodb_table.export_lease.name
     LEASE_ALERT_AFTER_MINUTES       = tostring(var.lease_alert_after_minutes)
+    REFRESH_ROWS_PER_RANGE          = tostring(var.refresh_rows_per_range)
+    REFRESH_STATEMENT_SECONDS       = tostring(var.refresh_statement_seconds)
     DB_HOST                         = var.common.database.host
     DB_PORT                         = tostring(var.common.database.port)
     DB_NAME                         = var.common.database.name

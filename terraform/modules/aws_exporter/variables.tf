@@ -140,6 +140,12 @@ variable "pending_prefix" {
   default     = "_pending/"
 }
 
+variable "refresh_prefix" {
+  description = "Prefix of the full refreshes' plans and checkpoints (fixed by the exporter's layout: aurora_sync.layout.REFRESH_ROOT)."
+  type        = string
+  default     = "_refresh/"
+}
+
 variable "incoming_prefix" {
   description = "Where aurora_s3 exports land before publishing (EXPORT_TEMP_PREFIX)."
   type        = string
@@ -154,5 +160,27 @@ variable "lease_alert_after_minutes" {
   validation {
     condition     = var.lease_alert_after_minutes >= 17 && var.lease_alert_after_minutes <= 1440
     error_message = "lease_alert_after_minutes must be 17..1440: no healthy run holds a lease longer than Lambda's 15-minute maximum plus the 1-minute margin."
+  }
+}
+
+variable "refresh_rows_per_range" {
+  description = "A full refresh is planned in key ranges of about this many rows, at most 1,000 ranges (REFRESH_ROWS_PER_RANGE; `aurora-sync resync --rows-per-range` overrides it per refresh). Size it so one range exports well inside refresh_statement_seconds."
+  type        = number
+  default     = 500000
+
+  validation {
+    condition     = var.refresh_rows_per_range >= 10 && floor(var.refresh_rows_per_range) == var.refresh_rows_per_range
+    error_message = "refresh_rows_per_range must be a whole number of rows, at least 10."
+  }
+}
+
+variable "refresh_statement_seconds" {
+  description = "No Aurora statement of a full refresh (the key sample, each range's export) runs longer than this (REFRESH_STATEMENT_SECONDS); the Lambda's remaining time less 15 s bounds it too."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.refresh_statement_seconds >= 1 && var.refresh_statement_seconds <= 900
+    error_message = "refresh_statement_seconds must be 1..900 (Lambda's maximum timeout)."
   }
 }

@@ -209,3 +209,31 @@ def test_ctrl_c_says_the_execution_goes_on_and_how_to_follow_again(
     assert "the execution goes on: arn:x" in said
     assert "aurora-sync --env prod backfill --follow arn:x" in said
     assert sfn.started == []
+
+
+def test_a_refresh_shows_ranges_done_of_the_plans_total_with_rows_and_an_eta() -> None:
+    # GIVEN a resumed refresh of 10 ranges, 6 done before this execution, whose Plan answered so
+    from aurora_sync_cli.follow import refresh_line
+
+    plan = {"run_id": "p", "items": [ITEM] * 4, "refresh": {"id": "20261202T030000Z", "ranges": 10,
+            "done": 6, "rows_estimate": 1_000_000}}  # fmt: skip
+    plan_answer = {"StatusCode": 200, "Payload": plan}
+    progress = RunProgress()
+    progress.apply(
+        [
+            {
+                "id": 1,
+                "type": "TaskSucceeded",
+                "taskSucceededEventDetails": {"output": json.dumps(plan_answer)},
+            },
+            exited(2, "Plan", {"chunks": {"items": [ITEM] * 4}}),
+            exported(3, 100_000),
+            exited(4, "ChunkExported", {"failed": False}),
+        ]
+    )
+    # WHEN its line is drawn after 60 s THEN 7 of 10 ranges, the rows, and 3 ranges at 60 s each left
+    line = refresh_line(progress, 60.0)
+    assert (
+        line
+        == "starting: 7/10 ranges, 100,000 rows (this execution; about 1,000,000 in the table), ETA 3m00s"
+    )

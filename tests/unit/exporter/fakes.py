@@ -130,6 +130,11 @@ class FakeAurora:
     closed: bool = False
     keys: set[Key] = field(default_factory=set)  # the table's primary keys, for delete detection
     key_reads: list[list[int]] = field(default_factory=list)  # buckets of each bucket_keys call
+    estimate: int = 0  # row_estimate's answer
+    sample_keys: list[tuple[str, ...]] = field(default_factory=list)  # key_sample's answer (text)
+    nullable_keys: list[str] = field(default_factory=list)
+    statement_cap_ms: int | None = None
+    sampled_percent: list[float] = field(default_factory=list)
 
     def _check(self, method: str) -> None:
         if method in self.fail_on:
@@ -169,6 +174,22 @@ class FakeAurora:
             self.store.objects[key if number == 1 else f"{key}_part{number}"] = body
         files = len(self.parts) if self.reported_files is None else self.reported_files
         return AuroraExportResult(self.rows, files, sum(len(p) for p in self.parts))
+
+    def limit_statements(self, milliseconds: int | None) -> None:
+        self.statement_cap_ms = milliseconds
+
+    def row_estimate(self, schema: str, table: str) -> int:
+        self._check("row_estimate")
+        return self.estimate
+
+    def nullable(self, schema: str, table: str, columns: list[str]) -> list[str]:
+        return [c for c in columns if c in self.nullable_keys]
+
+    def key_sample(self, table: TableConfig, percent: float) -> list[tuple[str, ...]]:
+        """Every key (a sample of 100 %): the planner's arithmetic is what the unit tests check."""
+        self._check("key_sample")
+        self.sampled_percent.append(percent)
+        return list(self.sample_keys)
 
     def close(self) -> None:
         self.closed = True
@@ -259,6 +280,7 @@ class Exporter:
     alerts: RecordingAlerts = field(default_factory=RecordingAlerts)
     remaining: int = 600_000  # milliseconds left of the Lambda's time
     attempt: Attempt | None = None  # the state machine's attempt, when it invoked this run
+    now: datetime = T0  # the clock of WindowExport (a refresh's id is the time it was planned)
     aurora: FakeAurora = field(init=False)
 
     def __post_init__(self) -> None:
@@ -275,7 +297,7 @@ class Exporter:
             open_snowflake=lambda: self.snowflake,
             alerts=self.alerts,
             run_id="run-1",
-            clock=lambda: T0,
+            clock=lambda: self.now,
         )
 
     @cached_property

@@ -81,6 +81,10 @@ def test_the_ports_name_the_methods_the_exporter_calls() -> None:
         "copy_out",
         "export_to_s3",
         "key_digests",
+        "key_sample",
+        "limit_statements",
+        "nullable",
+        "row_estimate",
         "safe_bound",
     ]
     assert declared["ExportStore"] == [

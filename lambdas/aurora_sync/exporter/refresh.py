@@ -1,0 +1,330 @@
+"""A full refresh in primary-key ranges (issue 15 §2): its plan, its checkpoints, its resume.
+
+The override's full refresh is one window of the whole table: it must finish inside one Lambda, the
+state machine cannot split it (no watermark range: it also takes NULL watermarks) and a failure
+starts it over. Here the table is cut into key ranges instead, each one Step Functions item:
+
+- Plan (`{"action": "plan", "refresh": "<schema.table>"}`): the boundaries come from the key's
+  distribution, a TABLESAMPLE SYSTEM sample of the keys sorted as PostgreSQL sorts them, every k-th
+  a boundary (`choose_boundaries`), so each range holds about `rows_per_range` rows. The plan, with
+  the commit-safe bound every range exports up to, is written to S3 before the first range runs and
+  reused by every resume: the ranges stay the same whatever happens to the table meanwhile.
+- Range (`{"table", "refresh": {"id", "index", "of"}}`): every row with `after < key <= upto`
+  (exporter/query.build_range_query), its manifest, then a checkpoint, the manifest copied under the
+  refresh (`_refresh/<table>/<id>/done/`). A range exported twice is harmless: the MERGE is
+  idempotent and keeps the newest watermark.
+- Resume: a plan request for a table with an unfinished refresh returns only the ranges without a
+  checkpoint. When the last range's checkpoint is written the refresh is complete
+  (`complete.json`, what `aurora-sync resync` and `status` read). Keys FINAL holds that Aurora no
+  longer has are not the refresh's business: a table with delete detection has them removed or
+  marked by its hourly pass (exporter/deletes.py), refresh or not; without it FINAL keeps them.
+
+FINAL is never truncated: each range MERGEs, so readers see every row throughout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aurora_sync.errors import PayloadError, TerminalError, TransientError
+from aurora_sync.exporter.payloads import MAX_PLAN_ITEMS, ExportWindow, RangeRef, RefreshPayload
+from aurora_sync.exporter.ports import AuroraSource
+from aurora_sync.layout import refresh_done_key, refresh_end_key, refresh_plan_key, refresh_prefix
+from aurora_sync.observability import logger
+from aurora_sync.pins import PinStore
+from aurora_sync.settings import ExporterSettings
+from aurora_sync.tables import TableConfig
+from aurora_sync.timeutil import iso
+
+# Sampled keys per planned range: quantiles of 32 keys put a range within about a fifth of its
+# target size; at most 32,000 keys for 1,000 ranges, so the plan's one statement stays small.
+SAMPLES_PER_RANGE = 32
+ID_FORMAT = "%Y%m%dT%H%M%SZ"
+# What one plan's items may take of Step Functions' 256 KiB of state: half, so the Plan's answer and
+# the state that holds the items stay far inside it whatever the table's name (an item is about 85
+# bytes for public.orders, about 200 for a 127-character schema.table: 1,000 of those would be 78 %).
+MAX_ITEMS_BYTES = 128 * 1024
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How many ranges a table of `estimate` rows is cut into, and what share of its pages to sample."""
+
+    ranges: int
+    percent: float
+
+
+def max_ranges(table: str) -> int:
+    """The most ranges whose items fit MAX_ITEMS_BYTES, and never more than MAX_PLAN_ITEMS."""
+    widest = ExportWindow(table, refresh=RangeRef(id="20000101T000000Z", index=999, of=1000)).item()
+    return min(MAX_PLAN_ITEMS, MAX_ITEMS_BYTES // (len(json.dumps(widest)) + 2))
+
+
+def sizing(estimate: int, rows_per_range: int, limit: int = MAX_PLAN_ITEMS) -> Sizing:
+    """At least one range, at most `limit` (one execution's items, max_ranges); a table with one range
+    needs no sample. A larger table than limit x rows_per_range gets larger ranges, not more."""
+    ranges = max(1, min(limit, -(-max(estimate, 0) // rows_per_range)))
+    if ranges == 1:
+        return Sizing(1, 0.0)
+    return Sizing(ranges, min(100.0, 100.0 * ranges * SAMPLES_PER_RANGE / estimate))
+
+
+def choose_boundaries(sample: Sequence[tuple[str, ...]], ranges: int) -> list[tuple[str, ...]]:
+    """The upper key of every range but the last: the i/ranges quantiles of the sorted sample.
+
+    Range 0 is `key <= b[0]`, range i is `b[i-1] < key <= b[i]`, the last `key > b[-1]`, so the
+    ranges cover every key exactly once whatever the sample missed. A sample smaller than `ranges`
+    gives fewer ranges (a key is never a boundary twice); an empty one gives one range.
+    """
+    size = len(sample)
+    if ranges <= 1 or size == 0:
+        return []
+    # The last sampled key is never a boundary: the last range would hold only keys past the sample.
+    picks = sorted({min(size - 2, -(-i * size // ranges) - 1) for i in range(1, ranges)})
+    chosen: list[tuple[str, ...]] = []
+    for pick in picks:
+        if pick >= 0 and (not chosen or sample[pick] != chosen[-1]):
+            chosen.append(tuple(sample[pick]))
+    return chosen
+
+
+class PlanDoc(BaseModel):
+    """A persisted plan as read back: every field checked, so a damaged plan fails by name."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    refresh_id: str
+    table: str
+    keys: list[str] = Field(min_length=1)
+    boundaries: list[list[str]] = Field(max_length=MAX_PLAN_ITEMS - 1)
+    upper: str
+    created_at: str
+    rows_estimate: int = Field(ge=0)
+    rows_per_range: int = Field(ge=1)
+    sampled: int = Field(ge=0)
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    refresh_id: str
+    table: str
+    keys: list[str]
+    boundaries: list[list[str]]
+    upper: str  # the commit-safe bound when planned: every range exports watermarks up to it
+    created_at: str
+    rows_estimate: int
+    rows_per_range: int
+    sampled: int
+
+    @property
+    def ranges(self) -> int:
+        return len(self.boundaries) + 1
+
+    def bounds(self, index: int) -> tuple[list[str] | None, list[str] | None]:
+        """(after, upto) of range `index`; None is an open end."""
+        if not 0 <= index < self.ranges:
+            raise TerminalError(f"refresh {self.refresh_id} of {self.table} has no range {index}")
+        after = self.boundaries[index - 1] if index > 0 else None
+        upto = self.boundaries[index] if index < len(self.boundaries) else None
+        return after, upto
+
+    def window(self, index: int) -> ExportWindow:
+        return ExportWindow(self.table, refresh=RangeRef(id=self.refresh_id, index=index, of=self.ranges))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, key: str, body: bytes) -> RefreshPlan:
+        try:
+            doc = PlanDoc.model_validate_json(body)
+        except ValidationError as exc:
+            raise TerminalError(f"refresh plan {key} cannot be read: {exc.errors()[0]['msg']}") from None
+        return cls(**doc.model_dump())
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What is known of one refresh from its folder alone (one listing)."""
+
+    refresh_id: str
+    done: set[int] = field(default_factory=set)
+    ended: str | None = None  # "complete" or "abandoned"
+
+
+class RefreshLedger:
+    """The refreshes' objects under `_refresh/<table>/` (layout.refresh_*): plans, checkpoints, ends."""
+
+    def __init__(self, store: PinStore) -> None:
+        self._store = store
+
+    def progress(self, table: str, refresh_id: str | None = None) -> list[Progress]:
+        """Every refresh of the table, oldest first, from one listing of its folder (or of one
+        refresh's folder only: what each range reads after its checkpoint)."""
+        prefix = refresh_prefix(table)
+        found: dict[str, Progress] = {}
+        for key in self._store.sizes(refresh_prefix(table, refresh_id)):
+            refresh_id, _, rest = key[len(prefix) :].partition("/")
+            entry = found.setdefault(refresh_id, Progress(refresh_id))
+            if rest.startswith("done/range-") and rest.endswith(".json"):
+                entry.done.add(int(rest.removeprefix("done/range-").removesuffix(".json")))
+            elif rest in {"complete.json", "abandoned.json"}:
+                found[refresh_id] = Progress(refresh_id, entry.done, rest.removesuffix(".json"))
+        return [found[k] for k in sorted(found)]
+
+    def one(self, table: str, refresh_id: str) -> Progress:
+        return next(iter(self.progress(table, refresh_id)), Progress(refresh_id))
+
+    def unfinished(self, table: str) -> Progress | None:
+        """The table's newest refresh that has neither completed nor been abandoned."""
+        return next((p for p in reversed(self.progress(table)) if p.ended is None), None)
+
+    def plan(self, table: str, refresh_id: str) -> RefreshPlan:
+        key = refresh_plan_key(table, refresh_id)
+        body = self._store.read_if_exists(key)
+        if body is None:
+            raise TerminalError(
+                f"refresh {refresh_id} of {table} has no plan at {key}; plan the refresh again"
+            )
+        plan = RefreshPlan.from_json(key, body)
+        if plan.table != table or plan.refresh_id != refresh_id:
+            raise TerminalError(f"refresh plan {key} is of {plan.table} {plan.refresh_id}")
+        return plan
+
+    def exists(self, table: str, refresh_id: str) -> bool:
+        return self._store.read_if_exists(refresh_plan_key(table, refresh_id)) is not None
+
+    def save(self, plan: RefreshPlan) -> None:
+        self._store.put_json(refresh_plan_key(plan.table, plan.refresh_id), plan.to_json())
+
+    def checkpoint(self, plan: RefreshPlan, index: int, manifest_key: str, manifest: str) -> None:
+        body = json.dumps({"manifest_key": manifest_key, "manifest": json.loads(manifest)}, sort_keys=True)
+        self._store.put_json(refresh_done_key(plan.table, plan.refresh_id, index), body)
+
+    def end(self, plan: RefreshPlan, how: str, detail: dict[str, object]) -> None:
+        body = json.dumps({"refresh_id": plan.refresh_id, "table": plan.table, how: True, **detail})
+        self._store.put_json(refresh_end_key(plan.table, plan.refresh_id, how), body)
+
+
+@dataclass(frozen=True)
+class PlannedRefresh:
+    """The plan action's answer: the ranges still to export (all of them for a new refresh)."""
+
+    plan: RefreshPlan
+    todo: list[int]
+    resumed: bool
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "id": self.plan.refresh_id,
+            "table": self.plan.table,
+            "ranges": self.plan.ranges,
+            "done": self.plan.ranges - len(self.todo),
+            "rows_estimate": self.plan.rows_estimate,
+            "upper": self.plan.upper,
+            "resumed": self.resumed,
+        }
+
+
+class RefreshPlanner:
+    """Plans a table's refresh, or finds the unfinished one and what is left of it."""
+
+    def __init__(
+        self,
+        *,
+        settings: ExporterSettings,
+        ledger: RefreshLedger,
+        aurora: Callable[[], AuroraSource],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._aurora = aurora
+        self._clock = clock
+
+    def plan(self, table: TableConfig, request: RefreshPayload) -> PlannedRefresh:
+        open_one = self._ledger.unfinished(table.table_name)
+        if open_one is not None and request.restart:
+            abandoned = self._ledger.plan(table.table_name, open_one.refresh_id)
+            self._ledger.end(abandoned, "abandoned", {"at": iso(self._clock()), "done": len(open_one.done)})
+            logger.warning(
+                "unfinished refresh abandoned for a new one",
+                extra={"table": table.table_name, "refresh_id": open_one.refresh_id},
+            )
+            open_one = None
+        if open_one is None:
+            plan = self._new(table, request)
+            return PlannedRefresh(plan, list(range(plan.ranges)), resumed=False)
+        plan = self._ledger.plan(table.table_name, open_one.refresh_id)
+        if request.rows_per_range is not None and request.rows_per_range != plan.rows_per_range:
+            raise PayloadError(
+                "rows_per_range",
+                f"refresh {plan.refresh_id} of {table.table_name} is unfinished and was planned with "
+                f"{plan.rows_per_range}; resume it without rows_per_range, or plan anew with "
+                '"restart": true',
+            )
+        todo = [i for i in range(plan.ranges) if i not in open_one.done]
+        if not todo:  # every range exported, the end marker lost: the refresh is complete
+            self.complete(plan, rows=None)
+        logger.info(
+            "refresh resumed",
+            extra={"table": table.table_name, "refresh_id": plan.refresh_id, "todo": len(todo)},
+        )
+        return PlannedRefresh(plan, todo, resumed=True)
+
+    def complete(self, plan: RefreshPlan, rows: int | None) -> None:
+        """The hook where a completed refresh ends: the marker status and the delete mechanism read."""
+        self._ledger.end(plan, "complete", {"at": iso(self._clock()), "ranges": plan.ranges, "rows": rows})
+        logger.info(
+            "refresh complete: every range exported",
+            extra={"table": plan.table, "refresh_id": plan.refresh_id, "ranges": plan.ranges},
+        )
+
+    def _new(self, table: TableConfig, request: RefreshPayload) -> RefreshPlan:
+        aurora = self._aurora()
+        aurora.limit_statements(self._settings.refresh_statement_seconds * 1000)
+        nullable = aurora.nullable(table.schema_name, table.relation, list(table.primary_keys))
+        if nullable:
+            raise TerminalError(
+                f"{table.table_name}: primary key column(s) {', '.join(nullable)} may be NULL in Aurora; "
+                "a key range never selects a NULL key, so a refresh in ranges would miss such rows"
+            )
+        upper = aurora.safe_bound().upper  # first: no range exports past what is committed-safe now
+        rows_per_range = request.rows_per_range or self._settings.refresh_rows_per_range
+        estimate = aurora.row_estimate(table.schema_name, table.relation)
+        size = sizing(estimate, rows_per_range, max_ranges(table.table_name))
+        sample = aurora.key_sample(table, size.percent) if size.ranges > 1 else []
+        plan = RefreshPlan(
+            refresh_id=self._clock().strftime(ID_FORMAT),
+            table=table.table_name,
+            keys=list(table.primary_keys),
+            boundaries=[list(b) for b in choose_boundaries(sample, size.ranges)],
+            upper=iso(upper),
+            created_at=iso(self._clock()),
+            rows_estimate=estimate,
+            rows_per_range=rows_per_range,
+            sampled=len(sample),
+        )
+        if self._ledger.exists(table.table_name, plan.refresh_id):  # two plans within one second
+            raise TransientError(
+                f"refresh {plan.refresh_id} of {table.table_name} exists already; plan again"
+            )
+        self._ledger.save(plan)
+        logger.info(
+            "refresh planned",
+            extra={
+                "table": table.table_name,
+                "refresh_id": plan.refresh_id,
+                "ranges": plan.ranges,
+                "rows_estimate": estimate,
+                "sampled": len(sample),
+                "sample_percent": round(size.percent, 4),
+                "upper": plan.upper,
+            },
+        )
+        return plan
