@@ -44,6 +44,10 @@ from aurora_sync.timeutil import iso
 # Sampled keys per planned range: quantiles of 32 keys put a range within about a fifth of its
 # target size; at most 32,000 keys for 1,000 ranges, so the plan's one statement stays small.
 SAMPLES_PER_RANGE = 32
+# TABLESAMPLE SYSTEM picks whole pages: a table of a few pages sampled at p % often yields no page at
+# all (4 pages at 32 %: 21 %), and so one range. Up to this many rows every key is read instead (a
+# 100 % sample: well under a second, a few MiB), so only tables of thousands of pages are sampled.
+FULL_SAMPLE_ROWS = 100_000
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
 # What one plan's items may take of Step Functions' 256 KiB of state: half, so the Plan's answer and
 # the state that holds the items stay far inside it whatever the table's name (an item is about 85
@@ -71,6 +75,8 @@ def sizing(estimate: int, rows_per_range: int, limit: int = MAX_PLAN_ITEMS) -> S
     ranges = max(1, min(limit, -(-max(estimate, 0) // rows_per_range)))
     if ranges == 1:
         return Sizing(1, 0.0)
+    if estimate <= FULL_SAMPLE_ROWS:
+        return Sizing(ranges, 100.0)
     return Sizing(ranges, min(100.0, 100.0 * ranges * SAMPLES_PER_RANGE / estimate))
 
 

@@ -20,6 +20,7 @@ from aurora_sync.exporter.payloads import (
     parse_request,
 )
 from aurora_sync.exporter.refresh import (
+    FULL_SAMPLE_ROWS,
     MAX_ITEMS_BYTES,
     SAMPLES_PER_RANGE,
     RefreshPlan,
@@ -94,8 +95,18 @@ def test_sizing_targets_rows_per_range(estimate: int, per_range: int, ranges: in
     assert size.ranges == ranges
     if ranges == 1:
         assert size.percent == 0.0  # one range: nothing to sample
+    elif estimate <= FULL_SAMPLE_ROWS:
+        assert size.percent == 100.0  # a few pages: every key, never a page lottery
     else:
         assert size.percent == pytest.approx(100 * ranges * SAMPLES_PER_RANGE / estimate)
+
+
+@pytest.mark.parametrize("estimate", [400, 5_000, FULL_SAMPLE_ROWS])
+def test_a_table_of_few_pages_is_sampled_whole(estimate: int) -> None:
+    # GIVEN a table small enough that a page sample may hold no page at all (it made one range of a
+    # 400-row table in CI) WHEN it is sized in ranges of 100 rows THEN every key is read
+    size = sizing(estimate, 100)
+    assert size.ranges > 1 and size.percent == 100.0
 
 
 def test_sizing_never_plans_more_ranges_than_one_execution_carries() -> None:
