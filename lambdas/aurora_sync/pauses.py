@@ -108,29 +108,28 @@ class PauseStore:
 
     def update(self, change: Mapping[str, Pause | None], now: datetime) -> Pauses:
         """Set (Pause) or remove (None) tables' pauses in one conditional write, dropping expired ones;
-        re-read and retry once when another writer got there first."""
-        for attempt in (1, 2):
-            current = self.read()
-            kept = {t: p for t, p in current.by_table.items() if now < p.until}
-            for table, pause in change.items():
-                if pause is None:
-                    kept.pop(table, None)
-                else:
-                    kept[table] = pause
-            updated = Pauses(kept)
-            version = current.version
-            try:
-                self._state.put(
-                    {
-                        "dedup_key": PAUSES_KEY,
-                        "pauses": updated.encode(),
-                        "version": 1 if version is None else version + 1,
-                    },
-                    version,
-                )
-            except StateConflict:
-                if attempt == 2:
-                    raise
-                continue
-            return updated
-        raise AssertionError("unreachable")
+        re-read and write again once when another writer got there first (as alert_routing does)."""
+        try:
+            return self._write(change, now)
+        except StateConflict:
+            return self._write(change, now)
+
+    def _write(self, change: Mapping[str, Pause | None], now: datetime) -> Pauses:
+        current = self.read()
+        kept = {t: p for t, p in current.by_table.items() if now < p.until}
+        for table, pause in change.items():
+            if pause is None:
+                kept.pop(table, None)
+            else:
+                kept[table] = pause
+        updated = Pauses(kept)
+        version = current.version
+        self._state.put(
+            {
+                "dedup_key": PAUSES_KEY,
+                "pauses": updated.encode(),
+                "version": 1 if version is None else version + 1,
+            },
+            version,
+        )
+        return updated

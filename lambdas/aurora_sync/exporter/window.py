@@ -19,14 +19,14 @@ from aurora_sync.exporter.paging import Paging
 from aurora_sync.exporter.payloads import ExportWindow, RangeRef, smaller_windows_advice
 from aurora_sync.exporter.ports import AuroraSource, ExportStore, Overrides, WatermarkSource
 from aurora_sync.exporter.publish import Published, Publisher
-from aurora_sync.exporter.query import build_export_query, build_range_query, describe_rejection
+from aurora_sync.exporter.query import ExportQuery, build_export_query, build_range_query, describe_rejection
 from aurora_sync.exporter.refresh import RefreshLedger, RefreshPlanner
 from aurora_sync.exporter.results import TableResult, TableStatus
 from aurora_sync.exporter.schema import drift_alert, unexported_columns
 from aurora_sync.layout import manifest_key
 from aurora_sync.manifest import Manifest
 from aurora_sync.observability import logger
-from aurora_sync.pins import PublishPins
+from aurora_sync.pins import PublishPin, PublishPins
 from aurora_sync.ports import Alerts
 from aurora_sync.settings import ExporterSettings
 from aurora_sync.tables import Override, TableConfig, TablesConfig
@@ -124,32 +124,19 @@ class WindowExport:
                 "full_refresh": full_refresh,
             },
         )
-        started_at = self._clock()
         pin = None if window.is_manual else self._pins.new(table.table_name, export_id, lower, upper)
-        try:
-            published = self._publisher.export(table, query, export_id, (lower, upper), pin)
-        except StatementTimeoutError as exc:
-            max_range = timedelta(hours=self._settings.max_range_hours)
-            advice = smaller_windows_advice(table.table_name, lower, upper, max_range)
-            raise StatementTimeoutError(f"{exc}; {advice}", exc.timeout_ms, (lower, upper)) from exc
-        except RejectedValueError as exc:  # raised before anything was published
-            raise TerminalError(describe_rejection(table, exc)) from exc
-        manifest = Manifest(
-            run_id=self._run_id,
-            export_id=export_id,
-            table=table.table_name,
-            files=published.files,
-            rows=published.rows,
+        max_range = timedelta(hours=self._settings.max_range_hours)
+        published, manifest, key = self._publish(
+            table,
+            query,
+            export_id,
+            (lower, upper),
+            pin,
+            timeout=(smaller_windows_advice(table.table_name, lower, upper, max_range), (lower, upper)),
             lower=None if lower is None else iso(lower),
             upper=iso(upper),
-            mode=str(self._settings.export_mode),
-            started_at=iso(started_at),
-            finished_at=iso(self._clock()),
-            query_sha256=query.sha256,
             full_refresh=full_refresh,
         )
-        key = manifest_key(table.table_name, self._started, export_id)
-        self._store.put_json(key, manifest.to_json())
         self._pins.manifested(table.table_name, published.pin)
         if override is not None and override.full_refresh:
             self._overrides.delete_override(table.table_name)
@@ -182,17 +169,53 @@ class WindowExport:
             "export query",
             extra={"table": table.table_name, "export_id": export_id, "query": query.text, **where},
         )
+        advice = (
+            f"range {ref.index} of refresh {ref.id} did not finish within REFRESH_STATEMENT_SECONDS "
+            f"({self._settings.refresh_statement_seconds}); raise it, or plan the refresh again with a "
+            'smaller rows_per_range and "restart": true'
+        )
+        published, manifest, key = self._publish(
+            table,
+            query,
+            export_id,
+            (None, upper),
+            None,
+            timeout=(advice, None),
+            lower=None,
+            upper=plan.upper,
+            refresh=ref.model_dump(),
+        )
+        self._ledger.checkpoint(plan, ref.index, key, manifest.to_json())
+        progress = self._ledger.one(table.table_name, ref.id)
+        if progress.ended is None and len(progress.done) >= plan.ranges:
+            self._refreshes.complete(plan, rows=None)
+        result = _finished(table, published, manifest, key)
+        result.refresh = {**ref.model_dump(), "done": len(progress.done)}
+        return result
+
+    def _publish(
+        self,
+        table: TableConfig,
+        query: ExportQuery,
+        export_id: str,
+        bounds: tuple[datetime | None, datetime],
+        pin: PublishPin | None,
+        *,
+        timeout: tuple[str, tuple[datetime | None, datetime] | None],
+        lower: str | None,
+        upper: str,
+        full_refresh: bool = False,
+        refresh: dict[str, object] | None = None,
+    ) -> tuple[Published, Manifest, str]:
+        """Both kinds of export from here on: the rows published, then their manifest (written last).
+        `timeout` is (what on-call should do, the window a split may cut) for a statement timeout."""
         started_at = self._clock()
         try:
-            published = self._publisher.export(table, query, export_id, (None, upper), None)
+            published = self._publisher.export(table, query, export_id, bounds, pin)
         except StatementTimeoutError as exc:
-            advice = (
-                f"range {ref.index} of refresh {ref.id} did not finish within REFRESH_STATEMENT_SECONDS "
-                f"({self._settings.refresh_statement_seconds}); raise it, or plan the refresh again with a "
-                'smaller rows_per_range and "restart": true'
-            )
-            raise StatementTimeoutError(f"{exc}; {advice}", exc.timeout_ms, None) from exc
-        except RejectedValueError as exc:
+            advice, window = timeout
+            raise StatementTimeoutError(f"{exc}; {advice}", exc.timeout_ms, window) from exc
+        except RejectedValueError as exc:  # raised before anything was published
             raise TerminalError(describe_rejection(table, exc)) from exc
         manifest = Manifest(
             run_id=self._run_id,
@@ -200,24 +223,18 @@ class WindowExport:
             table=table.table_name,
             files=published.files,
             rows=published.rows,
-            lower=None,
-            upper=plan.upper,
+            lower=lower,
+            upper=upper,
             mode=str(self._settings.export_mode),
             started_at=iso(started_at),
             finished_at=iso(self._clock()),
             query_sha256=query.sha256,
-            refresh=ref.model_dump(),
+            full_refresh=full_refresh,
+            refresh=refresh,
         )
         key = manifest_key(table.table_name, self._started, export_id)
-        body = manifest.to_json()
-        self._store.put_json(key, body)
-        self._ledger.checkpoint(plan, ref.index, key, body)
-        progress = self._ledger.one(table.table_name, ref.id)
-        if progress.ended is None and len(progress.done) >= plan.ranges:
-            self._refreshes.complete(plan, rows=None)
-        result = _finished(table, published, manifest, key)
-        result.refresh = {**ref.model_dump(), "done": len(progress.done)}
-        return result
+        self._store.put_json(key, manifest.to_json())
+        return published, manifest, key
 
     def split_bounds(self, window: ExportWindow) -> tuple[datetime, datetime]:
         """The concrete (lower, upper] an export of `window` would use now, for splitting it.
