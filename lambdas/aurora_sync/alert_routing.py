@@ -96,6 +96,11 @@ class AlertRouter:
         notify = decision != "suppressed"
         if notify:
             self._publisher.publish(replace(alert, details=details))
+        # The most severe level sent while this problem has been open: its resolve must reach every
+        # route that heard it (a P2 paged, then re-notified as P3 during a pause, still needs the
+        # pager's incident closed).
+        loudest = [Severity(item.get("loudest", item["severity"]))] if is_open and item else []
+        loudest += [alert.severity] if notify else []
         self._state.put(
             {
                 "dedup_key": alert.dedup_key,
@@ -105,6 +110,7 @@ class AlertRouter:
                 "severity": str(alert.severity)
                 if decision != "suppressed" or item is None
                 else item["severity"],
+                "loudest": str(min(loudest, key=SEVERITY_RANK.__getitem__, default=alert.severity)),
                 "summary": alert.summary,
                 "occurrences": occurrences,
                 "first_seen": item["first_seen"] if is_open and item else iso(now),
@@ -137,7 +143,7 @@ class AlertRouter:
         now = self._clock()
         self._publisher.publish(
             Alert(
-                Severity(item["severity"]),
+                Severity(item.get("loudest", item["severity"])),  # items written before `loudest`
                 check,
                 table,
                 f"resolved: {item['summary']}"[:200],

@@ -18,6 +18,10 @@ from tests.support.cli import FOLLOW_SEAMS, CliStack
 from tests.support.pipeline import Pipeline
 from tests.support.stepfunctions import StepFunctionsStack
 from tests.support.sync_machine import DeployedSync, deploy, executions, fresh_clients, wait_closed
+from tests.support.terraform import terraform_bin
+
+# The state machine's definition is rendered by terraform (tests/support/sync_machine.py).
+pytestmark = pytest.mark.skipif(terraform_bin() is None, reason="terraform is not installed here")
 
 ROWS = 180  # one a minute over three hours: three 60-minute chunks of 60 rows
 

@@ -202,6 +202,21 @@ def test_resuming_removes_the_record_and_the_next_occurrence_pages(world: Any) -
     assert PauseStore(state).read().by_table == {}
 
 
+def test_a_page_re_notified_as_p3_during_a_pause_resolves_on_the_pager_too(world: Any) -> None:
+    _, sns, state, clock = world
+    # GIVEN a P2 that paged on-call
+    assert fresh_router(sns, state, clock).raise_alert(alert(Severity.P2)) == "notified"
+    # AND on-call then paused the table, and the problem was re-notified to chat as P3
+    paused(state, clock, hours=6)
+    clock.now += timedelta(hours=4, minutes=1)
+    assert fresh_router(sns, state, clock).raise_alert(alert(Severity.P2)) == "notified"
+    assert sns.sent[-1]["severity"] == "P3"
+    # WHEN the problem is gone
+    assert fresh_router(sns, state, clock).resolve("loads", "public.orders", "run", "ok") is True
+    # THEN the resolve goes out at P2, so the pager's incident is closed as well as chat's thread
+    assert (sns.sent[-1]["status"], sns.sent[-1]["severity"]) == ("resolved", "P2")
+
+
 def test_unreadable_pauses_page_as_if_there_were_none(world: Any) -> None:
     _, sns, state, clock = world
     # GIVEN a pause record that cannot be parsed
