@@ -229,20 +229,33 @@ class SnowflakeTable:
         A staged row is a tombstone when it came from a tombstone file (`_SOURCE_FILE`; the file's
         name is the only mark: real rows may have NULLs too). The dedup keeps the latest watermark
         per key, so a key re-inserted after the detection pass (watermark above the tombstone's)
-        wins and comes back. A tombstone acts only when it is at least as new as FINAL's row (a row
-        updated since the pass is kept); it never inserts; in soft mode it sets `_DELETED_AT` and
+        wins and comes back; at an equal watermark the data row ranks first (`tombstone_order`). A
+        tombstone acts only when it is strictly newer than FINAL's row (a row updated since the
+        pass is kept). Both tie rules keep the row: if a row stamped exactly at the pass's bound is
+        really gone, the next pass (a later bound) removes it, whereas a tombstone winning a tie
+        against a row that exists would lose it for good (its watermark is below every later
+        export's lower bound). A tombstone never inserts; in soft mode it sets `_DELETED_AT` and
         leaves FINAL's watermark alone (the exporter's lower bound reads MAX of it), and any later
         version of the row sets `_DELETED_AT` back to NULL."""
         mode = self.table.delete_detection
         if mode is DeleteDetection.OFF:
             return dict.fromkeys(
-                ("tombstone_column", "tombstone_clause", "not_tombstone", "final_extra_columns"), ""
+                (
+                    "tombstone_column",
+                    "tombstone_order",
+                    "tombstone_clause",
+                    "not_tombstone",
+                    "final_extra_columns",
+                ),
+                "",
             )
         deleted_at = quote_sf(DELETED_AT_COLUMN)
-        newer = f"(t.{watermark} IS NULL OR s.{watermark} >= t.{watermark})"
+        newer = f"(t.{watermark} IS NULL OR s.{watermark} > t.{watermark})"
+        # A single-quoted literal: the suffix is a constant without quotes or wildcards.
+        is_tombstone = f"\"_SOURCE_FILE\" LIKE '%{TOMBSTONE_SUFFIX}.csv'"
         values = {
-            # A single-quoted literal: the suffix is a constant without quotes or wildcards.
-            "tombstone_column": f', "_SOURCE_FILE" LIKE \'%{TOMBSTONE_SUFFIX}.csv\' AS "_TOMBSTONE"',
+            "tombstone_column": f', {is_tombstone} AS "_TOMBSTONE"',
+            "tombstone_order": f", CASE WHEN {is_tombstone} THEN 1 ELSE 0 END",
             "not_tombstone": ' AND NOT s."_TOMBSTONE"',
             "final_extra_columns": "",
             "tombstone_clause": f'\nWHEN MATCHED AND s."_TOMBSTONE" AND {newer} THEN DELETE',

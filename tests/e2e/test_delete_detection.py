@@ -1,9 +1,9 @@
 """Delete detection end to end (issue 15 §1): hourly runs on the local stack, the stand-in for
 Snowpipe and the task running the production MERGE with its tombstone branch. Rows deleted in Aurora
 leave FINAL (hard) or are marked there (soft); a bulk delete over the guard changes nothing and
-pages; a tombstone never removes a newer version of its row; a re-inserted key comes back.
-Not run here: a tombstone and a re-insert of its key merged in the same load, which the MERGE's
-dedup decides (latest watermark first) before either branch applies."""
+pages; a tombstone never removes a newer version of its row; a re-inserted key comes back, also
+when its tombstone and the re-insert are merged in one load (the MERGE's dedup decides: latest
+watermark first, and at an equal watermark the data row)."""
 
 from __future__ import annotations
 
@@ -160,3 +160,71 @@ def test_soft_mode_marks_the_row_and_a_new_version_clears_the_mark(
     assert hour(p)["deletes"]["status"] == "none"
     rows = {int(i): (s, bool(m)) for i, s, m in final(p, '"ID", "STATUS", "_DELETED_AT" IS NOT NULL')}
     assert rows[3] == ("back", False) and rows[4][1]
+
+
+def merge_in_one_load(p: Pipeline, keys: list[str]) -> None:
+    """The pipe loads `keys` in this order, then the task runs one MERGE over all of them."""
+    runner = p.loader()
+    (orders,) = [t for t in runner.tables if t.table_name == "public.orders"]
+    for key in keys:
+        assert runner.load_file(orders, key) >= 1
+    assert runner.merge(orders).state == "SUCCEEDED"
+
+
+def state_of_7(p: Pipeline, mode: str) -> tuple[Any, ...] | None:
+    """Key 7 in FINAL as (status, marked), None when FINAL has no row for it."""
+    marked = '"_DELETED_AT" IS NOT NULL' if mode == "soft" else "FALSE"
+    rows = final(p, f'"ID", "STATUS", {marked}', "")
+    return next(((s, bool(m)) for i, s, m in rows if int(i) == 7), None)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [(m, last) for m in ("hard", "soft") for last in (True, False)],
+    ids=[f"{m}-tombstone-loaded-{o}" for m in ("hard", "soft") for o in ("last", "first")],
+)
+def test_a_tombstone_and_a_reinsert_of_its_key_in_one_load_keep_the_reinserted_row(
+    pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, case: tuple[str, bool]
+) -> None:
+    mode, tombstone_last = case
+    p = make_pipeline(pg_server, moto, bao, fakesnow_server, mode)
+    # GIVEN key 7 deleted in Aurora and the pass's tombstone written, not yet loaded
+    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    first = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
+    tombstone = first["deletes"]["file"]
+    assert first["deletes"]["deletes"] == 1 and first["files"] == []
+    # AND key 7 re-inserted and exported (a newer watermark than the tombstone's)
+    aurora(p, "INSERT INTO public.orders (id, status) VALUES (7, 'back')")
+    second = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
+    assert second["rows"] == 1
+    # WHEN the pipe loads both files before the task runs once, in either order
+    keys = [*second["files"], tombstone] if tombstone_last else [tombstone, *second["files"]]
+    merge_in_one_load(p, keys)
+    # THEN FINAL has the re-inserted row, unmarked, and every key of Aurora
+    assert state_of_7(p, mode) == ("back", False)
+    assert final_ids(p) == aurora_ids(p)
+
+
+@pytest.mark.parametrize("mode", ["hard", "soft"])
+def test_at_an_equal_watermark_in_one_load_the_data_row_wins_and_the_next_pass_settles_it(
+    pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, mode: str
+) -> None:
+    p = make_pipeline(pg_server, moto, bao, fakesnow_server, mode)
+    # GIVEN key 7 deleted in Aurora and its tombstone written (watermark B, the pass's bound)
+    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    first = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
+    tombstone = first["deletes"]["file"]
+    header, row = p.read(tombstone).decode().splitlines()
+    bound = row.split(",")[header.split(",").index("updated_at")]
+    # AND key 7 written again stamped exactly B (an application-set watermark), and exported
+    aurora(p, f"INSERT INTO public.orders (id, status, updated_at) VALUES (7, 'tie', '{bound}')")
+    second = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
+    assert second["rows"] == 1
+    # WHEN both load before one MERGE, the tombstone last (the later file)
+    merge_in_one_load(p, [*second["files"], tombstone])
+    # THEN the data row wins the tie: FINAL keeps key 7 at that version, unmarked
+    assert state_of_7(p, mode) == ("tie", False)
+    # AND once it is gone from Aurora, the next hourly pass (a later bound) removes or marks it
+    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    assert hour(p)["deletes"]["deletes"] == 1
+    assert state_of_7(p, mode) == (None if mode == "hard" else ("tie", True))

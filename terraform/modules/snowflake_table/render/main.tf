@@ -42,14 +42,17 @@ locals {
   detection      = var.table.delete_detection
   watermark_q    = "\"${upper(var.table.watermark_col)}\""
   watermark_type = one([for i, c in var.table.columns : local.column_types[i] if upper(c.name) == upper(var.table.watermark_col)])
-  newer          = "(t.${local.watermark_q} IS NULL OR s.${local.watermark_q} >= t.${local.watermark_q})"
+  newer          = "(t.${local.watermark_q} IS NULL OR s.${local.watermark_q} > t.${local.watermark_q})"
+  is_tombstone   = "\"_SOURCE_FILE\" LIKE '%.deletes.csv'"
   delete_values = local.detection == "off" ? {
     tombstone_column    = ""
+    tombstone_order     = ""
     tombstone_clause    = ""
     not_tombstone       = ""
     final_extra_columns = ""
     } : {
-    tombstone_column    = ", \"_SOURCE_FILE\" LIKE '%.deletes.csv' AS \"_TOMBSTONE\""
+    tombstone_column    = ", ${local.is_tombstone} AS \"_TOMBSTONE\""
+    tombstone_order     = ", CASE WHEN ${local.is_tombstone} THEN 1 ELSE 0 END"
     not_tombstone       = " AND NOT s.\"_TOMBSTONE\""
     final_extra_columns = local.detection == "soft" ? ",\n  \"_DELETED_AT\" ${local.watermark_type}" : ""
     tombstone_clause = local.detection == "soft" ? join("", [

@@ -4,7 +4,7 @@ USING (
   FROM ${source}
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY ${key_columns}
-    ORDER BY ${watermark} DESC NULLS LAST, "_LOADED_AT" DESC, "_SOURCE_FILE" DESC, "_SOURCE_ROW" DESC
+    ORDER BY ${watermark} DESC NULLS LAST${tombstone_order}, "_LOADED_AT" DESC, "_SOURCE_FILE" DESC, "_SOURCE_ROW" DESC
   ) = 1
 ) AS s
 ON ${key_join}${tombstone_clause}
