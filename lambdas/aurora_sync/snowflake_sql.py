@@ -35,6 +35,8 @@ STAGING_RETENTION_RANGE = range(7, 366)
 # The database keeps dev's and prod's tasks apart in an account they share; the Lambdas' own
 # sessions are tagged "aurora-snowflake-sync:<component>:<run_id>" (aurora_sync.runtime).
 MERGE_QUERY_TAG = "aurora-snowflake-sync:merge:"
+# The task's Snowflake Scripting variable holding a soft-mode MERGE's marks (task.sql, mark_count.sql).
+MARKED_ROWS_VARIABLE = "marked_rows"
 
 
 class RenderOptions(TypedDict, total=False):
@@ -217,7 +219,14 @@ class SnowflakeTable:
         }
         values |= self._delete_values(values["watermark"])
         values["copy"] = render("copy", values)
+        values["merge_source"] = render("merge_source", values)
         values["merge"] = render("merge", values)
+        values["mark_count"] = render("mark_count", values) if values["tombstone_acts"] else ""
+        values["mark_step"] = (
+            f"LET {MARKED_ROWS_VARIABLE} NUMBER(38,0) := 0;\n  {values['mark_count']};\n  "
+            if values["mark_count"]
+            else ""
+        )
         values["audit_insert"] = render("audit_insert", values)
         values["purge_staging"] = render("purge_staging", values)
         return values
@@ -244,21 +253,30 @@ class SnowflakeTable:
                     "tombstone_column",
                     "tombstone_order",
                     "tombstone_clause",
+                    "tombstone_acts",
                     "not_tombstone",
                     "final_extra_columns",
+                    "mark_into",
                 ),
                 "",
-            )
+            ) | {"audit_updated": "$2", "audit_deleted": "0", "audit_marked": "0"}
         deleted_at = quote_sf(DELETED_AT_COLUMN)
         newer = f"(t.{watermark} IS NULL OR s.{watermark} > t.{watermark})"
         # A single-quoted literal: the suffix is a constant without quotes or wildcards.
         is_tombstone = f"\"_SOURCE_FILE\" LIKE '%{TOMBSTONE_SUFFIX}.csv'"
+        acts = f's."_TOMBSTONE" AND {newer}'
         values = {
             "tombstone_column": f', {is_tombstone} AS "_TOMBSTONE"',
             "tombstone_order": f", CASE WHEN {is_tombstone} THEN 1 ELSE 0 END",
             "not_tombstone": ' AND NOT s."_TOMBSTONE"',
             "final_extra_columns": "",
-            "tombstone_clause": f'\nWHEN MATCHED AND s."_TOMBSTONE" AND {newer} THEN DELETE',
+            "tombstone_clause": f"\nWHEN MATCHED AND {acts} THEN DELETE",
+            "tombstone_acts": "",
+            "mark_into": "",
+            # The MERGE's result has a third column, rows deleted, only with a DELETE clause.
+            "audit_updated": "$2",
+            "audit_deleted": "$3",
+            "audit_marked": "0",
         }
         if mode is DeleteDetection.SOFT:
             wm_type = next(
@@ -266,9 +284,19 @@ class SnowflakeTable:
             )
             values["final_extra_columns"] = f",\n  {deleted_at} {wm_type}"
             values["tombstone_clause"] = (
-                f'\nWHEN MATCHED AND s."_TOMBSTONE" AND {newer} THEN UPDATE SET\n'
+                f"\nWHEN MATCHED AND {acts} THEN UPDATE SET\n"
                 f"  {deleted_at} = COALESCE(t.{deleted_at}, s.{watermark})"
             )
+            # A mark is an update in the MERGE's result: counted before the MERGE (mark_count.sql,
+            # the same source and condition, in the same transaction) and moved out of ROWS_UPDATED.
+            marked = f":{MARKED_ROWS_VARIABLE}"
+            values |= {
+                "tombstone_acts": acts,
+                "mark_into": f" INTO {marked}",
+                "audit_updated": f"$2 - {marked}",
+                "audit_deleted": "0",
+                "audit_marked": marked,
+            }
         return values
 
     def statements(self, **kwargs: Unpack[RenderOptions]) -> dict[str, str]:

@@ -88,10 +88,16 @@ def test_random_deletes_converge_in_final_within_two_cycles(hard: Pipeline) -> N
         outcomes.append(hour(p)["deletes"])
     assert final_ids(p) == aurora_ids(p) and len(outcomes) <= 2
     assert outcomes[0]["status"] == "written" and outcomes[0]["deletes"] == 3
-    # AND the reconciler's checks are ok: the tombstone file loaded, the merge ran
+    # AND the reconciler's checks are ok: the tombstone file loaded, the merge ran; MERGE_AUDIT
+    # counts the 3 deletes apart from the 300 data rows, and the loads check the tombstones apart
     report = p.reconcile()
-    checks = {(c["check"], c["table"]): c["status"] for c in report["checks"]}
-    assert checks[("loads", "public.orders")] == "ok" and checks[("merge", "public.orders")] == "ok"
+    checks = {(c["check"], c["table"]): c for c in report["checks"]}
+    loads, merge = checks[("loads", "public.orders")], checks[("merge", "public.orders")]
+    assert loads["status"] == "ok" and merge["status"] == "ok"
+    assert (loads["details"]["rows_loaded"], loads["details"]["tombstones_loaded"]) == (ROWS, 3)
+    details = merge["details"]
+    assert (details["rows_merged_in_window"], details["rows_deleted_in_window"]) == (ROWS, 3)
+    assert details["rows_marked_in_window"] == 0
 
 
 def test_a_bulk_delete_over_the_guard_applies_nothing_and_pages(hard: Pipeline) -> None:
@@ -147,13 +153,26 @@ def test_soft_mode_marks_the_row_and_a_new_version_clears_the_mark(
     before = final(p, 'MAX("UPDATED_AT")', "")
     # GIVEN two rows deleted in Aurora WHEN the hourly cycle runs
     aurora(p, "DELETE FROM public.orders WHERE id IN (3, 4)")
-    hour(p)
+    p.run(SCHEDULED)
+    outcome = p.loader().cycle()["public.orders"]
     # THEN FINAL keeps them with _DELETED_AT set (the tombstone's watermark), the others without,
     # and FINAL's watermark is unchanged. (IS NULL in SQL: fakesnow's server returns a NULL
     # timestamp as 1970-01-01.)
     marked = {int(i): (bool(m), d) for i, m, d in final(p, '"ID", "_DELETED_AT" IS NOT NULL, "_DELETED_AT"')}
     assert {i for i, (m, _) in marked.items() if m} == {3, 4} and len(marked) == ROWS
     assert marked[3][1] > before[0][0] and final(p, 'MAX("UPDATED_AT")', "") == before
+    # AND MERGE_AUDIT has the 2 marks, not as updated rows (a mark is an update in the MERGE's own
+    # result, which says 2)
+    assert (outcome.rows_inserted, outcome.rows_updated, outcome.rows_deleted, outcome.rows_marked) == (
+        0,
+        0,
+        0,
+        2,
+    )
+    merge = next(c for c in p.reconcile()["checks"] if (c["check"], c["table"]) == ("merge", "public.orders"))
+    assert (
+        merge["details"]["last_merge"]["rows_marked"] == 2 and merge["details"]["rows_marked_in_window"] == 2
+    )
     # AND key 3 re-inserted comes back unmarked; that hour's pass finds nothing to delete: rows
     # already marked do not count as FINAL's (4 is gone from Aurora but marked already)
     aurora(p, "INSERT INTO public.orders (id, status) VALUES (3, 'back')")
