@@ -154,6 +154,12 @@ class RefreshPlan:
         return cls(**doc.model_dump())
 
 
+class PlanGone(TerminalError):
+    """A refresh's plan.json is missing: objects under `_refresh/` expire (the bucket's lifecycle
+    rule `expire-refresh`, 30 days by default) and a refresh untouched that long lost its plan. Its
+    ranges cannot be exported again without their boundaries; planning the table starts anew."""
+
+
 @dataclass(frozen=True)
 class Progress:
     """What is known of one refresh from its folder alone (one listing)."""
@@ -194,8 +200,11 @@ class RefreshLedger:
         key = refresh_plan_key(table, refresh_id)
         body = self._store.read_if_exists(key)
         if body is None:
-            raise TerminalError(
-                f"refresh {refresh_id} of {table} has no plan at {key}; plan the refresh again"
+            raise PlanGone(
+                f"refresh {refresh_id} of {table} has no plan at {key}: a refresh untouched for the "
+                "bucket's expire-refresh days (30 by default) loses its objects, so its ranges cannot be "
+                f"resumed; plan the table again (`aurora-sync resync {table}`), which abandons it and "
+                "starts a new refresh"
             )
         plan = RefreshPlan.from_json(key, body)
         if plan.table != table or plan.refresh_id != refresh_id:
@@ -213,8 +222,12 @@ class RefreshLedger:
         self._store.put_json(refresh_done_key(plan.table, plan.refresh_id, index), body)
 
     def end(self, plan: RefreshPlan, how: str, detail: dict[str, object]) -> None:
-        body = json.dumps({"refresh_id": plan.refresh_id, "table": plan.table, how: True, **detail})
-        self._store.put_json(refresh_end_key(plan.table, plan.refresh_id, how), body)
+        self.end_by_id(plan.table, plan.refresh_id, how, detail)
+
+    def end_by_id(self, table: str, refresh_id: str, how: str, detail: dict[str, object]) -> None:
+        """The end marker alone: also for a refresh whose plan is gone (PlanGone)."""
+        body = json.dumps({"refresh_id": refresh_id, "table": table, how: True, **detail})
+        self._store.put_json(refresh_end_key(table, refresh_id, how), body)
 
 
 @dataclass(frozen=True)
@@ -255,18 +268,20 @@ class RefreshPlanner:
 
     def plan(self, table: TableConfig, request: RefreshPayload) -> PlannedRefresh:
         open_one = self._ledger.unfinished(table.table_name)
+        found: RefreshPlan | None = None
+        if open_one is not None:
+            try:
+                found = self._ledger.plan(table.table_name, open_one.refresh_id)
+            except PlanGone as gone:
+                self._abandon(table, open_one, "its plan is gone: it cannot be resumed", str(gone))
+                open_one = None
         if open_one is not None and request.restart:
-            abandoned = self._ledger.plan(table.table_name, open_one.refresh_id)
-            self._ledger.end(abandoned, "abandoned", {"at": iso(self._clock()), "done": len(open_one.done)})
-            logger.warning(
-                "unfinished refresh abandoned for a new one",
-                extra={"table": table.table_name, "refresh_id": open_one.refresh_id},
-            )
-            open_one = None
-        if open_one is None:
+            self._abandon(table, open_one, "restart requested")
+            open_one = found = None
+        if open_one is None or found is None:
             plan = self._new(table, request)
             return PlannedRefresh(plan, list(range(plan.ranges)), resumed=False)
-        plan = self._ledger.plan(table.table_name, open_one.refresh_id)
+        plan = found
         if request.rows_per_range is not None and request.rows_per_range != plan.rows_per_range:
             raise PayloadError(
                 "rows_per_range",
@@ -277,11 +292,30 @@ class RefreshPlanner:
         todo = [i for i in range(plan.ranges) if i not in open_one.done]
         if not todo:  # every range exported, the end marker lost: the refresh is complete
             self.complete(plan, rows=None)
+        else:  # written again: the plan's lifecycle clock restarts, so a resumed refresh keeps it
+            self._ledger.save(plan)
         logger.info(
             "refresh resumed",
             extra={"table": table.table_name, "refresh_id": plan.refresh_id, "todo": len(todo)},
         )
         return PlannedRefresh(plan, todo, resumed=True)
+
+    def _abandon(self, table: TableConfig, open_one: Progress, why: str, detail: str = "") -> None:
+        """Ends an unfinished refresh for a new one; its checkpoints stay until they expire."""
+        at = iso(self._clock())
+        done = len(open_one.done)
+        self._ledger.end_by_id(
+            table.table_name, open_one.refresh_id, "abandoned", {"at": at, "done": done, "why": why}
+        )
+        logger.warning(
+            "unfinished refresh abandoned for a new one",
+            extra={
+                "table": table.table_name,
+                "refresh_id": open_one.refresh_id,
+                "why": why,
+                "detail": detail,
+            },
+        )
 
     def complete(self, plan: RefreshPlan, rows: int | None) -> None:
         """The hook where a completed refresh ends: the marker status and the delete mechanism read."""
