@@ -13,6 +13,10 @@ starts it over. Here the table is cut into key ranges instead, each one Step Fun
   (exporter/query.build_range_query), its manifest, then a checkpoint, the manifest copied under the
   refresh (`_refresh/<table>/<id>/done/`). A range exported twice is harmless: the MERGE is
   idempotent and keeps the newest watermark.
+- One refresh at a time: a new refresh is claimed by a conditional write of the table's pointer
+  (`_refresh/<table>/current.json`: If-None-Match "*" when there is none, If-Match its ETag when it
+  names an ended refresh). Two plans at the same moment both write their own plan, one claim wins,
+  and the other planner abandons its own and joins the winner's, returning its ranges.
 - Resume: a plan request for a table with an unfinished refresh returns only the ranges without a
   checkpoint. When the last range's checkpoint is written the refresh is complete
   (`complete.json`, what `aurora-sync resync` and `status` read). Keys FINAL holds that Aurora no
@@ -28,13 +32,20 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aurora_sync.errors import PayloadError, TerminalError, TransientError
 from aurora_sync.exporter.payloads import MAX_PLAN_ITEMS, ExportWindow, RangeRef, RefreshPayload
 from aurora_sync.exporter.ports import AuroraSource
-from aurora_sync.layout import refresh_done_key, refresh_end_key, refresh_plan_key, refresh_prefix
+from aurora_sync.layout import (
+    refresh_done_key,
+    refresh_end_key,
+    refresh_plan_key,
+    refresh_pointer_key,
+    refresh_prefix,
+)
 from aurora_sync.observability import logger
 from aurora_sync.pins import PinStore
 from aurora_sync.settings import ExporterSettings
@@ -154,6 +165,14 @@ class RefreshPlan:
         return cls(**doc.model_dump())
 
 
+class RefreshStore(PinStore, Protocol):
+    """The bucket as the ledger needs it: PinStore plus S3's conditional writes."""
+
+    def put_json_if(self, key: str, body: str, *, etag: str | None) -> bool: ...
+
+    def read_with_etag(self, key: str) -> tuple[bytes, str] | None: ...
+
+
 class PlanGone(TerminalError):
     """A refresh's plan.json is missing: objects under `_refresh/` expire (the bucket's lifecycle
     rule `expire-refresh`, 30 days by default) and a refresh untouched that long lost its plan. Its
@@ -172,16 +191,19 @@ class Progress:
 class RefreshLedger:
     """The refreshes' objects under `_refresh/<table>/` (layout.refresh_*): plans, checkpoints, ends."""
 
-    def __init__(self, store: PinStore) -> None:
+    def __init__(self, store: RefreshStore) -> None:
         self._store = store
 
     def progress(self, table: str, refresh_id: str | None = None) -> list[Progress]:
         """Every refresh of the table, oldest first, from one listing of its folder (or of one
-        refresh's folder only: what each range reads after its checkpoint)."""
+        refresh's folder only: what each range reads after its checkpoint). Objects beside the
+        refreshes' folders (the pointer) are no refresh."""
         prefix = refresh_prefix(table)
         found: dict[str, Progress] = {}
         for key in self._store.sizes(refresh_prefix(table, refresh_id)):
-            refresh_id, _, rest = key[len(prefix) :].partition("/")
+            refresh_id, slash, rest = key[len(prefix) :].partition("/")
+            if not slash:
+                continue
             entry = found.setdefault(refresh_id, Progress(refresh_id))
             if rest.startswith("done/range-") and rest.endswith(".json"):
                 entry.done.add(int(rest.removeprefix("done/range-").removesuffix(".json")))
@@ -211,11 +233,32 @@ class RefreshLedger:
             raise TerminalError(f"refresh plan {key} is of {plan.table} {plan.refresh_id}")
         return plan
 
-    def exists(self, table: str, refresh_id: str) -> bool:
-        return self._store.read_if_exists(refresh_plan_key(table, refresh_id)) is not None
+    def create(self, plan: RefreshPlan) -> bool:
+        """Writes a new plan unless one with its id exists (two plans within one second): False."""
+        key = refresh_plan_key(plan.table, plan.refresh_id)
+        return self._store.put_json_if(key, plan.to_json(), etag=None)
 
     def save(self, plan: RefreshPlan) -> None:
         self._store.put_json(refresh_plan_key(plan.table, plan.refresh_id), plan.to_json())
+
+    def pointer(self, table: str) -> tuple[str, str] | None:
+        """(refresh id, ETag) of the table's claimed refresh, None before the first claim (or once
+        the pointer expired with the rest of `_refresh/`)."""
+        found = self._store.read_with_etag(refresh_pointer_key(table))
+        if found is None:
+            return None
+        body, etag = found
+        try:
+            refresh_id = str(json.loads(body)["refresh_id"])
+        except (ValueError, KeyError, TypeError):
+            raise TerminalError(f"{refresh_pointer_key(table)} is not a refresh pointer") from None
+        return refresh_id, etag
+
+    def claim(self, plan: RefreshPlan, replacing: str | None) -> bool:
+        """Points the table at `plan` if the pointer is still as read: absent (`replacing` None) or
+        that ETag. False: another planner claimed first."""
+        body = json.dumps({"refresh_id": plan.refresh_id, "table": plan.table, "claimed_at": plan.created_at})
+        return self._store.put_json_if(refresh_pointer_key(plan.table), body, etag=replacing)
 
     def checkpoint(self, plan: RefreshPlan, index: int, manifest_key: str, manifest: str) -> None:
         body = json.dumps({"manifest_key": manifest_key, "manifest": json.loads(manifest)}, sort_keys=True)
@@ -237,6 +280,7 @@ class PlannedRefresh:
     plan: RefreshPlan
     todo: list[int]
     resumed: bool
+    joined: bool = False  # another planner's refresh, claimed while this one was planning
 
     def summary(self) -> dict[str, object]:
         return {
@@ -247,6 +291,7 @@ class PlannedRefresh:
             "rows_estimate": self.plan.rows_estimate,
             "upper": self.plan.upper,
             "resumed": self.resumed,
+            "joined": self.joined,
         }
 
 
@@ -267,11 +312,15 @@ class RefreshPlanner:
         self._clock = clock
 
     def plan(self, table: TableConfig, request: RefreshPayload) -> PlannedRefresh:
-        open_one = self._ledger.unfinished(table.table_name)
+        name = table.table_name
+        current = self._ledger.pointer(name)
+        open_one = self._ledger.unfinished(name)
+        if current is not None and (named := self._ledger.one(name, current[0])).ended is None:
+            open_one = named  # the claimed refresh is the table's, whatever else was written
         found: RefreshPlan | None = None
         if open_one is not None:
             try:
-                found = self._ledger.plan(table.table_name, open_one.refresh_id)
+                found = self._ledger.plan(name, open_one.refresh_id)
             except PlanGone as gone:
                 self._abandon(table, open_one, "its plan is gone: it cannot be resumed", str(gone))
                 open_one = None
@@ -279,26 +328,63 @@ class RefreshPlanner:
             self._abandon(table, open_one, "restart requested")
             open_one = found = None
         if open_one is None or found is None:
-            plan = self._new(table, request)
-            return PlannedRefresh(plan, list(range(plan.ranges)), resumed=False)
+            return self._claim_new(table, request, current)
         plan = found
         if request.rows_per_range is not None and request.rows_per_range != plan.rows_per_range:
             raise PayloadError(
                 "rows_per_range",
-                f"refresh {plan.refresh_id} of {table.table_name} is unfinished and was planned with "
+                f"refresh {plan.refresh_id} of {name} is unfinished and was planned with "
                 f"{plan.rows_per_range}; resume it without rows_per_range, or plan anew with "
                 '"restart": true',
             )
+        # Planned before the pointer existed, or its planner stopped before claiming: claim it.
+        unclaimed = current is None or current[0] != plan.refresh_id
+        if unclaimed and not self._ledger.claim(plan, None if current is None else current[1]):
+            raise TransientError(f"another plan of {name} claimed a refresh meanwhile; plan again")
         todo = [i for i in range(plan.ranges) if i not in open_one.done]
         if not todo:  # every range exported, the end marker lost: the refresh is complete
             self.complete(plan, rows=None)
         else:  # written again: the plan's lifecycle clock restarts, so a resumed refresh keeps it
             self._ledger.save(plan)
         logger.info(
-            "refresh resumed",
-            extra={"table": table.table_name, "refresh_id": plan.refresh_id, "todo": len(todo)},
+            "refresh resumed", extra={"table": name, "refresh_id": plan.refresh_id, "todo": len(todo)}
         )
         return PlannedRefresh(plan, todo, resumed=True)
+
+    def _claim_new(
+        self, table: TableConfig, request: RefreshPayload, current: tuple[str, str] | None
+    ) -> PlannedRefresh:
+        """A new refresh, claimed by a conditional write of the pointer as it was read (`current`):
+        only one claim on a pointer version succeeds, so two plans started together make one
+        refresh. The loser marks its own plan abandoned and joins the winner's refresh."""
+        name = table.table_name
+        plan = self._new(table, request)
+        if self._ledger.claim(plan, None if current is None else current[1]):
+            return PlannedRefresh(plan, list(range(plan.ranges)), resumed=False)
+        winner = self._ledger.pointer(name)
+        if winner is not None and winner[0] == plan.refresh_id:  # another planner claimed this one
+            mine = self._joinable(name, plan.refresh_id)
+            if mine is not None:
+                return mine
+        why = f"another plan claimed the table first ({winner[0] if winner else 'gone'}); joined it"
+        self._abandon(table, Progress(plan.refresh_id), why)
+        joined = None if winner is None else self._joinable(name, winner[0])
+        if joined is None:
+            raise TransientError(f"another plan of {name} claimed a refresh and ended it; plan again")
+        return joined
+
+    def _joinable(self, name: str, refresh_id: str) -> PlannedRefresh | None:
+        """The ranges left of an unfinished refresh whose plan is readable, else None."""
+        progress = self._ledger.one(name, refresh_id)
+        if progress.ended is not None:
+            return None
+        try:
+            plan = self._ledger.plan(name, refresh_id)
+        except PlanGone:
+            return None
+        todo = [i for i in range(plan.ranges) if i not in progress.done]
+        logger.info("refresh joined", extra={"table": name, "refresh_id": refresh_id, "todo": len(todo)})
+        return PlannedRefresh(plan, todo, resumed=True, joined=True)
 
     def _abandon(self, table: TableConfig, open_one: Progress, why: str, detail: str = "") -> None:
         """Ends an unfinished refresh for a new one; its checkpoints stay until they expire."""
@@ -350,11 +436,10 @@ class RefreshPlanner:
             rows_per_range=rows_per_range,
             sampled=len(sample),
         )
-        if self._ledger.exists(table.table_name, plan.refresh_id):  # two plans within one second
+        if not self._ledger.create(plan):  # two plans within one second
             raise TransientError(
                 f"refresh {plan.refresh_id} of {table.table_name} exists already; plan again"
             )
-        self._ledger.save(plan)
         logger.info(
             "refresh planned",
             extra={
