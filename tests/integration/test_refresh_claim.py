@@ -19,7 +19,8 @@ import pytest
 
 from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.exporter.payloads import RefreshPayload
-from aurora_sync.exporter.refresh import PlannedRefresh, RefreshLedger, RefreshPlanner
+from aurora_sync.exporter.refresh import RefreshLedger
+from aurora_sync.exporter.refresh_planner import PlannedRefresh, RefreshPlanner
 from aurora_sync.runtime import Runtime
 from aurora_sync.settings import load_exporter_settings
 from aurora_sync.tables import parse_tables
