@@ -88,6 +88,12 @@ def refresh_prefix(table: str, refresh_id: str | None = None) -> str:
     return base if refresh_id is None else f"{base}{refresh_id}/"
 
 
+def refresh_pointer_key(table: str) -> str:
+    """`_refresh/<schema.table>/current.json`: the table's latest refresh, claimed by a conditional
+    write so that two planners at once make one refresh (exporter/refresh.py)."""
+    return f"{refresh_prefix(table)}current.json"
+
+
 def refresh_plan_key(table: str, refresh_id: str) -> str:
     return f"{refresh_prefix(table, refresh_id)}plan.json"
 

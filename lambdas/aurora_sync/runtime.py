@@ -27,8 +27,8 @@ from aurora_sync.errors import ConfigError
 from aurora_sync.observability import logger, metrics
 from aurora_sync.settings import DatabaseSettings, ServiceSettings
 
-# Left of the Lambda's time when a statement is cancelled: enough to record the failure, publish the
-# alert and return the re-run payload before Lambda itself stops the function.
+# Left of the Lambda's time when a statement is cancelled (Aurora's and Snowflake's alike): enough to
+# record the failure, publish the alert and return the re-run payload before Lambda stops the function.
 STATEMENT_TIMEOUT_MARGIN_MS = 15_000
 
 
@@ -85,6 +85,8 @@ class Runtime:
             password=creds.password,
             private_key_der=creds.private_key_der,
             query_tag=f"aurora-snowflake-sync:{self.component}:{self.run_id}",
+            remaining_ms=self.remaining_ms,
+            margin_ms=STATEMENT_TIMEOUT_MARGIN_MS,
         )
 
     def settle_fallback_alert(self) -> None:

@@ -35,6 +35,8 @@ STAGING_RETENTION_RANGE = range(7, 366)
 # The database keeps dev's and prod's tasks apart in an account they share; the Lambdas' own
 # sessions are tagged "aurora-snowflake-sync:<component>:<run_id>" (aurora_sync.runtime).
 MERGE_QUERY_TAG = "aurora-snowflake-sync:merge:"
+# The task's Snowflake Scripting variable holding a soft-mode MERGE's marks (task.sql, mark_count.sql).
+MARKED_ROWS_VARIABLE = "marked_rows"
 
 
 class RenderOptions(TypedDict, total=False):
@@ -217,7 +219,14 @@ class SnowflakeTable:
         }
         values |= self._delete_values(values["watermark"])
         values["copy"] = render("copy", values)
+        values["merge_source"] = render("merge_source", values)
         values["merge"] = render("merge", values)
+        values["mark_count"] = render("mark_count", values) if values["tombstone_acts"] else ""
+        values["mark_step"] = (
+            f"LET {MARKED_ROWS_VARIABLE} NUMBER(38,0) := 0;\n  {values['mark_count']};\n  "
+            if values["mark_count"]
+            else ""
+        )
         values["audit_insert"] = render("audit_insert", values)
         values["purge_staging"] = render("purge_staging", values)
         return values
@@ -229,23 +238,45 @@ class SnowflakeTable:
         A staged row is a tombstone when it came from a tombstone file (`_SOURCE_FILE`; the file's
         name is the only mark: real rows may have NULLs too). The dedup keeps the latest watermark
         per key, so a key re-inserted after the detection pass (watermark above the tombstone's)
-        wins and comes back. A tombstone acts only when it is at least as new as FINAL's row (a row
-        updated since the pass is kept); it never inserts; in soft mode it sets `_DELETED_AT` and
+        wins and comes back; at an equal watermark the data row ranks first (`tombstone_order`). A
+        tombstone acts only when it is strictly newer than FINAL's row (a row updated since the
+        pass is kept). Both tie rules keep the row: if a row stamped exactly at the pass's bound is
+        really gone, the next pass (a later bound) removes it, whereas a tombstone winning a tie
+        against a row that exists would lose it for good (its watermark is below every later
+        export's lower bound). A tombstone never inserts; in soft mode it sets `_DELETED_AT` and
         leaves FINAL's watermark alone (the exporter's lower bound reads MAX of it), and any later
         version of the row sets `_DELETED_AT` back to NULL."""
         mode = self.table.delete_detection
         if mode is DeleteDetection.OFF:
             return dict.fromkeys(
-                ("tombstone_column", "tombstone_clause", "not_tombstone", "final_extra_columns"), ""
-            )
+                (
+                    "tombstone_column",
+                    "tombstone_order",
+                    "tombstone_clause",
+                    "tombstone_acts",
+                    "not_tombstone",
+                    "final_extra_columns",
+                    "mark_into",
+                ),
+                "",
+            ) | {"audit_updated": "$2", "audit_deleted": "0", "audit_marked": "0"}
         deleted_at = quote_sf(DELETED_AT_COLUMN)
-        newer = f"(t.{watermark} IS NULL OR s.{watermark} >= t.{watermark})"
+        newer = f"(t.{watermark} IS NULL OR s.{watermark} > t.{watermark})"
+        # A single-quoted literal: the suffix is a constant without quotes or wildcards.
+        is_tombstone = f"\"_SOURCE_FILE\" LIKE '%{TOMBSTONE_SUFFIX}.csv'"
+        acts = f's."_TOMBSTONE" AND {newer}'
         values = {
-            # A single-quoted literal: the suffix is a constant without quotes or wildcards.
-            "tombstone_column": f', "_SOURCE_FILE" LIKE \'%{TOMBSTONE_SUFFIX}.csv\' AS "_TOMBSTONE"',
+            "tombstone_column": f', {is_tombstone} AS "_TOMBSTONE"',
+            "tombstone_order": f", CASE WHEN {is_tombstone} THEN 1 ELSE 0 END",
             "not_tombstone": ' AND NOT s."_TOMBSTONE"',
             "final_extra_columns": "",
-            "tombstone_clause": f'\nWHEN MATCHED AND s."_TOMBSTONE" AND {newer} THEN DELETE',
+            "tombstone_clause": f"\nWHEN MATCHED AND {acts} THEN DELETE",
+            "tombstone_acts": "",
+            "mark_into": "",
+            # The MERGE's result has a third column, rows deleted, only with a DELETE clause.
+            "audit_updated": "$2",
+            "audit_deleted": "$3",
+            "audit_marked": "0",
         }
         if mode is DeleteDetection.SOFT:
             wm_type = next(
@@ -253,9 +284,19 @@ class SnowflakeTable:
             )
             values["final_extra_columns"] = f",\n  {deleted_at} {wm_type}"
             values["tombstone_clause"] = (
-                f'\nWHEN MATCHED AND s."_TOMBSTONE" AND {newer} THEN UPDATE SET\n'
+                f"\nWHEN MATCHED AND {acts} THEN UPDATE SET\n"
                 f"  {deleted_at} = COALESCE(t.{deleted_at}, s.{watermark})"
             )
+            # A mark is an update in the MERGE's result: counted before the MERGE (mark_count.sql,
+            # the same source and condition, in the same transaction) and moved out of ROWS_UPDATED.
+            marked = f":{MARKED_ROWS_VARIABLE}"
+            values |= {
+                "tombstone_acts": acts,
+                "mark_into": f" INTO {marked}",
+                "audit_updated": f"$2 - {marked}",
+                "audit_deleted": "0",
+                "audit_marked": marked,
+            }
         return values
 
     def statements(self, **kwargs: Unpack[RenderOptions]) -> dict[str, str]:

@@ -95,8 +95,14 @@ def _run(
 
     table = refresh.table.table_name
     again = f"{app.command()} resync {table}"
+    from aurora_sync.exporter.refresh import PlanGone
+
     _step(1, f"the refresh of {table} ...")
-    unfinished = refresh.unfinished()
+    try:
+        unfinished = refresh.unfinished()
+    except PlanGone as gone:  # the Plan step abandons it and plans anew, as with --restart
+        click.echo(f"  {gone}")
+        unfinished = None
     if unfinished is None or payload.get("restart"):
         click.echo("  a new refresh: the Plan step samples the keys and cuts the table into ranges")
     else:

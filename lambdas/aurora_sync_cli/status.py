@@ -16,7 +16,7 @@ from typing import Any
 from aurora_sync.adapters.postgres import Aurora
 from aurora_sync.adapters.s3 import ObjectStore
 from aurora_sync.adapters.snowflake_history import TASK_HISTORY_REACH, TaskRun, TaskRuns, within_reach
-from aurora_sync.exporter.refresh import RefreshLedger
+from aurora_sync.exporter.refresh import PlanGone, RefreshLedger
 from aurora_sync.layout import is_tombstone_manifest, manifest_hour, manifest_listing
 from aurora_sync.manifest import parse_manifest
 from aurora_sync.pauses import Pauses
@@ -166,7 +166,10 @@ def unfinished_refresh(store: ObjectStore, table: str) -> RefreshProgress | None
     progress = ledger.unfinished(table)
     if progress is None:
         return None
-    plan = ledger.plan(table, progress.refresh_id)
+    try:
+        plan = ledger.plan(table, progress.refresh_id)
+    except PlanGone:  # expired: nothing to resume; the next `resync` abandons it (exporter/refresh.py)
+        return None
     return RefreshProgress(plan.refresh_id, len(progress.done), plan.ranges, plan.created_at)
 
 

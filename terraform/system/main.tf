@@ -137,6 +137,7 @@ module "storage" {
   pipe_notification_channels = { for t, m in module.snowflake_table : t => m.notification_channel }
   export_retention_days      = var.export_retention_days
   manifest_retention_days    = var.manifest_retention_days
+  refresh_retention_days     = var.refresh_retention_days
   snowflake_role_name        = local.snowflake_s3_role_name
   snowflake_iam_user_arn     = module.snowflake_account.storage_aws_iam_user_arn
   snowflake_external_id      = module.snowflake_account.storage_aws_external_id

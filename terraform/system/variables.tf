@@ -41,6 +41,12 @@ variable "manifest_retention_days" {
   default     = 30
 }
 
+variable "refresh_retention_days" {
+  description = "Days before a full refresh's objects under _refresh/ expire (a refresh untouched that long is planned anew)."
+  type        = number
+  default     = 30
+}
+
 # --- Lambdas ------------------------------------------------------------------------------------
 
 variable "exporter_zip_path" {

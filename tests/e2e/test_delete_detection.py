@@ -1,9 +1,9 @@
 """Delete detection end to end (issue 15 §1): hourly runs on the local stack, the stand-in for
 Snowpipe and the task running the production MERGE with its tombstone branch. Rows deleted in Aurora
 leave FINAL (hard) or are marked there (soft); a bulk delete over the guard changes nothing and
-pages; a tombstone never removes a newer version of its row; a re-inserted key comes back.
-Not run here: a tombstone and a re-insert of its key merged in the same load, which the MERGE's
-dedup decides (latest watermark first) before either branch applies."""
+pages; a tombstone never removes a newer version of its row; a re-inserted key comes back, also
+when its tombstone and the re-insert are merged in one load (the MERGE's dedup decides: latest
+watermark first, and at an equal watermark the data row)."""
 
 from __future__ import annotations
 
@@ -88,10 +88,16 @@ def test_random_deletes_converge_in_final_within_two_cycles(hard: Pipeline) -> N
         outcomes.append(hour(p)["deletes"])
     assert final_ids(p) == aurora_ids(p) and len(outcomes) <= 2
     assert outcomes[0]["status"] == "written" and outcomes[0]["deletes"] == 3
-    # AND the reconciler's checks are ok: the tombstone file loaded, the merge ran
+    # AND the reconciler's checks are ok: the tombstone file loaded, the merge ran; MERGE_AUDIT
+    # counts the 3 deletes apart from the 300 data rows, and the loads check the tombstones apart
     report = p.reconcile()
-    checks = {(c["check"], c["table"]): c["status"] for c in report["checks"]}
-    assert checks[("loads", "public.orders")] == "ok" and checks[("merge", "public.orders")] == "ok"
+    checks = {(c["check"], c["table"]): c for c in report["checks"]}
+    loads, merge = checks[("loads", "public.orders")], checks[("merge", "public.orders")]
+    assert loads["status"] == "ok" and merge["status"] == "ok"
+    assert (loads["details"]["rows_loaded"], loads["details"]["tombstones_loaded"]) == (ROWS, 3)
+    details = merge["details"]
+    assert (details["rows_merged_in_window"], details["rows_deleted_in_window"]) == (ROWS, 3)
+    assert details["rows_marked_in_window"] == 0
 
 
 def test_a_bulk_delete_over_the_guard_applies_nothing_and_pages(hard: Pipeline) -> None:
@@ -147,16 +153,97 @@ def test_soft_mode_marks_the_row_and_a_new_version_clears_the_mark(
     before = final(p, 'MAX("UPDATED_AT")', "")
     # GIVEN two rows deleted in Aurora WHEN the hourly cycle runs
     aurora(p, "DELETE FROM public.orders WHERE id IN (3, 4)")
-    hour(p)
+    p.run(SCHEDULED)
+    outcome = p.loader().cycle()["public.orders"]
     # THEN FINAL keeps them with _DELETED_AT set (the tombstone's watermark), the others without,
     # and FINAL's watermark is unchanged. (IS NULL in SQL: fakesnow's server returns a NULL
     # timestamp as 1970-01-01.)
     marked = {int(i): (bool(m), d) for i, m, d in final(p, '"ID", "_DELETED_AT" IS NOT NULL, "_DELETED_AT"')}
     assert {i for i, (m, _) in marked.items() if m} == {3, 4} and len(marked) == ROWS
     assert marked[3][1] > before[0][0] and final(p, 'MAX("UPDATED_AT")', "") == before
+    # AND MERGE_AUDIT has the 2 marks, not as updated rows (a mark is an update in the MERGE's own
+    # result, which says 2)
+    assert (outcome.rows_inserted, outcome.rows_updated, outcome.rows_deleted, outcome.rows_marked) == (
+        0,
+        0,
+        0,
+        2,
+    )
+    merge = next(c for c in p.reconcile()["checks"] if (c["check"], c["table"]) == ("merge", "public.orders"))
+    assert (
+        merge["details"]["last_merge"]["rows_marked"] == 2 and merge["details"]["rows_marked_in_window"] == 2
+    )
     # AND key 3 re-inserted comes back unmarked; that hour's pass finds nothing to delete: rows
     # already marked do not count as FINAL's (4 is gone from Aurora but marked already)
     aurora(p, "INSERT INTO public.orders (id, status) VALUES (3, 'back')")
     assert hour(p)["deletes"]["status"] == "none"
     rows = {int(i): (s, bool(m)) for i, s, m in final(p, '"ID", "STATUS", "_DELETED_AT" IS NOT NULL')}
     assert rows[3] == ("back", False) and rows[4][1]
+
+
+def merge_in_one_load(p: Pipeline, keys: list[str]) -> None:
+    """The pipe loads `keys` in this order, then the task runs one MERGE over all of them."""
+    runner = p.loader()
+    (orders,) = [t for t in runner.tables if t.table_name == "public.orders"]
+    for key in keys:
+        assert runner.load_file(orders, key) >= 1
+    assert runner.merge(orders).state == "SUCCEEDED"
+
+
+def state_of_7(p: Pipeline, mode: str) -> tuple[Any, ...] | None:
+    """Key 7 in FINAL as (status, marked), None when FINAL has no row for it."""
+    marked = '"_DELETED_AT" IS NOT NULL' if mode == "soft" else "FALSE"
+    rows = final(p, f'"ID", "STATUS", {marked}', "")
+    return next(((s, bool(m)) for i, s, m in rows if int(i) == 7), None)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [(m, last) for m in ("hard", "soft") for last in (True, False)],
+    ids=[f"{m}-tombstone-loaded-{o}" for m in ("hard", "soft") for o in ("last", "first")],
+)
+def test_a_tombstone_and_a_reinsert_of_its_key_in_one_load_keep_the_reinserted_row(
+    pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, case: tuple[str, bool]
+) -> None:
+    mode, tombstone_last = case
+    p = make_pipeline(pg_server, moto, bao, fakesnow_server, mode)
+    # GIVEN key 7 deleted in Aurora and the pass's tombstone written, not yet loaded
+    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    first = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
+    tombstone = first["deletes"]["file"]
+    assert first["deletes"]["deletes"] == 1 and first["files"] == []
+    # AND key 7 re-inserted and exported (a newer watermark than the tombstone's)
+    aurora(p, "INSERT INTO public.orders (id, status) VALUES (7, 'back')")
+    second = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
+    assert second["rows"] == 1
+    # WHEN the pipe loads both files before the task runs once, in either order
+    keys = [*second["files"], tombstone] if tombstone_last else [tombstone, *second["files"]]
+    merge_in_one_load(p, keys)
+    # THEN FINAL has the re-inserted row, unmarked, and every key of Aurora
+    assert state_of_7(p, mode) == ("back", False)
+    assert final_ids(p) == aurora_ids(p)
+
+
+@pytest.mark.parametrize("mode", ["hard", "soft"])
+def test_at_an_equal_watermark_in_one_load_the_data_row_wins_and_the_next_pass_settles_it(
+    pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, mode: str
+) -> None:
+    p = make_pipeline(pg_server, moto, bao, fakesnow_server, mode)
+    # GIVEN key 7 deleted in Aurora and its tombstone written (watermark B, the pass's bound)
+    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    first = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
+    tombstone = first["deletes"]["file"]
+    header, row = p.read(tombstone).decode().splitlines()
+    bound = row.split(",")[header.split(",").index("updated_at")]
+    # AND key 7 written again stamped exactly B (an application-set watermark), and exported
+    aurora(p, f"INSERT INTO public.orders (id, status, updated_at) VALUES (7, 'tie', '{bound}')")
+    second = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
+    assert second["rows"] == 1
+    # WHEN both load before one MERGE, the tombstone last (the later file)
+    merge_in_one_load(p, [*second["files"], tombstone])
+    # THEN the data row wins the tie: FINAL keeps key 7 at that version, unmarked
+    assert state_of_7(p, mode) == ("tie", False)
+    # AND once it is gone from Aurora, the next hourly pass (a later bound) removes or marks it
+    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    assert hour(p)["deletes"]["deletes"] == 1
+    assert state_of_7(p, mode) == (None if mode == "hard" else ("tie", True))

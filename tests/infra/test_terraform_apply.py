@@ -268,6 +268,9 @@ def test_the_whole_bucket_rule_filters_on_the_empty_prefix(applied: Applied) -> 
     rules = applied.moto.client("s3").get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
     [catch_all] = [r for r in rules if r["ID"] == "abort-multipart-everywhere"]
     assert catch_all["Filter"] == {"Prefix": ""}
+    # AND the full refreshes' folder has its own rule, as applied: 30 days after each object's write
+    [refresh] = [r for r in rules if r["ID"] == "expire-refresh"]
+    assert (refresh["Filter"], refresh["Expiration"]["Days"]) == ({"Prefix": "_refresh/"}, 30)
 
 
 def test_the_lambdas_reach_the_aws_apis_through_endpoints(applied: Applied) -> None:

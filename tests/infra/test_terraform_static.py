@@ -609,6 +609,7 @@ def test_every_variable_and_output_is_typed_and_described() -> None:
         ("aws_exporter", "pending_prefix", PENDING_ROOT),
         ("aws_exporter", "manifest_prefix", MANIFEST_ROOT),
         ("aws_exporter", "refresh_prefix", REFRESH_ROOT),
+        ("aws_storage", "refresh_prefix", REFRESH_ROOT),
         ("aws_reconciler", "manifest_prefix", MANIFEST_ROOT),
         ("aws_reconciler", "pending_prefix", PENDING_ROOT),
         ("aws_storage", "incoming_prefix", ExporterSettings.model_fields["temp_prefix"].default),
@@ -924,6 +925,55 @@ def test_every_lifecycle_rule_filter_names_one_condition() -> None:
         assert len(conditions) == 1 and set(filter_) - {"__start_line__", "__end_line__"} == conditions, (
             f"{where}: filter {filter_}"
         )
+
+
+def test_refresh_objects_expire_by_their_own_rule() -> None:
+    """GIVEN the export bucket's lifecycle configuration
+    WHEN its rules are read THEN `_refresh/` (the exporter's REFRESH_ROOT, through refresh_prefix) has
+    its own rule: current versions expire after refresh_retention_days (default 30), old versions
+    after noncurrent_version_days, stale multipart uploads after a day; no other rule with an
+    expiration names a prefix that `_refresh/` keys start with (S3 applies every matching rule, and
+    the shortest expiration wins), and the system root passes its own variable through."""
+    doc = hcl_load(MODULES_DIR / "aws_storage" / "main.tf")
+    body = blocks(doc, "resource", "aws_s3_bucket_lifecycle_configuration")["exports"]
+    rules = {one(r["id"]): r for r in body["rule"]}
+    rule = {k: one(v) for k, v in rules["expire-refresh"].items()}
+    assert one(rule["filter"]["prefix"]) == "${var.refresh_prefix}"
+    assert one(rule["expiration"]["days"]) == "${var.refresh_retention_days}"
+    assert one(rule["noncurrent_version_expiration"]["noncurrent_days"]) == "${var.noncurrent_version_days}"
+    assert one(rule["abort_incomplete_multipart_upload"]["days_after_initiation"]) == 1
+    for name, other in rules.items():
+        prefix = one(one(other["filter"])["prefix"])
+        if name != "expire-refresh" and "expiration" in other and REFRESH_ROOT.startswith(prefix):
+            assert "days" not in one(other["expiration"]), name  # only the delete-marker cleanup
+    variables = {
+        k: v
+        for entry in hcl_load(MODULES_DIR / "aws_storage" / "variables.tf")["variable"]
+        for k, v in entry.items()
+    }
+    assert one(variables["refresh_retention_days"]["default"]) == 30
+    system = module_calls(hcl_load(TERRAFORM_DIR / "system" / "main.tf"))["storage"]
+    assert one(system["refresh_retention_days"]) == "${var.refresh_retention_days}"
+
+
+@pytest.mark.skipif(terraform_bin() is None, reason="terraform is not on PATH")
+def test_refresh_retention_days_is_validated_by_terraform(tmp_path: Path) -> None:
+    """GIVEN the aws_storage module's refresh_retention_days variable, copied as written into a
+    provider-free root WHEN Terraform plans it with each value THEN whole numbers 7..365 pass and
+    anything else stops the plan naming the variable."""
+    text = (MODULES_DIR / "aws_storage" / "variables.tf").read_text()
+    block = re.search(r'variable "refresh_retention_days" \{.*?\n\}\n', text, re.S)
+    assert block is not None
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.tf").write_text(
+        block.group(0) + 'output "days" {\n  value = var.refresh_retention_days\n}\n'
+    )
+    tf = Terraform(root, tmp_path / "work")
+    tf.init()
+    for days, passes in ((7, True), (30, True), (365, True), (6, False), (366, False), (7.5, False)):
+        code, _ = tf.run_status("plan", "-input=false", f"-var=refresh_retention_days={days}", ok=(0, 1))
+        assert (code == 0) is passes, days
 
 
 def test_the_sync_warehouse_has_a_notify_only_resource_monitor() -> None:

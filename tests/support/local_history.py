@@ -103,7 +103,8 @@ def local_queries(task_history_limit: int = 10000) -> HistoryQueries:
         ),
         pipe_status=f'SELECT "STATUS_JSON" FROM {SCHEMA}."PIPE_STATUS" WHERE "PIPE_NAME" = %s',
         merge_audit=(
-            'SELECT "TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT" FROM {audit_table}'
+            'SELECT "TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "ROWS_DELETED", "ROWS_MARKED",'
+            ' "MERGED_AT" FROM {audit_table}'
             ' WHERE "MERGED_AT" >= %s::TIMESTAMP_TZ ORDER BY "MERGED_AT"'
         ),
         pipe_credits=(

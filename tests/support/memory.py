@@ -6,6 +6,7 @@ and fail a test loudly where a call is not expected, rather than pretending it s
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from aurora_sync.alerts import Alert
@@ -53,6 +54,20 @@ class MemoryStore:
         self._check("put")
         self.objects[key] = body.encode()
 
+    def put_json_if(self, key: str, body: str, *, etag: str | None) -> bool:
+        """S3's conditional write: absent (etag None) or unchanged since read (etag its ETag)."""
+        self._check("put")
+        current = self.objects.get(key)
+        if (current is not None) if etag is None else (current is None or _etag(current) != etag):
+            return False
+        self.objects[key] = body.encode()
+        return True
+
+    def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
+        self._check("read")
+        body = self.objects.get(key)
+        return None if body is None else (body, _etag(body))
+
     def delete(self, keys: list[str]) -> None:
         self._check("delete")
         for key in keys:
@@ -66,6 +81,11 @@ class MemoryStore:
 
     def keys(self, prefix: str = "") -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+def _etag(body: bytes) -> str:
+    """An ETag as S3 gives a single-part object's: the quoted MD5 of its bytes."""
+    return '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
 
 
 @dataclass

@@ -19,7 +19,9 @@ What it stands in for, exactly:
   MERGE, as consuming a stream does.
 - The task: runs the MERGE rendered from the same template production uses (source = the
   stream's name), writes the MERGE_AUDIT row the production task body writes (here from the
-  MERGE's own result row, with bound values, since fakesnow has no RESULT_SCAN), runs the task's
+  MERGE's own result row, with bound values, since fakesnow has no RESULT_SCAN nor Snowflake
+  Scripting; a soft-mode table's mark count runs first, rendered from mark_count.sql without its
+  `INTO :marked_rows`), runs the task's
   retention DELETE as rendered (staged rows older than the retention), and records
   a TASK_HISTORY row (SUCCEEDED, or FAILED with the error). Unlike the task's transaction, these
   statements autocommit one by one here.
@@ -68,6 +70,8 @@ class TaskOutcome:
     error_message: str | None
     rows_inserted: int
     rows_updated: int
+    rows_deleted: int = 0
+    rows_marked: int = 0
 
 
 @dataclass(frozen=True)
@@ -361,17 +365,32 @@ class LocalLoadRunner:
         with self._cursor() as cur:
             started = datetime.now(UTC)  # QUERY_START_TIME: before the MERGE reads the stream
             try:
+                marked = 0
+                if values["mark_count"]:  # soft: the task's count before the MERGE, without INTO
+                    cur.execute(render("mark_count", values | {"mark_into": ""}))
+                    marked = int(cur.fetchone()[0])
                 cur.execute(values["merge"])
                 # Snowflake's MERGE result: rows inserted, updated, and (with a DELETE clause) deleted;
-                # MERGE_AUDIT records the first two, as audit_insert.sql's $1, $2 do.
-                inserted, updated = (int(v) for v in cur.fetchone()[:2])
+                # MERGE_AUDIT records them as audit_insert.sql's $1, ${audit_updated},
+                # ${audit_deleted}, ${audit_marked} do (a soft mark is one of the updates).
+                result = [int(v) for v in cur.fetchone()]
+                inserted, updated = result[0], result[1] - marked
+                deleted = result[2] if values["audit_deleted"] == "$3" else 0
                 cur.execute(
-                    f"INSERT INTO {sf.audit_table} VALUES (%s, %s, %s, %s, %s)",
-                    (table.table_name, query_id, inserted, updated, datetime.now(UTC).isoformat()),
+                    f"INSERT INTO {sf.audit_table} VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        table.table_name,
+                        query_id,
+                        inserted,
+                        updated,
+                        deleted,
+                        marked,
+                        datetime.now(UTC).isoformat(),
+                    ),
                 )
                 cur.execute(values["purge_staging"])
                 cur.execute(f"DELETE FROM {sf.stream}")  # consuming the stream
-                outcome = TaskOutcome("SUCCEEDED", None, inserted, updated)
+                outcome = TaskOutcome("SUCCEEDED", None, inserted, updated, deleted, marked)
             except Exception as exc:
                 outcome = TaskOutcome("FAILED", str(exc), 0, 0)
             completed = datetime.now(UTC)

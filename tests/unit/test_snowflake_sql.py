@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aurora_sync.snowflake_sql import TEMPLATES_DIR, SnowflakeTable, render
-from aurora_sync.tables import parse_tables
+from aurora_sync.tables import DeleteDetection, parse_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = Path(__file__).parent / "expected_sql"
@@ -106,9 +106,40 @@ def test_audit_row_takes_the_merge_query_id_from_sqlid() -> None:
     # of the session, child statements of the block included, so it is not used at all
     assert statements[merge_at + 1] == "LET merge_query_id VARCHAR := SQLID"
     insert = statements[merge_at + 2]
-    assert "SELECT 'public.orders', :merge_query_id, $1, $2, CURRENT_TIMESTAMP()" in insert
+    assert "SELECT 'public.orders', :merge_query_id, $1, $2, 0, 0, CURRENT_TIMESTAMP()" in insert
     assert insert.endswith("FROM TABLE(RESULT_SCAN(:merge_query_id))")
     assert "LAST_QUERY_ID" not in STATEMENTS["task"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "kinds", "counts"),
+    [
+        ("hard", ["BEGIN", "MERGE", "LET", "INSERT", "DELETE", "COMMIT"], "$1, $2, $3, 0,"),
+        (
+            "soft",
+            ["BEGIN", "LET", "SELECT", "MERGE", "LET", "INSERT", "DELETE", "COMMIT"],
+            "$1, $2 - :marked_rows, 0, :marked_rows,",
+        ),
+    ],
+)
+def test_the_audit_row_counts_what_the_tombstones_did(mode: str, kinds: list[str], counts: str) -> None:
+    # GIVEN orders with delete detection `mode`
+    table = ORDERS.model_copy(update={"delete_detection": DeleteDetection(mode)})
+    # WHEN its task is rendered
+    task = SnowflakeTable(table, DATABASE).statements(stage_url="s3://exports-bucket/public.orders/")["task"]
+    statements = block_statements(task)
+    # THEN hard records the MERGE result's third column (rows deleted, present with a DELETE clause);
+    # soft counts the marks before the MERGE, in its transaction, with the MERGE's own source and
+    # tombstone condition, and moves them out of ROWS_UPDATED (a mark is an update in the result)
+    assert [stmt.split()[0] for stmt in statements] == kinds
+    insert = next(stmt for stmt in statements if stmt.startswith("INSERT"))
+    assert f":merge_query_id, {counts} CURRENT_TIMESTAMP()" in insert
+    if mode == "soft":
+        merge = next(stmt for stmt in statements if stmt.startswith("MERGE"))
+        count = next(stmt for stmt in statements if stmt.startswith("SELECT COUNT(*) INTO :marked_rows"))
+        source = merge.split("USING (\n", 1)[1].split("\n) AS s", 1)[0].strip()
+        condition = merge.split("WHEN MATCHED AND ", 1)[1].split(" THEN UPDATE SET", 1)[0]
+        assert source in count and count.endswith(f"WHERE {condition}")
 
 
 def test_json_columns_are_parsed_on_load() -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aurora_sync.adapters.aws_errors import classify, error_code
-from aurora_sync.errors import TerminalError
+from aurora_sync.adapters.aws_errors import classify, error_code, http_status
+from aurora_sync.errors import TerminalError, TransientError
 from aurora_sync.observability import logger
 
 MIB = 1024 * 1024
@@ -172,6 +172,42 @@ class ObjectStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, f"s3:PutObject s3://{self.bucket}/{key}") from exc
+
+    def put_json_if(self, key: str, body: str, *, etag: str | None) -> bool:
+        """A conditional write: only while the object is absent (`etag` None: If-None-Match "*") or
+        still the version read (If-Match `etag`). False when the condition failed (412, or 404 for
+        If-Match on an object deleted since): someone else wrote first. A 409 (another conditional
+        write to the key in flight, "Conditional writes" in the S3 User Guide) is transient."""
+        condition = {"IfNoneMatch": "*"} if etag is None else {"IfMatch": etag}
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/json", **condition
+            )
+        except ClientError as exc:
+            if error_code(exc) in {"PreconditionFailed", "412"} or http_status(exc) == 412:
+                return False
+            if etag is not None and (error_code(exc) in {"NoSuchKey", "404"} or http_status(exc) == 404):
+                return False
+            if http_status(exc) == 409:
+                raise TransientError(
+                    f"s3:PutObject s3://{self.bucket}/{key}: a concurrent conditional write"
+                ) from exc
+            raise classify(exc, f"s3:PutObject s3://{self.bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise classify(exc, f"s3:PutObject s3://{self.bucket}/{key}") from exc
+        return True
+
+    def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
+        """(body, ETag) of the current version, None when absent: what a conditional write compares."""
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            return bytes(response["Body"].read()), str(response["ETag"])
+        except ClientError as exc:
+            if error_code(exc) in {"NoSuchKey", "404"}:
+                return None
+            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
 
     def sizes(self, prefix: str, start_after: str | None = None) -> dict[str, int]:
         """Keys under prefix (after `start_after`, in key order) with their sizes."""

@@ -2,11 +2,20 @@
 
 Sessions pin TIMEZONE to UTC and carry a QUERY_TAG with the run id, so every query this system
 runs can be found in QUERY_HISTORY by the run that issued it.
+
+Statement timeouts follow the invocation's remaining time (`remaining_ms`), as Aurora's
+statement_timeout does (adapters/postgres.py), so a slow statement ends as a clear error the Lambda
+reports, not as a killed Lambda: each statement is given the remaining time less the margin as the
+connector's per-query `timeout` (its client-side timer asks Snowflake to cancel the query), and the
+session is opened with STATEMENT_TIMEOUT_IN_SECONDS at the same budget, which Snowflake enforces by
+itself: it stops a statement left running by a Lambda that was stopped before its timer fired.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +31,11 @@ from aurora_sync.timeutil import as_utc
 # Connector errnos that mean "try again": network, timeouts, service-side hiccups.
 TRANSIENT_ERRNOS = frozenset({250001, 250003, 251005, 251006, 251011, 251012, 390114})
 OBJECT_MISSING_ERRNOS = frozenset({2003, 2043})
+# 000630 (57014) "Statement reached its statement or warehouse timeout of N second(s) and was
+# canceled"; 000604 (57014) "SQL execution canceled", what a cancel by the connector's timer returns.
+STATEMENT_TIMEOUT_ERRNO = 630
+CANCELED_ERRNO = 604
+MIN_STATEMENT_SECONDS = 1
 
 
 class SnowflakeQueryError(TerminalError):
@@ -32,13 +46,40 @@ class SnowflakeQueryError(TerminalError):
         self.errno = errno
 
 
-def classify_snowflake(exc: Exception, action: str) -> SyncError:
+class SnowflakeStatementTimeout(TerminalError):
+    """Snowflake cancelled a statement at this invocation's statement timeout (the Lambda's remaining
+    time less a margin), or at the warehouse's own STATEMENT_TIMEOUT_IN_SECONDS if lower. Terminal:
+    the same statement with the same time would be cancelled again; the message says what helps."""
+
+    def __init__(self, message: str, timeout_s: int | None) -> None:
+        super().__init__(message)
+        self.timeout_s = timeout_s
+
+
+def classify_snowflake(
+    exc: Exception, action: str, timeout_s: int | None = None, elapsed_s: float = 0.0
+) -> SyncError:
+    """`timeout_s` and `elapsed_s` tell a cancel at the statement's timeout from another cancel."""
     from snowflake.connector import errors as sf_errors
 
     errno = int(getattr(exc, "errno", 0) or 0)
     sqlstate = str(getattr(exc, "sqlstate", "") or "")
     message = str(getattr(exc, "msg", "") or exc)
     detail = f"{action} failed: Snowflake error {errno} ({sqlstate}): {message}"
+    timed_out = errno == STATEMENT_TIMEOUT_ERRNO or (
+        errno == CANCELED_ERRNO and timeout_s is not None and elapsed_s >= timeout_s
+    )
+    if timed_out:
+        limit = "its statement timeout" if timeout_s is None else f"{timeout_s} s"
+        return SnowflakeStatementTimeout(
+            f"{action}: Snowflake cancelled it after {elapsed_s:.1f} s at {limit} "
+            "(STATEMENT_TIMEOUT_IN_SECONDS: this invocation's remaining Lambda time less a margin, "
+            "or the warehouse's own timeout if lower), so it changed nothing. The next run starts with "
+            "the Lambda's full time; if it is cancelled again, size the warehouse (SNOWFLAKE_WAREHOUSE) "
+            "up, or look for queued queries and the warehouse's STATEMENT_TIMEOUT_IN_SECONDS "
+            f"(Snowflake error {errno} ({sqlstate}): {message})",
+            timeout_s,
+        )
     if errno in TRANSIENT_ERRNOS or sqlstate.startswith("08"):
         return TransientError(detail)
     if isinstance(exc, sf_errors.OperationalError | sf_errors.InterfaceError) and errno not in {
@@ -52,9 +93,27 @@ def classify_snowflake(exc: Exception, action: str) -> SyncError:
 
 
 class Snowflake:
-    def __init__(self, connect_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        connect_kwargs: dict[str, Any],
+        remaining_ms: Callable[[], int] | None = None,
+        margin_ms: int = 0,
+    ) -> None:
+        """`remaining_ms`: the invocation's time left (Lambda's context), None where nothing stops
+        the process (tests): then statements keep the connector's default, `network_timeout`."""
         self._kwargs = connect_kwargs
+        self._remaining_ms = remaining_ms
+        self._margin_ms = margin_ms
         self._conn: Any = None
+
+    def statement_seconds(self) -> int | None:
+        """The time a statement started now may take: the remaining time less the margin (at least
+        a second), never more than the connector's `network_timeout`, its bound until now."""
+        if self._remaining_ms is None:
+            return None
+        budget = max(MIN_STATEMENT_SECONDS, (self._remaining_ms() - self._margin_ms) // 1000)
+        network = self._kwargs.get("network_timeout")
+        return budget if network is None else min(budget, int(network))
 
     @classmethod
     def from_settings(
@@ -65,6 +124,8 @@ class Snowflake:
         password: str | None,
         private_key_der: bytes | None,
         query_tag: str,
+        remaining_ms: Callable[[], int] | None = None,
+        margin_ms: int = 0,
     ) -> Snowflake:
         kwargs: dict[str, Any] = {
             "account": settings.account,
@@ -85,14 +146,19 @@ class Snowflake:
             value = getattr(settings, name)
             if value is not None:
                 kwargs[name] = value
-        return cls(kwargs)
+        return cls(kwargs, remaining_ms, margin_ms)
 
     def _connection(self) -> Any:
         if self._conn is None:
             import snowflake.connector  # heavy import: only when Snowflake is actually used
 
+            kwargs = self._kwargs
+            seconds = self.statement_seconds()
+            if seconds is not None:  # Snowflake's own bound, from the time left at connect
+                session = {**kwargs.get("session_parameters", {}), "STATEMENT_TIMEOUT_IN_SECONDS": seconds}
+                kwargs = {**kwargs, "session_parameters": session}
             try:
-                self._conn = snowflake.connector.connect(**self._kwargs)
+                self._conn = snowflake.connector.connect(**kwargs)
             except Exception as exc:
                 raise classify_snowflake(
                     exc, f"connect to Snowflake account {self._kwargs['account']}"
@@ -112,12 +178,15 @@ class Snowflake:
     def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
         from snowflake.connector import errors as sf_errors
 
+        connection = self._connection()
+        timeout = self.statement_seconds()
+        started = time.monotonic()
         try:
-            with self._connection().cursor() as cursor:
-                cursor.execute(sql, params)
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params, timeout=timeout)
                 return list(cursor.fetchall())
         except (sf_errors.Error, OSError) as exc:
-            raise classify_snowflake(exc, action) from exc
+            raise classify_snowflake(exc, action, timeout, time.monotonic() - started) from exc
 
     def max_watermark(self, schema: str, table: str, column: str) -> datetime | None:
         relation = quote_sf(self.database, schema, table)

@@ -99,7 +99,8 @@ PRODUCTION_QUERIES = HistoryQueries(
     ),
     pipe_status="SELECT SYSTEM$PIPE_STATUS(%s)",
     merge_audit=(
-        "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
+        "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, ROWS_DELETED, ROWS_MARKED, MERGED_AT"
+        " FROM {audit_table}"
         " WHERE MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
     ),
     # Snowpipe's credits per pipe (the view's PIPE_NAME is the pipe's name alone: PIPES, joined on
@@ -175,10 +176,16 @@ class PipeStatus:
 
 @dataclass(frozen=True)
 class MergeAudit:
+    """One MERGE_AUDIT row. inserted + updated are data rows merged; deleted (hard) and marked
+    (soft) are what the MERGE's tombstones did, never counted as data rows. Rows written before the
+    two columns existed read 0."""
+
     query_id: str
     rows_inserted: int
     rows_updated: int
     merged_at: datetime
+    rows_deleted: int = 0
+    rows_marked: int = 0
 
 
 @dataclass(frozen=True)
@@ -269,11 +276,18 @@ def parse_pipe_status(value: Any) -> PipeStatus:
 
 def parse_audit_row(row: tuple[Any, ...]) -> tuple[str, MergeAudit]:
     """(TABLE_NAME, the audit row)."""
-    table, query_id, inserted, updated, merged_at = row
+    table, query_id, inserted, updated, deleted, marked, merged_at = row
     merged = _time(merged_at)
     if merged is None:
         raise TerminalError(f"MERGE_AUDIT row {query_id} has no MERGED_AT")
-    return str(table), MergeAudit(str(query_id), _int(inserted), _int(updated), merged)
+    return str(table), MergeAudit(
+        str(query_id),
+        _int(inserted),
+        _int(updated),
+        merged,
+        rows_deleted=_int(deleted),
+        rows_marked=_int(marked),
+    )
 
 
 class SnowflakeHistory:

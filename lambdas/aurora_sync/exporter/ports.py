@@ -81,6 +81,12 @@ class ExportStore(PinStore, Protocol):
 
     def writer(self, key: str, part_bytes: int) -> PartWriter: ...
 
+    def put_json_if(self, key: str, body: str, *, etag: str | None) -> bool:
+        """S3's conditional write (refresh pointer, new plans): False when the condition failed."""
+        ...
+
+    def read_with_etag(self, key: str) -> tuple[bytes, str] | None: ...
+
 
 class Overrides(Protocol):
     """On-call's per-table override (full_refresh), read by an incremental run and consumed by it."""

@@ -13,6 +13,10 @@ starts it over. Here the table is cut into key ranges instead, each one Step Fun
   (exporter/query.build_range_query), its manifest, then a checkpoint, the manifest copied under the
   refresh (`_refresh/<table>/<id>/done/`). A range exported twice is harmless: the MERGE is
   idempotent and keeps the newest watermark.
+- One refresh at a time: a new refresh is claimed by a conditional write of the table's pointer
+  (`_refresh/<table>/current.json`: If-None-Match "*" when there is none, If-Match its ETag when it
+  names an ended refresh). Two plans at the same moment both write their own plan, one claim wins,
+  and the other planner abandons its own and joins the winner's, returning its ranges.
 - Resume: a plan request for a table with an unfinished refresh returns only the ranges without a
   checkpoint. When the last range's checkpoint is written the refresh is complete
   (`complete.json`, what `aurora-sync resync` and `status` read). Keys FINAL holds that Aurora no
@@ -25,21 +29,22 @@ FINAL is never truncated: each range MERGEs, so readers see every row throughout
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aurora_sync.errors import PayloadError, TerminalError, TransientError
-from aurora_sync.exporter.payloads import MAX_PLAN_ITEMS, ExportWindow, RangeRef, RefreshPayload
-from aurora_sync.exporter.ports import AuroraSource
-from aurora_sync.layout import refresh_done_key, refresh_end_key, refresh_plan_key, refresh_prefix
-from aurora_sync.observability import logger
+from aurora_sync.errors import TerminalError
+from aurora_sync.exporter.payloads import MAX_PLAN_ITEMS, ExportWindow, RangeRef
+from aurora_sync.layout import (
+    refresh_done_key,
+    refresh_end_key,
+    refresh_plan_key,
+    refresh_pointer_key,
+    refresh_prefix,
+)
 from aurora_sync.pins import PinStore
-from aurora_sync.settings import ExporterSettings
-from aurora_sync.tables import TableConfig
-from aurora_sync.timeutil import iso
 
 # Sampled keys per planned range: quantiles of 32 keys put a range within about a fifth of its
 # target size; at most 32,000 keys for 1,000 ranges, so the plan's one statement stays small.
@@ -154,6 +159,20 @@ class RefreshPlan:
         return cls(**doc.model_dump())
 
 
+class RefreshStore(PinStore, Protocol):
+    """The bucket as the ledger needs it: PinStore plus S3's conditional writes."""
+
+    def put_json_if(self, key: str, body: str, *, etag: str | None) -> bool: ...
+
+    def read_with_etag(self, key: str) -> tuple[bytes, str] | None: ...
+
+
+class PlanGone(TerminalError):
+    """A refresh's plan.json is missing: objects under `_refresh/` expire (the bucket's lifecycle
+    rule `expire-refresh`, 30 days by default) and a refresh untouched that long lost its plan. Its
+    ranges cannot be exported again without their boundaries; planning the table starts anew."""
+
+
 @dataclass(frozen=True)
 class Progress:
     """What is known of one refresh from its folder alone (one listing)."""
@@ -166,16 +185,19 @@ class Progress:
 class RefreshLedger:
     """The refreshes' objects under `_refresh/<table>/` (layout.refresh_*): plans, checkpoints, ends."""
 
-    def __init__(self, store: PinStore) -> None:
+    def __init__(self, store: RefreshStore) -> None:
         self._store = store
 
     def progress(self, table: str, refresh_id: str | None = None) -> list[Progress]:
         """Every refresh of the table, oldest first, from one listing of its folder (or of one
-        refresh's folder only: what each range reads after its checkpoint)."""
+        refresh's folder only: what each range reads after its checkpoint). Objects beside the
+        refreshes' folders (the pointer) are no refresh."""
         prefix = refresh_prefix(table)
         found: dict[str, Progress] = {}
         for key in self._store.sizes(refresh_prefix(table, refresh_id)):
-            refresh_id, _, rest = key[len(prefix) :].partition("/")
+            refresh_id, slash, rest = key[len(prefix) :].partition("/")
+            if not slash:
+                continue
             entry = found.setdefault(refresh_id, Progress(refresh_id))
             if rest.startswith("done/range-") and rest.endswith(".json"):
                 entry.done.add(int(rest.removeprefix("done/range-").removesuffix(".json")))
@@ -194,143 +216,52 @@ class RefreshLedger:
         key = refresh_plan_key(table, refresh_id)
         body = self._store.read_if_exists(key)
         if body is None:
-            raise TerminalError(
-                f"refresh {refresh_id} of {table} has no plan at {key}; plan the refresh again"
+            raise PlanGone(
+                f"refresh {refresh_id} of {table} has no plan at {key}: a refresh untouched for the "
+                "bucket's expire-refresh days (30 by default) loses its objects, so its ranges cannot be "
+                f"resumed; plan the table again (`aurora-sync resync {table}`), which abandons it and "
+                "starts a new refresh"
             )
         plan = RefreshPlan.from_json(key, body)
         if plan.table != table or plan.refresh_id != refresh_id:
             raise TerminalError(f"refresh plan {key} is of {plan.table} {plan.refresh_id}")
         return plan
 
-    def exists(self, table: str, refresh_id: str) -> bool:
-        return self._store.read_if_exists(refresh_plan_key(table, refresh_id)) is not None
+    def create(self, plan: RefreshPlan) -> bool:
+        """Writes a new plan unless one with its id exists (two plans within one second): False."""
+        key = refresh_plan_key(plan.table, plan.refresh_id)
+        return self._store.put_json_if(key, plan.to_json(), etag=None)
 
     def save(self, plan: RefreshPlan) -> None:
         self._store.put_json(refresh_plan_key(plan.table, plan.refresh_id), plan.to_json())
+
+    def pointer(self, table: str) -> tuple[str, str] | None:
+        """(refresh id, ETag) of the table's claimed refresh, None before the first claim (or once
+        the pointer expired with the rest of `_refresh/`)."""
+        found = self._store.read_with_etag(refresh_pointer_key(table))
+        if found is None:
+            return None
+        body, etag = found
+        try:
+            refresh_id = str(json.loads(body)["refresh_id"])
+        except (ValueError, KeyError, TypeError):
+            raise TerminalError(f"{refresh_pointer_key(table)} is not a refresh pointer") from None
+        return refresh_id, etag
+
+    def claim(self, plan: RefreshPlan, replacing: str | None) -> bool:
+        """Points the table at `plan` if the pointer is still as read: absent (`replacing` None) or
+        that ETag. False: another planner claimed first."""
+        body = json.dumps({"refresh_id": plan.refresh_id, "table": plan.table, "claimed_at": plan.created_at})
+        return self._store.put_json_if(refresh_pointer_key(plan.table), body, etag=replacing)
 
     def checkpoint(self, plan: RefreshPlan, index: int, manifest_key: str, manifest: str) -> None:
         body = json.dumps({"manifest_key": manifest_key, "manifest": json.loads(manifest)}, sort_keys=True)
         self._store.put_json(refresh_done_key(plan.table, plan.refresh_id, index), body)
 
     def end(self, plan: RefreshPlan, how: str, detail: dict[str, object]) -> None:
-        body = json.dumps({"refresh_id": plan.refresh_id, "table": plan.table, how: True, **detail})
-        self._store.put_json(refresh_end_key(plan.table, plan.refresh_id, how), body)
+        self.end_by_id(plan.table, plan.refresh_id, how, detail)
 
-
-@dataclass(frozen=True)
-class PlannedRefresh:
-    """The plan action's answer: the ranges still to export (all of them for a new refresh)."""
-
-    plan: RefreshPlan
-    todo: list[int]
-    resumed: bool
-
-    def summary(self) -> dict[str, object]:
-        return {
-            "id": self.plan.refresh_id,
-            "table": self.plan.table,
-            "ranges": self.plan.ranges,
-            "done": self.plan.ranges - len(self.todo),
-            "rows_estimate": self.plan.rows_estimate,
-            "upper": self.plan.upper,
-            "resumed": self.resumed,
-        }
-
-
-class RefreshPlanner:
-    """Plans a table's refresh, or finds the unfinished one and what is left of it."""
-
-    def __init__(
-        self,
-        *,
-        settings: ExporterSettings,
-        ledger: RefreshLedger,
-        aurora: Callable[[], AuroraSource],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._settings = settings
-        self._ledger = ledger
-        self._aurora = aurora
-        self._clock = clock
-
-    def plan(self, table: TableConfig, request: RefreshPayload) -> PlannedRefresh:
-        open_one = self._ledger.unfinished(table.table_name)
-        if open_one is not None and request.restart:
-            abandoned = self._ledger.plan(table.table_name, open_one.refresh_id)
-            self._ledger.end(abandoned, "abandoned", {"at": iso(self._clock()), "done": len(open_one.done)})
-            logger.warning(
-                "unfinished refresh abandoned for a new one",
-                extra={"table": table.table_name, "refresh_id": open_one.refresh_id},
-            )
-            open_one = None
-        if open_one is None:
-            plan = self._new(table, request)
-            return PlannedRefresh(plan, list(range(plan.ranges)), resumed=False)
-        plan = self._ledger.plan(table.table_name, open_one.refresh_id)
-        if request.rows_per_range is not None and request.rows_per_range != plan.rows_per_range:
-            raise PayloadError(
-                "rows_per_range",
-                f"refresh {plan.refresh_id} of {table.table_name} is unfinished and was planned with "
-                f"{plan.rows_per_range}; resume it without rows_per_range, or plan anew with "
-                '"restart": true',
-            )
-        todo = [i for i in range(plan.ranges) if i not in open_one.done]
-        if not todo:  # every range exported, the end marker lost: the refresh is complete
-            self.complete(plan, rows=None)
-        logger.info(
-            "refresh resumed",
-            extra={"table": table.table_name, "refresh_id": plan.refresh_id, "todo": len(todo)},
-        )
-        return PlannedRefresh(plan, todo, resumed=True)
-
-    def complete(self, plan: RefreshPlan, rows: int | None) -> None:
-        """The hook where a completed refresh ends: the marker status and the delete mechanism read."""
-        self._ledger.end(plan, "complete", {"at": iso(self._clock()), "ranges": plan.ranges, "rows": rows})
-        logger.info(
-            "refresh complete: every range exported",
-            extra={"table": plan.table, "refresh_id": plan.refresh_id, "ranges": plan.ranges},
-        )
-
-    def _new(self, table: TableConfig, request: RefreshPayload) -> RefreshPlan:
-        aurora = self._aurora()
-        aurora.limit_statements(self._settings.refresh_statement_seconds * 1000)
-        nullable = aurora.nullable(table.schema_name, table.relation, list(table.primary_keys))
-        if nullable:
-            raise TerminalError(
-                f"{table.table_name}: primary key column(s) {', '.join(nullable)} may be NULL in Aurora; "
-                "a key range never selects a NULL key, so a refresh in ranges would miss such rows"
-            )
-        upper = aurora.safe_bound().upper  # first: no range exports past what is committed-safe now
-        rows_per_range = request.rows_per_range or self._settings.refresh_rows_per_range
-        estimate = aurora.row_estimate(table.schema_name, table.relation)
-        size = sizing(estimate, rows_per_range, max_ranges(table.table_name))
-        sample = aurora.key_sample(table, size.percent) if size.ranges > 1 else []
-        plan = RefreshPlan(
-            refresh_id=self._clock().strftime(ID_FORMAT),
-            table=table.table_name,
-            keys=list(table.primary_keys),
-            boundaries=[list(b) for b in choose_boundaries(sample, size.ranges)],
-            upper=iso(upper),
-            created_at=iso(self._clock()),
-            rows_estimate=estimate,
-            rows_per_range=rows_per_range,
-            sampled=len(sample),
-        )
-        if self._ledger.exists(table.table_name, plan.refresh_id):  # two plans within one second
-            raise TransientError(
-                f"refresh {plan.refresh_id} of {table.table_name} exists already; plan again"
-            )
-        self._ledger.save(plan)
-        logger.info(
-            "refresh planned",
-            extra={
-                "table": table.table_name,
-                "refresh_id": plan.refresh_id,
-                "ranges": plan.ranges,
-                "rows_estimate": estimate,
-                "sampled": len(sample),
-                "sample_percent": round(size.percent, 4),
-                "upper": plan.upper,
-            },
-        )
-        return plan
+    def end_by_id(self, table: str, refresh_id: str, how: str, detail: dict[str, object]) -> None:
+        """The end marker alone: also for a refresh whose plan is gone (PlanGone)."""
+        body = json.dumps({"refresh_id": refresh_id, "table": table, how: True, **detail})
+        self._store.put_json(refresh_end_key(table, refresh_id, how), body)

@@ -20,7 +20,8 @@ from aurora_sync.exporter.payloads import ExportWindow, RangeRef, smaller_window
 from aurora_sync.exporter.ports import AuroraSource, ExportStore, Overrides, WatermarkSource
 from aurora_sync.exporter.publish import Published, Publisher
 from aurora_sync.exporter.query import ExportQuery, build_export_query, build_range_query, describe_rejection
-from aurora_sync.exporter.refresh import RefreshLedger, RefreshPlanner
+from aurora_sync.exporter.refresh import RefreshLedger
+from aurora_sync.exporter.refresh_planner import RefreshPlanner
 from aurora_sync.exporter.results import TableResult, TableStatus
 from aurora_sync.exporter.schema import drift_alert, unexported_columns
 from aurora_sync.layout import manifest_key

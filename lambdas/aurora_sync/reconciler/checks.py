@@ -112,6 +112,7 @@ class _LoadFindings:
     pending: list[str] = field(default_factory=list)
     loaded_files: int = 0
     loaded_rows: int = 0
+    loaded_tombstones: int = 0  # rows of tombstone files: keys to delete, not data rows
 
 
 def check_loads(
@@ -152,10 +153,12 @@ def check_loads(
         found.pending += own.pending
         found.loaded_files += own.loaded_files
         found.loaded_rows += own.loaded_rows
+        found.loaded_tombstones += own.loaded_tombstones
     details: dict[str, Any] = {
         "manifests": len(manifests),
         "files_loaded": found.loaded_files,
         "rows_loaded": found.loaded_rows,
+        "tombstones_loaded": found.loaded_tombstones,
     }
     if superseded:
         details["superseded"] = superseded[:MAX_LISTED]
@@ -268,7 +271,10 @@ def _check_manifest_loads(
             )
             continue
         found.loaded_files += 1
-        found.loaded_rows += record.row_count
+        if doc.is_tombstones:
+            found.loaded_tombstones += record.row_count
+        else:
+            found.loaded_rows += record.row_count
         loaded_rows += record.row_count
     if complete and loaded_rows != doc.rows:
         found.problems.append(
@@ -350,9 +356,14 @@ def check_merge(
             "query_id": last.query_id,
             "rows_inserted": last.rows_inserted,
             "rows_updated": last.rows_updated,
+            "rows_deleted": last.rows_deleted,
+            "rows_marked": last.rows_marked,
             "merged_at": iso(last.merged_at),
         }
+        # Data rows only: a tombstone's effect is counted apart, never as a merged (or missing) row.
         details["rows_merged_in_window"] = sum(a.rows_inserted + a.rows_updated for a in audits)
+        details["rows_deleted_in_window"] = sum(a.rows_deleted for a in audits)
+        details["rows_marked_in_window"] = sum(a.rows_marked for a in audits)
     if finished and finished[-1].state in FAILED_STATES:
         failed = finished[-1]
         details.update(

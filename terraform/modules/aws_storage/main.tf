@@ -143,6 +143,27 @@ resource "aws_s3_bucket_lifecycle_configuration" "exports" {
   }
 
   rule {
+    # Full refreshes' plans, checkpoints and end markers (exporter/refresh.py), each object N days
+    # after it was written. Resuming a refresh writes its plan again, which restarts the plan's
+    # clock, so only a refresh nobody touched for N days loses its plan; planning the table then
+    # abandons it and starts a new one (docs/architecture.md, "Full refresh in key ranges").
+    id     = "expire-refresh"
+    status = "Enabled"
+    filter {
+      prefix = var.refresh_prefix
+    }
+    expiration {
+      days = var.refresh_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+  rule {
     # Catch-all for anything else (e.g. a table removed from tables.json): multipart leftovers and
     # delete markers never accumulate.
     id     = "abort-multipart-everywhere"

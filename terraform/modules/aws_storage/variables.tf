@@ -46,6 +46,17 @@ variable "manifest_retention_days" {
   }
 }
 
+variable "refresh_retention_days" {
+  description = "Days after which an object under refresh_prefix (a full refresh's plan, checkpoints, end marker) expires; a refresh untouched that long cannot be resumed and is planned anew."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.refresh_retention_days == floor(var.refresh_retention_days) && var.refresh_retention_days >= 7 && var.refresh_retention_days <= 365
+    error_message = "refresh_retention_days must be a whole number of days, 7..365 (a refresh stopped on a Friday must still resume after a long weekend; its plan is re-written on every resume)."
+  }
+}
+
 variable "noncurrent_version_days" {
   description = "Days a replaced or deleted object version is kept (versioning protects against overwrites)."
   type        = number
@@ -62,6 +73,12 @@ variable "manifest_prefix" {
   description = "Prefix of the manifests (fixed by the exporter's layout)."
   type        = string
   default     = "_manifests/"
+}
+
+variable "refresh_prefix" {
+  description = "Prefix of the full refreshes' plans and checkpoints (fixed by the exporter's layout: aurora_sync.layout.REFRESH_ROOT)."
+  type        = string
+  default     = "_refresh/"
 }
 
 variable "pending_prefix" {

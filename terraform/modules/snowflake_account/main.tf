@@ -72,7 +72,7 @@ resource "snowflake_table" "merge_audit" {
   database = snowflake_database.sync.name
   schema   = snowflake_schema.staging.name
   name     = local.audit_table
-  comment  = "Rows inserted/updated by each MERGE task run"
+  comment  = "Rows inserted/updated/deleted/marked by each MERGE task run"
 
   column {
     name     = "TABLE_NAME"
@@ -93,6 +93,18 @@ resource "snowflake_table" "merge_audit" {
     name     = "ROWS_UPDATED"
     type     = "NUMBER(38,0)"
     nullable = false
+  }
+  # Delete detection's counts (hard: rows deleted; soft: rows marked); 0 for tables without it.
+  # Nullable: added in place to a deployed table whose earlier rows have none.
+  column {
+    name     = "ROWS_DELETED"
+    type     = "NUMBER(38,0)"
+    nullable = true
+  }
+  column {
+    name     = "ROWS_MARKED"
+    type     = "NUMBER(38,0)"
+    nullable = true
   }
   column {
     name     = "MERGED_AT"

@@ -58,8 +58,8 @@ def test_production_sql_is_the_reviewed_text() -> None:
     assert PRODUCTION_QUERIES.pipe_status == "SELECT SYSTEM$PIPE_STATUS(%s)"
     # One statement for every table's merges
     assert PRODUCTION_QUERIES.merge_audit == (
-        "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, MERGED_AT FROM {audit_table}"
-        " WHERE MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
+        "SELECT TABLE_NAME, QUERY_ID, ROWS_INSERTED, ROWS_UPDATED, ROWS_DELETED, ROWS_MARKED, MERGED_AT"
+        " FROM {audit_table} WHERE MERGED_AT >= %s::TIMESTAMP_LTZ ORDER BY MERGED_AT"
     )
     # One statement each for every table's credits of a day: pipes by name within our database and
     # schema (PIPES tells them apart from another environment's), MERGE tasks by their tag's prefix
@@ -84,7 +84,8 @@ def test_production_sql_is_the_reviewed_text() -> None:
 def test_the_audit_table_the_sql_reads_is_the_one_the_task_writes() -> None:
     sql_dir = Path(__file__).resolve().parents[3] / "terraform/modules/snowflake_table/sql"
     insert = (sql_dir / "audit_insert.sql").read_text()
-    assert '"TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "MERGED_AT"' in insert
+    columns = '"TABLE_NAME", "QUERY_ID", "ROWS_INSERTED", "ROWS_UPDATED", "ROWS_DELETED", "ROWS_MARKED"'
+    assert columns + ', "MERGED_AT"' in insert
     assert "${audit_insert}" in (sql_dir / "task.sql").read_text()
 
 
@@ -139,8 +140,12 @@ def test_task_row_and_audit_row_parse() -> None:
     run = parse_task_row(("ORDERS_MERGE", "failed", at, started, at, 100183, "boom", "01b2"))
     assert (run.state, run.error_code, run.error_message) == ("FAILED", "100183", "boom")
     assert run.query_start_time == datetime(2026, 11, 22, 8, 1, tzinfo=UTC)
-    table, audit = parse_audit_row(("public.orders", "01b2", Decimal(3), 4, at))
+    table, audit = parse_audit_row(("public.orders", "01b2", Decimal(3), 4, Decimal(2), 0, at))
     assert (table, audit.rows_inserted, audit.rows_updated, audit.merged_at) == ("public.orders", 3, 4, at)
+    assert (audit.rows_deleted, audit.rows_marked) == (2, 0)
+    # AND a row written before ROWS_DELETED / ROWS_MARKED existed (NULL there) reads 0 of each
+    _, older = parse_audit_row(("public.orders", "01b1", 1, 0, None, None, at))
+    assert (older.rows_deleted, older.rows_marked) == (0, 0)
 
 
 def test_pipe_status_json_parses_and_garbage_is_a_terminal_error() -> None:
@@ -212,9 +217,9 @@ def test_merge_audits_of_every_table_come_from_one_statement() -> None:
     at = datetime(2026, 11, 22, 7, tzinfo=UTC)
     sf = RecordingSnowflake(
         [
-            ("public.orders", "q1", 1, 0, at),
-            ("public.customers", "q2", 2, 0, at),
-            ("public.orders", "q3", 0, 1, at),
+            ("public.orders", "q1", 1, 0, 0, 0, at),
+            ("public.customers", "q2", 2, 0, 0, 0, at),
+            ("public.orders", "q3", 0, 1, 1, 0, at),
         ]
     )
     audits = SnowflakeHistory(sf).merge_audits('"SYNC"."STAGING"."MERGE_AUDIT"', SINCE)  # type: ignore[arg-type]

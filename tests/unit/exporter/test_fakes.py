@@ -91,8 +91,10 @@ def test_the_ports_name_the_methods_the_exporter_calls() -> None:
         "copy",
         "delete",
         "put_json",
+        "put_json_if",
         "read_if_exists",
         "read_range",
+        "read_with_etag",
         "sizes",
         "writer",
     ]

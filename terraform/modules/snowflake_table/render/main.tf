@@ -42,20 +42,38 @@ locals {
   detection      = var.table.delete_detection
   watermark_q    = "\"${upper(var.table.watermark_col)}\""
   watermark_type = one([for i, c in var.table.columns : local.column_types[i] if upper(c.name) == upper(var.table.watermark_col)])
-  newer          = "(t.${local.watermark_q} IS NULL OR s.${local.watermark_q} >= t.${local.watermark_q})"
+  newer          = "(t.${local.watermark_q} IS NULL OR s.${local.watermark_q} > t.${local.watermark_q})"
+  is_tombstone   = "\"_SOURCE_FILE\" LIKE '%.deletes.csv'"
+  acts           = "s.\"_TOMBSTONE\" AND ${local.newer}"
+  # A soft mark is an update in the MERGE's result: the task counts them first (mark_count.sql) into
+  # this Snowflake Scripting variable and moves them out of ROWS_UPDATED; a DELETE clause adds the
+  # result's third column, rows deleted.
+  marked = ":marked_rows"
   delete_values = local.detection == "off" ? {
     tombstone_column    = ""
+    tombstone_order     = ""
     tombstone_clause    = ""
+    tombstone_acts      = ""
     not_tombstone       = ""
     final_extra_columns = ""
+    mark_into           = ""
+    audit_updated       = "$2"
+    audit_deleted       = "0"
+    audit_marked        = "0"
     } : {
-    tombstone_column    = ", \"_SOURCE_FILE\" LIKE '%.deletes.csv' AS \"_TOMBSTONE\""
+    tombstone_column    = ", ${local.is_tombstone} AS \"_TOMBSTONE\""
+    tombstone_order     = ", CASE WHEN ${local.is_tombstone} THEN 1 ELSE 0 END"
     not_tombstone       = " AND NOT s.\"_TOMBSTONE\""
     final_extra_columns = local.detection == "soft" ? ",\n  \"_DELETED_AT\" ${local.watermark_type}" : ""
     tombstone_clause = local.detection == "soft" ? join("", [
-      "\nWHEN MATCHED AND s.\"_TOMBSTONE\" AND ${local.newer} THEN UPDATE SET\n",
+      "\nWHEN MATCHED AND ${local.acts} THEN UPDATE SET\n",
       "  \"_DELETED_AT\" = COALESCE(t.\"_DELETED_AT\", s.${local.watermark_q})",
-    ]) : "\nWHEN MATCHED AND s.\"_TOMBSTONE\" AND ${local.newer} THEN DELETE"
+    ]) : "\nWHEN MATCHED AND ${local.acts} THEN DELETE"
+    tombstone_acts = local.detection == "soft" ? local.acts : ""
+    mark_into      = local.detection == "soft" ? " INTO ${local.marked}" : ""
+    audit_updated  = local.detection == "soft" ? "$2 - ${local.marked}" : "$2"
+    audit_deleted  = local.detection == "soft" ? "0" : "$3"
+    audit_marked   = local.detection == "soft" ? local.marked : "0"
   }
   soft_reset = local.detection == "soft" ? ["\"_DELETED_AT\" = NULL"] : []
 
@@ -94,11 +112,19 @@ locals {
 
   sql_dir = "${path.module}/../sql"
   # Composed values: templates rendered into other templates (pipe <- copy, task <- merge + audit +
-  # purges).
+  # purges, merge and mark_count <- merge_source), in SnowflakeTable.values()'s order.
+  source_values = merge(local.base_values, {
+    merge_source = trimspace(templatefile("${local.sql_dir}/merge_source.sql", local.base_values))
+  })
+  mark_count = local.detection == "soft" ? trimspace(templatefile("${local.sql_dir}/mark_count.sql", local.source_values)) : ""
+  counted_values = merge(local.source_values, {
+    mark_count = local.mark_count
+    mark_step  = local.mark_count == "" ? "" : "LET marked_rows NUMBER(38,0) := 0;\n  ${local.mark_count};\n  "
+  })
   composed_templates = ["copy", "merge", "audit_insert", "purge_staging"]
-  values = merge(local.base_values, {
+  values = merge(local.counted_values, {
     for name in local.composed_templates :
-    name => trimspace(templatefile("${local.sql_dir}/${name}.sql", local.base_values))
+    name => trimspace(templatefile("${local.sql_dir}/${name}.sql", local.counted_values))
   })
 
   # The same tables as staging_table.sql / final_table.sql, as the snowflake_table resource takes

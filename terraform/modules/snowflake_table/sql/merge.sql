@@ -1,11 +1,6 @@
 MERGE INTO ${final} AS t
 USING (
-  SELECT ${columns}${tombstone_column}
-  FROM ${source}
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY ${key_columns}
-    ORDER BY ${watermark} DESC NULLS LAST, "_LOADED_AT" DESC, "_SOURCE_FILE" DESC, "_SOURCE_ROW" DESC
-  ) = 1
+  ${merge_source}
 ) AS s
 ON ${key_join}${tombstone_clause}
 WHEN MATCHED${not_tombstone} AND (t.${watermark} IS NULL OR s.${watermark} >= t.${watermark}) THEN UPDATE SET

@@ -7,7 +7,7 @@ AS
 EXECUTE IMMEDIATE $$
 BEGIN
   BEGIN TRANSACTION;
-  ${merge};
+  ${mark_step}${merge};
   ${audit_insert};
   ${purge_staging};
   COMMIT;
