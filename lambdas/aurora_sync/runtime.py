@@ -77,7 +77,11 @@ class Runtime:
         )
         return Aurora(endpoint, self.remaining_ms, STATEMENT_TIMEOUT_MARGIN_MS)
 
-    def open_snowflake(self) -> Snowflake:
+    def open_snowflake(self, bounded: bool = False) -> Snowflake:
+        """`bounded`: every statement is cancelled at the Lambda's remaining time less the margin, as
+        Aurora's are (the exporter: its delete detection pass scans FINAL). Unbounded, the connector's
+        own cancel timer (network_timeout) applies: the reconciler stops between tables instead
+        (STOP_BEFORE_TIMEOUT_MS), and the CLI has no Lambda clock."""
         creds = self.credentials.snowflake()
         return Snowflake.from_settings(
             self.settings.snowflake,
@@ -85,6 +89,8 @@ class Runtime:
             password=creds.password,
             private_key_der=creds.private_key_der,
             query_tag=f"aurora-snowflake-sync:{self.component}:{self.run_id}",
+            remaining_ms=self.remaining_ms if bounded else None,
+            margin_ms=STATEMENT_TIMEOUT_MARGIN_MS,
         )
 
     def settle_fallback_alert(self) -> None:

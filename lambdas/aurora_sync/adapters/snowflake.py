@@ -7,7 +7,7 @@ runs can be found in QUERY_HISTORY by the run that issued it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,9 +54,16 @@ def classify_snowflake(exc: Exception, action: str) -> SyncError:
 
 
 class Snowflake:
-    def __init__(self, connect_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        connect_kwargs: dict[str, Any],
+        remaining_ms: Callable[[], int] | None = None,
+        margin_ms: int = 0,
+    ) -> None:
         self._kwargs = connect_kwargs
         self._conn: Any = None
+        self._remaining_ms = remaining_ms
+        self._margin_ms = margin_ms
 
     @classmethod
     def from_settings(
@@ -67,6 +74,8 @@ class Snowflake:
         password: str | None,
         private_key_der: bytes | None,
         query_tag: str,
+        remaining_ms: Callable[[], int] | None = None,
+        margin_ms: int = 0,
     ) -> Snowflake:
         kwargs: dict[str, Any] = {
             "account": settings.account,
@@ -87,7 +96,7 @@ class Snowflake:
             value = getattr(settings, name)
             if value is not None:
                 kwargs[name] = value
-        return cls(kwargs)
+        return cls(kwargs, remaining_ms, margin_ms)
 
     def _connection(self) -> Any:
         if self._conn is None:
@@ -111,12 +120,23 @@ class Snowflake:
         """Open the session now, so an unreachable account fails once, up front."""
         self._connection()
 
+    def statement_timeout_s(self) -> int | None:
+        """Seconds after which the connector cancels a statement (cursor.execute's `timeout`, "Python
+        Connector API"): the Lambda's remaining time less the margin, at least 1 s, and never more
+        than `network_timeout`, which the connector applies when no timeout is given (its
+        cursor.py, `_execute_helper`). None without a Lambda clock: the connector's default."""
+        if self._remaining_ms is None:
+            return None
+        budget = max(1, (self._remaining_ms() - self._margin_ms) // 1000)
+        network = self._kwargs.get("network_timeout")
+        return budget if network is None else min(int(network), budget)
+
     def query(self, sql: str, action: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
         from snowflake.connector import errors as sf_errors
 
         try:
             with self._connection().cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(sql, params, timeout=self.statement_timeout_s())
                 return list(cursor.fetchall())
         except (sf_errors.Error, OSError) as exc:
             raise classify_snowflake(exc, action) from exc
@@ -130,7 +150,7 @@ class Snowflake:
 
         try:
             cursor = self._connection().cursor()
-            cursor.execute(sql)
+            cursor.execute(sql, timeout=self.statement_timeout_s())
         except (sf_errors.Error, OSError) as exc:
             raise classify_snowflake(exc, action) from exc
         try:

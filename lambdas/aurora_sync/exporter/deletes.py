@@ -63,13 +63,17 @@ FAILED_CHECK = "deletes_failed"  # P3 when a pass cannot run
 ANCHOR = "deletes-over-limit"
 FAILED_ANCHOR = "deletes-failed"
 MAX_KEYS_IN_ALERT = 20
+# Reading the differing buckets' keys costs about what the count and digests before it did (a scan per
+# side, plus sorting and transfer): a pass starts that read only with this many times their time left,
+# beyond the reserve, and otherwise leaves the table to the next run (docs/benchmarks.md, deletes).
+KEY_READ_COST_FACTOR = 2
 
 
 @dataclass
 class DeleteOutcome:
     """What one pass found and did (the table's `deletes` in the exporter's result)."""
 
-    status: str  # "none" | "written" | "guarded"
+    status: str  # "none" | "written" | "guarded" | "skipped"
     final_rows: int = 0
     buckets: int = 0
     differing: int = 0
@@ -82,6 +86,7 @@ class DeleteOutcome:
     manifest: str | None = None
     seconds: float = 0.0
     statements: dict[str, int] = field(default_factory=dict)  # per side
+    reason: str | None = None  # why "skipped"
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -100,6 +105,8 @@ class DeletePass:
         run_id: str,
         started: datetime,
         clock: Callable[[], datetime],
+        remaining_ms: Callable[[], int],
+        reserve_ms: int,
     ) -> None:
         self._store = store
         self._part_bytes = part_bytes
@@ -110,6 +117,8 @@ class DeletePass:
         self._run_id = run_id
         self._started = started
         self._clock = clock
+        self._remaining_ms = remaining_ms
+        self._reserve_ms = reserve_ms
 
     def run(self, table: TableConfig) -> DeleteOutcome:
         began = time.monotonic()
@@ -126,6 +135,8 @@ class DeletePass:
         at_least = surplus_at_least(aurora_digests, final_digests)
         if at_least > out.limit:
             return self._guarded(table, out, at_least, [], began)
+        if differing and not self._time_for_keys(began):
+            return self._skipped(table, out, began)
         found = self._compare(table, out, differing=differing, cutoff=cutoff, aurora=aurora, final=final)
         deletes = found.deletes
         out.recent = found.recent
@@ -138,6 +149,24 @@ class DeletePass:
         out.seconds = round(time.monotonic() - began, 3)
         logger.info("delete detection", extra={"table": table.table_name, **out.as_dict()})
         self._resolve(table, f"delete detection: {out.status}, {out.deletes} key(s)")
+        return out
+
+    def _time_for_keys(self, began: float) -> bool:
+        """Whether the Lambda has time left to read the differing keys: their read runs unbounded on
+        the Snowflake side, so a pass squeezed by a long export stops here instead of being cut off
+        by the Lambda's timeout mid-read."""
+        spent_ms = (time.monotonic() - began) * 1000
+        return self._remaining_ms() >= self._reserve_ms + KEY_READ_COST_FACTOR * spent_ms
+
+    def _skipped(self, table: TableConfig, out: DeleteOutcome, began: float) -> DeleteOutcome:
+        """Not a failure and not a page: the next run's pass starts afresh (nothing was written). A
+        table whose pass never fits shows as `skipped` in every result and log."""
+        out.status, out.reason = "skipped", "time budget"
+        out.seconds = round(time.monotonic() - began, 3)
+        logger.warning(
+            "delete detection skipped: too little time left to read the differing keys",
+            extra={"table": table.table_name, "remaining_ms": self._remaining_ms(), **out.as_dict()},
+        )
         return out
 
     def _compare(

@@ -73,7 +73,7 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         overrides=runtime.parameters,
         store=store,
         open_aurora=runtime.open_aurora,
-        open_snowflake=runtime.open_snowflake,
+        open_snowflake=lambda: runtime.open_snowflake(bounded=True),
         alerts=runtime.router,
         run_id=run_id,
     )
@@ -87,6 +87,8 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         run_id=run_id,
         started=exports.started,
         clock=lambda: datetime.now(UTC),
+        remaining_ms=runtime.remaining_ms,
+        reserve_ms=settings.min_remaining_seconds * 1000,
     )
     service = ExportService(
         settings=settings,

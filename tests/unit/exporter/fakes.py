@@ -307,6 +307,7 @@ class Exporter:
     leases: FakeLeases = field(default_factory=FakeLeases)
     alerts: RecordingAlerts = field(default_factory=RecordingAlerts)
     remaining: int = 600_000  # milliseconds left of the Lambda's time
+    remaining_during_pass: int = 0  # what the delete pass sees instead, when set
     attempt: Attempt | None = None  # the state machine's attempt, when it invoked this run
     now: datetime = T0  # the clock of WindowExport (a refresh's id is the time it was planned)
     aurora: FakeAurora = field(init=False)
@@ -340,6 +341,8 @@ class Exporter:
             run_id="run-1",
             started=T0,
             clock=lambda: T0,
+            remaining_ms=lambda: self.remaining_during_pass or self.remaining,
+            reserve_ms=self.settings.min_remaining_seconds * 1000,
         )
 
     @cached_property

@@ -222,3 +222,22 @@ def test_a_key_the_engines_bucket_differently_is_kept_not_deleted(monkeypatch: p
         b"2345",
         b"3456",
     ]
+
+
+@pytest.mark.parametrize("deleted", [(), (3,)])
+def test_a_pass_without_time_for_the_key_read_skips_it_without_paging(deleted: tuple[int, ...]) -> None:
+    # GIVEN a run with time to start the pass, but less than the reserve left once the digests are in
+    exporter = detecting(deleted=deleted)
+    exporter.remaining_during_pass = exporter.settings.min_remaining_seconds * 1000 - 1
+    # WHEN the hourly run exports the table
+    result = exporter.service.run([INCREMENTAL])
+    deletes = result.tables[0].deletes
+    assert deletes is not None and not result.failed
+    if deleted:
+        # THEN with buckets to read it stops before reading them: skipped, nothing written, no page
+        assert (deletes["status"], deletes["reason"], deletes["differing"]) == ("skipped", "time budget", 1)
+        assert exporter.aurora.key_reads == [] and exporter.aurora.key_streams == []
+        assert tombstone_files(exporter) == [] and exporter.alerts.raised == []
+    else:
+        # THEN with nothing to read the digests were the whole pass, and it completes
+        assert (deletes["status"], deletes["differing"]) == ("none", 0)
