@@ -103,9 +103,9 @@ def test_the_wide_case_streams_both_sides_and_writes_exactly_the_deletes(
     p.run(SCHEDULED)
     p.loader().cycle()
     # AND a key read that names 1 bucket at most, so 2+ differing buckets are the wide case, read
-    # 100 rows per FETCH and per fetchmany
+    # 2 buckets per FETCH (Aurora) and 100 rows per fetchmany (FINAL)
     monkeypatch.setattr("aurora_sync.exporter.deletes.MAX_BUCKETS_PER_READ", 1)
-    monkeypatch.setattr(postgres, "FETCH_ROWS", 100)
+    monkeypatch.setattr(postgres, "FETCH_ROWS", 2)
     monkeypatch.setattr(snowflake, "FETCH_ROWS", 100)
     # WHEN 40 old rows spread over every bucket and row 77 are deleted in Aurora, row 9001 is
     # inserted (not in FINAL yet), and the next hourly run exports the table

@@ -22,7 +22,7 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 from aurora_sync.adapters.postgres_transport import lift_timeout, open_socket
 from aurora_sync.adapters.snowflake import normalize_key
 from aurora_sync.column_types import rejected_value
-from aurora_sync.deletes.compare import AuroraHash, Digest, Key
+from aurora_sync.deletes.compare import AuroraBucket, Digest, Key
 from aurora_sync.deletes.keyhash import AuroraKeyHash
 from aurora_sync.errors import StatementTimeoutError, SyncError, TerminalError, TransientError
 from aurora_sync.identifiers import quote_pg
@@ -36,7 +36,8 @@ TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
 TRANSIENT_SQLSTATES = frozenset({"55P03", "57014", "57P01", "57P02", "57P03"})
 QUERY_CANCELED = "57014"
 STREAM_CURSOR = "aurora_sync_stream"  # the one server-side cursor a stream opens at a time
-FETCH_ROWS = 50_000  # rows per FETCH: a few MB of (bucket, MD5) per round trip
+FETCH_ROWS = 100  # rows per FETCH of a stream: buckets of ~1,000 MD5s, about 3.3 MB per round trip
+MD5_HEX = 32
 
 
 def classify_pg(
@@ -395,13 +396,16 @@ class Aurora:
     @contextlib.contextmanager
     def key_hash_stream(
         self, table: TableConfig, buckets: int, which: list[int] | None
-    ) -> Iterator[Iterator[AuroraHash]]:
-        """Delete detection's wide case: (bucket, MD5) of the keys in `which` (None: every bucket),
-        ordered by bucket, FETCH_ROWS at a time."""
+    ) -> Iterator[Iterator[AuroraBucket]]:
+        """Delete detection's wide case: each bucket in `which` (None: every bucket) with its keys'
+        MD5s, ordered by bucket, FETCH_ROWS buckets at a time."""
         sql = AuroraKeyHash(table).stream(buckets, which is not None)
         params: dict[str, Any] = {} if which is None else {"which": [int(b) for b in which]}
         with self.cursor(sql, f"stream the key hashes of {table.table_name}", **params) as rows:
-            yield ((int(bucket), str(md5)) for bucket, md5 in rows)
+            yield (
+                (int(bucket), frozenset(hashes[i : i + MD5_HEX] for i in range(0, len(hashes), MD5_HEX)))
+                for bucket, hashes in rows
+            )
 
     @contextlib.contextmanager
     def cursor(self, sql: str, action: str, **params: Any) -> Iterator[Iterator[list[Any]]]:

@@ -235,13 +235,10 @@ class Snowflake:
         keys = self._final_keys(table)
         width = len(table.primary_keys)
         with self.stream(keys.stream(buckets, which), f"stream the key hashes of {keys.final}") as rows:
+            # The watermark stays as the driver returns it (naive = UTC): the compare reads it only
+            # for candidates (compare.stream_candidates), so 10M rows need no datetime conversion.
             yield (
-                (
-                    int(row[0]),
-                    str(row[1]),
-                    tuple(normalize_key(v) for v in row[2 : 2 + width]),
-                    None if row[2 + width] is None else as_utc(row[2 + width]),
-                )
+                (int(row[0]), row[1], tuple(map(normalize_key, row[2 : 2 + width])), row[2 + width])
                 for row in rows
             )
 

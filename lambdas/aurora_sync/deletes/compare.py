@@ -7,14 +7,17 @@ import math
 from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import TypeVar
 
 from aurora_sync.timeutil import as_utc
 
 _Row = TypeVar("_Row")
+_BUCKET = itemgetter(0)
 
 Key = tuple[Hashable, ...]  # primary-key values in config order, as adapters normalize them
-AuroraHash = tuple[int, str]  # (bucket, MD5 of the key text): all a stream needs of Aurora
+AuroraBucket = tuple[int, frozenset[str]]  # (bucket, MD5s of its keys' text): all a stream needs of Aurora
 FinalHash = tuple[int, str, Key, datetime | None]  # (bucket, MD5, key, watermark) of a FINAL row
 
 
@@ -90,23 +93,24 @@ class Streamed:
 
 
 def stream_candidates(
-    aurora: Iterable[AuroraHash],
+    aurora: Iterable[AuroraBucket],
     final: Iterable[FinalHash],
     cutoff: datetime,
     limit: int,
     only: Container[int] | None = None,
 ) -> Streamed:
-    """`candidates` for the wide case: both sides' rows arrive ordered by bucket and are compared a
-    bucket at a time (a merge join on the bucket), so memory holds one bucket of each side, never
-    the table. Within a bucket, keys match by MD5 (the hash both sides compute of the same key
-    text). `only`: the buckets to compare (a stream read without a filter also carries equal ones).
-    Stops as soon as the deletes exceed `limit`: the rest cannot bring them back under."""
+    """`candidates` for the wide case: Aurora's buckets (each with its keys' MD5s) and FINAL's rows
+    arrive ordered by bucket and are compared a bucket at a time (a merge join on the bucket), so
+    memory holds one bucket of each side, never the table. Within a bucket, keys match by MD5 (the
+    hash both sides compute of the same key text). `only`: the buckets to compare (a stream read
+    without a filter also carries equal ones). Stops as soon as the deletes exceed `limit`: the
+    rest cannot bring them back under."""
     threshold = as_utc(cutoff)
     aurora_buckets = _aurora_sets(aurora, only)
     present: tuple[int, frozenset[str]] | None = next(aurora_buckets, None)
     deletes: list[Key] = []
     recent = compared = 0
-    for bucket, rows in _ordered(final, lambda row: row[0], "FINAL"):
+    for bucket, rows in _ordered(final, _BUCKET, "FINAL"):
         if only is not None and bucket not in only:
             continue
         compared += 1
@@ -126,28 +130,40 @@ def stream_candidates(
 
 
 def _aurora_sets(
-    rows: Iterable[AuroraHash], only: Container[int] | None
+    buckets: Iterable[AuroraBucket], only: Container[int] | None
 ) -> Iterator[tuple[int, frozenset[str]]]:
-    for bucket, group in _ordered(rows, lambda row: row[0], "Aurora"):
-        if only is None or bucket in only:
-            yield bucket, frozenset(md5 for _, md5 in group)
+    """Aurora's buckets, each once, in ascending order, those outside `only` left out. The merge
+    takes a FINAL bucket below Aurora's current one as empty in Aurora, trusting the order, so a
+    bucket is handed on only once the next one has been read and checked to come after it."""
+    previous = -1
+    pending: tuple[int, frozenset[str]] | None = None
+    for bucket, hashes in buckets:
+        if bucket <= previous:
+            raise ValueError(f"Aurora's key stream is not ordered by bucket: {bucket} after {previous}")
+        if pending is not None:
+            yield pending
+        pending, previous = (bucket, hashes), bucket
+        if only is not None and bucket not in only:
+            pending = None
+    if pending is not None:
+        yield pending
 
 
 def _ordered(
     rows: Iterable[_Row], bucket_of: Callable[[_Row], int], side: str
 ) -> Iterator[tuple[int, list[_Row]]]:
-    """Consecutive rows of one bucket, checking the buckets ascend: a stream out of order would
-    make keys of one bucket look missing from the other side, that is, make false deletes."""
+    """Consecutive rows of one bucket (itertools.groupby: the per-row work stays in C), checking the
+    buckets ascend: a stream out of order would make keys of one bucket look missing from the other
+    side, that is, make false deletes. A bucket is handed on only once the next one has been read
+    and checked, so the compare never acts on a bucket that a later row would prove out of order
+    (the merge skips past Aurora's bucket only by trusting that order)."""
     previous = -1
-    group: list[_Row] = []
-    for row in rows:
-        bucket = bucket_of(row)
-        if bucket != previous:
-            if bucket < previous:
-                raise ValueError(f"{side}'s key stream is not ordered by bucket: {bucket} after {previous}")
-            if group:
-                yield previous, group
-            previous, group = bucket, []
-        group.append(row)
-    if group:
-        yield previous, group
+    pending: tuple[int, list[_Row]] | None = None
+    for bucket, group in groupby(rows, bucket_of):
+        if bucket <= previous:
+            raise ValueError(f"{side}'s key stream is not ordered by bucket: {bucket} after {previous}")
+        if pending is not None:
+            yield pending
+        pending, previous = (bucket, list(group)), bucket
+    if pending is not None:
+        yield pending

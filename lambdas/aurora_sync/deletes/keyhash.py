@@ -15,8 +15,10 @@ When more buckets differ than one key read names (MAX_BUCKETS_PER_READ), the pas
 the differing buckets' rows in one statement per side, ordered by bucket (`stream`), and compares
 them bucket by bucket as they arrive (compare.stream_candidates): one scan per side, one bucket's
 keys in memory. Aurora sends only (bucket, MD5) for membership; FINAL adds the key and watermark a
-tombstone needs. Only the bucket order is shared between the engines (integers); within a bucket
-the keys are matched by MD5 as a set, so no text collation has to agree.
+tombstone needs. Aurora's MD5s come one row per bucket (string_agg), which pg8000, a pure-Python
+driver, reads about twice as fast as a row per key (measured on 1M keys). Only the bucket order is
+shared between the engines (integers); within a bucket the keys are matched by MD5 as a set, so no
+text collation has to agree.
 
 The two sides need not share SQL text, only the numbers: PostgreSQL reads hex through its bit-string
 cast (`('x' || hex)::bit(n)::bigint`, "Bit String Functions and Operators"), Snowflake through
@@ -114,13 +116,16 @@ class AuroraKeyHash:
         )
 
     def stream(self, count: int, filtered: bool) -> str:
-        """(bucket, MD5) of every row, ordered by bucket, for a server-side cursor. `filtered`: only
-        the buckets bound as `:which` (an integer array), joined as a set (a hash join) rather
-        than tested one by one against an IN list."""
+        """One row per bucket, ordered by bucket: the bucket and its keys' MD5s concatenated (32 hex
+        digits each), for a server-side cursor. `filtered`: only the buckets bound as `:which` (an
+        integer array), joined as a set (a hash join) rather than tested one by one against a list."""
         wanted = (
             " JOIN unnest(CAST(:which AS integer[])) AS wanted (bucket) USING (bucket)" if filtered else ""
         )
-        return f"SELECT bucket, h FROM ({self._hashed(count)}) AS buckets{wanted} ORDER BY bucket"
+        return (
+            f"SELECT bucket, string_agg(h, '') AS hashes FROM ({self._hashed(count)}) AS buckets{wanted} "
+            "GROUP BY bucket ORDER BY bucket"
+        )
 
 
 def _pg_hex_number(start: int, digits: int) -> str:

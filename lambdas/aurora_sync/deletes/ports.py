@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from aurora_sync.deletes.compare import AuroraHash, Digest, FinalHash, Key
+from aurora_sync.deletes.compare import AuroraBucket, Digest, FinalHash, Key
 from aurora_sync.tables import TableConfig
 
 
@@ -25,9 +25,9 @@ class AuroraKeys(Protocol):
 
     def key_hash_stream(
         self, table: TableConfig, buckets: int, which: list[int] | None
-    ) -> AbstractContextManager[Iterator[AuroraHash]]:
-        """(bucket, MD5) of the rows in `which` (None: all), ordered by bucket, read as they are
-        consumed; leaving the context ends the read even when not consumed to the end."""
+    ) -> AbstractContextManager[Iterator[AuroraBucket]]:
+        """Each bucket in `which` (None: all) with the MD5s of its keys, ordered by bucket, read as
+        they are consumed; leaving the context ends the read even when not consumed to the end."""
         ...
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writable
 from aurora_sync.alerts import Alert
-from aurora_sync.deletes.compare import AuroraHash, Digest, FinalHash, Key
+from aurora_sync.deletes.compare import AuroraBucket, Digest, FinalHash, Key
 from aurora_sync.errors import TransientError
 from aurora_sync.exporter.deletes import DeletePass
 from aurora_sync.exporter.lease import Claim, Lease
@@ -158,14 +158,13 @@ class FakeAurora:
     @contextlib.contextmanager
     def key_hash_stream(
         self, table: TableConfig, buckets: int, which: list[int] | None
-    ) -> Iterator[Iterator[AuroraHash]]:
+    ) -> Iterator[Iterator[AuroraBucket]]:
         self._check("key_hash_stream")
         self.key_streams.append(None if which is None else list(which))
-        rows = [
-            ((b + 1) % buckets if k in self.misbucketed else b, h)
-            for b, h, k in key_hash.ordered(self.keys, buckets, None)
-        ]
-        yield iter(sorted(r for r in rows if which is None or r[0] in which))
+        hashes: dict[int, set[str]] = {}
+        for b, h, k in key_hash.ordered(self.keys, buckets, None):
+            hashes.setdefault((b + 1) % buckets if k in self.misbucketed else b, set()).add(h)
+        yield iter([(b, frozenset(hashes[b])) for b in sorted(hashes) if which is None or b in which])
 
     def present_keys(self, table: TableConfig, keys: list[Key]) -> set[Key]:
         self._check("present_keys")
