@@ -53,6 +53,7 @@ MEASURED_FRACTION = 0.2
 @dataclass
 class Side:
     statements: int = 0
+    fetches: int = 0  # FETCH round trips of a server-side cursor (Aurora's stream)
     rows: int = 0
     seconds: float = 0.0
 
@@ -79,20 +80,41 @@ class Counter:
         from aurora_sync.adapters.snowflake import Snowflake
         from aurora_sync.exporter.deletes import DeletePass
 
-        originals = (Aurora.run, Snowflake.query, DeletePass.run)
+        originals = (Aurora.run, Snowflake.query, DeletePass.run, Snowflake.stream)
 
         def counted(side: str, method: Any) -> Any:
-            def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            def wrapper(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
                 started = time.perf_counter()
-                rows = method(self, *args, **kwargs)
+                rows = method(self, sql, *args, **kwargs)
                 if self_counter.active:
                     record = self_counter.sides[side]
-                    record.statements += 1
+                    verb = sql.split(None, 1)[0].upper()
+                    if verb == "FETCH":  # a stream's round trip, not a statement of its own
+                        record.fetches += 1
+                    elif verb != "START":  # the stream's transaction (its ROLLBACK is not via run)
+                        record.statements += 1
                     record.rows += len(rows)
                     record.seconds += time.perf_counter() - started
                 return rows
 
             return wrapper
+
+        @contextlib.contextmanager
+        def streamed(self: Any, sql: str, action: str) -> Iterator[Iterator[tuple[Any, ...]]]:
+            """Snowflake's stream: the statement and its rows; the seconds are its execution only,
+            the fetches overlap the compare."""
+            started = time.perf_counter()
+            with originals[3](self, sql, action) as rows:
+                record = self_counter.sides["snowflake"]
+                record.statements += 1
+                record.seconds += time.perf_counter() - started
+
+                def counting() -> Iterator[tuple[Any, ...]]:
+                    for row in rows:
+                        record.rows += 1
+                        yield row
+
+                yield counting()
 
         def run_pass(self: Any, table: Any) -> Any:
             self_counter.active = True
@@ -105,10 +127,11 @@ class Counter:
         Aurora.run = counted("aurora", originals[0])  # type: ignore[method-assign]
         Snowflake.query = counted("snowflake", originals[1])  # type: ignore[method-assign]
         DeletePass.run = run_pass  # type: ignore[method-assign]
+        Snowflake.stream = streamed  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:
-            Aurora.run, Snowflake.query, DeletePass.run = originals  # type: ignore[method-assign]
+            Aurora.run, Snowflake.query, DeletePass.run, Snowflake.stream = originals  # type: ignore[method-assign]
 
     def take(self) -> dict[str, Side]:
         sides, self.sides = self.sides, {"aurora": Side(), "snowflake": Side()}
@@ -122,8 +145,14 @@ def orders_entry(fraction: float) -> dict[str, Any]:
     return {**entry, "lookback_seconds": 0, "delete_detection": "hard", "max_delete_fraction": fraction}
 
 
+def admin_connection(pipeline: Any) -> Any:
+    """The pipeline's admin connection without its 30 s read timeout: filling 10M rows (and reading
+    them back for the baseline) outlasted it on a loaded box."""
+    return pipeline.pg.connect(dbname=pipeline.db_name, timeout=3600)
+
+
 def fill(pipeline: Any, rows: int) -> None:
-    admin = pipeline.admin()
+    admin = admin_connection(pipeline)
     try:
         admin.run(
             "INSERT INTO public.orders (id, status, updated_at) "
@@ -145,7 +174,7 @@ def fill(pipeline: Any, rows: int) -> None:
 def baseline(pipeline: Any) -> tuple[float, int]:
     """Every key of both sides to the client, compared as sets: what the buckets avoid."""
     started = time.perf_counter()
-    admin = pipeline.admin()
+    admin = admin_connection(pipeline)
     try:
         aurora = {int(r[0]) for r in admin.run("SELECT id FROM public.orders")}
     finally:
@@ -165,7 +194,7 @@ def run_case(pipeline: Any, counter: Counter, rows: int, case: Case, rng: random
     pipeline.tables = [orders_entry(case.fraction)]
     pipeline.put_tables()
     ids = rng.sample(range(1, rows + 1), case.deletes)
-    admin = pipeline.admin()
+    admin = admin_connection(pipeline)
     try:
         if ids:
             admin.run("DELETE FROM public.orders WHERE id = ANY(CAST(:ids AS bigint[]))", ids=ids)
@@ -195,8 +224,8 @@ def markdown(rows: int, cases: list[Case], baselines: list[float], machine: str,
         f"total {took:.0f} s. Baseline (every key of both sides to the client, compared as sets): "
         f"{' s and '.join(f'{b:.2f}' for b in baselines)} s, mean {mean:.2f} s.",
         "",
-        "| deleted in Aurora | guard | outcome | pass s | pass / baseline | buckets differing "
-        "| Aurora statements (rows returned, s) | Snowflake statements (rows returned, s) |",
+        "| deleted in Aurora | guard | outcome | pass s | pass / baseline | buckets differing (key read) "
+        "| Aurora statements + FETCHes (rows returned, s) | Snowflake statements (rows returned, s) |",
         "|---:|---:|---|---:|---:|---:|---|---|",
     ]
     for c in cases:
@@ -205,8 +234,8 @@ def markdown(rows: int, cases: list[Case], baselines: list[float], machine: str,
         lines.append(
             f"| {c.deletes:,} | {c.fraction:g} | {o.get('status')}: {o.get('deletes', 0):,} key(s), limit "
             f"{o.get('limit', 0):,} | {seconds:.2f} | **{seconds / mean:.2f}x** "
-            f"| {o.get('differing', 0):,} of {o.get('buckets', 0):,} "
-            f"| {c.aurora.statements} ({c.aurora.rows:,}, {c.aurora.seconds:.2f}) "
+            f"| {o.get('differing', 0):,} of {o.get('buckets', 0):,} ({o.get('key_read') or '-'}) "
+            f"| {c.aurora.statements} + {c.aurora.fetches} ({c.aurora.rows:,}, {c.aurora.seconds:.2f}) "
             f"| {c.snowflake.statements} ({c.snowflake.rows:,}, {c.snowflake.seconds:.2f}) |"
         )
     lines += ["", MARKERS[1]]

@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
-from aurora_sync.adapters.snowflake import normalize_key
+from aurora_sync.adapters import postgres, snowflake
+from aurora_sync.adapters.postgres import Aurora, Endpoint
+from aurora_sync.adapters.postgres_transport import tls_context
+from aurora_sync.adapters.snowflake import Snowflake, normalize_key
 from aurora_sync.deletes.compare import Digest, differing_buckets
 from aurora_sync.deletes.keyhash import AuroraKeyHash, FinalKeyHash
 from aurora_sync.identifiers import quote_pg, quote_sf
@@ -55,6 +58,7 @@ def sides(pg_server: Any, fakesnow_server: Any) -> Iterator[tuple[Any, Any]]:
     """Every case's keys in a PostgreSQL table and in a FINAL table on fakesnow."""
     dbname = pg_server.create_database("key_hash")
     pg = pg_server.connect(dbname)
+    pg.dbname = dbname  # for the adapter-level tests below
     sf = fakesnow_server.connect(DATABASE)
     cur = sf.cursor()
     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_sf(DATABASE, 'FINAL')}")
@@ -140,3 +144,119 @@ def test_a_deleted_key_changes_only_its_bucket_and_the_key_read_finds_it(
     assert set(final_keys) - aurora_keys == {gone}
     assert all(n == 1 for n in final_keys.values())
     assert {row[-1].astimezone(UTC) for row in final_rows} == {WATERMARK}
+
+
+# -- the wide case's streams (keyhash `stream`, the adapters' key_hash_stream) ------------------------
+
+
+def adapters(pg_server: Any, fakesnow_server: Any, pg: Any) -> tuple[Aurora, Snowflake]:
+    """The real adapters over the same databases as `sides`."""
+    endpoint = Endpoint(
+        host=pg_server.tls_host,
+        port=pg_server.port,
+        database=pg.dbname,
+        user=pg_server.user,
+        password=pg_server.password,
+        tls=tls_context(pg_server.ca_pem, "the test server's CA"),
+        connect_timeout_s=5.0,
+        application_name="key-hash-test",
+    )
+    return Aurora(endpoint, lambda: 600_000, 30_000), Snowflake(
+        fakesnow_server.connect_kwargs | {"database": DATABASE}
+    )
+
+
+@pytest.mark.parametrize("which", [None, [1, 4]], ids=["every bucket", "buckets 1 and 4"])
+@pytest.mark.parametrize(("relation", "columns", "keys"), CASES, ids=[c[0] for c in CASES])
+def test_both_streams_carry_each_key_once_in_bucket_order_with_the_same_md5(  # noqa: PLR0917
+    sides: tuple[Any, Any],
+    pg_server: Any,
+    fakesnow_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    relation: str,
+    columns: list[tuple[str, str, str]],
+    keys: list[tuple[Any, ...]],
+    which: list[int] | None,
+) -> None:
+    # GIVEN the same keys on both sides, and streams that fetch 2 buckets (Aurora) and 7 rows
+    # (FINAL) at a time: many round trips
+    monkeypatch.setattr(postgres, "FETCH_ROWS", 2)
+    monkeypatch.setattr(snowflake, "FETCH_ROWS", 7)
+    table = config(relation, columns)
+    aurora, final = adapters(pg_server, fakesnow_server, sides[0])
+    try:
+        # WHEN both adapters stream the buckets' key hashes
+        with aurora.key_hash_stream(table, BUCKETS, which) as rows:
+            aurora_rows = list(rows)
+        with final.key_hash_stream(table, BUCKETS, which) as rows:
+            final_rows = list(rows)
+        # THEN both come in bucket order: Aurora's one row per wanted bucket with its keys' MD5s,
+        # FINAL's one row per key, with the MD5 the formula gives, the key as the driver returns it
+        # (normalized) and its watermark
+        expected = reference.ordered(keys, BUCKETS, which)
+        by_bucket: dict[int, set[str]] = {}
+        for b, h, _ in expected:
+            by_bucket.setdefault(b, set()).add(h)
+        assert [b for b, _ in aurora_rows] == sorted(by_bucket)
+        assert dict(aurora_rows) == by_bucket
+        assert [r[0] for r in final_rows] == sorted(r[0] for r in final_rows)
+        assert sorted((b, h) for b, h, _, _ in final_rows) == [(b, h) for b, h, _ in expected]
+        assert {h: k for _, h, k, _ in final_rows} == {
+            h: tuple(normalize_key(v) for v in k) for _, h, k in expected
+        }
+        assert {w for *_, w in final_rows} == {WATERMARK}
+        # AND the Aurora connection is usable and outside any transaction afterwards
+        assert aurora.run("SHOW transaction_read_only", "check") == [["off"]]
+        assert aurora.run("SELECT count(*) FROM pg_cursors", "check") == [[0]]
+    finally:
+        aurora.close()
+        final.close()
+
+
+def test_leaving_an_aurora_stream_early_ends_its_transaction(
+    sides: tuple[Any, Any], pg_server: Any, fakesnow_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a stream read 2 buckets at a time, left after its first bucket
+    monkeypatch.setattr(postgres, "FETCH_ROWS", 2)
+    relation, columns, keys = CASES[0]
+    aurora, final = adapters(pg_server, fakesnow_server, sides[0])
+    final.close()
+    try:
+        with aurora.key_hash_stream(config(relation, columns), BUCKETS, None) as rows:
+            assert next(rows)[0] == 0
+        # THEN the session is back outside a transaction (a read-write statement works, the
+        # cursor is gone) and a new stream can open its cursor again
+        assert aurora.run("SHOW transaction_read_only", "check") == [["off"]]
+        assert aurora.run("SELECT count(*) FROM pg_cursors", "check") == [[0]]
+        with aurora.key_hash_stream(config(relation, columns), BUCKETS, None) as rows:
+            assert sum(len(hashes) for _, hashes in rows) == len(keys)
+    finally:
+        aurora.close()
+
+
+@pytest.mark.parametrize(("relation", "columns", "keys"), CASES, ids=[c[0] for c in CASES])
+def test_aurora_finds_candidate_keys_by_value_for_every_key_type(  # noqa: PLR0917
+    sides: tuple[Any, Any],
+    pg_server: Any,
+    fakesnow_server: Any,
+    relation: str,
+    columns: list[tuple[str, str, str]],
+    keys: list[tuple[Any, ...]],
+) -> None:
+    # GIVEN keys as FINAL's driver returns them: some Aurora has, one it does not
+    aurora, final = adapters(pg_server, fakesnow_server, sides[0])
+    final.close()
+    table = config(relation, columns)
+    absent = {
+        "kh_int": (123_456_789,),
+        "kh_text": ("not there",),
+        "kh_pair": (99, "x"),
+        "kh_uuid": (str(uuid.UUID(int=1)),),
+    }[relation]
+    held = [tuple(normalize_key(v) for v in k) for k in keys[::25]]
+    try:
+        # WHEN Aurora is asked which it has THEN exactly the held ones, as the same normalized values
+        assert aurora.present_keys(table, [*held, absent]) == set(held)
+        assert aurora.present_keys(table, []) == set()
+    finally:
+        aurora.close()

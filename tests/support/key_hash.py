@@ -30,3 +30,13 @@ def digests(keys: Iterable[tuple[Any, ...]], count: int) -> dict[int, Digest]:
         bucket[0] += 1
         bucket[1] += int(h[6:21], 16)
     return {b: Digest(c, s % CHECKSUM_MODULUS) for b, (c, s) in sums.items()}
+
+
+def ordered(
+    keys: Iterable[tuple[Any, ...]], count: int, which: Iterable[int] | None
+) -> list[tuple[int, str, Any]]:
+    """(bucket, MD5, key) of the keys in `which` (None: all), ordered by bucket then MD5, as the
+    adapters' key_hash_stream reads them (in any order within a bucket)."""
+    wanted = None if which is None else set(which)
+    rows = [(bucket_of(k, count), md5_of(k), k) for k in keys]
+    return sorted(r for r in rows if wanted is None or r[0] in wanted)

@@ -11,7 +11,7 @@ import contextlib
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -22,7 +22,7 @@ from pg8000.exceptions import DatabaseError, InterfaceError
 from aurora_sync.adapters.postgres_transport import lift_timeout, open_socket
 from aurora_sync.adapters.snowflake import normalize_key
 from aurora_sync.column_types import rejected_value
-from aurora_sync.deletes.compare import Digest, Key
+from aurora_sync.deletes.compare import AuroraBucket, Digest, Key
 from aurora_sync.deletes.keyhash import AuroraKeyHash
 from aurora_sync.errors import StatementTimeoutError, SyncError, TerminalError, TransientError
 from aurora_sync.identifiers import quote_pg
@@ -35,6 +35,9 @@ from aurora_sync.timeutil import MICROSECOND, as_utc
 TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
 TRANSIENT_SQLSTATES = frozenset({"55P03", "57014", "57P01", "57P02", "57P03"})
 QUERY_CANCELED = "57014"
+STREAM_CURSOR = "aurora_sync_stream"  # the one server-side cursor a stream opens at a time
+FETCH_ROWS = 100  # rows per FETCH of a stream: buckets of ~1,000 MD5s, about 3.3 MB per round trip
+MD5_HEX = 32
 
 
 def classify_pg(
@@ -369,6 +372,71 @@ class Aurora:
         action = f"read the keys of {len(which)} bucket(s) of {table.table_name}"
         rows = self.run(AuroraKeyHash(table).keys(buckets, which), action)
         return [tuple(normalize_key(v) for v in row) for row in rows]
+
+    def present_keys(self, table: TableConfig, keys: list[Key]) -> set[Key]:
+        """Delete detection: which of `keys` Aurora has. The keys travel as one bound JSON array that
+        json_populate_recordset turns into rows of the table's own row type, so each value is read by
+        its column's type (no type lookup, composite keys alike) and the primary-key index answers."""
+        if not keys:
+            return set()
+        names = table.primary_keys
+        relation = quote_pg(table.schema_name, table.relation)
+        on = " AND ".join(f"t.{quote_pg(k)} = w.{quote_pg(k)}" for k in names)
+        wanted = json.dumps(
+            [{k: None if v is None else str(v) for k, v in zip(names, key, strict=True)} for key in keys]
+        )
+        rows = self.run(
+            f"SELECT {', '.join(f't.{quote_pg(k)}' for k in names)} FROM {relation} AS t "
+            f"JOIN json_populate_recordset(NULL::{relation}, CAST(:wanted AS json)) AS w ON {on}",
+            f"look up {len(keys)} candidate key(s) of {table.table_name}",
+            wanted=wanted,
+        )
+        return {tuple(normalize_key(v) for v in row) for row in rows}
+
+    @contextlib.contextmanager
+    def key_hash_stream(
+        self, table: TableConfig, buckets: int, which: list[int] | None
+    ) -> Iterator[Iterator[AuroraBucket]]:
+        """Delete detection's wide case: each bucket in `which` (None: every bucket) with its keys'
+        MD5s, ordered by bucket, FETCH_ROWS buckets at a time."""
+        sql = AuroraKeyHash(table).stream(buckets, which is not None)
+        params: dict[str, Any] = {} if which is None else {"which": [int(b) for b in which]}
+        with self.cursor(sql, f"stream the key hashes of {table.table_name}", **params) as rows:
+            yield (
+                (int(bucket), frozenset(hashes[i : i + MD5_HEX] for i in range(0, len(hashes), MD5_HEX)))
+                for bucket, hashes in rows
+            )
+
+    @contextlib.contextmanager
+    def cursor(self, sql: str, action: str, **params: Any) -> Iterator[Iterator[list[Any]]]:
+        """The rows of `sql` as they are consumed: pg8000's `run` returns a whole result as one list,
+        so a large one goes through a server-side cursor (PostgreSQL DECLARE / FETCH), which lives
+        in a transaction: READ ONLY, rolled back on leaving the context (nothing to commit), which
+        also closes the cursor when the caller stopped early. Each FETCH is a statement under the
+        StatementBudget's timeout."""
+        self.run("START TRANSACTION READ ONLY", action)
+        try:
+            self.run(f"DECLARE {STREAM_CURSOR} NO SCROLL CURSOR FOR {sql}", action, **params)
+            yield self._fetched(action)
+        finally:
+            self._end_transaction()
+
+    def _fetched(self, action: str) -> Iterator[list[Any]]:
+        while True:
+            rows = self.run(f"FETCH FORWARD {FETCH_ROWS} FROM {STREAM_CURSOR}", action)
+            yield from rows
+            if len(rows) < FETCH_ROWS:
+                return
+
+    def _end_transaction(self) -> None:
+        conn = self._conn
+        if conn is None:  # closed after a failure: the transaction ended with the session
+            return
+        try:
+            conn.run("ROLLBACK")
+        except (DatabaseError, InterfaceError, OSError):
+            self.close()
+        self._budget.reset()  # ROLLBACK undoes a statement_timeout SET inside the transaction
 
     def copy_out(self, query: str, stream: Writable) -> int:
         """Stream `COPY (query) TO STDOUT` as PostgreSQL CSV with a header; returns the row count."""

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from aurora_sync.deletes.compare import Digest, Key
+from aurora_sync.deletes.compare import Digest, FinalHash, Key
 from aurora_sync.deletes.keyhash import FinalKeyHash
 from aurora_sync.errors import SyncError, TerminalError, TransientError
 from aurora_sync.identifiers import quote_sf
@@ -36,6 +36,7 @@ OBJECT_MISSING_ERRNOS = frozenset({2003, 2043})
 STATEMENT_TIMEOUT_ERRNO = 630
 CANCELED_ERRNO = 604
 MIN_STATEMENT_SECONDS = 1
+FETCH_ROWS = 50_000  # rows taken from the cursor at a time by `stream`
 
 
 class SnowflakeQueryError(TerminalError):
@@ -188,6 +189,39 @@ class Snowflake:
         except (sf_errors.Error, OSError) as exc:
             raise classify_snowflake(exc, action, timeout, time.monotonic() - started) from exc
 
+    @contextlib.contextmanager
+    def stream(self, sql: str, action: str) -> Iterator[Iterator[tuple[Any, ...]]]:
+        """The rows of `sql` as they are consumed. The connector hands a large result over as result
+        batches, each fetched when iteration reaches it ("Distributing workloads that fetch results
+        with the Snowflake Connector for Python"), so fetchmany holds about a batch, not the result."""
+        from snowflake.connector import errors as sf_errors
+
+        timeout = self.statement_seconds()
+        started = time.monotonic()
+        try:
+            cursor = self._connection().cursor()
+            cursor.execute(sql, timeout=timeout)
+        except (sf_errors.Error, OSError) as exc:
+            raise classify_snowflake(exc, action, timeout, time.monotonic() - started) from exc
+        try:
+            yield self._fetched(cursor, action)
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+    @staticmethod
+    def _fetched(cursor: Any, action: str) -> Iterator[tuple[Any, ...]]:
+        from snowflake.connector import errors as sf_errors
+
+        while True:
+            try:
+                rows = cursor.fetchmany(FETCH_ROWS)
+            except (sf_errors.Error, OSError) as exc:
+                raise classify_snowflake(exc, action) from exc
+            if not rows:
+                return
+            yield from rows
+
     def max_watermark(self, schema: str, table: str, column: str) -> datetime | None:
         relation = quote_sf(self.database, schema, table)
         sql = f"SELECT MAX({quote_sf(column)}) FROM {relation}"
@@ -241,6 +275,22 @@ class Snowflake:
             (tuple(normalize_key(v) for v in row[:width]), None if row[width] is None else as_utc(row[width]))
             for row in rows
         ]
+
+    @contextlib.contextmanager
+    def key_hash_stream(
+        self, table: TableConfig, buckets: int, which: list[int] | None
+    ) -> Iterator[Iterator[FinalHash]]:
+        """Delete detection's wide case: (bucket, MD5, key, watermark) of FINAL's rows in `which`
+        (None: every bucket), ordered by bucket."""
+        keys = self._final_keys(table)
+        width = len(table.primary_keys)
+        with self.stream(keys.stream(buckets, which), f"stream the key hashes of {keys.final}") as rows:
+            # The watermark stays as the driver returns it (naive = UTC): the compare reads it only
+            # for candidates (compare.stream_candidates), so 10M rows need no datetime conversion.
+            yield (
+                (int(row[0]), row[1], tuple(map(normalize_key, row[2 : 2 + width])), row[2 + width])
+                for row in rows
+            )
 
     def versions(
         self, schema: str, table: TableConfig, wanted: list[tuple[Any, ...]]

@@ -10,9 +10,15 @@ Order (the safety argument, docs/architecture.md "Delete detection"):
    the read (that one is stamped above B and waits as `recent`).
 3. Digests on both sides; FINAL's surplus from the counts alone over the limit stops the pass
    before any key is read.
-4. Keys of the differing buckets, a batch of buckets at a time (memory stays one batch's keys).
-5. Candidates over the limit stop the pass; otherwise the tombstone file (watermark B: a key
-   re-inserted after the read has a later watermark and wins the MERGE), then its manifest.
+4. Keys of the differing buckets: up to MAX_BUCKETS_PER_READ of them in one IN-list read per side;
+   more (the wide case: deletes spread over most buckets) as one stream per side ordered by bucket,
+   compared a bucket at a time (compare.stream_candidates): one scan per side whatever the number
+   of differing buckets, memory one bucket's keys plus the deletes found. The stream's candidates
+   are then looked up in Aurora by value (one statement), so a key the two engines bucketed
+   differently is kept, never deleted.
+5. Candidates over the limit stop the pass (the stream stops reading at once); otherwise the
+   tombstone file (watermark B: a key re-inserted after the read has a later watermark and wins the
+   MERGE), then its manifest.
 """
 
 from __future__ import annotations
@@ -26,8 +32,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aurora_sync.alerts import Alert, Severity
-from aurora_sync.deletes.compare import Key, candidates, delete_limit, differing_buckets, surplus_at_least
-from aurora_sync.deletes.keyhash import MAX_BUCKETS_PER_READ, AuroraKeyHash, bucket_count
+from aurora_sync.deletes.compare import (
+    Key,
+    Streamed,
+    candidates,
+    delete_limit,
+    differing_buckets,
+    stream_candidates,
+    surplus_at_least,
+)
+from aurora_sync.deletes.keyhash import (
+    MAX_BUCKETS_PER_READ,
+    STREAM_FILTER_SHARE,
+    AuroraKeyHash,
+    bucket_count,
+)
 from aurora_sync.deletes.ports import AuroraKeys, FinalKeys
 from aurora_sync.deletes.tombstones import render
 from aurora_sync.exporter.paging import Paging
@@ -44,16 +63,22 @@ FAILED_CHECK = "deletes_failed"  # P3 when a pass cannot run
 ANCHOR = "deletes-over-limit"
 FAILED_ANCHOR = "deletes-failed"
 MAX_KEYS_IN_ALERT = 20
+# Reading the differing buckets' keys costs about what the count and digests before it did (a scan per
+# side, plus sorting and transfer): a pass starts that read only with this many times their time left,
+# beyond the reserve, and otherwise leaves the table to the next run (docs/benchmarks.md, deletes).
+KEY_READ_COST_FACTOR = 2
 
 
 @dataclass
 class DeleteOutcome:
     """What one pass found and did (the table's `deletes` in the exporter's result)."""
 
-    status: str  # "none" | "written" | "guarded"
+    status: str  # "none" | "written" | "guarded" | "skipped"
     final_rows: int = 0
     buckets: int = 0
     differing: int = 0
+    key_read: str | None = None  # "in" (one IN-list read per side) | "stream" (ordered, merged)
+    kept: int = 0  # stream candidates Aurora has after all (bucketed differently: never deleted)
     deletes: int = 0
     recent: int = 0
     limit: int = 0
@@ -61,6 +86,7 @@ class DeleteOutcome:
     manifest: str | None = None
     seconds: float = 0.0
     statements: dict[str, int] = field(default_factory=dict)  # per side
+    reason: str | None = None  # why "skipped"
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -79,6 +105,8 @@ class DeletePass:
         run_id: str,
         started: datetime,
         clock: Callable[[], datetime],
+        remaining_ms: Callable[[], int],
+        reserve_ms: int,
     ) -> None:
         self._store = store
         self._part_bytes = part_bytes
@@ -89,6 +117,8 @@ class DeletePass:
         self._run_id = run_id
         self._started = started
         self._clock = clock
+        self._remaining_ms = remaining_ms
+        self._reserve_ms = reserve_ms
 
     def run(self, table: TableConfig) -> DeleteOutcome:
         began = time.monotonic()
@@ -105,20 +135,13 @@ class DeletePass:
         at_least = surplus_at_least(aurora_digests, final_digests)
         if at_least > out.limit:
             return self._guarded(table, out, at_least, [], began)
-        deletes: list[Key] = []
-        for start in range(0, len(differing), MAX_BUCKETS_PER_READ):
-            batch = differing[start : start + MAX_BUCKETS_PER_READ]
-            found = candidates(
-                aurora.bucket_keys(table, n, batch), final.bucket_keys(table, n, batch), cutoff
-            )
-            out.statements = {
-                "aurora": out.statements["aurora"] + 1,
-                "snowflake": out.statements["snowflake"] + 1,
-            }
-            deletes += found.deletes
-            out.recent += len(found.recent)
-            if len(deletes) > out.limit:  # the rest cannot bring it back under
-                return self._guarded(table, out, len(deletes), deletes, began)
+        if differing and not self._time_for_keys(began):
+            return self._skipped(table, out, began)
+        found = self._compare(table, out, differing=differing, cutoff=cutoff, aurora=aurora, final=final)
+        deletes = found.deletes
+        out.recent = found.recent
+        if found.over_limit:  # the rest cannot bring it back under
+            return self._guarded(table, out, len(deletes), deletes, began)
         out.deletes = len(deletes)
         if deletes:
             self._write(table, out, deletes, cutoff, bound)
@@ -127,6 +150,90 @@ class DeletePass:
         logger.info("delete detection", extra={"table": table.table_name, **out.as_dict()})
         self._resolve(table, f"delete detection: {out.status}, {out.deletes} key(s)")
         return out
+
+    def _time_for_keys(self, began: float) -> bool:
+        """Whether the Lambda has time left to read the differing keys: their read runs unbounded on
+        the Snowflake side, so a pass squeezed by a long export stops here instead of being cut off
+        by the Lambda's timeout mid-read."""
+        spent_ms = (time.monotonic() - began) * 1000
+        return self._remaining_ms() >= self._reserve_ms + KEY_READ_COST_FACTOR * spent_ms
+
+    def _skipped(self, table: TableConfig, out: DeleteOutcome, began: float) -> DeleteOutcome:
+        """Not a failure and not a page: the next run's pass starts afresh (nothing was written). A
+        table whose pass never fits shows as `skipped` in every result and log."""
+        out.status, out.reason = "skipped", "time budget"
+        out.seconds = round(time.monotonic() - began, 3)
+        logger.warning(
+            "delete detection skipped: too little time left to read the differing keys",
+            extra={"table": table.table_name, "remaining_ms": self._remaining_ms(), **out.as_dict()},
+        )
+        return out
+
+    def _compare(
+        self,
+        table: TableConfig,
+        out: DeleteOutcome,
+        *,
+        differing: list[int],
+        cutoff: datetime,
+        aurora: AuroraKeys,
+        final: FinalKeys,
+    ) -> Streamed:
+        """The keys of the differing buckets, compared. A few buckets: one IN-list read per side,
+        whole (each read is a scan of the table, so batches of them would each scan it again). More:
+        one ordered stream per side, merged a bucket at a time; it names the buckets only while they
+        are a minority (STREAM_FILTER_SHARE), otherwise it reads all and skips the equal ones."""
+        if not differing:
+            return Streamed([], 0, False, 0)
+        n = out.buckets
+        if len(differing) <= MAX_BUCKETS_PER_READ:
+            out.key_read = "in"
+            read = candidates(
+                aurora.bucket_keys(table, n, differing), final.bucket_keys(table, n, differing), cutoff
+            )
+            self._count_statements(out)
+            return Streamed(read.deletes, len(read.recent), len(read.deletes) > out.limit, len(differing))
+        out.key_read = "stream"
+        which = differing if len(differing) <= STREAM_FILTER_SHARE * n else None
+        with (
+            aurora.key_hash_stream(table, n, which) as aurora_rows,
+            final.key_hash_stream(table, n, which) as final_rows,
+        ):
+            self._count_statements(out)
+            found = stream_candidates(aurora_rows, final_rows, cutoff, out.limit, set(differing))
+        if found.over_limit or not found.deletes:
+            return found
+        return self._recheck(table, out, found, aurora)
+
+    def _recheck(
+        self, table: TableConfig, out: DeleteOutcome, found: Streamed, aurora: AuroraKeys
+    ) -> Streamed:
+        """The stream matched keys within a bucket, so it relies on both engines putting a key in the
+        same bucket (the IN-list read compares all read keys at once and does not). A key they
+        bucketed differently would look deleted: each candidate is looked up in Aurora by value
+        (one statement) and kept if found, with a warning, since it means the hashes disagree."""
+        present = aurora.present_keys(table, found.deletes)
+        out.statements = {**out.statements, "aurora": out.statements["aurora"] + 1}
+        if not present:
+            return found
+        out.kept = len(present)
+        logger.warning(
+            "delete detection: keys missing from the stream are in Aurora; kept",
+            extra={
+                "table": table.table_name,
+                "kept": len(present),
+                "keys": [list(k) for k in sorted(present)[:20]],
+            },
+        )
+        deletes = [k for k in found.deletes if k not in present]
+        return Streamed(deletes, found.recent, False, found.buckets)
+
+    @staticmethod
+    def _count_statements(out: DeleteOutcome) -> None:
+        out.statements = {
+            "aurora": out.statements["aurora"] + 1,
+            "snowflake": out.statements["snowflake"] + 1,
+        }
 
     def failed(self, table: TableConfig, error: str) -> None:
         """A pass that could not run: the export stands; chat hears it (P3) until a pass works."""

@@ -87,6 +87,8 @@ def run_exporter(event: Any, context: Any) -> dict[str, Any]:
         run_id=run_id,
         started=exports.started,
         clock=lambda: datetime.now(UTC),
+        remaining_ms=runtime.remaining_ms,
+        reserve_ms=settings.min_remaining_seconds * 1000,
     )
     service = ExportService(
         settings=settings,

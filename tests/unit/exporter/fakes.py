@@ -5,6 +5,8 @@ compares them), so a fake cannot drift from what the service calls in production
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writable
 from aurora_sync.alerts import Alert
-from aurora_sync.deletes.compare import Digest, Key
+from aurora_sync.deletes.compare import AuroraBucket, Digest, FinalHash, Key
 from aurora_sync.errors import TransientError
 from aurora_sync.exporter.deletes import DeletePass
 from aurora_sync.exporter.lease import Claim, Lease
@@ -130,6 +132,9 @@ class FakeAurora:
     closed: bool = False
     keys: set[Key] = field(default_factory=set)  # the table's primary keys, for delete detection
     key_reads: list[list[int]] = field(default_factory=list)  # buckets of each bucket_keys call
+    key_streams: list[list[int] | None] = field(default_factory=list)  # each key_hash_stream's buckets
+    misbucketed: set[Key] = field(default_factory=set)  # keys the stream puts one bucket further on
+    looked_up: list[list[Key]] = field(default_factory=list)  # each present_keys call's keys
     estimate: int = 0  # row_estimate's answer
     sample_keys: list[tuple[str, ...]] = field(default_factory=list)  # key_sample's answer (text)
     nullable_keys: list[str] = field(default_factory=list)
@@ -149,6 +154,22 @@ class FakeAurora:
         self.key_reads.append(list(which))
         wanted = set(which)
         return [k for k in self.keys if key_hash.bucket_of(k, buckets) in wanted]
+
+    @contextlib.contextmanager
+    def key_hash_stream(
+        self, table: TableConfig, buckets: int, which: list[int] | None
+    ) -> Iterator[Iterator[AuroraBucket]]:
+        self._check("key_hash_stream")
+        self.key_streams.append(None if which is None else list(which))
+        hashes: dict[int, set[str]] = {}
+        for b, h, k in key_hash.ordered(self.keys, buckets, None):
+            hashes.setdefault((b + 1) % buckets if k in self.misbucketed else b, set()).add(h)
+        yield iter([(b, frozenset(hashes[b])) for b in sorted(hashes) if which is None or b in which])
+
+    def present_keys(self, table: TableConfig, keys: list[Key]) -> set[Key]:
+        self._check("present_keys")
+        self.looked_up.append(list(keys))
+        return {k for k in keys if k in self.keys}
 
     def safe_bound(self) -> SafeBound:
         self._check("safe_bound")
@@ -216,6 +237,12 @@ class FakeSnowflake:
         wanted = set(which)
         return [(k, w) for k, w in self.rows.items() if key_hash.bucket_of(k, buckets) in wanted]
 
+    @contextlib.contextmanager
+    def key_hash_stream(
+        self, table: TableConfig, buckets: int, which: list[int] | None
+    ) -> Iterator[Iterator[FinalHash]]:
+        yield iter([(b, h, k, self.rows[k]) for b, h, k in key_hash.ordered(self.rows, buckets, which)])
+
     def max_watermark(self, schema: str, table: str, column: str) -> datetime | None:
         assert schema == "FINAL", schema
         return self.final_max.get(table)
@@ -279,6 +306,7 @@ class Exporter:
     leases: FakeLeases = field(default_factory=FakeLeases)
     alerts: RecordingAlerts = field(default_factory=RecordingAlerts)
     remaining: int = 600_000  # milliseconds left of the Lambda's time
+    remaining_during_pass: int = 0  # what the delete pass sees instead, when set
     attempt: Attempt | None = None  # the state machine's attempt, when it invoked this run
     now: datetime = T0  # the clock of WindowExport (a refresh's id is the time it was planned)
     aurora: FakeAurora = field(init=False)
@@ -312,6 +340,8 @@ class Exporter:
             run_id="run-1",
             started=T0,
             clock=lambda: T0,
+            remaining_ms=lambda: self.remaining_during_pass or self.remaining,
+            reserve_ms=self.settings.min_remaining_seconds * 1000,
         )
 
     @cached_property

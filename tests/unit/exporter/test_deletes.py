@@ -12,6 +12,7 @@ from aurora_sync.exporter.payloads import ExportWindow
 from aurora_sync.exporter.results import TableStatus
 from aurora_sync.layout import MANIFEST_ROOT
 from aurora_sync.manifest import read_manifests
+from tests.support import key_hash
 from tests.unit.exporter.fakes import T0, TABLE, Exporter, tables
 
 OLD = T0 - timedelta(days=1)
@@ -149,3 +150,94 @@ def test_no_pass_without_detection_for_a_manual_window_or_without_time(why: str)
     deletes = result.tables[0].deletes
     assert deletes == ({"status": "skipped", "reason": "time budget"} if why == "time budget" else None)
     assert tombstone_files(exporter) == [] and exporter.aurora.key_reads == []
+
+
+@pytest.mark.parametrize(("final_keys", "streamed"), [(4000, None), (8000, "filtered")])
+def test_more_differing_buckets_than_one_read_names_are_streamed_once_per_side(
+    monkeypatch: pytest.MonkeyPatch, final_keys: int, streamed: str | None
+) -> None:
+    # GIVEN a key read that names at most 1 bucket, so 2+ differing buckets are the wide case, and
+    # keys gone from Aurora in at least 2 of 4 buckets (4,000 keys) or 2 of 8 (8,000: a minority)
+    monkeypatch.setattr("aurora_sync.exporter.deletes.MAX_BUCKETS_PER_READ", 1)
+    deleted = (0, 1, 2, 3, 4, 5, 6, 7) if streamed is None else (0, 1)
+    exporter = detecting(final_keys=final_keys, deleted=deleted)
+    exporter.aurora.keys |= {(50_000,)}  # a key FINAL does not have yet: not a delete
+    exporter.snowflake.rows[(7,)] = T0 - timedelta(seconds=1)  # changed within the lookback
+    differing = sorted({key_hash.bucket_of((i,), final_keys // 1000) for i in (*deleted, 50_000)})
+    assert len(differing) >= 2  # the wide case, for these keys
+    # WHEN the hourly run exports the table
+    result = exporter.service.run([INCREMENTAL])
+    # THEN one stream per side read the differing buckets (named only while they are a minority)
+    deletes = result.tables[0].deletes
+    assert deletes is not None and exporter.aurora.key_reads == []
+    assert deletes["key_read"] == "stream" and deletes["differing"] == len(differing)
+    expected_filter = None if len(differing) > final_keys // 1000 / 2 else differing
+    assert exporter.aurora.key_streams == [expected_filter]
+    # AND the candidates were looked up in Aurora by value once (the stream's third Aurora statement)
+    assert deletes["statements"] == {"aurora": 3, "snowflake": 3} and len(exporter.aurora.looked_up) == 1
+    # AND exactly the old keys gone from Aurora became tombstones; the recent one waits
+    gone = [k for k in deleted if k != 7]
+    assert (deletes["status"], deletes["deletes"], deletes["recent"]) == (
+        "written",
+        len(gone),
+        int(7 in deleted),
+    )
+    (key,) = tombstone_files(exporter)
+    assert [line.split(b",")[0] for line in exporter.store.objects[key].splitlines()[1:]] == [
+        str(k).encode() for k in gone
+    ]
+
+
+def test_a_streamed_compare_over_the_limit_applies_nothing_and_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the wide case, 30 keys gone and 30 new ones in the same buckets (equal counts: only the
+    # keys show it), over the limit of 20 of 2,000
+    monkeypatch.setattr("aurora_sync.exporter.deletes.MAX_BUCKETS_PER_READ", 1)
+    exporter = detecting(deleted=tuple(range(30)))
+    exporter.aurora.keys |= {(i,) for i in range(5000, 5030)}
+    result = exporter.service.run([INCREMENTAL])
+    # THEN the stream stopped over the limit: no tombstone, a P2
+    deletes = result.tables[0].deletes
+    assert deletes is not None and (deletes["status"], deletes["key_read"]) == ("guarded", "stream")
+    assert deletes["deletes"] > 20 and tombstone_files(exporter) == []
+    assert exporter.alerts.checks() == ["deletes"]
+
+
+def test_a_key_the_engines_bucket_differently_is_kept_not_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the wide case, key 5 gone from Aurora, and key 9 still there but put in another bucket
+    # by Aurora's stream (as if the two engines hashed its text differently)
+    monkeypatch.setattr("aurora_sync.exporter.deletes.MAX_BUCKETS_PER_READ", 1)
+    exporter = detecting(final_keys=4000, deleted=(5, 1234, 2345, 3456))
+    exporter.aurora.misbucketed = {(9,)}
+    # WHEN the pass runs
+    result = exporter.service.run([INCREMENTAL])
+    # THEN the stream called 9 missing, the lookup by value found it, and only real deletes are written
+    deletes = result.tables[0].deletes
+    assert deletes is not None and deletes["key_read"] == "stream"
+    assert (9,) in exporter.aurora.looked_up[0]
+    assert (deletes["status"], deletes["deletes"], deletes["kept"]) == ("written", 4, 1)
+    (key,) = tombstone_files(exporter)
+    assert [line.split(b",")[0] for line in exporter.store.objects[key].splitlines()[1:]] == [
+        b"5",
+        b"1234",
+        b"2345",
+        b"3456",
+    ]
+
+
+@pytest.mark.parametrize("deleted", [(), (3,)])
+def test_a_pass_without_time_for_the_key_read_skips_it_without_paging(deleted: tuple[int, ...]) -> None:
+    # GIVEN a run with time to start the pass, but less than the reserve left once the digests are in
+    exporter = detecting(deleted=deleted)
+    exporter.remaining_during_pass = exporter.settings.min_remaining_seconds * 1000 - 1
+    # WHEN the hourly run exports the table
+    result = exporter.service.run([INCREMENTAL])
+    deletes = result.tables[0].deletes
+    assert deletes is not None and not result.failed
+    if deleted:
+        # THEN with buckets to read it stops before reading them: skipped, nothing written, no page
+        assert (deletes["status"], deletes["reason"], deletes["differing"]) == ("skipped", "time budget", 1)
+        assert exporter.aurora.key_reads == [] and exporter.aurora.key_streams == []
+        assert tombstone_files(exporter) == [] and exporter.alerts.raised == []
+    else:
+        # THEN with nothing to read the digests were the whole pass, and it completes
+        assert (deletes["status"], deletes["differing"]) == ("none", 0)

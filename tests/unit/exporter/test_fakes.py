@@ -81,9 +81,11 @@ def test_the_ports_name_the_methods_the_exporter_calls() -> None:
         "copy_out",
         "export_to_s3",
         "key_digests",
+        "key_hash_stream",
         "key_sample",
         "limit_statements",
         "nullable",
+        "present_keys",
         "row_estimate",
         "safe_bound",
     ]
