@@ -26,9 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-BLOCK_BYTES = 1024 * 1024
-FLUSH_BYTES = 1024 * 1024
-READ_BYTES = 256 * 1024  # per socket read; over TLS one read returns at most one 16 KiB record
+BLOCK_BYTES = 256 * 1024
+FLUSH_BYTES = 64 * 1024
+READ_BYTES = 64 * 1024  # per socket read; over TLS one read returns at most one 16 KiB record
 HEADER = struct.Struct("!cI")  # Byte1 message type, Int32 length including itself (not the type)
 ASYNC_TYPES = frozenset({b"N", b"S", b"A"})
 NUL = b"\x00"
