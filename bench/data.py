@@ -1,12 +1,16 @@
-"""The benchmark table: `public.orders` at a realistic width, generated server-side.
+"""The benchmark tables, generated server-side, in two widths.
 
-Eleven columns (bigint, text, numeric, boolean, jsonb, timestamptz), about 280 bytes per CSV row, some
-NULLs and some fields that need CSV quoting (commas, double quotes). No field contains a newline, so
-the row count of an exported object is its line count minus the header.
+Wide, `public.orders`: eleven columns (bigint, text, numeric, boolean, jsonb, timestamptz), about 280
+bytes per CSV row, some NULLs and some fields that need CSV quoting (commas, double quotes).
+Narrow, `public.events`: seven columns (bigint, text, numeric, boolean, timestamptz), about 100 bytes
+per CSV row, the shape of issue 16's table, where the cost per row (one CopyData message each) weighs
+most. No field of either contains a newline, so the row count of an exported object is its line
+count minus the header.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,20 +73,75 @@ SELECT g,
 """
 
 
-def recreate(admin: Any, export_user: str) -> None:
-    """Replace the pipeline's narrow orders table with the benchmark's wide one."""
-    admin.run(f"DROP TABLE IF EXISTS {TABLE}")
-    admin.run(DDL)
-    admin.run(f"GRANT SELECT ON {TABLE} TO {export_user}")
+NARROW_COLUMNS: list[tuple[str, str, str]] = [
+    ("id", "bigint PRIMARY KEY", "NUMBER(38,0)"),
+    ("account_id", "bigint NOT NULL", "NUMBER(38,0)"),
+    ("kind", "text NOT NULL", "VARCHAR"),
+    ("amount", "numeric(12,2)", "NUMBER(12,2)"),
+    ("is_deleted", "boolean NOT NULL DEFAULT false", "BOOLEAN"),
+    ("created_at", "timestamptz NOT NULL", "TIMESTAMP_TZ(6)"),
+    ("updated_at", "timestamptz NOT NULL", "TIMESTAMP_TZ(6)"),
+]
+
+NARROW_INSERT_SQL = """
+INSERT INTO public.events
+SELECT g,
+       (g::bigint * 7919) % 100000 + 1,
+       (ARRAY['view','click','cart','order','refund','login'])[1 + g % 6],
+       CASE WHEN g % 50 = 0 THEN NULL ELSE round(((g::bigint * 104729) % 10000000) / 100.0, 2) END,
+       g % 97 = 0,
+       TIMESTAMPTZ '2026-11-19 00:00:00+00' + g * INTERVAL '3 ms' + (g % 997) * INTERVAL '1 microsecond',
+       TIMESTAMPTZ '2026-11-20 00:00:00+00' + g * INTERVAL '4 ms' + (g % 991) * INTERVAL '1 microsecond'
+  FROM generate_series(CAST(:first AS integer) + 1, CAST(:last AS integer)) AS g
+"""
 
 
-def fill(admin: Any, first: int, last: int, *, in_window: bool = True) -> None:
+@dataclass(frozen=True)
+class Shape:
+    """One benchmark table: its name in reports, DDL, generator and the exporter's table entry."""
+
+    width: str
+    table: str
+    columns: list[tuple[str, str, str]]
+    insert_sql: str
+
+    @property
+    def relation(self) -> str:
+        return self.table.split(".", 1)[1]
+
+    @property
+    def ddl(self) -> str:
+        return f"CREATE TABLE {self.table} (" + ", ".join(f"{n} {t}" for n, t, _ in self.columns) + ")"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {
+            **TABLE_CONFIG,
+            "table_name": self.table,
+            "columns": [{"name": name, "type": sf_type} for name, _, sf_type in self.columns],
+        }
+
+
+WIDE = Shape("wide", TABLE, COLUMNS, INSERT_SQL)
+NARROW = Shape("narrow", "public.events", NARROW_COLUMNS, NARROW_INSERT_SQL)
+SHAPES = {shape.width: shape for shape in (NARROW, WIDE)}
+
+
+def recreate(admin: Any, export_user: str, shape: Shape = WIDE) -> None:
+    """Replace the pipeline's table of that name (the wide one replaces its small orders table)."""
+    admin.run(f"DROP TABLE IF EXISTS {shape.table}")
+    admin.run(shape.ddl)
+    admin.run(f"GRANT SELECT ON {shape.table} TO {export_user}")
+
+
+def fill(admin: Any, first: int, last: int, *, in_window: bool = True, shape: Shape = WIDE) -> None:
     """Add rows first+1..last, then index, vacuum (hint bits, visibility map) and analyze, so every
     measured scan reads the same settled heap. `in_window` False: more rows than the manual window
     holds (the refresh bench exports every row, whatever its watermark)."""
     if in_window and last > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} rows fit the benchmark's manual window")
-    admin.run("DROP INDEX IF EXISTS public.orders_updated_at")
-    admin.run(INSERT_SQL, first=first, last=last)
-    admin.run("CREATE INDEX orders_updated_at ON public.orders (updated_at)")
-    admin.run("VACUUM (FREEZE, ANALYZE) public.orders")
+    index = f"public.{shape.relation}_updated_at"
+    admin.run(f"DROP INDEX IF EXISTS {index}")
+    admin.run(shape.insert_sql, first=first, last=last)
+    admin.run(f"CREATE INDEX {shape.relation}_updated_at ON {shape.table} (updated_at)")
+    admin.run(f"VACUUM (FREEZE, ANALYZE) {shape.table}")

@@ -10,12 +10,12 @@ from bench.measure import Sample
 
 VARIANTS = ("exporter", "baseline", "psycopg")
 LABELS = {
-    "exporter": "exporter (pg8000 -> MultipartWriter)",
+    "exporter": "exporter (block COPY reader -> MultipartWriter)",
     "baseline": "baseline (psql | boto3 upload_fileobj)",
     "psycopg": "psycopg 3 -> MultipartWriter",
 }
 MD_LABELS = {k: v.replace("|", "\\|") for k, v in LABELS.items()}
-THROUGHPUT_GOAL = 0.7
+THROUGHPUT_GOAL = 0.8
 RSS_GOAL_MIB = 128
 START_MARKER = "<!-- bench:start -->"
 END_MARKER = "<!-- bench:end -->"
@@ -43,6 +43,21 @@ class Summary:
     @property
     def process_rows_per_s(self) -> float:
         return self.size / self.process_s
+
+    @property
+    def client_cpu_per_m(self) -> float:
+        """Client CPU seconds per million rows, the whole child (start-up and imports included)."""
+        return self.cpu_s.get("client", 0.0) / self.size * 1_000_000
+
+    @property
+    def in_call_cpu_per_m(self) -> float | None:
+        """The same over the export call alone (what a warm Lambda pays); None for the baseline."""
+        cpu = self.cpu_s.get("client_in_call")
+        return None if cpu is None else cpu / self.size * 1_000_000
+
+    @property
+    def bytes_per_row(self) -> float:
+        return self.bytes / self.size
 
 
 def summarize(samples: list[Sample]) -> dict[tuple[int, str], Summary]:
@@ -78,6 +93,9 @@ class Ratios:
     psycopg_process: float
     exporter_rss_mib: float
     psycopg_rss_mib: float
+    exporter_cpu_per_m: float
+    exporter_call_cpu_per_m: float
+    baseline_cpu_per_m: float
 
     @property
     def meets_throughput(self) -> bool:
@@ -100,6 +118,9 @@ def ratios(summaries: dict[tuple[int, str], Summary], size: int) -> Ratios:
         psycopg_process=psy.process_rows_per_s / base.process_rows_per_s,
         exporter_rss_mib=exp.peak_rss_max_mib,
         psycopg_rss_mib=psy.peak_rss_max_mib,
+        exporter_cpu_per_m=exp.client_cpu_per_m,
+        exporter_call_cpu_per_m=exp.in_call_cpu_per_m or 0.0,
+        baseline_cpu_per_m=base.client_cpu_per_m,
     )
 
 
@@ -107,80 +128,113 @@ def _cpu(s: Summary) -> str:
     return " / ".join(f"{s.cpu_s.get(k, 0.0):.1f}" for k in ("client", "postgres", "moto"))
 
 
+def _call_cpu(s: Summary) -> str:
+    return "" if s.in_call_cpu_per_m is None else f"({s.in_call_cpu_per_m:.2f})"
+
+
 def _fmt_size(size: int) -> str:
     return f"{size / 1_000_000:g}M" if size >= 1_000_000 else f"{size / 1000:g}k"
 
 
-def text_table(summaries: dict[tuple[int, str], Summary], sizes: list[int]) -> str:
+@dataclass(frozen=True)
+class Width:
+    """One table shape's results: its summaries, sizes and output checks."""
+
+    width: str
+    table: str
+    summaries: dict[tuple[int, str], Summary]
+    sizes: list[int]
+    verification: list[str]
+
+
+def text_table(group: Width) -> str:
     head = (
-        f"{'rows':>6} {'variant':<40} {'reps':>4} {'median s':>9} {'(min-max)':>15} {'process s':>9} "
-        f"{'rows/s':>10} {'vs base':>7} {'peak RSS MiB':>16} {'CPU s cli/pg/moto':>18}"
+        f"{'width':>6} {'rows':>5} {'variant':<40} {'reps':>4} {'median s':>9} {'(min-max)':>15} "
+        f"{'process s':>9} {'rows/s':>10} {'vs base':>7} {'peak RSS MiB':>16} {'CPU s cli/pg/moto':>18} "
+        f"{'cli CPU s/1M (call)':>20}"
     )
     lines = [head, "-" * len(head)]
-    for size in sizes:
-        base = summaries[(size, "baseline")]
+    for size in group.sizes:
+        base = group.summaries[(size, "baseline")]
         for variant in VARIANTS:
-            s = summaries[(size, variant)]
+            s = group.summaries[(size, variant)]
             rss = f"{s.peak_rss_max_mib:.0f}"
             if s.extra_rss_mib is not None:
                 rss += f" (+psql {s.extra_rss_mib:.0f})"
             lines.append(
-                f"{_fmt_size(size):>6} {LABELS[variant]:<40} {s.reps:>4} {s.seconds:>9.2f} "
+                f"{group.width:>6} {_fmt_size(size):>5} {LABELS[variant]:<40} {s.reps:>4} {s.seconds:>9.2f} "
                 f"{f'({s.seconds_range[0]:.2f}-{s.seconds_range[1]:.2f})':>15} {s.process_s:>9.2f} "
-                f"{s.rows_per_s:>10,.0f} {s.rows_per_s / base.rows_per_s:>6.2f}x {rss:>16} {_cpu(s):>18}"
+                f"{s.rows_per_s:>10,.0f} {s.rows_per_s / base.rows_per_s:>6.2f}x {rss:>16} {_cpu(s):>18} "
+                f"{s.client_cpu_per_m:>12.2f} {_call_cpu(s):>7}"
             )
     return "\n".join(lines)
 
 
-def markdown_section(
-    summaries: dict[tuple[int, str], Summary],
-    sizes: list[int],
-    machine: dict[str, str],
-    verification: list[str],
-    notes: list[str],
-) -> str:
+def goal_lines(group: Width) -> list[str]:
+    out = []
+    for size in group.sizes:
+        r = ratios(group.summaries, size)
+        out.append(
+            f"{group.width} {size:,} rows: exporter {r.exporter:.3f}x baseline (goal >= {THROUGHPUT_GOAL}x) "
+            f"{'met' if r.meets_throughput else 'MISSED'}; peak RSS {r.exporter_rss_mib:.0f} MiB "
+            f"(goal < {RSS_GOAL_MIB}) {'met' if r.meets_rss else 'MISSED'}; client CPU "
+            f"{r.exporter_cpu_per_m:.2f} s per 1M rows, {r.exporter_call_cpu_per_m:.2f} in the export call "
+            f"(baseline {r.baseline_cpu_per_m:.2f})"
+        )
+    return out
+
+
+def markdown_section(groups: list[Width], machine: dict[str, str], notes: list[str]) -> str:
     out = [START_MARKER, "", f"Generated by `make bench` on {machine['date']}.", ""]
     out += ["**Machine.** " + "; ".join(f"{k}: {v}" for k, v in machine.items() if k != "date") + ".", ""]
     out += [
         "**Against the same-run baseline** (goal: exporter >= "
-        f"{THROUGHPUT_GOAL}x baseline rows/s, exporter peak RSS < {RSS_GOAL_MIB} MiB):",
+        f"{THROUGHPUT_GOAL}x baseline rows/s, exporter peak RSS < {RSS_GOAL_MIB} MiB; client CPU seconds "
+        "per million rows: the exporter's whole process, start-up and imports included, then its "
+        "`run_exporter` call alone in brackets, then psql + uploader):",
         "",
-        "| rows | exporter / baseline | (spawn-to-exit) | psycopg 3 / baseline | (spawn-to-exit) "
-        "| exporter peak RSS | psycopg 3 peak RSS | goals |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| table | rows | exporter / baseline | (spawn-to-exit) | psycopg 3 / baseline | (spawn-to-exit) "
+        "| exporter peak RSS | psycopg 3 peak RSS | client CPU s / 1M rows: exporter (call), baseline "
+        "| goals |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for size in sizes:
-        r = ratios(summaries, size)
-        throughput = "met" if r.meets_throughput else "MISSED"
-        goals = f"throughput {throughput}, RSS {'met' if r.meets_rss else 'MISSED'}"
-        out.append(
-            f"| {size:,} | **{r.exporter:.2f}x** | {r.exporter_process:.2f}x | {r.psycopg:.2f}x "
-            f"| {r.psycopg_process:.2f}x | {r.exporter_rss_mib:.0f} MiB | {r.psycopg_rss_mib:.0f} MiB "
-            f"| {goals} |"
-        )
+    for group in groups:
+        for size in group.sizes:
+            r = ratios(group.summaries, size)
+            width = f"{group.width} ({group.summaries[(size, 'baseline')].bytes_per_row:.0f} B/row)"
+            throughput = "met" if r.meets_throughput else "MISSED"
+            goals = f"throughput {throughput}, RSS {'met' if r.meets_rss else 'MISSED'}"
+            out.append(
+                f"| {width} | {size:,} | **{r.exporter:.2f}x** | {r.exporter_process:.2f}x "
+                f"| {r.psycopg:.2f}x | {r.psycopg_process:.2f}x | {r.exporter_rss_mib:.0f} MiB "
+                f"| {r.psycopg_rss_mib:.0f} MiB "
+                f"| {r.exporter_cpu_per_m:.2f} ({r.exporter_call_cpu_per_m:.2f}), {r.baseline_cpu_per_m:.2f} "
+                f"| {goals} |"
+            )
     out += [
         "",
         "**Absolute figures** (median of the repetitions; rows/s and MB/s from the median time; peak RSS "
         "is the highest VmHWM over the repetitions, median in brackets):",
         "",
-        "| rows | variant | reps | median s (min-max) | spawn-to-exit s | rows/s | MB/s | peak RSS MiB "
-        "| CPU s client / postgres / moto |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| table | rows | variant | reps | median s (min-max) | spawn-to-exit s | rows/s | MB/s "
+        "| peak RSS MiB | CPU s client / postgres / moto |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for size in sizes:
-        for variant in VARIANTS:
-            s = summaries[(size, variant)]
-            rss = f"{s.peak_rss_max_mib:.0f} ({s.peak_rss_mib:.0f})"
-            if s.extra_rss_mib is not None:
-                rss += f"; psql {s.extra_rss_mib:.0f}"
-            out.append(
-                f"| {size:,} | {MD_LABELS[variant]} | {s.reps} "
-                f"| {s.seconds:.2f} ({s.seconds_range[0]:.2f}-{s.seconds_range[1]:.2f}) "
-                f"| {s.process_s:.2f} | {s.rows_per_s:,.0f} | {s.bytes / s.seconds / 1e6:.0f} | {rss} "
-                f"| {_cpu(s)} |"
-            )
+    for group in groups:
+        for size in group.sizes:
+            for variant in VARIANTS:
+                s = group.summaries[(size, variant)]
+                rss = f"{s.peak_rss_max_mib:.0f} ({s.peak_rss_mib:.0f})"
+                if s.extra_rss_mib is not None:
+                    rss += f"; psql {s.extra_rss_mib:.0f}"
+                out.append(
+                    f"| {group.width} | {size:,} | {MD_LABELS[variant]} | {s.reps} "
+                    f"| {s.seconds:.2f} ({s.seconds_range[0]:.2f}-{s.seconds_range[1]:.2f}) "
+                    f"| {s.process_s:.2f} | {s.rows_per_s:,.0f} | {s.bytes / s.seconds / 1e6:.0f} | {rss} "
+                    f"| {_cpu(s)} |"
+                )
     out += ["", "**Output check** (first repetition of each size):", ""]
-    out += [f"- {line}" for line in verification]
+    out += [f"- {group.width} (`{group.table}`) {line}" for group in groups for line in group.verification]
     if notes:
         out += ["", "**Notes on this run:**", ""]
         out += [f"- {note}" for note in notes]

@@ -10,7 +10,8 @@ Prints a table and rewrites the generated section of docs/benchmarks.md.
     python -m bench.run --profile 200000        # cProfile of the exporter and psycopg children
 
 Environment: BENCH_SIZES (comma-separated row counts), BENCH_REPS (default 3), BENCH_LARGE_REPS
-(repetitions for sizes above 2M; default BENCH_REPS), BENCH_NO_DOCS=1 (print only).
+(repetitions for sizes above 2M; default BENCH_REPS), BENCH_WIDTHS (narrow, wide or both, the
+default), BENCH_NO_DOCS=1 (print only).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ROOT
-from bench.data import RANGE_END, RANGE_START, TABLE, TABLE_CONFIG, fill, recreate
+from bench.data import RANGE_END, RANGE_START, SHAPES, Shape, fill, recreate
 from bench.measure import (
     ChildFailed,
     Run,
@@ -46,8 +47,9 @@ from bench.measure import (
 from bench.report import (
     LABELS,
     VARIANTS,
+    Width,
+    goal_lines,
     markdown_section,
-    ratios,
     replace_section,
     summarize,
     text_table,
@@ -70,15 +72,19 @@ How:
 - The local stack of DESIGN.md section 7 (PostgreSQL from Debian, moto server for S3/SSM/SNS, OpenBao,
   fakesnow), one isolated pipeline provisioned by `tests/support/pipeline.py`, started and stopped by
   the bench itself.
-- `public.orders` is generated server-side (`INSERT ... SELECT ... FROM generate_series`): 11 columns
-  (bigint, text, numeric(12,2), boolean, jsonb, timestamptz), about 280 bytes per CSV row, some NULLs,
-  some fields that need CSV quoting. The heap is vacuumed and analysed before measuring.
+- Two tables, generated server-side (`INSERT ... SELECT ... FROM generate_series`), each measured on
+  its own (`BENCH_WIDTHS`): **wide**, `public.orders`, 11 columns (bigint, text, numeric(12,2),
+  boolean, jsonb, timestamptz), about 280 bytes per CSV row, some NULLs, some fields that need CSV
+  quoting; **narrow**, `public.events`, 7 columns (bigint, text, numeric(12,2), boolean,
+  timestamptz), about 95 bytes per CSV row (issue 16's shape: the cost per row, one CopyData
+  message each, weighs most there). The heap is vacuumed and analysed before measuring.
 - All three variants run the same query text, built by `aurora_sync.exporter.query.build_export_query`
   for a manual window that covers every row, as `COPY (...) TO STDOUT WITH (FORMAT csv, HEADER)`:
   1. **exporter**: a child process (`python -m bench.export_once`) that sets the Lambda environment
      and calls `aurora_sync.exporter.run.run_exporter` with a manual time-range payload and a fake
-     Lambda context: settings, SSM, Vault, pg8000 connect, schema check, COPY streamed into
-     `MultipartWriter` (default part size), manifest. Timed around the `run_exporter` call.
+     Lambda context: settings, SSM, Vault, pg8000 connect, schema check, COPY read in blocks
+     (`aurora_sync.adapters.pg_copy`) and streamed into `MultipartWriter` (default part size),
+     manifest. Timed around the `run_exporter` call.
   2. **baseline**: `psql -c "COPY (...) TO STDOUT ..." |
      python -c "boto3 ... upload_fileobj(sys.stdin.buffer, ...)"` (boto3's managed transfer: 8 MiB
      parts, up to 10 upload threads). Timed spawn-to-exit.
@@ -101,9 +107,15 @@ How:
   baseline), PostgreSQL's as the growth of the postmaster's reaped-children CPU (the backend that ran
   the COPY), moto's as the growth of its process CPU. On two cores wall time cannot drop below half
   their sum, which is why a client's own CPU matters here even though PostgreSQL bounds the read side.
-- The first repetition of each size is checked: every variant's object has the same size and SHA-256
-  and holds N rows (line count minus the header; no generated field contains a newline), and the
-  exporter's manifest names N rows and the same query SHA-256.
+  Reported per million rows: the exporter's whole process (start-up and imports included, ~0.8 s
+  whatever the size) and, in brackets, its `run_exporter` call alone (`time.process_time()` in the
+  child: every thread, the part uploader's included), which is what a warm Lambda pays.
+- The first repetition of each size is checked: every variant's object has the same size and the
+  same lines (a multiset digest: the sum of each line's SHA-256 modulo 2^256; since the export query
+  renders its temporal columns with `to_char`, PostgreSQL runs it with parallel workers and a Gather
+  interleaves their rows differently on every run, psql's own included) and holds N rows (line
+  count minus the header; no generated field contains a newline), and the exporter's manifest names
+  N rows and the same query SHA-256.
 - S3 is moto on loopback, a Python server on the same two cores as PostgreSQL and the client. Alone
   it spends 2.0-2.9 CPU-s per 267 MB whatever the upload pattern (part size, threads), and its
   `CompleteMultipartUpload` copies the whole object, which every variant pays; under contention its
@@ -118,13 +130,17 @@ How:
 
 
 class Bench:
-    def __init__(self, pg: Any, pipeline: Any, workdir: Path) -> None:
+    """One table shape (narrow or wide) on the shared stack: its query, event and loaded rows."""
+
+    def __init__(self, pg: Any, pipeline: Any, workdir: Path, shape: Shape) -> None:
         from aurora_sync.adapters.s3 import MIB
         from aurora_sync.exporter.query import build_export_query
         from aurora_sync.settings import load_exporter_settings
         from aurora_sync.tables import TableConfig
 
         self.pg = pg
+        self.shape = shape
+        self.tag = shape.width  # prefixes every problem this shape reports
         self.pipeline = pipeline
         self.workdir = workdir
         self.s3 = pipeline.s3
@@ -132,10 +148,10 @@ class Bench:
         settings = load_exporter_settings(pipeline.env())
         self.part_bytes = settings.multipart_chunk_mib * MIB
         self.part_mib = settings.multipart_chunk_mib
-        self.query = build_export_query(TableConfig.model_validate(TABLE_CONFIG), RANGE_START, RANGE_END)
+        self.query = build_export_query(TableConfig.model_validate(shape.config), RANGE_START, RANGE_END)
         self.env = child_env(workdir, pipeline.moto.env)
         self.event = {
-            "tables": [TABLE],
+            "tables": [shape.table],
             "start": RANGE_START.isoformat().replace("+00:00", "Z"),
             "end": RANGE_END.isoformat().replace("+00:00", "Z"),
         }
@@ -146,14 +162,15 @@ class Bench:
     # -- data --------------------------------------------------------------------------------------
     def load(self, size: int) -> float:
         started = time.perf_counter()
-        admin = self.pipeline.admin()
+        # Filling and vacuuming millions of rows on a loaded box outlasts the default 30 s read timeout.
+        admin = self.pg.connect(dbname=self.pipeline.db_name, timeout=3600)
         try:
             if self.rows_loaded == 0:
-                recreate(admin, self.pipeline.db_user)
+                recreate(admin, self.pipeline.db_user, self.shape)
             elif size < self.rows_loaded:
-                admin.run(f"TRUNCATE {TABLE}")
+                admin.run(f"TRUNCATE {self.shape.table}")
                 self.rows_loaded = 0
-            fill(admin, self.rows_loaded, size)
+            fill(admin, self.rows_loaded, size, shape=self.shape)
         finally:
             admin.close()
         self.rows_loaded = size
@@ -179,7 +196,15 @@ class Bench:
             run.peak_rss_kib,
             in_call_s=float(run.result["seconds"]) if "seconds" in run.result else None,
             bytes=self._size(key),
-            cpu_s={"client": run.cpu_s, **{k: after[k] - before[k] for k in after}},
+            cpu_s={
+                "client": run.cpu_s,
+                **{k: after[k] - before[k] for k in after},
+                **(
+                    {"client_in_call": float(run.result["cpu_seconds"])}
+                    if "cpu_seconds" in run.result
+                    else {}
+                ),
+            },
         )
 
     def exporter(
@@ -201,14 +226,14 @@ class Bench:
         body = json.loads(self.pipeline.read(result["manifest"]))
         if body["query_sha256"] != self.query.sha256:
             self.problems.append(
-                f"{size:,} rows: the exporter ran a different query (sha256 {body['query_sha256']} "
-                f"vs {self.query.sha256})"
+                f"{self.tag} {size:,} rows: the exporter ran a different query "
+                f"(sha256 {body['query_sha256']} vs {self.query.sha256})"
             )
         sample.extra = {"manifest": result["manifest"], "manifest_rows": body.get("rows")}
         return sample
 
     def baseline(self, size: int, rep: int) -> Sample:
-        key = f"bench/baseline/{size}/{rep}.csv"
+        key = f"bench/baseline/{self.shape.width}/{size}/{rep}.csv"
         pg = self.pg
         before = self._servers_cpu()
         run = run_baseline(
@@ -227,7 +252,7 @@ class Bench:
         return sample
 
     def psycopg(self, size: int, rep: int, profile: str | None = None) -> Sample:
-        key = f"bench/psycopg/{size}/{rep}.csv"
+        key = f"bench/psycopg/{self.shape.width}/{size}/{rep}.csv"
         pg = self.pg
         spec = {
             "conninfo": {
@@ -264,8 +289,8 @@ class Bench:
         if sample.variant in seen:
             if sample.bytes != seen[sample.variant][0]:
                 self.problems.append(
-                    f"{sample.size:,} rows, {sample.variant} rep {sample.rep}: {sample.bytes} bytes, "
-                    f"first repetition had {seen[sample.variant][0]}"
+                    f"{self.tag} {sample.size:,} rows, {sample.variant} rep {sample.rep}: "
+                    f"{sample.bytes} bytes, first repetition had {seen[sample.variant][0]}"
                 )
             return
         body = self.s3.get_object(Bucket=self.bucket, Key=sample.key)["Body"]
@@ -273,12 +298,16 @@ class Bench:
         rows = lines - 1
         seen[sample.variant] = (sample.bytes, digest, rows)
         if rows != sample.size:
-            self.problems.append(f"{sample.size:,} rows: {sample.variant} object holds {rows} rows")
+            self.problems.append(
+                f"{self.tag} {sample.size:,} rows: {sample.variant} object holds {rows} rows"
+            )
         if sample.variant != "baseline" and sample.rows != sample.size:
-            self.problems.append(f"{sample.size:,} rows: {sample.variant} reported {sample.rows} rows")
+            self.problems.append(
+                f"{self.tag} {sample.size:,} rows: {sample.variant} reported {sample.rows} rows"
+            )
         if sample.variant == "exporter" and sample.extra.get("manifest_rows") != sample.size:
             self.problems.append(
-                f"{sample.size:,} rows: manifest says {sample.extra.get('manifest_rows')} rows"
+                f"{self.tag} {sample.size:,} rows: manifest says {sample.extra.get('manifest_rows')} rows"
             )
 
     def verification_lines(self, sizes: list[int]) -> list[str]:
@@ -299,7 +328,7 @@ class Bench:
                 f"{'' if counts == {size} else ' MISMATCH'}"
             )
             if not same:
-                self.problems.append(f"{size:,} rows: the three objects differ")
+                self.problems.append(f"{self.tag} {size:,} rows: the three objects differ")
         return lines
 
     def discard(self, sample: Sample) -> None:
@@ -387,6 +416,17 @@ def _sizes(arg: str | None) -> list[int]:
     return sorted({int(s.strip().replace("_", "")) for s in raw.split(",") if s.strip()})
 
 
+def _widths(arg: str | None) -> list[str]:
+    raw = arg or os.environ.get("BENCH_WIDTHS") or ",".join(SHAPES)
+    widths = [w.strip() for w in raw.split(",") if w.strip()]
+    unknown = sorted(set(widths) - set(SHAPES))
+    if unknown:
+        raise SystemExit(
+            f"BENCH_WIDTHS/--widths: unknown width(s) {', '.join(unknown)}; known: {', '.join(SHAPES)}"
+        )
+    return widths
+
+
 def _reps(size: int, reps: int, large_reps: int) -> int:
     return large_reps if size > LARGE else reps
 
@@ -395,7 +435,7 @@ def run_sizes(bench: Bench, sizes: list[int], reps: int, large_reps: int) -> lis
     samples: list[Sample] = []
     for size in sizes:
         took = bench.load(size)
-        print(f"[bench] {size:,} rows loaded in {took:.1f}s", flush=True)
+        print(f"[bench] {bench.shape.width} {size:,} rows loaded in {took:.1f}s", flush=True)
         for rep in range(_reps(size, reps, large_reps)):
             order = VARIANTS[rep % 3 :] + VARIANTS[: rep % 3]
             for variant in order:
@@ -405,44 +445,54 @@ def run_sizes(bench: Bench, sizes: list[int], reps: int, large_reps: int) -> lis
                 samples.append(sample)
                 cpu = ", ".join(f"{k} {v:.1f}" for k, v in sample.cpu_s.items())
                 print(
-                    f"[bench] {size:,} rows rep {rep + 1} {LABELS[variant]}: {sample.seconds:.2f}s "
-                    f"(spawn-to-exit {sample.process_s:.2f}s), "
+                    f"[bench] {bench.tag} {size:,} rows rep {rep + 1} {LABELS[variant]}: "
+                    f"{sample.seconds:.2f}s (spawn-to-exit {sample.process_s:.2f}s), "
                     f"peak RSS {sample.peak_rss_kib / 1024:.0f} MiB, CPU s: {cpu}",
                     flush=True,
                 )
     return samples
 
 
-def write_docs(bench: Bench, samples: list[Sample], sizes: list[int], machine: dict[str, str]) -> None:
-    summaries = summarize(samples)
-    verification = bench.verification_lines(sizes)
-    notes = [
-        f"part size {bench.part_mib} MiB (ExporterSettings.multipart_chunk_mib default); repetitions per "
-        "size as in the table"
-        + (
-            " (fewer for the largest size to keep `make bench` short)"
-            if any(summaries[(s, "exporter")].reps < summaries[(sizes[0], "exporter")].reps for s in sizes)
-            else ""
-        ),
-        *bench.problems,
-    ]
-    print()
-    print(text_table(summaries, sizes))
-    print()
-    for line in verification:
-        print(f"[check] {line}")
-    for problem in bench.problems:
-        print(f"[problem] {problem}")
-    for size in sizes:
-        r = ratios(summaries, size)
-        print(
-            f"[goal] {size:,} rows: exporter {r.exporter:.3f}x baseline (goal >= 0.7x) "
-            f"{'met' if r.meets_throughput else 'MISSED'}; peak RSS {r.exporter_rss_mib:.0f} MiB "
-            f"(goal < 128) {'met' if r.meets_rss else 'MISSED'}"
+def write_docs(
+    benches: list[Bench], samples: dict[str, list[Sample]], sizes: list[int], machine: dict[str, str]
+) -> None:
+    groups = [
+        Width(
+            b.shape.width,
+            b.shape.table,
+            summarize(samples[b.shape.width]),
+            sizes,
+            b.verification_lines(sizes),
         )
+        for b in benches
+    ]
+    problems = [p for b in benches for p in b.problems]
+    fewer = any(
+        g.summaries[(s, "exporter")].reps < g.summaries[(sizes[0], "exporter")].reps
+        for g in groups
+        for s in sizes
+    )
+    notes = [
+        f"part size {benches[0].part_mib} MiB (ExporterSettings.multipart_chunk_mib default); "
+        "repetitions per size as in the table"
+        + (" (fewer for the largest size to keep `make bench` short)" if fewer else ""),
+        *problems,
+    ]
+    for group in groups:
+        print()
+        print(text_table(group))
+    print()
+    for group in groups:
+        for line in group.verification:
+            print(f"[check] {group.width} {line}")
+    for problem in problems:
+        print(f"[problem] {problem}")
+    for group in groups:
+        for line in goal_lines(group):
+            print(f"[goal] {line}")
     if os.environ.get("BENCH_NO_DOCS") == "1":
         return
-    section = markdown_section(summaries, sizes, machine, verification, notes)
+    section = markdown_section(groups, machine, notes)
     replace_section(BENCHMARKS_MD, section, BENCHMARKS_HEADER)
     print(f"[bench] wrote {BENCHMARKS_MD.relative_to(ROOT)}")
 
@@ -469,11 +519,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", help="comma-separated row counts (default: BENCH_SIZES or 1M,5M)")
+    parser.add_argument("--widths", help="comma-separated table widths: narrow, wide (default: both)")
     parser.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "3")))
     parser.add_argument("--large-reps", type=int, default=None, help=f"repetitions for sizes > {LARGE:,}")
     parser.add_argument("--profile", type=int, metavar="ROWS", help="profile the exporter on ROWS rows")
     args = parser.parse_args(argv)
     sizes = _sizes(args.sizes)
+    widths = _widths(args.widths)
     large_reps = args.large_reps or int(os.environ.get("BENCH_LARGE_REPS", str(args.reps)))
 
     from tests.support.pipeline import Pipeline
@@ -499,19 +551,21 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(server)
             server.start()
         pg, moto, bao, snow = servers
-        pipeline = Pipeline(pg, moto, bao, snow, tables=[dict(TABLE_CONFIG)], export_mode="copy_stream")
-        bench = Bench(pg, pipeline, workdir)
+        tables = [shape.config for shape in SHAPES.values()]
+        pipeline = Pipeline(pg, moto, bao, snow, tables=tables, export_mode="copy_stream")
+        benches = [Bench(pg, pipeline, workdir, SHAPES[width]) for width in widths]
         print(f"[bench] stack up in {time.perf_counter() - started:.1f}s; work dir {workdir}", flush=True)
         if args.profile:
-            profile(bench, args.profile, workdir)
+            for bench in benches:
+                profile(bench, args.profile, workdir)
             ok = True
             print(f"[bench] profiles kept in {workdir}")
             return 0
         machine = machine_info(pg)
-        samples = run_sizes(bench, sizes, args.reps, large_reps)
-        write_docs(bench, samples, sizes, machine)
+        samples = {b.shape.width: run_sizes(b, sizes, args.reps, large_reps) for b in benches}
+        write_docs(benches, samples, sizes, machine)
         print(f"[bench] total {time.perf_counter() - started:.0f}s")
-        ok = not bench.problems
+        ok = not any(b.problems for b in benches)
         return 0 if ok else 1
     finally:
         for running in reversed(servers):

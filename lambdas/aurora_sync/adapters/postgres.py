@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
+from aurora_sync.adapters.pg_copy import CopyProtocolError, buffered_read_into, query_message, read_copy_out
 from aurora_sync.adapters.postgres_transport import lift_timeout, open_socket
 from aurora_sync.adapters.snowflake import normalize_key
 from aurora_sync.column_types import rejected_value
@@ -38,6 +39,8 @@ QUERY_CANCELED = "57014"
 STREAM_CURSOR = "aurora_sync_stream"  # the one server-side cursor a stream opens at a time
 FETCH_ROWS = 100  # rows per FETCH of a stream: buckets of ~1,000 MD5s, about 3.3 MB per round trip
 MD5_HEX = 32
+
+_T = TypeVar("_T")
 
 
 def classify_pg(
@@ -96,7 +99,7 @@ class AuroraExportResult:
 
 
 class Writable(Protocol):
-    def write(self, data: bytes, /) -> int: ...
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
 
 # Every client backend in this database with an open transaction, except this one. A row with
@@ -246,6 +249,11 @@ class Aurora:
         self._connection()
 
     def run(self, sql: str, action: str, stream: Any = None, **params: Any) -> list[list[Any]]:
+        rows = self._guarded(action, lambda conn: conn.run(sql, stream=stream, **params))
+        return rows or []
+
+    def _guarded(self, action: str, statement: Callable[[pg8000.native.Connection], _T]) -> _T:
+        """Run `statement` on the connection under the statement budget, its failure classified."""
         conn = self._connection()
         started = time.monotonic()
         try:
@@ -254,7 +262,7 @@ class Aurora:
                 conn.run(f"SET statement_timeout = {int(timeout_ms)}")
                 self._budget.applied(timeout_ms)
             started = time.monotonic()
-            rows = conn.run(sql, stream=stream, **params)
+            return statement(conn)
         except (DatabaseError, InterfaceError, OSError) as exc:
             elapsed_ms = int((time.monotonic() - started) * 1000)
             error = classify_pg(exc, action, self._budget.current_ms, elapsed_ms)
@@ -265,11 +273,6 @@ class Aurora:
             # The stream's writer failed mid-COPY: the protocol state is unknown, start afresh.
             self.close()
             raise
-        return rows or []
-
-    @property
-    def row_count(self) -> int:
-        return int(self._connection().row_count)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -439,9 +442,54 @@ class Aurora:
         self._budget.reset()  # ROLLBACK undoes a statement_timeout SET inside the transaction
 
     def copy_out(self, query: str, stream: Writable) -> int:
-        """Stream `COPY (query) TO STDOUT` as PostgreSQL CSV with a header; returns the row count."""
-        self.run(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", "COPY export query", stream=stream)
-        return self.row_count
+        """Stream `COPY (query) TO STDOUT` as PostgreSQL CSV with a header; returns the row count.
+
+        Read in large blocks by adapters/pg_copy rather than through pg8000's per-message loop
+        (docs/decisions.md, "COPY OUT read in blocks"); the bytes are the server's, unchanged."""
+        sql = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)"
+        return self._guarded("COPY export query", lambda conn: self._copy_blocks(conn, sql, stream))
+
+    def _copy_blocks(self, conn: pg8000.native.Connection, sql: str, stream: Writable) -> int:
+        """Send the simple Query on pg8000's own buffered socket file and read the response there,
+        so no byte pg8000 already buffered is skipped; leave pg8000's transaction status as
+        ReadyForQuery reported it. An ErrorResponse raises pg8000's DatabaseError with the same
+        fields pg8000 would, so classify_pg treats it as before."""
+        wire = conn._sock  # pg8000 wraps the socket we opened as usock.makefile("rwb")
+        encoding = conn._client_encoding
+        try:
+            wire.write(query_message(sql, encoding))
+            wire.flush()
+            outcome = read_copy_out(
+                buffered_read_into(wire), stream.write, self._on_async(conn), encoding=encoding
+            )
+        except CopyProtocolError as exc:
+            raise InterfaceError(f"COPY protocol: {exc}") from exc
+        except OSError as exc:
+            raise InterfaceError("network error") from exc
+        if outcome.status is None or outcome.leftover:
+            # Closed by the server after an error, or bytes past ReadyForQuery pg8000 will never see.
+            self.close()
+        else:
+            conn._transaction_status = outcome.status
+        if outcome.error is not None:
+            raise DatabaseError(outcome.error)
+        if outcome.copy_format != 0 or outcome.rows is None:
+            self.close()
+            raise InterfaceError(
+                f"COPY ended without a text-format CopyOutResponse and a row count "
+                f"(format {outcome.copy_format}, rows {outcome.rows})"
+            )
+        return outcome.rows
+
+    @staticmethod
+    def _on_async(conn: pg8000.native.Connection) -> Callable[[bytes, bytes], None]:
+        """Notices, parameter changes and notifications during the COPY go to pg8000's own handlers,
+        so conn.notices and conn.parameter_statuses stay what pg8000 alone would have made them."""
+
+        def handle(code: bytes, payload: bytes) -> None:
+            conn.message_types[code](payload, None)
+
+        return handle
 
     def export_to_s3(self, query: str, bucket: str, key: str, region: str) -> AuroraExportResult:
         rows = self.run(

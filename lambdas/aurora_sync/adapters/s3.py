@@ -27,8 +27,12 @@ class MultipartWriter:
 
     Part N uploads on one background thread while part N+1 fills, so reading the source never
     waits for S3 (the benchmark showed a synchronous writer costs a third of the throughput).
-    At most two parts exist at once, one filling and one uploading: peak memory is about two parts
-    whatever the export's size. Filled buffers are handed to the upload as they are, not copied.
+    At most two part buffers exist, one filling and one uploading, each exactly `part_bytes` and
+    reused for every later part: peak memory is two parts whatever the export's size. A filled
+    buffer is handed to the upload as it is, not copied, and refilled only after that upload
+    returned. Fixed, reused buffers rather than a bytearray grown per part: growing over-allocates
+    (an eighth) and freeing multi-MiB buffers raises glibc's mmap threshold, after which the
+    allocations churn the heap; the exporter peaked 10-15 MiB higher that way (docs/benchmarks.md).
     Small results go up as one PutObject on commit.
     """
 
@@ -40,7 +44,10 @@ class MultipartWriter:
         self._s3, self.bucket, self.key = s3, bucket, key
         self._part_bytes = part_bytes
         self._content_type = content_type
-        self._buffer = bytearray()
+        self._buffer: bytearray | None = None  # the part filling, len == part_bytes once allocated
+        self._fill = 0  # bytes of it in use
+        self._spare: bytearray | None = None  # the last uploaded part's buffer, free for reuse
+        self._in_flight_body: bytearray | None = None
         self._parts: list[dict[str, Any]] = []
         self._upload_id: str | None = None
         self._uploader: ThreadPoolExecutor | None = None
@@ -49,11 +56,35 @@ class MultipartWriter:
         self.closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._buffer += data
-        self.bytes_written += len(data)
-        if len(self._buffer) >= self._part_bytes:
-            self._flush_part()
-        return len(data)
+        size = len(data)
+        self.bytes_written += size
+        end = self._fill + size
+        if self._buffer is not None and end < self._part_bytes:
+            self._buffer[self._fill : end] = data  # same length: copied in place, no resize
+            self._fill = end
+        else:
+            self._write_across(memoryview(data).cast("B"))
+        return size
+
+    def _write_across(self, data: memoryview) -> None:
+        """A write that allocates the first buffer or fills a part: split at the part boundary."""
+        offset = 0
+        while offset < len(data):
+            if self._buffer is None:
+                self._buffer, self._spare = self._spare or bytearray(self._part_bytes), None
+            take = min(self._part_bytes - self._fill, len(data) - offset)
+            self._buffer[self._fill : self._fill + take] = data[offset : offset + take]
+            self._fill += take
+            offset += take
+            if self._fill == self._part_bytes:
+                self._flush_part()
+
+    def _take_buffer(self) -> bytearray:
+        """The filled part, cut to its bytes in use (only the last part is short), for the upload."""
+        body, self._buffer = self._buffer if self._buffer is not None else bytearray(), None
+        del body[self._fill :]
+        self._fill = 0
+        return body
 
     def _call(self, action: str, **kwargs: Any) -> Any:
         try:
@@ -80,7 +111,10 @@ class MultipartWriter:
         """Wait for the part in flight; its error (if any) surfaces here, in the caller's thread."""
         if self._in_flight is not None:
             future, self._in_flight = self._in_flight, None
+            body, self._in_flight_body = self._in_flight_body, None
             self._parts.append(future.result())
+            if body is not None and len(body) == self._part_bytes:
+                self._spare = body  # uploaded: its bytes may be overwritten now
 
     def _upload_part(self, upload_id: str, number: int, body: bytearray) -> dict[str, Any]:
         response = self._call("upload_part", UploadId=upload_id, PartNumber=number, Body=body)
@@ -89,16 +123,17 @@ class MultipartWriter:
     def _flush_part(self) -> None:
         upload_id = self._start_upload()
         number = self._next_part_number()
-        body, self._buffer = self._buffer, bytearray()
+        body = self._take_buffer()
         self._settle()  # bound memory: never more than one part uploading
         if self._uploader is None:
             self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
         self._in_flight = self._uploader.submit(self._upload_part, upload_id, number, body)
+        self._in_flight_body = body
 
     def copy_range(self, source_key: str, start: int, end: int) -> None:
         """Append bytes [start, end] of another object in the bucket as the next part, server-side."""
-        if self._buffer:
-            if len(self._buffer) < MIN_PART_BYTES:
+        if self._fill:
+            if self._fill < MIN_PART_BYTES:
                 raise ValueError("buffered data is below S3's part minimum; write more before copying")
             self._flush_part()
         upload_id = self._start_upload()
@@ -117,9 +152,9 @@ class MultipartWriter:
         """Make the object visible: the only step after which readers can see any of it."""
         try:
             if self._upload_id is None:
-                self._call("put_object", Body=self._buffer, ContentType=self._content_type)
+                self._call("put_object", Body=self._take_buffer(), ContentType=self._content_type)
             else:
-                if self._buffer:
+                if self._fill:
                     self._flush_part()
                 self._settle()
                 self._call(
@@ -129,12 +164,12 @@ class MultipartWriter:
                 )
         finally:
             self._shutdown()
-        self._buffer = bytearray()
+        self._release()
         self.closed = True
 
     def abort(self) -> None:
         """Discard everything written; nothing becomes visible. Safe to call more than once."""
-        self._buffer = bytearray()
+        self._release()
         self.closed = True
         if self._in_flight is not None:
             self._in_flight.cancel()
@@ -150,6 +185,9 @@ class MultipartWriter:
             except (ClientError, BotoCoreError):
                 # The bucket's lifecycle rule aborts incomplete uploads; the object never existed.
                 logger.warning("abort of multipart upload failed", extra={"key": self.key})
+
+    def _release(self) -> None:
+        self._buffer, self._spare, self._fill = None, None, 0
 
     def _shutdown(self) -> None:
         if self._uploader is not None:
