@@ -37,7 +37,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,6 +93,8 @@ class LocalLoadRunner:
     database: str  # SNOWFLAKE_DATABASE: every object is named with it, as in production
     warehouse: str = "SYNC_WH"  # the task's warehouse and its size, for QUERY_ATTRIBUTION_HISTORY
     warehouse_size: str = "X-Small"
+    # The connection `session()` holds open, which `_cursor()` then reuses (None: one per statement).
+    _held: Any = field(default=None, init=False, repr=False, compare=False)
 
     def objects(self, table: TableConfig) -> SnowflakeTable:
         return SnowflakeTable(table, self.database)
@@ -101,7 +103,7 @@ class LocalLoadRunner:
     def create_objects(self) -> None:
         """STAGING, FINAL, MERGE_AUDIT and the stream stand-in from the production templates, the
         history tables, and every pipe RUNNING."""
-        with self._cursor() as cur:
+        with self.session(), self._cursor() as cur:
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_sf(self.database, 'STAGING')}")
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_sf(self.database, 'FINAL')}")
             for statement in DDL:
@@ -113,12 +115,34 @@ class LocalLoadRunner:
                 cur.execute(render("final_table", values))
                 cur.execute(render("merge_audit_table", values))
                 cur.execute(render("staging_table", {**values, "staging": sf.stream}))
-        for table in self.tables:
-            self.set_pipe_state(table, "RUNNING")
-            self._write_task_state(table, "started")
+            for table in self.tables:
+                self.set_pipe_state(table, "RUNNING")
+                self._write_task_state(table, "started")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Run every statement inside on one connection (each still autocommits, as before).
+
+        Why: each connection is a login to fakesnow, which on the server looks the database up in
+        information_schema three times, a cost that grows with every database the session has
+        attached (one per Pipeline); a cycle() ran about a dozen logins per table. Re-entrant: an
+        inner session() uses the outer one's connection."""
+        if self._held is not None:
+            yield
+            return
+        conn = self.connect()
+        self._held = conn
+        try:
+            yield
+        finally:
+            self._held = None
+            conn.close()
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[Any]:
+        if self._held is not None:
+            yield self._held.cursor()
+            return
         conn = self.connect()
         try:
             yield conn.cursor()
@@ -131,9 +155,10 @@ class LocalLoadRunner:
         is suspended: `ALTER TASK ... SUSPEND`, the rows wait in the stream). Returns the MERGE
         outcome of each table merged; what each file's load did is in copy_history()."""
         merged: dict[str, TaskOutcome] = {}
-        for table in self.tables:
-            if self.load_new_files(table) and self.task_state(table) == "started":
-                merged[table.table_name] = self.merge(table)
+        with self.session():
+            for table in self.tables:
+                if self.load_new_files(table) and self.task_state(table) == "started":
+                    merged[table.table_name] = self.merge(table)
         return merged
 
     def task_state(self, table: TableConfig) -> str:
@@ -210,15 +235,16 @@ class LocalLoadRunner:
             for item in page.get("Contents", [])
             if item["Key"].endswith(".csv")
         }
-        done = self.loaded_keys(table)
-        new = sorted(k for k in objects if k not in done)
-        state = self.pipe_state(table)
-        if state != "RUNNING":
-            self._write_pipe_status(table, state, [(k, objects[k]) for k in new])
-            return 0
-        loaded = sum(self.load_file(table, key) for key in new)
-        self._write_pipe_status(table, state, pending=[])  # what waited while paused is loaded now
-        return loaded
+        with self.session():
+            done = self.loaded_keys(table)
+            new = sorted(k for k in objects if k not in done)
+            state = self.pipe_state(table)
+            if state != "RUNNING":
+                self._write_pipe_status(table, state, [(k, objects[k]) for k in new])
+                return 0
+            loaded = sum(self.load_file(table, key) for key in new)
+            self._write_pipe_status(table, state, pending=[])  # what waited while paused is loaded now
+            return loaded
 
     def load_file(self, table: TableConfig, key: str) -> int:
         """Load one file (also what a manual `COPY INTO ... FILES = (...)` reload does)."""
