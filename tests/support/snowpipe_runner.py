@@ -15,8 +15,9 @@ What it stands in for, exactly:
 - COPY_HISTORY / SYSTEM$PIPE_STATUS: rows in LOCAL_HISTORY tables shaped like Snowflake's
   (tests/support/local_history.py), which the reconciler reads. A paused pipe loads nothing and
   reports its pending files, as `ALTER PIPE ... SET PIPE_EXECUTION_PAUSED = TRUE` does.
-- The stream: a plain table with the stream's name that receives the same rows, emptied after the
-  MERGE, as consuming a stream does.
+- The stream: a plain table with the stream's name that receives the same rows (copied from STAGING
+  after each load, as the append-only stream captures them), emptied after the MERGE, as consuming
+  a stream does.
 - The task: runs the MERGE rendered from the same template production uses (source = the
   stream's name), writes the MERGE_AUDIT row the production task body writes (here from the
   MERGE's own result row, with bound values, since fakesnow has no RESULT_SCAN), runs the task's
@@ -259,17 +260,26 @@ class LocalLoadRunner:
             return 0
         sf = self.objects(table)
         with self._cursor() as cur:
-            for target in (sf.staging, sf.stream):
-                for start in range(0, len(rows), BATCH_ROWS):
-                    self._insert(
-                        cur,
-                        target=target,
-                        table=table,
-                        key=key,
-                        rows=rows[start : start + BATCH_ROWS],
-                        offset=start,
-                        now=now,
-                    )
+            for start in range(0, len(rows), BATCH_ROWS):
+                self._insert(
+                    cur,
+                    target=sf.staging,
+                    table=table,
+                    key=key,
+                    rows=rows[start : start + BATCH_ROWS],
+                    offset=start,
+                    now=now,
+                )
+            if rows:
+                # The append-only stream on STAGING: exactly the rows this load inserted, copied
+                # inside DuckDB rather than sent and parsed a second time (the parse is most of a
+                # load's cost on fakesnow).
+                columns = self._columns(table)
+                cur.execute(
+                    f"INSERT INTO {sf.stream} ({columns}) SELECT {columns} FROM {sf.staging} "
+                    'WHERE "_SOURCE_FILE" = %s AND "_LOADED_AT" = %s',
+                    (key, now.isoformat()),
+                )
         self._history(
             table, key, rows=len(rows), parsed=len(rows), errors=0, status="Loaded", error=None, at=now
         )
@@ -342,12 +352,18 @@ class LocalLoadRunner:
         json_columns = {c.name for c in table.active_columns if c.type.split("(")[0] in JSON_TYPES}
         exprs = ["PARSE_JSON(%s)" if n in json_columns else "%s" for n in names]
         select = "SELECT " + ", ".join([*exprs, "%s", "%s", "%s"])
-        columns = ", ".join(f'"{n.upper()}"' for n in [*names, "_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT"])
+        columns = self._columns(table)
         params: list[Any] = []
         for i, row in enumerate(rows, start=offset + 1):
             params.extend([*(row.get(n) for n in names), key, i, now.isoformat()])
         sql = f"INSERT INTO {target} ({columns}) " + " UNION ALL ".join([select] * len(rows))
         cur.execute(sql, params)
+
+    @staticmethod
+    def _columns(table: TableConfig) -> str:
+        """STAGING's (and the stream's) column list: the table's columns, then the pipe's metadata."""
+        names = [*table.column_names, "_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT"]
+        return ", ".join(f'"{n.upper()}"' for n in names)
 
     def _history(
         self,
