@@ -15,6 +15,26 @@ from tests.support.pipeline import Pipeline
 def synced(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, tmp_path: Path) -> CliStack:
     """GIVEN both tables exported, loaded and merged once (rows stamped in the last minutes), and the
     CLI's names in a `terraform output -json` file."""
+    return make_synced(pg_server, moto, bao, fakesnow_server, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def _synced_for_module(
+    pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> CliStack:
+    return make_synced(pg_server, moto, bao, fakesnow_server, tmp_path_factory.mktemp("synced"))
+
+
+@pytest.fixture
+def synced_read_only(_synced_for_module: CliStack) -> CliStack:
+    """GIVEN the same as `synced`, made once per module for tests that change nothing in the pipeline
+    (a pipeline per test was most of their time); the outputs file, which such a test may edit, is
+    written afresh for each. A test that changes Aurora, S3, Snowflake or AWS state uses `synced`."""
+    _synced_for_module.write_outputs()
+    return _synced_for_module
+
+
+def make_synced(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, directory: Path) -> CliStack:
     p = Pipeline(pg_server, moto, bao, fakesnow_server)
     admin = p.admin()
     admin.run(
@@ -31,4 +51,4 @@ def synced(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, tmp_path: 
     admin.close()
     p.run()
     p.loader().cycle()
-    return CliStack(p, tmp_path)
+    return CliStack(p, directory)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,10 @@ from tests.support.cli import CliStack
 from tests.support.pipeline import Pipeline
 
 
-@pytest.fixture
-def stack(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, tmp_path: Path) -> CliStack:
+@pytest.fixture(scope="module")
+def _invoices(
+    pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> CliStack:
     p = Pipeline(pg_server, moto, bao, fakesnow_server)
     admin = p.admin()
     admin.run(
@@ -25,7 +26,16 @@ def stack(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any, tmp_path: P
     )
     admin.run(f"GRANT SELECT ON public.invoices TO {p.db_user}")
     admin.close()
-    return CliStack(p, tmp_path)
+    return CliStack(p, tmp_path_factory.mktemp("onboard"))
+
+
+@pytest.fixture
+def stack(_invoices: CliStack) -> CliStack:
+    """GIVEN public.invoices, a live table not in tables.json, and the CLI's names in a `terraform
+    output -json` file. onboard only reads, so one pipeline serves every test (one each was most of
+    their time); the outputs file, which a test edits, is written afresh for each."""
+    _invoices.write_outputs()
+    return _invoices
 
 
 def test_onboard_prints_a_valid_entry_and_its_notes(stack: CliStack) -> None:

@@ -13,16 +13,16 @@ from datetime import UTC, datetime, timedelta
 
 from aurora_sync.layout import pending_key
 from aurora_sync.pins import PublishPin
-from tests.integration.cli_fixtures import synced
+from tests.integration.cli_fixtures import _synced_for_module, synced, synced_read_only
 from tests.support.cli import CliStack
 from tests.support.stack import free_port
 
-__all__ = ["synced"]
+__all__ = ["_synced_for_module", "synced", "synced_read_only"]
 
 
-def test_a_synced_pipeline_is_ok_and_exits_0(synced: CliStack) -> None:
+def test_a_synced_pipeline_is_ok_and_exits_0(synced_read_only: CliStack) -> None:
     # WHEN on-call runs status with only the outputs file and their Vault token
-    result = synced.invoke("status", "--json")
+    result = synced_read_only.invoke("status", "--json")
     # THEN every table is ok, with what each reading found
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
@@ -35,7 +35,7 @@ def test_a_synced_pipeline_is_ok_and_exits_0(synced: CliStack) -> None:
     assert orders["task_state"] == {"value": "started"}
     assert orders["last_task_run"]["value"]["state"] == "SUCCEEDED"
     # AND the screen form shows a row per table
-    screen = synced.invoke("status")
+    screen = synced_read_only.invoke("status")
     assert screen.exit_code == 0, screen.output
     assert "public.orders" in screen.stdout and "public.customers" in screen.stdout
     assert "OK" in screen.stdout and "30 rows, 1 file," in screen.stdout
@@ -86,9 +86,9 @@ def test_each_kind_of_trouble_is_a_problem_and_exits_1(synced: CliStack) -> None
     assert "P2 loads" in one.stdout
 
 
-def test_what_cannot_be_read_is_unknown_with_its_cause_and_exits_3(synced: CliStack) -> None:
+def test_what_cannot_be_read_is_unknown_with_its_cause_and_exits_3(synced_read_only: CliStack) -> None:
     # GIVEN Snowflake unreachable (nothing listens on its port)
-    result = synced.invoke(
+    result = synced_read_only.invoke(
         "status", "--json", SNOWFLAKE_PORT=str(free_port()), SNOWFLAKE_LOGIN_TIMEOUT_SECONDS="2"
     )
     # THEN every Snowflake reading is unknown with the connection error, the others still read
@@ -99,22 +99,22 @@ def test_what_cannot_be_read_is_unknown_with_its_cause_and_exits_3(synced: CliSt
         assert "Snowflake" in orders[reading]["error"], orders[reading]
     assert "value" in orders["aurora_max"] and orders["last_export"]["value"]["rows"] == 30
     # AND without the schedule's name in outputs or shell, the schedule is unknown, never ok
-    synced.write_outputs(drop=("sync_schedule",))
-    no_schedule = synced.invoke("status")
+    synced_read_only.write_outputs(drop=("sync_schedule",))
+    no_schedule = synced_read_only.invoke("status")
     assert no_schedule.exit_code == 3, no_schedule.output
     assert "SYNC_SCHEDULE_NAME is not set" in no_schedule.stdout
 
 
-def test_an_unknown_table_exits_2_naming_it(synced: CliStack) -> None:
-    result = synced.invoke("status", "public.orders", "public.nope")
+def test_an_unknown_table_exits_2_naming_it(synced_read_only: CliStack) -> None:
+    result = synced_read_only.invoke("status", "public.orders", "public.nope")
     assert result.exit_code == 2, result.output
     assert "public.nope" in result.output and "configured: public.orders, public.customers" in result.output
 
 
-def test_the_installed_script_with_production_sql_says_unknown_not_ok(synced: CliStack) -> None:
+def test_the_installed_script_with_production_sql_says_unknown_not_ok(synced_read_only: CliStack) -> None:
     # WHEN the real entry point runs with the production SQL, which fakesnow cannot answer
     # (SYSTEM$PIPE_STATUS, SHOW TASKS, INFORMATION_SCHEMA.TASK_HISTORY)
-    done = synced.run_script("status", "--json", base_env=os.environ)
+    done = synced_read_only.run_script("status", "--json", base_env=os.environ)
     # THEN those readings are unknown with Snowflake's error, and the exit says unknown
     assert done.returncode == 3, done.stderr
     orders = {t["table"]: t for t in json.loads(done.stdout)["tables"]}["public.orders"]
@@ -122,6 +122,6 @@ def test_the_installed_script_with_production_sql_says_unknown_not_ok(synced: Cl
     assert "task" in orders["task_state"]["error"]
     assert orders["final_max"] == orders["aurora_max"]
     # AND no secret reached the output
-    pipeline = synced.pipeline
+    pipeline = synced_read_only.pipeline
     for secret in (pipeline.bao.root_token, pipeline.db_password, pipeline.snowflake_password):
         assert secret not in done.stdout + done.stderr

@@ -14,13 +14,34 @@ from tests.support.logs import rendered_logs
 from tests.support.pipeline import Pipeline
 
 
-@pytest.fixture
-def pipeline(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
+def one_order(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
     p = Pipeline(pg_server, moto, bao, fakesnow_server)
     admin = p.admin()
     admin.run("INSERT INTO public.orders (id, status) VALUES (1, 'x')")
     admin.close()
     return p
+
+
+@pytest.fixture
+def pipeline(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
+    """GIVEN a pipeline of its own with one order in Aurora (for tests that change its state)."""
+    return one_order(pg_server, moto, bao, fakesnow_server)
+
+
+@pytest.fixture(scope="module")
+def _refusing_pipeline(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
+    return one_order(pg_server, moto, bao, fakesnow_server)
+
+
+@pytest.fixture
+def refusing(_refusing_pipeline: Pipeline) -> Pipeline:
+    """GIVEN the same state as `pipeline`, shared by the tests whose input is refused before any side
+    effect (setting up a pipeline per case was most of their time). Sharing cannot hide a side effect:
+    each such test asserts it left none (no object, alert or export session), so every test starts
+    from the untouched state; the table parameters, which the malformed-configuration cases overwrite,
+    are written back as Terraform wrote them before each test."""
+    _refusing_pipeline.put_tables()
+    return _refusing_pipeline
 
 
 def export_sessions(p: Pipeline) -> int:
@@ -55,13 +76,13 @@ def _entry(**changes: Any) -> dict[str, Any]:
         ('{"count": 1, "entries": "/x/", "parts": 1, "tables": ["public.orders"]}', "sha256"),
     ],
 )
-def test_malformed_table_index_fails_before_any_export(pipeline: Pipeline, index: str, field: str) -> None:
+def test_malformed_table_index_fails_before_any_export(refusing: Pipeline, index: str, field: str) -> None:
     # GIVEN a malformed index at TABLES_PARAMETER WHEN the exporter runs THEN ConfigError names it
-    pipeline.ssm.put_parameter(Name=pipeline.tables_parameter, Value=index, Type="String", Overwrite=True)
+    refusing.ssm.put_parameter(Name=refusing.tables_parameter, Value=index, Type="String", Overwrite=True)
     with pytest.raises(ConfigError) as caught:
-        pipeline.run({})
-    assert str(caught.value).startswith(f"{pipeline.tables_parameter}: {field}"), caught.value
-    assert_no_side_effects(pipeline)
+        refusing.run({})
+    assert str(caught.value).startswith(f"{refusing.tables_parameter}: {field}"), caught.value
+    assert_no_side_effects(refusing)
 
 
 @pytest.mark.parametrize(
@@ -73,15 +94,15 @@ def test_malformed_table_index_fails_before_any_export(pipeline: Pipeline, index
     ],
 )
 def test_malformed_table_parameter_fails_before_any_export(
-    pipeline: Pipeline, entry: dict[str, Any], field: str
+    refusing: Pipeline, entry: dict[str, Any], field: str
 ) -> None:
     # GIVEN one table's parameter that Terraform wrote (index and digest agree) but that does not
     # validate WHEN the exporter runs THEN ConfigError names that parameter and the field; no side effect
-    pipeline.put_tables([entry])
+    refusing.put_tables([entry])
     with pytest.raises(ConfigError) as caught:
-        pipeline.run({})
-    assert str(caught.value).startswith(f"{pipeline.tables_parameter}/public.orders: {field}"), caught.value
-    assert_no_side_effects(pipeline)
+        refusing.run({})
+    assert str(caught.value).startswith(f"{refusing.tables_parameter}/public.orders: {field}"), caught.value
+    assert_no_side_effects(refusing)
 
 
 @pytest.mark.parametrize(
@@ -103,19 +124,19 @@ def test_malformed_table_parameter_fails_before_any_export(
         ),
     ],
 )
-def test_bad_payload_fails_before_any_export(pipeline: Pipeline, event: dict[str, Any], field: str) -> None:
+def test_bad_payload_fails_before_any_export(refusing: Pipeline, event: dict[str, Any], field: str) -> None:
     with pytest.raises(PayloadError) as caught:
-        pipeline.run(event)
+        refusing.run(event)
     assert caught.value.field == field
-    assert_no_side_effects(pipeline)
+    assert_no_side_effects(refusing)
 
 
 @pytest.mark.parametrize("missing", ["EXPORT_BUCKET", "DB_HOST", "VAULT_ADDR", "SNOWFLAKE_ACCOUNT"])
-def test_missing_environment_variable_is_named(pipeline: Pipeline, missing: str) -> None:
+def test_missing_environment_variable_is_named(refusing: Pipeline, missing: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        pipeline.run({}, **{missing: ""})
+        refusing.run({}, **{missing: ""})
     assert missing in str(caught.value)
-    assert_no_side_effects(pipeline)
+    assert_no_side_effects(refusing)
 
 
 def test_configured_column_dropped_in_aurora_fails_only_that_table(pipeline: Pipeline) -> None:

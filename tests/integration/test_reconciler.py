@@ -27,6 +27,17 @@ def pipeline(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipel
     """GIVEN both tables exported, loaded and merged once: orders 1..40 stamped ten seconds apart
     ending three hours ago (so rows 1..10 are older than FINAL's newest minus the 300 s lookback,
     the ones the sample check must find), customers likewise."""
+    return synced(pg_server, moto, bao, fakesnow_server)
+
+
+@pytest.fixture(scope="module")
+def refusing(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
+    """GIVEN the same state as `pipeline`, made once for the tests whose event is refused before the
+    reconciler reads or writes anything (a pipeline per case was most of their time)."""
+    return synced(pg_server, moto, bao, fakesnow_server)
+
+
+def synced(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
     p = Pipeline(pg_server, moto, bao, fakesnow_server)
     admin = p.admin()
     admin.run(
@@ -543,11 +554,11 @@ def test_bad_manifest_alerts_naming_the_object_and_other_checks_still_run(
         ({"tabels": ["public.orders"]}, "tables"),
     ],
 )
-def test_malformed_event_is_rejected_naming_the_field(pipeline: Pipeline, event: Any, field: str) -> None:
+def test_malformed_event_is_rejected_naming_the_field(refusing: Pipeline, event: Any, field: str) -> None:
     from aurora_sync.errors import PayloadError
 
     with pytest.raises(PayloadError) as caught:
-        pipeline.reconcile(event)
+        refusing.reconcile(event)
     assert caught.value.field == field
 
 

@@ -2,7 +2,10 @@
 
 Each `Pipeline` gets its own Aurora database and export user, bucket, SSM parameter names, SNS
 topic (with an SQS queue subscribed, so tests can read what was paged), Vault secrets and Snowflake
-database, so tests never see each other's state and need no reset between them.
+database, so tests never see each other's state and need no reset between them. A pipeline costs a
+few seconds to set up, so the tests of a module that only read it, or whose input is refused before
+any side effect (each asserting it left none), may share one module-scoped pipeline; a test that
+changes its state gets its own.
 """
 
 from __future__ import annotations

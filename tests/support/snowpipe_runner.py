@@ -15,8 +15,9 @@ What it stands in for, exactly:
 - COPY_HISTORY / SYSTEM$PIPE_STATUS: rows in LOCAL_HISTORY tables shaped like Snowflake's
   (tests/support/local_history.py), which the reconciler reads. A paused pipe loads nothing and
   reports its pending files, as `ALTER PIPE ... SET PIPE_EXECUTION_PAUSED = TRUE` does.
-- The stream: a plain table with the stream's name that receives the same rows, emptied after the
-  MERGE, as consuming a stream does.
+- The stream: a plain table with the stream's name that receives the same rows (copied from STAGING
+  after each load, as the append-only stream captures them), emptied after the MERGE, as consuming
+  a stream does.
 - The task: runs the MERGE rendered from the same template production uses (source = the
   stream's name), writes the MERGE_AUDIT row the production task body writes (here from the
   MERGE's own result row, with bound values, since fakesnow has no RESULT_SCAN nor Snowflake
@@ -39,7 +40,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,6 +98,8 @@ class LocalLoadRunner:
     database: str  # SNOWFLAKE_DATABASE: every object is named with it, as in production
     warehouse: str = "SYNC_WH"  # the task's warehouse and its size, for QUERY_ATTRIBUTION_HISTORY
     warehouse_size: str = "X-Small"
+    # The connection `session()` holds open, which `_cursor()` then reuses (None: one per statement).
+    _held: Any = field(default=None, init=False, repr=False, compare=False)
 
     def objects(self, table: TableConfig) -> SnowflakeTable:
         return SnowflakeTable(table, self.database)
@@ -105,7 +108,7 @@ class LocalLoadRunner:
     def create_objects(self) -> None:
         """STAGING, FINAL, MERGE_AUDIT and the stream stand-in from the production templates, the
         history tables, and every pipe RUNNING."""
-        with self._cursor() as cur:
+        with self.session(), self._cursor() as cur:
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_sf(self.database, 'STAGING')}")
             cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_sf(self.database, 'FINAL')}")
             for statement in DDL:
@@ -117,12 +120,34 @@ class LocalLoadRunner:
                 cur.execute(render("final_table", values))
                 cur.execute(render("merge_audit_table", values))
                 cur.execute(render("staging_table", {**values, "staging": sf.stream}))
-        for table in self.tables:
-            self.set_pipe_state(table, "RUNNING")
-            self._write_task_state(table, "started")
+            for table in self.tables:
+                self.set_pipe_state(table, "RUNNING")
+                self._write_task_state(table, "started")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Run every statement inside on one connection (each still autocommits, as before).
+
+        Why: each connection is a login to fakesnow, which on the server looks the database up in
+        information_schema three times, a cost that grows with every database the session has
+        attached (one per Pipeline); a cycle() ran about a dozen logins per table. Re-entrant: an
+        inner session() uses the outer one's connection."""
+        if self._held is not None:
+            yield
+            return
+        conn = self.connect()
+        self._held = conn
+        try:
+            yield
+        finally:
+            self._held = None
+            conn.close()
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[Any]:
+        if self._held is not None:
+            yield self._held.cursor()
+            return
         conn = self.connect()
         try:
             yield conn.cursor()
@@ -135,9 +160,10 @@ class LocalLoadRunner:
         is suspended: `ALTER TASK ... SUSPEND`, the rows wait in the stream). Returns the MERGE
         outcome of each table merged; what each file's load did is in copy_history()."""
         merged: dict[str, TaskOutcome] = {}
-        for table in self.tables:
-            if self.load_new_files(table) and self.task_state(table) == "started":
-                merged[table.table_name] = self.merge(table)
+        with self.session():
+            for table in self.tables:
+                if self.load_new_files(table) and self.task_state(table) == "started":
+                    merged[table.table_name] = self.merge(table)
         return merged
 
     def task_state(self, table: TableConfig) -> str:
@@ -214,15 +240,16 @@ class LocalLoadRunner:
             for item in page.get("Contents", [])
             if item["Key"].endswith(".csv")
         }
-        done = self.loaded_keys(table)
-        new = sorted(k for k in objects if k not in done)
-        state = self.pipe_state(table)
-        if state != "RUNNING":
-            self._write_pipe_status(table, state, [(k, objects[k]) for k in new])
-            return 0
-        loaded = sum(self.load_file(table, key) for key in new)
-        self._write_pipe_status(table, state, pending=[])  # what waited while paused is loaded now
-        return loaded
+        with self.session():
+            done = self.loaded_keys(table)
+            new = sorted(k for k in objects if k not in done)
+            state = self.pipe_state(table)
+            if state != "RUNNING":
+                self._write_pipe_status(table, state, [(k, objects[k]) for k in new])
+                return 0
+            loaded = sum(self.load_file(table, key) for key in new)
+            self._write_pipe_status(table, state, pending=[])  # what waited while paused is loaded now
+            return loaded
 
     def load_file(self, table: TableConfig, key: str) -> int:
         """Load one file (also what a manual `COPY INTO ... FILES = (...)` reload does)."""
@@ -237,17 +264,26 @@ class LocalLoadRunner:
             return 0
         sf = self.objects(table)
         with self._cursor() as cur:
-            for target in (sf.staging, sf.stream):
-                for start in range(0, len(rows), BATCH_ROWS):
-                    self._insert(
-                        cur,
-                        target=target,
-                        table=table,
-                        key=key,
-                        rows=rows[start : start + BATCH_ROWS],
-                        offset=start,
-                        now=now,
-                    )
+            for start in range(0, len(rows), BATCH_ROWS):
+                self._insert(
+                    cur,
+                    target=sf.staging,
+                    table=table,
+                    key=key,
+                    rows=rows[start : start + BATCH_ROWS],
+                    offset=start,
+                    now=now,
+                )
+            if rows:
+                # The append-only stream on STAGING: exactly the rows this load inserted, copied
+                # inside DuckDB rather than sent and parsed a second time (the parse is most of a
+                # load's cost on fakesnow).
+                columns = self._columns(table)
+                cur.execute(
+                    f"INSERT INTO {sf.stream} ({columns}) SELECT {columns} FROM {sf.staging} "
+                    'WHERE "_SOURCE_FILE" = %s AND "_LOADED_AT" = %s',
+                    (key, now.isoformat()),
+                )
         self._history(
             table, key, rows=len(rows), parsed=len(rows), errors=0, status="Loaded", error=None, at=now
         )
@@ -320,12 +356,18 @@ class LocalLoadRunner:
         json_columns = {c.name for c in table.active_columns if c.type.split("(")[0] in JSON_TYPES}
         exprs = ["PARSE_JSON(%s)" if n in json_columns else "%s" for n in names]
         select = "SELECT " + ", ".join([*exprs, "%s", "%s", "%s"])
-        columns = ", ".join(f'"{n.upper()}"' for n in [*names, "_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT"])
+        columns = self._columns(table)
         params: list[Any] = []
         for i, row in enumerate(rows, start=offset + 1):
             params.extend([*(row.get(n) for n in names), key, i, now.isoformat()])
         sql = f"INSERT INTO {target} ({columns}) " + " UNION ALL ".join([select] * len(rows))
         cur.execute(sql, params)
+
+    @staticmethod
+    def _columns(table: TableConfig) -> str:
+        """STAGING's (and the stream's) column list: the table's columns, then the pipe's metadata."""
+        names = [*table.column_names, "_SOURCE_FILE", "_SOURCE_ROW", "_LOADED_AT"]
+        return ", ".join(f'"{n.upper()}"' for n in names)
 
     def _history(
         self,
