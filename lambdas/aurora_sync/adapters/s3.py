@@ -268,15 +268,38 @@ class ObjectStore:
             raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
 
     def read_if_exists(self, key: str) -> bytes | None:
-        """None when the object is gone (deleted between a listing and this read)."""
+        """None when the object does not exist (never written, or deleted since a listing).
+
+        S3 answers a missing key with 404 only to a caller it grants s3:ListBucket on the bucket,
+        and with 403 AccessDenied otherwise (GetObject, "Permissions", S3 API Reference). The
+        Lambdas' ListBucket is limited by an `s3:prefix` condition, which a GetObject request does
+        not carry, so a 403 is told apart by listing the key itself: absent from the listing, the
+        object does not exist; listed, the 403 is a real denial and is raised."""
+        action = f"s3:GetObject s3://{self.bucket}/{key}"
         try:
             return bytes(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
         except ClientError as exc:
-            if error_code(exc) in {"NoSuchKey", "404"}:
+            code = error_code(exc)
+            if code in {"NoSuchKey", "404"}:
                 return None
-            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
+            if code in {"AccessDenied", "403"} and not self._listed(key, exc, action):
+                return None
+            raise classify(exc, action) from exc
         except BotoCoreError as exc:
-            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
+            raise classify(exc, action) from exc
+
+    def _listed(self, key: str, denied: ClientError, action: str) -> bool:
+        try:
+            response = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        except ClientError as exc:
+            raise classify(
+                denied,
+                f"{action} (and s3:ListObjectsV2 of the key, to tell a missing object from a "
+                f"denied one, failed too: {error_code(exc)})",
+            ) from denied
+        except BotoCoreError as exc:
+            raise classify(exc, f"s3:ListObjectsV2 s3://{self.bucket}/{key}") from exc
+        return any(item["Key"] == key for item in response.get("Contents", []))
 
     def exists(self, key: str) -> bool:
         """Listed rather than HEAD-ed: s3:ListBucket suffices, no read access to the data needed."""
