@@ -37,6 +37,15 @@ CASES: list[tuple[str, list[tuple[str, str, str]], list[tuple[Any, ...]]]] = [
         [(1, "23"), (12, "3"), (1, "2:3"), *[(i % 7, t) for i, t in enumerate(TEXTS)]],
     ),
     ("kh_uuid", [("id", "uuid", "VARCHAR(36)")], [(str(uuid.UUID(int=i * 7919)),) for i in range(200)]),
+    (
+        "kh_names",  # key columns named like the words a pass's own SQL might use for its columns
+        [
+            ("h", "integer", "NUMBER(10,0)"),
+            ("bucket", "integer", "NUMBER(10,0)"),
+            ("checksum", "text", "VARCHAR"),
+        ],
+        [(i, i % 3, f"c{i % 5}") for i in range(120)],
+    ),
 ]
 
 
@@ -252,6 +261,7 @@ def test_aurora_finds_candidate_keys_by_value_for_every_key_type(  # noqa: PLR09
         "kh_text": ("not there",),
         "kh_pair": (99, "x"),
         "kh_uuid": (str(uuid.UUID(int=1)),),
+        "kh_names": (999, 1, "c1"),
     }[relation]
     held = [tuple(normalize_key(v) for v in k) for k in keys[::25]]
     try:

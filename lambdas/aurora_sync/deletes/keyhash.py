@@ -46,6 +46,11 @@ MAX_BUCKETS_PER_READ = 1000  # a key read names at most this many buckets (IN li
 # every bucket and skipping the equal ones client-side costs less than a filter that keeps most rows.
 STREAM_FILTER_SHARE = 0.5
 HEX = "0123456789abcdef"
+# The pass's own column names in its SQL, prefixed so that no table's key column (which the same
+# subqueries select) can be named like one: a key column `h` or `bucket` made them ambiguous.
+MD5 = "_sync_key_md5"
+BUCKET = "_sync_bucket"
+CHECKSUM = "_sync_checksum"
 # Sums are taken modulo 2**60 on both sides, so every number either side returns fits 64 bits
 # (drivers differ on decimals wider than that); a sum modulo 2**60 is as good a checksum as the sum
 # (one chance in 2**60 that two key sets of equal size collide).
@@ -97,22 +102,22 @@ class AuroraKeyHash:
         checksum = _pg_hex_number(CHECKSUM_START, CHECKSUM_DIGITS)
         keys = ", ".join(self._keys)
         return (
-            f"SELECT {bucket} % {int_literal(count, 1)} AS bucket, {checksum} AS checksum, h, {keys} "
-            f"FROM (SELECT md5({self.key_text()}) AS h, {keys} FROM {self._relation}) AS hashed"
+            f"SELECT {bucket} % {int_literal(count, 1)} AS {BUCKET}, {checksum} AS {CHECKSUM}, {MD5}, {keys} "
+            f"FROM (SELECT md5({self.key_text()}) AS {MD5}, {keys} FROM {self._relation}) AS hashed"
         )
 
     def digests(self, count: int) -> str:
         """Per bucket: (bucket, rows, sum of checksums); buckets without rows are absent."""
         return (
-            f"SELECT bucket, count(*) AS key_count, sum(checksum) % {CHECKSUM_MODULUS} AS checksum_sum "
-            f"FROM ({self._hashed(count)}) AS buckets GROUP BY bucket"
+            f"SELECT {BUCKET}, count(*) AS key_count, sum({CHECKSUM}) % {CHECKSUM_MODULUS} AS checksum_sum "
+            f"FROM ({self._hashed(count)}) AS buckets GROUP BY {BUCKET}"
         )
 
     def keys(self, count: int, buckets: Sequence[int]) -> str:
         """The key columns of every row in `buckets`."""
         return (
             f"SELECT {', '.join(self._keys)} FROM ({self._hashed(count)}) AS buckets "
-            f"WHERE bucket IN ({_bucket_list(buckets, count)})"
+            f"WHERE {BUCKET} IN ({_bucket_list(buckets, count)})"
         )
 
     def stream(self, count: int, filtered: bool) -> str:
@@ -120,18 +125,20 @@ class AuroraKeyHash:
         digits each), for a server-side cursor. `filtered`: only the buckets bound as `:which` (an
         integer array), joined as a set (a hash join) rather than tested one by one against a list."""
         wanted = (
-            " JOIN unnest(CAST(:which AS integer[])) AS wanted (bucket) USING (bucket)" if filtered else ""
+            f" JOIN unnest(CAST(:which AS integer[])) AS wanted ({BUCKET}) USING ({BUCKET})"
+            if filtered
+            else ""
         )
         return (
-            f"SELECT bucket, string_agg(h, '') AS hashes FROM ({self._hashed(count)}) AS buckets{wanted} "
-            "GROUP BY bucket ORDER BY bucket"
+            f"SELECT {BUCKET}, string_agg({MD5}, '') AS hashes "
+            f"FROM ({self._hashed(count)}) AS buckets{wanted} GROUP BY {BUCKET} ORDER BY {BUCKET}"
         )
 
 
 def _pg_hex_number(start: int, digits: int) -> str:
-    """PostgreSQL: the integer the hex digits start..start+digits-1 of `h` spell (at most 60 bits:
+    """PostgreSQL: the integer the hex digits start..start+digits-1 of the key's MD5 spell (at most 60 bits:
     a non-negative bigint)."""
-    return f"('x' || substr(h, {start}, {digits}))::bit({4 * digits})::bigint"
+    return f"('x' || substr({MD5}, {start}, {digits}))::bit({4 * digits})::bigint"
 
 
 def _hex_number(column: str, start: int, digits: int) -> str:
@@ -161,12 +168,12 @@ class FinalKeyHash:
         )
 
     def _hashed(self, count: int, extra: str = "") -> str:
-        bucket = f"MOD({_hex_number('h', 1, BUCKET_DIGITS)}, {int_literal(count, 1)})"
-        checksum = _hex_number("h", CHECKSUM_START, CHECKSUM_DIGITS)
+        bucket = f"MOD({_hex_number(MD5, 1, BUCKET_DIGITS)}, {int_literal(count, 1)})"
+        checksum = _hex_number(MD5, CHECKSUM_START, CHECKSUM_DIGITS)
         where = "" if self.live is None else f" WHERE {self.live}"
         return (
-            f"SELECT {bucket} AS bucket, {checksum} AS checksum, h, {', '.join(self._keys)}{extra} "
-            f"FROM (SELECT MD5({self.key_text()}) AS h, {', '.join(self._keys)}{extra} "
+            f"SELECT {bucket} AS {BUCKET}, {checksum} AS {CHECKSUM}, {MD5}, {', '.join(self._keys)}{extra} "
+            f"FROM (SELECT MD5({self.key_text()}) AS {MD5}, {', '.join(self._keys)}{extra} "
             f"FROM {self.final}{where}) AS hashed"
         )
 
@@ -174,9 +181,9 @@ class FinalKeyHash:
         return (
             # The CAST is a no-op in Snowflake (the checksum is an integer NUMBER already); fakesnow
             # sums any other argument as DOUBLE (its numeric_agg_implicit_cast), losing the low bits.
-            f"SELECT bucket, COUNT(*) AS key_count, "
-            f"MOD(SUM(CAST(checksum AS NUMBER(38,0))), {CHECKSUM_MODULUS}) AS checksum_sum "
-            f"FROM ({self._hashed(count)}) AS buckets GROUP BY bucket"
+            f"SELECT {BUCKET}, COUNT(*) AS key_count, "
+            f"MOD(SUM(CAST({CHECKSUM} AS NUMBER(38,0))), {CHECKSUM_MODULUS}) AS checksum_sum "
+            f"FROM ({self._hashed(count)}) AS buckets GROUP BY {BUCKET}"
         )
 
     def keys(self, count: int, buckets: Sequence[int]) -> str:
@@ -186,7 +193,7 @@ class FinalKeyHash:
         return (
             f"SELECT {', '.join(self._keys)}, {watermark} "
             f"FROM ({self._hashed(count, f', {watermark}')}) AS buckets "
-            f"WHERE bucket IN ({_bucket_list(buckets, count)})"
+            f"WHERE {BUCKET} IN ({_bucket_list(buckets, count)})"
         )
 
     def stream(self, count: int, buckets: Sequence[int] | None) -> str:
@@ -197,8 +204,8 @@ class FinalKeyHash:
         if buckets is not None:
             if not buckets:
                 raise ValueError("a filtered stream names at least one bucket")
-            where = f" WHERE bucket IN ({', '.join(int_literal(b, 0, count - 1) for b in buckets)})"
+            where = f" WHERE {BUCKET} IN ({', '.join(int_literal(b, 0, count - 1) for b in buckets)})"
         return (
-            f"SELECT bucket, h, {', '.join(self._keys)}, {watermark} "
-            f"FROM ({self._hashed(count, f', {watermark}')}) AS buckets{where} ORDER BY bucket"
+            f"SELECT {BUCKET}, {MD5}, {', '.join(self._keys)}, {watermark} "
+            f"FROM ({self._hashed(count, f', {watermark}')}) AS buckets{where} ORDER BY {BUCKET}"
         )

@@ -52,11 +52,11 @@ def test_aurora_statements_quote_every_name_and_length_prefix_each_key() -> None
         """length("line"::text)::text || ':' || "line"::text"""
     )
     digests = sql.digests(16)
-    assert 'FROM "sales"."Order_Lines"' in digests and "% 16 AS bucket" in digests
-    assert "('x' || substr(h, 1, 6))::bit(24)::bigint" in digests
-    assert "('x' || substr(h, 7, 15))::bit(60)::bigint" in digests
-    assert digests.endswith("GROUP BY bucket")
-    assert sql.keys(16, [3, 9]).endswith("WHERE bucket IN (3, 9)")
+    assert 'FROM "sales"."Order_Lines"' in digests and "% 16 AS _sync_bucket" in digests
+    assert "('x' || substr(_sync_key_md5, 1, 6))::bit(24)::bigint" in digests
+    assert "('x' || substr(_sync_key_md5, 7, 15))::bit(60)::bigint" in digests
+    assert digests.endswith("GROUP BY _sync_bucket")
+    assert sql.keys(16, [3, 9]).endswith("WHERE _sync_bucket IN (3, 9)")
 
 
 def test_final_statements_read_the_watermark_and_may_skip_rows_marked_deleted() -> None:
@@ -65,7 +65,7 @@ def test_final_statements_read_the_watermark_and_may_skip_rows_marked_deleted() 
         """TO_VARCHAR(LENGTH(TO_VARCHAR("ORDER_ID"))) || ':' || TO_VARCHAR("ORDER_ID")"""
     )
     digests = sql.digests(16)
-    assert f'FROM {FINAL} WHERE "_DELETED_AT" IS NULL' in digests and ", 16) AS bucket" in digests
+    assert f'FROM {FINAL} WHERE "_DELETED_AT" IS NULL' in digests and ", 16) AS _sync_bucket" in digests
     keys = sql.keys(16, [0, 15])
     assert keys.startswith('SELECT "ORDER_ID", "LINE", "UPDATED_AT" FROM') and keys.endswith("IN (0, 15)")
 
