@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
@@ -26,6 +26,7 @@ from aurora_sync.column_types import rejected_value
 from aurora_sync.deletes.compare import AuroraBucket, Digest, Key
 from aurora_sync.deletes.keyhash import AuroraKeyHash
 from aurora_sync.errors import StatementTimeoutError, SyncError, TerminalError, TransientError
+from aurora_sync.exporter.ports import AuroraExportResult, OpenTransaction, SafeBound, Writable
 from aurora_sync.identifiers import quote_pg
 from aurora_sync.tables import TableConfig
 from aurora_sync.timeutil import MICROSECOND, as_utc
@@ -71,35 +72,6 @@ def classify_pg(
     if isinstance(exc, InterfaceError | OSError | TimeoutError):
         return TransientError(f"{action} failed: connection problem: {exc}")
     return TerminalError(f"{action} failed: {exc}")
-
-
-@dataclass(frozen=True)
-class OpenTransaction:
-    """The oldest transaction in flight: rows it writes may carry a watermark at or after its start."""
-
-    pid: int
-    xact_start: datetime
-    usename: str | None
-    application_name: str | None
-    state: str | None
-
-
-@dataclass(frozen=True)
-class SafeBound:
-    upper: datetime
-    db_now: datetime
-    held_back_by: OpenTransaction | None
-
-
-@dataclass(frozen=True)
-class AuroraExportResult:
-    rows: int
-    files: int
-    bytes: int
-
-
-class Writable(Protocol):
-    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
 
 # Every client backend in this database with an open transaction, except this one. A row with

@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from aurora_sync.adapters.postgres import SafeBound
 from aurora_sync.exporter.payloads import ExportWindow
-from aurora_sync.exporter.ports import AuroraSource, WatermarkSource
+from aurora_sync.exporter.ports import AuroraSource, SafeBound, WatermarkSource
 from aurora_sync.observability import logger, put_metric
 from aurora_sync.pins import PublishPins
 from aurora_sync.tables import TableConfig

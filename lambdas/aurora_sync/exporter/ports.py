@@ -6,14 +6,43 @@ the fakes in tests/support/memory.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writable
 from aurora_sync.deletes.ports import AuroraKeys, FinalKeys
 from aurora_sync.exporter.lease import Claim, Lease
 from aurora_sync.pins import PinStore
 from aurora_sync.tables import Override, TableConfig
+
+
+@dataclass(frozen=True)
+class OpenTransaction:
+    """The oldest transaction in flight: rows it writes may carry a watermark at or after its start."""
+
+    pid: int
+    xact_start: datetime
+    usename: str | None
+    application_name: str | None
+    state: str | None
+
+
+@dataclass(frozen=True)
+class SafeBound:
+    upper: datetime
+    db_now: datetime
+    held_back_by: OpenTransaction | None
+
+
+@dataclass(frozen=True)
+class AuroraExportResult:
+    rows: int
+    files: int
+    bytes: int
+
+
+class Writable(Protocol):
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
 
 class AuroraSource(AuroraKeys, Protocol):

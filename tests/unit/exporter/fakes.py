@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from aurora_sync.adapters.postgres import AuroraExportResult, SafeBound, Writable
 from aurora_sync.alerts import Alert
 from aurora_sync.deletes.compare import AuroraBucket, Digest, FinalHash, Key
 from aurora_sync.errors import TransientError
 from aurora_sync.exporter.deletes import DeletePass
 from aurora_sync.exporter.lease import Claim, Lease
 from aurora_sync.exporter.payloads import Attempt
+from aurora_sync.exporter.ports import AuroraExportResult, SafeBound, Writable
 from aurora_sync.exporter.service import ExportService
 from aurora_sync.exporter.window import WindowExport
 from aurora_sync.settings import ExporterSettings, load_exporter_settings
