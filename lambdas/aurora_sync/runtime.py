@@ -77,7 +77,11 @@ class Runtime:
         )
         return Aurora(endpoint, self.remaining_ms, STATEMENT_TIMEOUT_MARGIN_MS)
 
-    def open_snowflake(self) -> Snowflake:
+    def open_snowflake(self, bounded: bool = True) -> Snowflake:
+        """`bounded`: each statement (and the session's STATEMENT_TIMEOUT_IN_SECONDS) gets the
+        invocation's remaining time less the margin, as Aurora's do. The reconciler opens its
+        session unbounded: it stops between tables STOP_BEFORE_TIMEOUT_MS before its timeout and
+        reads the remaining time there; its statements keep the connector's `network_timeout`."""
         creds = self.credentials.snowflake()
         return Snowflake.from_settings(
             self.settings.snowflake,
@@ -85,7 +89,7 @@ class Runtime:
             password=creds.password,
             private_key_der=creds.private_key_der,
             query_tag=f"aurora-snowflake-sync:{self.component}:{self.run_id}",
-            remaining_ms=self.remaining_ms,
+            remaining_ms=self.remaining_ms if bounded else None,
             margin_ms=STATEMENT_TIMEOUT_MARGIN_MS,
         )
 

@@ -236,16 +236,10 @@ class ObjectStore:
         return True
 
     def read_with_etag(self, key: str) -> tuple[bytes, str] | None:
-        """(body, ETag) of the current version, None when absent: what a conditional write compares."""
-        try:
-            response = self._s3.get_object(Bucket=self.bucket, Key=key)
-            return bytes(response["Body"].read()), str(response["ETag"])
-        except ClientError as exc:
-            if error_code(exc) in {"NoSuchKey", "404"}:
-                return None
-            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
-        except BotoCoreError as exc:
-            raise classify(exc, f"s3:GetObject s3://{self.bucket}/{key}") from exc
+        """(body, ETag) of the current version, None when absent: what a conditional write compares.
+        A missing key may be answered 403, as in `read_if_exists`."""
+        response = self._get_if_exists(key)
+        return None if response is None else (bytes(response["Body"].read()), str(response["ETag"]))
 
     def sizes(self, prefix: str, start_after: str | None = None) -> dict[str, int]:
         """Keys under prefix (after `start_after`, in key order) with their sizes."""
@@ -275,9 +269,13 @@ class ObjectStore:
         Lambdas' ListBucket is limited by an `s3:prefix` condition, which a GetObject request does
         not carry, so a 403 is told apart by listing the key itself: absent from the listing, the
         object does not exist; listed, the 403 is a real denial and is raised."""
+        response = self._get_if_exists(key)
+        return None if response is None else bytes(response["Body"].read())
+
+    def _get_if_exists(self, key: str) -> dict[str, Any] | None:
         action = f"s3:GetObject s3://{self.bucket}/{key}"
         try:
-            return bytes(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+            return dict(self._s3.get_object(Bucket=self.bucket, Key=key))
         except ClientError as exc:
             code = error_code(exc)
             if code in {"NoSuchKey", "404"}:

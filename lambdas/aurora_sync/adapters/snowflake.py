@@ -47,10 +47,12 @@ class SnowflakeQueryError(TerminalError):
         self.errno = errno
 
 
-class SnowflakeStatementTimeout(TerminalError):
+class SnowflakeStatementTimeout(TransientError):
     """Snowflake cancelled a statement at this invocation's statement timeout (the Lambda's remaining
-    time less a margin), or at the warehouse's own STATEMENT_TIMEOUT_IN_SECONDS if lower. Terminal:
-    the same statement with the same time would be cancelled again; the message says what helps."""
+    time less a margin), or at the warehouse's own STATEMENT_TIMEOUT_IN_SECONDS if lower. Transient,
+    as Aurora's 57014 is: the next run starts with the Lambda's full time, so a statement cut short
+    late in one invocation must not page as a broken table; the message says what helps if it
+    recurs."""
 
     def __init__(self, message: str, timeout_s: int | None) -> None:
         super().__init__(message)
@@ -198,10 +200,14 @@ class Snowflake:
 
         timeout = self.statement_seconds()
         started = time.monotonic()
+        cursor = None
         try:
             cursor = self._connection().cursor()
             cursor.execute(sql, timeout=timeout)
         except (sf_errors.Error, OSError) as exc:
+            if cursor is not None:
+                with contextlib.suppress(Exception):
+                    cursor.close()
             raise classify_snowflake(exc, action, timeout, time.monotonic() - started) from exc
         try:
             yield self._fetched(cursor, action)

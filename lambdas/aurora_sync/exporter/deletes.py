@@ -196,8 +196,11 @@ class DeletePass:
         out.key_read = "stream"
         which = differing if len(differing) <= STREAM_FILTER_SHARE * n else None
         with (
-            aurora.key_hash_stream(table, n, which) as aurora_rows,
+            # FINAL's first: its statement runs to completion inside `execute`, before Aurora's
+            # READ ONLY transaction opens, so Aurora is never idle in a transaction meanwhile
+            # (idle_in_transaction_session_timeout) and holds other tables' safe bound back less.
             final.key_hash_stream(table, n, which) as final_rows,
+            aurora.key_hash_stream(table, n, which) as aurora_rows,
         ):
             self._count_statements(out)
             found = stream_candidates(aurora_rows, final_rows, cutoff, out.limit, set(differing))

@@ -37,7 +37,7 @@ def run_reconciler(
         tables=tables,
         store=runtime.store(),
         open_aurora=runtime.open_aurora,
-        open_snowflake=runtime.open_snowflake,
+        open_snowflake=lambda: runtime.open_snowflake(bounded=False),
         read_history=lambda snowflake: SnowflakeHistory(snowflake, history_queries),
         router=runtime.router,
         run_id=runtime.run_id,

@@ -33,7 +33,7 @@ class DocumentedS3:
     def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
         self.calls.append("GetObject")
         if Key in self.objects and Key not in self.denied:
-            return {"Body": io.BytesIO(self.objects[Key])}
+            return {"Body": io.BytesIO(self.objects[Key]), "ETag": '"e1"'}
         raise client_error("AccessDenied", 403, "GetObject")  # missing or denied: S3 will not say
 
     def list_objects_v2(self, Bucket: str, Prefix: str, MaxKeys: int) -> dict[str, Any]:
@@ -70,3 +70,14 @@ def test_a_readable_object_is_read_with_one_request() -> None:
     s3 = DocumentedS3({"k.json": b'{"a": 1}'}, denied=set())
     assert ObjectStore(s3, "b").read_if_exists("k.json") == b'{"a": 1}'
     assert s3.calls == ["GetObject"]
+
+
+def test_a_missing_refresh_pointer_answered_403_reads_as_missing_for_a_conditional_write() -> None:
+    # GIVEN no refresh pointer yet (every table's first refresh), answered 403
+    s3 = DocumentedS3({}, denied=set())
+    store = ObjectStore(s3, "b")
+    # WHEN the planner reads it with its ETag THEN it is absent, so the planner claims it
+    assert store.read_with_etag("_refresh/public.orders/current.json") is None
+    # AND a pointer that exists is read with the ETag a conditional replace compares
+    s3.objects["_refresh/public.orders/current.json"] = b"{}"
+    assert store.read_with_etag("_refresh/public.orders/current.json") == (b"{}", '"e1"')

@@ -125,7 +125,7 @@ def test_a_statement_timeout_is_reported_as_such_with_what_to_do() -> None:
     # WHEN it is classified THEN it is a terminal statement timeout naming the action, the
     # timeout, why it is that long and what to change
     error = classify_snowflake(exc, "hash the keys of FINAL.ORDERS", 85, 85.2)
-    assert isinstance(error, SnowflakeStatementTimeout) and not error.transient
+    assert isinstance(error, SnowflakeStatementTimeout) and error.transient
     assert error.timeout_s == 85
     text = str(error)
     assert text.startswith("hash the keys of FINAL.ORDERS: Snowflake cancelled it after 85.2 s at 85 s")
