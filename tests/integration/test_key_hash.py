@@ -270,3 +270,35 @@ def test_aurora_finds_candidate_keys_by_value_for_every_key_type(  # noqa: PLR09
         assert aurora.present_keys(table, []) == set()
     finally:
         aurora.close()
+
+
+def test_an_open_key_stream_does_not_hold_back_another_sessions_safe_bound(
+    sides: tuple[Any, Any], pg_server: Any, fakesnow_server: Any
+) -> None:
+    # GIVEN a delete pass's stream open (its READ ONLY transaction began before the bound is taken)
+    # AND the safe bound's SQL names the stream's tag as the adapter sets it
+    assert f"'{postgres.READ_ONLY_STREAM}'" in postgres.SAFE_BOUND_SQL
+    relation, columns, _ = CASES[0]
+    streaming, final = adapters(pg_server, fakesnow_server, sides[0])
+    other, _ = adapters(pg_server, fakesnow_server, sides[0])
+    final.close()
+    try:
+        with streaming.key_hash_stream(config(relation, columns), BUCKETS, None) as rows:
+            next(rows)
+            # WHEN another exporter takes its commit-safe bound meanwhile
+            bound = other.safe_bound()
+            # THEN the stream's transaction does not hold it back (it can write no row)
+            assert bound.held_back_by is None or bound.held_back_by.application_name != (
+                postgres.READ_ONLY_STREAM
+            )
+        # AND the session's own name is back once the stream ended
+        assert streaming.run("SHOW application_name", "check") == [["key-hash-test"]]
+        # AND a transaction that may write still holds the bound back (the check can fail)
+        streaming.run("START TRANSACTION", "check")
+        streaming.run("SELECT txid_current()", "check")
+        held = other.safe_bound().held_back_by
+        assert held is not None and held.application_name == "key-hash-test"
+        streaming.run("ROLLBACK", "check")
+    finally:
+        streaming.close()
+        other.close()

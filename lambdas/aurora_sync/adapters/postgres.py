@@ -38,6 +38,10 @@ TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
 TRANSIENT_SQLSTATES = frozenset({"55P03", "57014", "57P01", "57P02", "57P03"})
 QUERY_CANCELED = "57014"
 STREAM_CURSOR = "aurora_sync_stream"  # the one server-side cursor a stream opens at a time
+# A stream's READ ONLY transaction names itself so (SET LOCAL: until it ends) and the safe bound
+# skips it: it stays open for the whole compare (minutes on a wide delete pass) but can write no row,
+# so no watermark at or after its start can be waiting to commit. A constant without quotes.
+READ_ONLY_STREAM = "aurora-snowflake-sync read-only key stream"
 FETCH_ROWS = 100  # rows per FETCH of a stream: buckets of ~1,000 MD5s, about 3.3 MB per round trip
 MD5_HEX = 32
 
@@ -74,7 +78,8 @@ def classify_pg(
     return TerminalError(f"{action} failed: {exc}")
 
 
-# Every client backend in this database with an open transaction, except this one. A row with
+# Every client backend in this database with an open transaction, except this one and a delete
+# pass's READ ONLY key stream (READ_ONLY_STREAM, below; a test checks the two spellings agree). A row with
 # watermark <= bound cannot still be uncommitted: each open transaction began after the bound.
 SAFE_BOUND_SQL = """
 SELECT now() AS db_now,
@@ -89,6 +94,7 @@ LEFT JOIN LATERAL (
       FROM pg_stat_activity
      WHERE datname = current_database() AND backend_type = 'client backend'
        AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+       AND application_name IS DISTINCT FROM 'aurora-snowflake-sync read-only key stream'
      ORDER BY xact_start
      LIMIT 1
 ) AS oldest ON true
@@ -391,6 +397,7 @@ class Aurora:
         StatementBudget's timeout."""
         self.run("START TRANSACTION READ ONLY", action)
         try:
+            self.run(f"SET LOCAL application_name = '{READ_ONLY_STREAM}'", action)
             self.run(f"DECLARE {STREAM_CURSOR} NO SCROLL CURSOR FOR {sql}", action, **params)
             yield self._fetched(action)
         finally:
