@@ -187,6 +187,16 @@ def test_a_tombstone_file_must_load_and_neither_covers_nor_is_covered_by_an_expo
     assert loads([lost, late], [loaded("u.deletes.csv", 1)]).status == Status.PROBLEM
 
 
+def test_tombstone_rows_are_counted_apart_from_data_rows() -> None:
+    # GIVEN an export of 5 rows and a tombstone file of 2 keys, both loaded
+    export = manifest("m1", [("a.csv", 5)], 5)
+    tombstones = manifest("t.deletes", [("t.deletes.csv", 2)], 2, mode="deletes")
+    # WHEN the loads check runs THEN it is ok, with 5 data rows and 2 tombstones, never 7 rows
+    result = loads([export, tombstones], [loaded("a.csv", 5), loaded("t.deletes.csv", 2)])
+    assert result.status == Status.OK
+    assert (result.details["rows_loaded"], result.details["tombstones_loaded"]) == (5, 2)
+
+
 def test_a_manifests_mode_must_match_its_key() -> None:
     with pytest.raises(ValueError, match="does not match the key's kind"):
         manifest("m", [("a.csv", 5)], 5, mode="deletes")
@@ -248,6 +258,29 @@ def test_merge_after_the_last_load_is_ok_and_carries_the_audit_counts() -> None:
     )
     assert result.status == Status.OK
     assert result.details["last_merge"]["rows_inserted"] == 3 and result.details["rows_merged_in_window"] == 5
+
+
+def test_the_merge_details_show_what_tombstones_removed_apart_from_rows_merged() -> None:
+    # GIVEN two MERGEs: 3 inserted and 2 deleted (hard), then 1 updated and 4 marked (soft)
+    audits = [
+        MergeAudit("q1", 3, 0, NOW - timedelta(minutes=50), rows_deleted=2),
+        MergeAudit("q2", 0, 1, NOW - timedelta(minutes=40), rows_marked=4),
+    ]
+    # WHEN the merge check runs
+    result = check_merge(
+        TABLE,
+        "T",
+        [loaded("a.csv", 3)],
+        [run("SUCCEEDED", NOW - timedelta(minutes=40))],
+        audits,
+        now=NOW,
+        grace=GRACE,
+    )
+    # THEN rows merged are data rows only; deletes and marks have their own totals
+    details = result.details
+    assert (details["last_merge"]["rows_deleted"], details["last_merge"]["rows_marked"]) == (0, 4)
+    assert details["rows_merged_in_window"] == 4
+    assert (details["rows_deleted_in_window"], details["rows_marked_in_window"]) == (2, 4)
 
 
 def test_latest_failed_run_is_a_problem_with_its_error_until_a_later_success() -> None:
