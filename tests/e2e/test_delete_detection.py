@@ -32,8 +32,7 @@ def make_pipeline(pg: Any, moto: Any, bao: Any, snow: Any, mode: str) -> Pipelin
             conn.cursor().execute('ALTER TABLE "FINAL"."ORDERS" ADD COLUMN "_DELETED_AT" TIMESTAMP_TZ(6)')
         finally:
             conn.close()
-    aurora(
-        p,
+    p.aurora(
         "INSERT INTO public.orders (id, status, updated_at) "
         f"SELECT g, 'new', now() - interval '1 day' FROM generate_series(1, {ROWS}) g",
     )
@@ -44,14 +43,6 @@ def make_pipeline(pg: Any, moto: Any, bao: Any, snow: Any, mode: str) -> Pipelin
 @pytest.fixture
 def hard(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
     return make_pipeline(pg_server, moto, bao, fakesnow_server, "hard")
-
-
-def aurora(p: Pipeline, sql: str) -> list[Any]:
-    admin = p.admin()
-    try:
-        return list(admin.run(sql) or [])
-    finally:
-        admin.close()
 
 
 def hour(p: Pipeline) -> dict[str, Any]:
@@ -74,14 +65,14 @@ def final_ids(p: Pipeline) -> set[int]:
 
 
 def aurora_ids(p: Pipeline) -> set[int]:
-    return {int(r[0]) for r in aurora(p, "SELECT id FROM public.orders")}
+    return {int(r[0]) for r in p.aurora("SELECT id FROM public.orders")}
 
 
 def test_random_deletes_converge_in_final_within_two_cycles(hard: Pipeline) -> None:
     p = hard
     # GIVEN 3 random rows deleted in Aurora (within the guard)
     gone = random.Random(15).sample(range(1, ROWS + 1), 3)
-    aurora(p, f"DELETE FROM public.orders WHERE id IN ({', '.join(map(str, gone))})")
+    p.aurora(f"DELETE FROM public.orders WHERE id IN ({', '.join(map(str, gone))})")
     # WHEN hourly cycles run THEN FINAL has exactly Aurora's keys within two of them
     outcomes = []
     while final_ids(p) != aurora_ids(p) and len(outcomes) < 2:
@@ -104,7 +95,7 @@ def test_a_bulk_delete_over_the_guard_applies_nothing_and_pages(hard: Pipeline) 
     p = hard
     list(p.pages())
     # GIVEN 50 rows deleted at once (limit 3)
-    aurora(p, "DELETE FROM public.orders WHERE id <= 50")
+    p.aurora("DELETE FROM public.orders WHERE id <= 50")
     # WHEN the hourly cycle runs
     deletes = hour(p)["deletes"]
     # THEN nothing is deleted from FINAL, and the pager has the P2 with the counts
@@ -120,11 +111,11 @@ def test_a_bulk_delete_over_the_guard_applies_nothing_and_pages(hard: Pipeline) 
 def test_a_delete_racing_an_update_keeps_the_row_and_a_reinserted_key_comes_back(hard: Pipeline) -> None:
     p = hard
     # GIVEN key 7 deleted in Aurora and the pass's tombstone written, not yet loaded
-    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    p.aurora("DELETE FROM public.orders WHERE id = 7")
     first = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
     assert first["deletes"]["deletes"] == 1
     # AND the row written again (an update racing the delete), exported and merged before the tombstone
-    aurora(p, "INSERT INTO public.orders (id, status) VALUES (7, 'back')")
+    p.aurora("INSERT INTO public.orders (id, status) VALUES (7, 'back')")
     second = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
     runner = p.loader()
     (orders,) = [t for t in runner.tables if t.table_name == "public.orders"]
@@ -137,10 +128,10 @@ def test_a_delete_racing_an_update_keeps_the_row_and_a_reinserted_key_comes_back
     # THEN the row stays at its newer version: the tombstone's watermark is older
     assert (7, "back") in {(int(i), s) for i, s in final(p, '"ID", "STATUS"')}
     # AND deleted again, it leaves FINAL; re-inserted after that, it comes back (an insert)
-    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    p.aurora("DELETE FROM public.orders WHERE id = 7")
     hour(p)
     assert 7 not in final_ids(p)
-    aurora(p, "INSERT INTO public.orders (id, status) VALUES (7, 'third')")
+    p.aurora("INSERT INTO public.orders (id, status) VALUES (7, 'third')")
     hour(p)
     assert (7, "third") in {(int(i), s) for i, s in final(p, '"ID", "STATUS"')}
     assert final_ids(p) == aurora_ids(p)
@@ -152,7 +143,7 @@ def test_soft_mode_marks_the_row_and_a_new_version_clears_the_mark(
     p = make_pipeline(pg_server, moto, bao, fakesnow_server, "soft")
     before = final(p, 'MAX("UPDATED_AT")', "")
     # GIVEN two rows deleted in Aurora WHEN the hourly cycle runs
-    aurora(p, "DELETE FROM public.orders WHERE id IN (3, 4)")
+    p.aurora("DELETE FROM public.orders WHERE id IN (3, 4)")
     p.run(SCHEDULED)
     outcome = p.loader().cycle()["public.orders"]
     # THEN FINAL keeps them with _DELETED_AT set (the tombstone's watermark), the others without,
@@ -175,7 +166,7 @@ def test_soft_mode_marks_the_row_and_a_new_version_clears_the_mark(
     )
     # AND key 3 re-inserted comes back unmarked; that hour's pass finds nothing to delete: rows
     # already marked do not count as FINAL's (4 is gone from Aurora but marked already)
-    aurora(p, "INSERT INTO public.orders (id, status) VALUES (3, 'back')")
+    p.aurora("INSERT INTO public.orders (id, status) VALUES (3, 'back')")
     assert hour(p)["deletes"]["status"] == "none"
     rows = {int(i): (s, bool(m)) for i, s, m in final(p, '"ID", "STATUS", "_DELETED_AT" IS NOT NULL')}
     assert rows[3] == ("back", False) and rows[4][1]
@@ -208,12 +199,12 @@ def test_a_tombstone_and_a_reinsert_of_its_key_in_one_load_keep_the_reinserted_r
     mode, tombstone_last = case
     p = make_pipeline(pg_server, moto, bao, fakesnow_server, mode)
     # GIVEN key 7 deleted in Aurora and the pass's tombstone written, not yet loaded
-    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    p.aurora("DELETE FROM public.orders WHERE id = 7")
     first = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
     tombstone = first["deletes"]["file"]
     assert first["deletes"]["deletes"] == 1 and first["files"] == []
     # AND key 7 re-inserted and exported (a newer watermark than the tombstone's)
-    aurora(p, "INSERT INTO public.orders (id, status) VALUES (7, 'back')")
+    p.aurora("INSERT INTO public.orders (id, status) VALUES (7, 'back')")
     second = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
     assert second["rows"] == 1
     # WHEN the pipe loads both files before the task runs once, in either order
@@ -230,13 +221,13 @@ def test_at_an_equal_watermark_in_one_load_the_data_row_wins_and_the_next_pass_s
 ) -> None:
     p = make_pipeline(pg_server, moto, bao, fakesnow_server, mode)
     # GIVEN key 7 deleted in Aurora and its tombstone written (watermark B, the pass's bound)
-    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    p.aurora("DELETE FROM public.orders WHERE id = 7")
     first = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
     tombstone = first["deletes"]["file"]
     header, row = p.read(tombstone).decode().splitlines()
     bound = row.split(",")[header.split(",").index("updated_at")]
     # AND key 7 written again stamped exactly B (an application-set watermark), and exported
-    aurora(p, f"INSERT INTO public.orders (id, status, updated_at) VALUES (7, 'tie', '{bound}')")
+    p.aurora(f"INSERT INTO public.orders (id, status, updated_at) VALUES (7, 'tie', '{bound}')")
     second = next(t for t in p.run(SCHEDULED)["tables"] if t["table"] == "public.orders")
     assert second["rows"] == 1
     # WHEN both load before one MERGE, the tombstone last (the later file)
@@ -244,6 +235,6 @@ def test_at_an_equal_watermark_in_one_load_the_data_row_wins_and_the_next_pass_s
     # THEN the data row wins the tie: FINAL keeps key 7 at that version, unmarked
     assert state_of_7(p, mode) == ("tie", False)
     # AND once it is gone from Aurora, the next hourly pass (a later bound) removes or marks it
-    aurora(p, "DELETE FROM public.orders WHERE id = 7")
+    p.aurora("DELETE FROM public.orders WHERE id = 7")
     assert hour(p)["deletes"]["deletes"] == 1
     assert state_of_7(p, mode) == (None if mode == "hard" else ("tie", True))

@@ -24,14 +24,10 @@ def pipeline(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipel
         if table["table_name"] == "public.orders":
             table["delete_detection"] = "hard"
     p.put_tables()
-    admin = p.admin()
-    try:
-        admin.run(
-            "INSERT INTO public.orders (id, status, updated_at) "
-            "SELECT g, 'new', now() - interval '1 day' FROM generate_series(1, 200) g"
-        )
-    finally:
-        admin.close()
+    p.aurora(
+        "INSERT INTO public.orders (id, status, updated_at) "
+        "SELECT g, 'new', now() - interval '1 day' FROM generate_series(1, 200) g"
+    )
     p.run(SCHEDULED)
     p.loader().cycle()
     return p
@@ -45,11 +41,7 @@ def test_a_deleted_row_becomes_a_tombstone_the_pipe_loads(pipeline: Pipeline) ->
     p = pipeline
     # GIVEN the first run's pass found nothing to delete
     # WHEN a row is deleted in Aurora and the next hourly run exports the table
-    admin = p.admin()
-    try:
-        admin.run("DELETE FROM public.orders WHERE id = 42")
-    finally:
-        admin.close()
+    p.aurora("DELETE FROM public.orders WHERE id = 42")
     before = datetime.now(UTC)
     exported = orders_result(p.run(SCHEDULED))
     deletes = exported["deletes"]
@@ -91,15 +83,11 @@ def test_the_wide_case_streams_both_sides_and_writes_exactly_the_deletes(
 ) -> None:
     p = pipeline
     # GIVEN 5,000 rows synced (5 buckets), row 77 changed just now (synced: FINAL's copy is recent)
-    admin = p.admin()
-    try:
-        admin.run(
-            "INSERT INTO public.orders (id, status, updated_at) "
-            "SELECT g, 'new', now() - interval '1 day' FROM generate_series(201, 5000) g"
-        )
-        admin.run("UPDATE public.orders SET status = 'changed', updated_at = now() WHERE id = 77")
-    finally:
-        admin.close()
+    p.aurora(
+        "INSERT INTO public.orders (id, status, updated_at) "
+        "SELECT g, 'new', now() - interval '1 day' FROM generate_series(201, 5000) g",
+        "UPDATE public.orders SET status = 'changed', updated_at = now() WHERE id = 77",
+    )
     p.run(SCHEDULED)
     p.loader().cycle()
     # AND a key read that names 1 bucket at most, so 2+ differing buckets are the wide case, read
@@ -110,12 +98,10 @@ def test_the_wide_case_streams_both_sides_and_writes_exactly_the_deletes(
     # WHEN 40 old rows spread over every bucket and row 77 are deleted in Aurora, row 9001 is
     # inserted (not in FINAL yet), and the next hourly run exports the table
     gone = random.Random(15).sample([i for i in range(1, 5001) if i != 77], 40)
-    admin = p.admin()
-    try:
-        admin.run("DELETE FROM public.orders WHERE id = ANY(CAST(:ids AS bigint[]))", ids=[*gone, 77])
-        admin.run("INSERT INTO public.orders (id, status, updated_at) VALUES (9001, 'new', now())")
-    finally:
-        admin.close()
+    p.aurora(
+        f"DELETE FROM public.orders WHERE id IN ({', '.join(str(i) for i in [*gone, 77])})",
+        "INSERT INTO public.orders (id, status, updated_at) VALUES (9001, 'new', now())",
+    )
     deletes = orders_result(p.run(SCHEDULED))["deletes"]
     # THEN both sides were streamed once and the tombstones are exactly the old deleted rows: 77
     # changed within the lookback, 9001 is the pipeline's lag

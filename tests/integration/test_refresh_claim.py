@@ -35,15 +35,11 @@ POINTER = f"_refresh/{TABLE}/current.json"
 def pipeline(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipeline:
     """GIVEN orders with 300 rows and no refresh yet"""
     p = Pipeline(pg_server, moto, bao, fakesnow_server)
-    admin = p.admin()
-    try:
-        admin.run(
-            "INSERT INTO public.orders (id, status, updated_at) "
-            f"SELECT g, 'new', now() - interval '1 day' FROM generate_series(1, {ROWS}) g"
-        )
-        admin.run("ANALYZE")
-    finally:
-        admin.close()
+    p.aurora(
+        "INSERT INTO public.orders (id, status, updated_at) "
+        f"SELECT g, 'new', now() - interval '1 day' FROM generate_series(1, {ROWS}) g",
+        "ANALYZE",
+    )
     return p
 
 

@@ -28,15 +28,11 @@ def pipeline(pg_server: Any, moto: Any, bao: Any, fakesnow_server: Any) -> Pipel
     range's checkpoint, no plan (it was written first, so it expired first)"""
     p = Pipeline(pg_server, moto, bao, fakesnow_server)
     p.s3.put_bucket_versioning(Bucket=p.bucket, VersioningConfiguration={"Status": "Enabled"})
-    admin = p.admin()
-    try:
-        admin.run(
-            "INSERT INTO public.orders (id, status, updated_at) "
-            f"SELECT g, 'new', now() - interval '1 day' FROM generate_series(1, {ROWS}) g"
-        )
-        admin.run("ANALYZE")
-    finally:
-        admin.close()
+    p.aurora(
+        "INSERT INTO public.orders (id, status, updated_at) "
+        f"SELECT g, 'new', now() - interval '1 day' FROM generate_series(1, {ROWS}) g",
+        "ANALYZE",
+    )
     p.s3.put_object(
         Bucket=p.bucket,
         Key=f"_refresh/{TABLE}/{OLD}/done/range-00000.json",

@@ -165,6 +165,18 @@ class Pipeline:
     def admin(self) -> Any:
         return self.pg.connect(dbname=self.db_name)
 
+    def aurora(self, *statements: str) -> list[Any]:
+        """Runs `statements` in order on one admin connection (each its own transaction): the rows
+        of the last."""
+        admin = self.admin()
+        try:
+            rows: list[Any] = []
+            for sql in statements:
+                rows = list(admin.run(sql) or [])
+            return rows
+        finally:
+            admin.close()
+
     def env(self, **overrides: str) -> dict[str, str]:
         env = {
             **self.moto.env,

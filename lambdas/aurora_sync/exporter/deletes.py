@@ -152,9 +152,9 @@ class DeletePass:
         return out
 
     def _time_for_keys(self, began: float) -> bool:
-        """Whether the Lambda has time left to read the differing keys: their read runs unbounded on
-        the Snowflake side, so a pass squeezed by a long export stops here instead of being cut off
-        by the Lambda's timeout mid-read."""
+        """Whether the Lambda has time left to read the differing keys: a pass squeezed by a long
+        export stops here, between statements, instead of having its key read cancelled at the
+        statement budget (or cut off by the Lambda's timeout) midway."""
         spent_ms = (time.monotonic() - began) * 1000
         return self._remaining_ms() >= self._reserve_ms + KEY_READ_COST_FACTOR * spent_ms
 

@@ -181,6 +181,10 @@ class Progress:
     done: set[int] = field(default_factory=set)
     ended: str | None = None  # "complete" or "abandoned"
 
+    def left(self, ranges: int) -> list[int]:
+        """The indexes of the ranges without a checkpoint, in order."""
+        return [i for i in range(ranges) if i not in self.done]
+
 
 class RefreshLedger:
     """The refreshes' objects under `_refresh/<table>/` (layout.refresh_*): plans, checkpoints, ends."""

@@ -69,9 +69,12 @@ class RefreshPlanner:
     def plan(self, table: TableConfig, request: RefreshPayload) -> PlannedRefresh:
         name = table.table_name
         current = self._ledger.pointer(name)
-        open_one = self._ledger.unfinished(name)
-        if current is not None and (named := self._ledger.one(name, current[0])).ended is None:
-            open_one = named  # the claimed refresh is the table's, whatever else was written
+        refreshes = self._ledger.progress(name)  # one listing serves both choices below
+        open_one = next((p for p in reversed(refreshes) if p.ended is None), None)
+        if current is not None:
+            named = next((p for p in refreshes if p.refresh_id == current[0]), Progress(current[0]))
+            if named.ended is None:
+                open_one = named  # the claimed refresh is the table's, whatever else was written
         found: RefreshPlan | None = None
         if open_one is not None:
             try:
@@ -96,7 +99,7 @@ class RefreshPlanner:
         unclaimed = current is None or current[0] != plan.refresh_id
         if unclaimed and not self._ledger.claim(plan, None if current is None else current[1]):
             raise TransientError(f"another plan of {name} claimed a refresh meanwhile; plan again")
-        todo = [i for i in range(plan.ranges) if i not in open_one.done]
+        todo = open_one.left(plan.ranges)
         if not todo:  # every range exported, the end marker lost: the refresh is complete
             self.complete(plan, rows=None)
         else:  # written again: the plan's lifecycle clock restarts, so a resumed refresh keeps it
@@ -137,7 +140,7 @@ class RefreshPlanner:
             plan = self._ledger.plan(name, refresh_id)
         except PlanGone:
             return None
-        todo = [i for i in range(plan.ranges) if i not in progress.done]
+        todo = progress.left(plan.ranges)
         logger.info("refresh joined", extra={"table": name, "refresh_id": refresh_id, "todo": len(todo)})
         return PlannedRefresh(plan, todo, resumed=True, joined=True)
 
